@@ -1,0 +1,49 @@
+//! The geometry a case describes, in SI units, as the mesher consumes it. The case file layer
+//! (`crate::case`) turns TOML with units into these plain types.
+
+use glam::DVec3;
+
+/// A planar layer stacked from z = 0 upward (the first one touches the interface).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// Region name given to its tets (also the key of its material).
+    pub region: String,
+    /// Thickness in metres.
+    pub thickness: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HotSpotShape {
+    /// A depleted region removed from the domain; its surface becomes a boundary.
+    Sphere { center: DVec3, radius: f64 },
+    /// A patch of the interface plane z = 0 with its own boundary condition.
+    Disk { center_x: f64, center_y: f64, radius: f64 },
+}
+
+/// A named hot spot; its name is the name of the boundary it creates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotSpot {
+    pub name: String,
+    pub shape: HotSpotShape,
+}
+
+/// The domain: the box [0, size.x] x [0, size.y] x [0, size.z] with layers and hot spots.
+/// The region above the last layer up to z = size.z is `bulk_region` (the electrolyte).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Geometry {
+    pub size: DVec3,
+    pub layers: Vec<Layer>,
+    pub bulk_region: String,
+    pub hotspots: Vec<HotSpot>,
+}
+
+/// Element-size controls, in metres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeshControls {
+    /// Largest element edge far from features.
+    pub h_max: f64,
+    /// Element size at the interface z = 0 and at hot spots.
+    pub h_min: f64,
+    /// Ratio between neighbouring cell sizes as they grow away from features (> 1).
+    pub grading: f64,
+}

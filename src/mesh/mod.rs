@@ -1,0 +1,76 @@
+//! Tetrahedral meshes: the data every later stage reads.
+//!
+//! Conventions (see DESIGN.md §2): SI metres; the Li | interlayer | SSE interface is z = 0 and the
+//! electrolyte fills 0 <= z <= H. Every tet is stored positively oriented (signed volume > 0).
+//! Boundary faces are stored with outward orientation (right-hand normal points out of the domain).
+
+pub mod structured;
+
+use glam::DVec3;
+
+/// A boundary triangle with the index of the named boundary it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundaryFace {
+    pub nodes: [u32; 3],
+    /// Index into [`Mesh::boundary_names`].
+    pub tag: u16,
+}
+
+/// A conforming tetrahedral mesh with region ids per tet and tags per boundary face.
+#[derive(Debug, Clone, Default)]
+pub struct Mesh {
+    pub nodes: Vec<DVec3>,
+    pub tets: Vec<[u32; 4]>,
+    /// Region id per tet: index into [`Mesh::region_names`].
+    pub tet_region: Vec<u16>,
+    pub region_names: Vec<String>,
+    pub boundary_faces: Vec<BoundaryFace>,
+    pub boundary_names: Vec<String>,
+}
+
+/// Signed volume of the tet (a, b, c, d): positive when (b-a, c-a, d-a) is right-handed.
+pub fn signed_volume(a: DVec3, b: DVec3, c: DVec3, d: DVec3) -> f64 {
+    (b - a).dot((c - a).cross(d - a)) / 6.0
+}
+
+impl Mesh {
+    pub fn tet_points(&self, t: usize) -> [DVec3; 4] {
+        self.tets[t].map(|i| self.nodes[i as usize])
+    }
+
+    pub fn tet_volume(&self, t: usize) -> f64 {
+        let [a, b, c, d] = self.tet_points(t);
+        signed_volume(a, b, c, d)
+    }
+
+    pub fn face_points(&self, f: &BoundaryFace) -> [DVec3; 3] {
+        f.nodes.map(|i| self.nodes[i as usize])
+    }
+
+    /// Area-weighted outward normal of a boundary face (length = 2 x area).
+    pub fn face_normal2(&self, f: &BoundaryFace) -> DVec3 {
+        let [a, b, c] = self.face_points(f);
+        (b - a).cross(c - a)
+    }
+
+    pub fn boundary_tag(&self, name: &str) -> Option<u16> {
+        self.boundary_names.iter().position(|n| n == name).map(|i| i as u16)
+    }
+
+    pub fn region_id(&self, name: &str) -> Option<u16> {
+        self.region_names.iter().position(|n| n == name).map(|i| i as u16)
+    }
+
+    /// Total area of the boundary faces carrying `tag`.
+    pub fn boundary_area(&self, tag: u16) -> f64 {
+        self.boundary_faces
+            .iter()
+            .filter(|f| f.tag == tag)
+            .map(|f| 0.5 * self.face_normal2(f).length())
+            .sum()
+    }
+
+    pub fn volume(&self) -> f64 {
+        (0..self.tets.len()).map(|t| self.tet_volume(t)).sum()
+    }
+}

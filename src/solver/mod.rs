@@ -1,0 +1,63 @@
+//! Linear solvers behind one seam: an operator, a preconditioner, options and a report.
+//! Solvers know nothing about meshes. The CPU reference lives in [`cpu`]; the GPU solver in
+//! `crate::gpu` implements the same [`SymmetricSolver`] trait.
+
+pub mod cpu;
+
+use crate::sparse::CsrMatrix;
+use serde::Serialize;
+
+/// y = A x for a symmetric positive definite A.
+pub trait LinearOperator: Sync {
+    fn nrows(&self) -> usize;
+    fn apply(&self, x: &[f64], y: &mut [f64]);
+}
+
+/// z = M^-1 r.
+pub trait Preconditioner: Sync {
+    fn apply(&self, r: &[f64], z: &mut [f64]);
+}
+
+/// Stopping rules for conjugate gradients: stop when ||r|| <= max(rtol * ||b||, atol).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CgOptions {
+    pub rtol: f64,
+    pub atol: f64,
+    pub max_iter: usize,
+}
+
+impl Default for CgOptions {
+    fn default() -> Self {
+        CgOptions { rtol: 1e-10, atol: 0.0, max_iter: 20_000 }
+    }
+}
+
+/// What a solve did. `residual_history` holds ||r_k|| / ||b|| (true or recurrence residual,
+/// as each backend documents), starting with k = 0.
+#[derive(Debug, Clone, Serialize)]
+pub struct CgReport {
+    pub backend: String,
+    pub precision: String,
+    pub iterations: usize,
+    pub relative_residual: f64,
+    pub residual_history: Vec<f64>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError {
+    #[error(
+        "the solver did not converge: relative residual {relative_residual:.3e} after {iterations} iterations \
+         (target {target:.1e}); raise solver.max_iter or check the boundary conditions"
+    )]
+    NoConvergence { iterations: usize, relative_residual: f64, target: f64, residual_history: Vec<f64> },
+    #[error("the matrix is not positive definite (p^T A p = {value:.3e} at iteration {iteration})")]
+    NotPositiveDefinite { iteration: usize, value: f64 },
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A solver for symmetric positive definite CSR systems: the CPU reference and the GPU solver.
+pub trait SymmetricSolver {
+    fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError>;
+}

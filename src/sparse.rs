@@ -1,0 +1,97 @@
+//! Compressed sparse row matrices: the seam between the FEM world and the solver world.
+
+use crate::solver::LinearOperator;
+use rayon::prelude::*;
+
+/// Rows shorter than this are processed serially: rayon's split overhead would dominate.
+pub(crate) const PAR_MIN_LEN: usize = 4096;
+
+/// A square CSR matrix with f64 values and u32 column indices (sorted within each row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsrMatrix {
+    pub nrows: usize,
+    pub row_ptr: Vec<usize>,
+    pub col_idx: Vec<u32>,
+    pub values: Vec<f64>,
+}
+
+impl CsrMatrix {
+    pub fn nnz(&self) -> usize {
+        self.col_idx.len()
+    }
+
+    pub fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        let r = self.row_ptr[i]..self.row_ptr[i + 1];
+        (&self.col_idx[r.clone()], &self.values[r])
+    }
+
+    /// Entry (i, j), zero if not stored.
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        let (cols, vals) = self.row(i);
+        cols.binary_search(&(j as u32)).map(|k| vals[k]).unwrap_or(0.0)
+    }
+
+    pub fn diagonal(&self) -> Vec<f64> {
+        (0..self.nrows).map(|i| self.get(i, i)).collect()
+    }
+
+    /// y = A x, rows in parallel.
+    pub fn spmv(&self, x: &[f64], y: &mut [f64]) {
+        assert_eq!(x.len(), self.nrows);
+        assert_eq!(y.len(), self.nrows);
+        y.par_iter_mut().with_min_len(PAR_MIN_LEN).enumerate().for_each(|(i, yi)| {
+            let (cols, vals) = self.row(i);
+            *yi = cols.iter().zip(vals).map(|(&j, &a)| a * x[j as usize]).sum();
+        });
+    }
+
+    /// Build from (row, col, value) triplets, summing duplicates.
+    pub fn from_triplets(nrows: usize, triplets: &[(usize, usize, f64)]) -> Self {
+        let mut sorted = triplets.to_vec();
+        sorted.sort_by_key(|&(i, j, _)| (i, j));
+        let mut row_ptr = vec![0usize; nrows + 1];
+        let mut col_idx = Vec::with_capacity(sorted.len());
+        let mut values: Vec<f64> = Vec::with_capacity(sorted.len());
+        let mut last: Option<(usize, usize)> = None;
+        for (i, j, v) in sorted {
+            assert!(i < nrows && j < nrows, "triplet ({i}, {j}) outside a {nrows}x{nrows} matrix");
+            if last == Some((i, j)) {
+                *values.last_mut().unwrap() += v;
+            } else {
+                col_idx.push(j as u32);
+                values.push(v);
+                row_ptr[i + 1] += 1;
+                last = Some((i, j));
+            }
+        }
+        for i in 0..nrows {
+            row_ptr[i + 1] += row_ptr[i];
+        }
+        CsrMatrix { nrows, row_ptr, col_idx, values }
+    }
+}
+
+impl LinearOperator for CsrMatrix {
+    fn nrows(&self) -> usize {
+        self.nrows
+    }
+    fn apply(&self, x: &[f64], y: &mut [f64]) {
+        self.spmv(x, y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triplets_sum_duplicates_and_spmv() {
+        let a = CsrMatrix::from_triplets(3, &[(0, 0, 2.0), (0, 1, -1.0), (1, 0, -1.0), (1, 1, 1.0), (1, 1, 1.0), (2, 2, 3.0)]);
+        assert_eq!(a.nnz(), 5);
+        assert_eq!(a.get(1, 1), 2.0);
+        assert_eq!(a.get(2, 0), 0.0);
+        let mut y = vec![0.0; 3];
+        a.spmv(&[1.0, 2.0, 3.0], &mut y);
+        assert_eq!(y, vec![0.0, 3.0, 9.0]);
+    }
+}
