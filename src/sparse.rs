@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn triplets_sum_duplicates_and_spmv() {
-        let a = CsrMatrix::from_triplets(3, &[(0, 0, 2.0), (0, 1, -1.0), (1, 0, -1.0), (1, 1, 1.0), (1, 1, 1.0), (2, 2, 3.0)]);
+        let a = CsrMatrix::from_triplets(
+            3,
+            &[(0, 0, 2.0), (0, 1, -1.0), (1, 0, -1.0), (1, 1, 1.0), (1, 1, 1.0), (2, 2, 3.0)],
+        );
         assert_eq!(a.nnz(), 5);
         assert_eq!(a.get(1, 1), 2.0);
         assert_eq!(a.get(2, 0), 0.0);

@@ -4,6 +4,7 @@
 //! electrolyte fills 0 <= z <= H. Every tet is stored positively oriented (signed volume > 0).
 //! Boundary faces are stored with outward orientation (right-hand normal points out of the domain).
 
+pub mod quality;
 pub mod structured;
 
 use glam::DVec3;
@@ -63,11 +64,7 @@ impl Mesh {
 
     /// Total area of the boundary faces carrying `tag`.
     pub fn boundary_area(&self, tag: u16) -> f64 {
-        self.boundary_faces
-            .iter()
-            .filter(|f| f.tag == tag)
-            .map(|f| 0.5 * self.face_normal2(f).length())
-            .sum()
+        self.boundary_faces.iter().filter(|f| f.tag == tag).map(|f| 0.5 * self.face_normal2(f).length()).sum()
     }
 
     pub fn volume(&self) -> f64 {

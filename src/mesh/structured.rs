@@ -13,14 +13,7 @@ pub const TAG_TOP: u16 = 1;
 
 /// Kuhn split of the unit cube: for each permutation (a, b, c) of the axes, the path
 /// 0 -> e_a -> e_a + e_b -> (1,1,1). Corners are numbered by bits x = 1, y = 2, z = 4.
-const KUHN_TETS: [[usize; 4]; 6] = [
-    [0, 1, 3, 7],
-    [0, 1, 5, 7],
-    [0, 2, 3, 7],
-    [0, 2, 6, 7],
-    [0, 4, 5, 7],
-    [0, 4, 6, 7],
-];
+const KUHN_TETS: [[usize; 4]; 6] = [[0, 1, 3, 7], [0, 1, 5, 7], [0, 2, 3, 7], [0, 2, 6, 7], [0, 4, 5, 7], [0, 4, 6, 7]];
 
 /// Mesh the box spanned by the strictly increasing coordinate lines `xs`, `ys`, `zs` with region 0
 /// ("bulk") everywhere and the six faces tagged as in [`BOX_BOUNDARIES`].

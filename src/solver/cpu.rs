@@ -85,7 +85,12 @@ pub fn pcg(
     let true_norm = r.iter().zip(b).map(|(ax, b)| (b - ax).powi(2)).sum::<f64>().sqrt();
     let relative_residual = true_norm / scale;
     if r_norm > target {
-        return Err(SolveError::NoConvergence { iterations, relative_residual, target: options.rtol, residual_history: history });
+        return Err(SolveError::NoConvergence {
+            iterations,
+            relative_residual,
+            target: options.rtol,
+            residual_history: history,
+        });
     }
     Ok(CgReport {
         backend: "cpu".to_string(),

@@ -1,0 +1,154 @@
+//! Mesh statistics and element quality: what `summary.json` reports under `mesh.*` and what the
+//! meshers check before they hand a mesh on.
+
+use super::Mesh;
+use glam::DVec3;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// The six edges of a tet as local vertex pairs; the opposite edge of edge `e` is `5 - e`.
+pub const TET_EDGES: [[usize; 2]; 6] = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
+
+/// Statistics of a whole mesh, in SI units and degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MeshQuality {
+    pub nodes: usize,
+    pub tets: usize,
+    pub boundary_faces: usize,
+    /// Shortest and longest edge length (m).
+    pub h_min_m: f64,
+    pub h_max_m: f64,
+    pub min_dihedral_deg: f64,
+    pub max_dihedral_deg: f64,
+    /// Smallest signed tet volume (m^3); positive for a valid mesh.
+    pub min_volume_m3: f64,
+    pub volume_m3: f64,
+}
+
+/// The six interior dihedral angles of a tet (degrees), one per edge in [`TET_EDGES`] order.
+pub fn dihedral_angles_deg(p: [DVec3; 4]) -> [f64; 6] {
+    // The dihedral angle at edge (i, j) is pi minus the angle between the outward normals of the two
+    // faces that share it, i.e. the faces opposite the other two vertices k and l.
+    let face_normal = |opposite: usize| {
+        let idx: Vec<usize> = (0..4).filter(|&v| v != opposite).collect();
+        let n = (p[idx[1]] - p[idx[0]]).cross(p[idx[2]] - p[idx[0]]);
+        // Orient outward: away from the opposite vertex.
+        if n.dot(p[opposite] - p[idx[0]]) > 0.0 {
+            -n
+        } else {
+            n
+        }
+    };
+    let normals = [face_normal(0), face_normal(1), face_normal(2), face_normal(3)];
+    TET_EDGES.map(|[i, j]| {
+        let others: Vec<usize> = (0..4).filter(|&v| v != i && v != j).collect();
+        let (a, b) = (normals[others[0]], normals[others[1]]);
+        let cos = (a.dot(b) / (a.length() * b.length())).clamp(-1.0, 1.0);
+        180.0 - cos.acos().to_degrees()
+    })
+}
+
+impl MeshQuality {
+    pub fn of(mesh: &Mesh) -> MeshQuality {
+        struct Acc {
+            h: (f64, f64),
+            dihedral: (f64, f64),
+            min_volume: f64,
+            volume: f64,
+        }
+        let empty = || Acc { h: (f64::INFINITY, 0.0), dihedral: (180.0, 0.0), min_volume: f64::INFINITY, volume: 0.0 };
+        let acc = (0..mesh.tets.len())
+            .into_par_iter()
+            .fold(empty, |mut acc, t| {
+                let p = mesh.tet_points(t);
+                for [i, j] in TET_EDGES {
+                    let len = (p[i] - p[j]).length();
+                    acc.h = (acc.h.0.min(len), acc.h.1.max(len));
+                }
+                for angle in dihedral_angles_deg(p) {
+                    acc.dihedral = (acc.dihedral.0.min(angle), acc.dihedral.1.max(angle));
+                }
+                let v = mesh.tet_volume(t);
+                acc.min_volume = acc.min_volume.min(v);
+                acc.volume += v;
+                acc
+            })
+            .reduce(empty, |a, b| Acc {
+                h: (a.h.0.min(b.h.0), a.h.1.max(b.h.1)),
+                dihedral: (a.dihedral.0.min(b.dihedral.0), a.dihedral.1.max(b.dihedral.1)),
+                min_volume: a.min_volume.min(b.min_volume),
+                volume: a.volume + b.volume,
+            });
+        MeshQuality {
+            nodes: mesh.nodes.len(),
+            tets: mesh.tets.len(),
+            boundary_faces: mesh.boundary_faces.len(),
+            h_min_m: acc.h.0,
+            h_max_m: acc.h.1,
+            min_dihedral_deg: acc.dihedral.0,
+            max_dihedral_deg: acc.dihedral.1,
+            min_volume_m3: acc.min_volume,
+            volume_m3: acc.volume,
+        }
+    }
+}
+
+/// Index of the first tet whose signed volume is not safely positive (inverted or degenerate),
+/// relative to the cube of its longest edge.
+pub fn first_bad_tet(mesh: &Mesh) -> Option<usize> {
+    (0..mesh.tets.len()).into_par_iter().find_first(|&t| {
+        let p = mesh.tet_points(t);
+        let longest = TET_EDGES.iter().map(|&[i, j]| (p[i] - p[j]).length()).fold(0.0, f64::max);
+        !(mesh.tet_volume(t) > 1e-12 * longest.powi(3))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_tet_has_equal_dihedral_angles() {
+        let p = [
+            DVec3::new(1.0, 1.0, 1.0),
+            DVec3::new(1.0, -1.0, -1.0),
+            DVec3::new(-1.0, 1.0, -1.0),
+            DVec3::new(-1.0, -1.0, 1.0),
+        ];
+        let expected = (1.0f64 / 3.0).acos().to_degrees(); // 70.528...
+        for a in dihedral_angles_deg(p) {
+            assert!((a - expected).abs() < 1e-9, "{a}");
+        }
+    }
+
+    #[test]
+    fn corner_tet_has_three_right_angles() {
+        let p = [DVec3::ZERO, DVec3::X, DVec3::Y, DVec3::Z];
+        let a = dihedral_angles_deg(p);
+        // Edges at the origin (0-1, 0-2, 0-3) carry right angles; the others atan(sqrt 2).
+        for e in 0..3 {
+            assert!((a[e] - 90.0).abs() < 1e-9);
+        }
+        let other = 2f64.sqrt().atan().to_degrees();
+        for e in 3..6 {
+            assert!((a[e] - other).abs() < 1e-9, "{}", a[e]);
+        }
+    }
+
+    #[test]
+    fn kuhn_box_quality_and_bad_tet_detection() {
+        use crate::mesh::structured::{tensor_box, uniform_line};
+        let l = uniform_line(0.0, 1.0, 2);
+        let mut m = tensor_box(&l, &l, &l);
+        let q = MeshQuality::of(&m);
+        assert_eq!(q.nodes, 27);
+        assert!((q.h_min_m - 0.5).abs() < 1e-12);
+        assert!((q.h_max_m - 0.5 * 3f64.sqrt()).abs() < 1e-12);
+        // Kuhn tets are orthoschemes: smallest angle 45, largest 90 degrees.
+        assert!((q.min_dihedral_deg - 45.0).abs() < 1e-9 && (q.max_dihedral_deg - 90.0).abs() < 1e-9);
+        assert!((q.volume_m3 - 1.0).abs() < 1e-12);
+        assert_eq!(first_bad_tet(&m), None);
+        m.tets[3].swap(0, 1);
+        assert_eq!(first_bad_tet(&m), Some(3));
+    }
+}
