@@ -20,10 +20,13 @@ pub enum HotSpotShape {
     Disk { center_x: f64, center_y: f64, radius: f64 },
 }
 
-/// A named hot spot; its name is the name of the boundary it creates.
+/// A named hot spot; its name is the name of the boundary it creates (and under which its current
+/// is reported). `group` names the `[boundaries.<group>]` entry that gives its condition: the hot
+/// spot's own name for a single hot spot, the array's name for members of an array.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HotSpot {
     pub name: String,
+    pub group: String,
     pub shape: HotSpotShape,
 }
 

@@ -9,6 +9,30 @@ pub mod structured;
 
 use glam::DVec3;
 
+/// Why a mesh could not be made. Each variant names the offending item so the CLI can say where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MeshError {
+    #[error("mesh control `{field}`: {reason}")]
+    InvalidControls { field: &'static str, reason: String },
+    #[error("the layers are {total_m:.4e} m thick in all, more than the box height {height_m:.4e} m")]
+    LayersExceedBox { total_m: f64, height_m: f64 },
+    #[error("hot spot `{name}` does not lie inside the box: {reason}")]
+    HotSpotOutsideBox { name: String, reason: String },
+    #[error("hot spots `{first}` and `{second}` overlap (or touch): {reason}")]
+    HotSpotsOverlap { first: String, second: String, reason: String },
+    #[error("hot spot `{name}` cuts the interface plane z = 0: {reason}")]
+    HotSpotCutsInterface { name: String, reason: String },
+    #[error(
+        "hot spot `{name}` has radius {radius_m:.3e} m, below the smallest resolvable size {min_m:.3e} m \
+         (lower mesh.h_min)"
+    )]
+    RadiusBelowResolution { name: String, radius_m: f64, min_m: f64 },
+    #[error("tet {tet} is inverted or degenerate (signed volume {volume_m3:.3e} m^3)")]
+    BadElement { tet: usize, volume_m3: f64 },
+    #[error("the mesh would need more than {limit} nodes; raise mesh.h_min / mesh.h_max or mesh.grading")]
+    TooLarge { limit: usize },
+}
+
 /// A boundary triangle with the index of the named boundary it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoundaryFace {
