@@ -40,13 +40,16 @@ pub struct Geometry {
     pub hotspots: Vec<HotSpot>,
 }
 
-/// Element-size controls, in metres.
+/// Element-size controls, in metres. The target size grows linearly with the distance d from a
+/// feature, h(d) = h_feature + (grading - 1) d, capped at `h_max`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MeshControls {
     /// Largest element edge far from features.
     pub h_max: f64,
-    /// Element size at the interface z = 0 and at hot spots.
+    /// Element size at hot-spot surfaces (spheres, disk edges).
     pub h_min: f64,
-    /// Ratio between neighbouring cell sizes as they grow away from features (> 1).
+    /// Element size at the interface plane z = 0 away from hot spots (and at layer planes).
+    pub h_interface: f64,
+    /// Ratio between neighbouring element sizes as they grow away from features (> 1).
     pub grading: f64,
 }
