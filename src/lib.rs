@@ -9,3 +9,4 @@ pub mod geometry;
 pub mod mesh;
 pub mod solver;
 pub mod sparse;
+pub mod units;
