@@ -4,6 +4,7 @@
 //! case file ([`case`]) -> geometry ([`geometry`]) -> mesh ([`mesh`]) -> problem and linear system
 //! ([`fem`]) -> solver ([`solver`], CSR in [`sparse`]) -> post-processing ([`post`]) -> output ([`io`]).
 
+pub mod case;
 pub mod fem;
 pub mod geometry;
 pub mod mesh;
