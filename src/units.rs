@@ -149,7 +149,7 @@ pub fn parse_quantity(text: &str, expected: Dimension) -> Result<f64, UnitError>
         };
         return Err(UnitError::WrongDimension { text: text.to_string(), found, expected });
     }
-    let decimal = format!("{mantissa}e{}", exponent10 + unit.power_of_ten);
+    let decimal = format!("{mantissa}e{}", exponent10.saturating_add(unit.power_of_ten));
     let value: f64 = decimal.parse().map_err(|_| UnitError::NotANumber { text: text.to_string(), expected })?;
     Ok(value * unit.factor)
 }
@@ -200,18 +200,22 @@ impl Unit {
 
     fn powi(self, n: i32) -> Unit {
         Unit {
-            power_of_ten: self.power_of_ten * n,
+            power_of_ten: self.power_of_ten.saturating_mul(n),
             factor: self.factor.powi(n),
-            exponents: self.exponents.map(|e| e * n),
+            exponents: self.exponents.map(|e| e.saturating_mul(n)),
         }
     }
 
     fn times(self, other: Unit) -> Unit {
         let mut exponents = self.exponents;
         for (e, o) in exponents.iter_mut().zip(other.exponents) {
-            *e += o;
+            *e = e.saturating_add(o);
         }
-        Unit { power_of_ten: self.power_of_ten + other.power_of_ten, factor: self.factor * other.factor, exponents }
+        Unit {
+            power_of_ten: self.power_of_ten.saturating_add(other.power_of_ten),
+            factor: self.factor * other.factor,
+            exponents,
+        }
     }
 }
 
@@ -453,6 +457,15 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn absurd_exponents_do_not_overflow() {
+        assert_eq!(si("1e-2147483648 nm", Dimension::Length), 0.0);
+        assert_eq!(si("1e2147483647 nm", Dimension::Length), f64::INFINITY);
+        assert!(matches!(parse_quantity("1 m^2147483647", Dimension::Length), Err(UnitError::WrongDimension { .. })));
+        assert!(matches!(parse_quantity("1 m^99999999999", Dimension::Length), Err(UnitError::UnknownUnit { .. })));
+        assert!(matches!(parse_quantity("1e99999999999 m", Dimension::Length), Err(UnitError::NotANumber { .. })));
     }
 
     #[test]

@@ -390,6 +390,11 @@ fn arrays_expand_into_named_members_of_one_group() {
     assert_mentions(&message, &["hot spots `arr_0_0` and `arr_0_1` overlap"]);
     let message = error(&format!("{BASE}{}", ARRAY.replace("depth = \"100 nm\"\n", "")), &[]);
     assert_mentions(&message, &["`hotspot_arrays[0].depth`", "a sphere needs `depth`"]);
+    let message = error(
+        &format!("{BASE}{}", ARRAY.replace("nx = 3", "nx = 4000000000").replace("ny = 2", "ny = 4000000000")),
+        &[],
+    );
+    assert_mentions(&message, &["line 14", "nx x ny = 16000000000000000000 hot spots"]);
     let message = error(&format!("{BASE}{}", ARRAY.replace("nx = 3", "nx = 5")), &[]);
     assert_mentions(&message, &["hot spot `arr_0_0` does not lie inside the box"]);
 }
@@ -412,7 +417,8 @@ fn random_placement_is_seeded_inside_the_box_and_free_of_overlaps() {
         assert_eq!((spot.name.clone(), spot.group.as_str()), (format!("rnd_{k}"), "rnd"));
         let (c, r) = sphere(spot);
         assert!((1e-8..=3e-8).contains(&r) && (4e-8..=6e-8).contains(&c.z), "{spot:?}");
-        assert!(c.x - r > 0.0 && c.x + r < 2e-6 && c.y - r > 0.0 && c.y + r < 2e-6, "{spot:?}");
+        // min_gap (20 nm) also keeps them off the box sides.
+        assert!(c.x - r > 2e-8 && c.x + r < 2e-6 - 2e-8 && c.y - r > 2e-8 && c.y + r < 2e-6 - 2e-8, "{spot:?}");
         for other in &first[..k] {
             let (co, ro) = sphere(other);
             assert!(c.distance(co) > r + ro + 2e-8, "{} and {} closer than min_gap", spot.name, other.name);
@@ -426,8 +432,15 @@ fn random_placement_is_seeded_inside_the_box_and_free_of_overlaps() {
 fn random_placement_errors() {
     let message = error(&random_case("count = 3\nareal_density = \"1 um^-2\"", 1), &[]);
     assert_mentions(&message, &["line 14", "`hotspot_random[0]`", "exactly one of `count` and `areal_density`"]);
+    let message = error(&random_case("count = 5000", 1), &[]);
+    assert_mentions(
+        &message,
+        &["line 14", "cannot place the random hot spots `rnd`", "candidates in a row overlapped"],
+    );
     let message = error(&random_case("count = 100000", 1), &[]);
-    assert_mentions(&message, &["cannot place the random hot spots `rnd`", "candidates in a row overlapped"]);
+    assert_mentions(&message, &["line 14", "asks for 100000 hot spots, more than the 10000 allowed"]);
+    let message = error(&random_case("areal_density = \"1 nm^-2\"", 1), &[]);
+    assert_mentions(&message, &["asks for 4000000 hot spots"]);
     let message = error(&random_case("count = 3", 1).replace("[\"40 nm\", \"60 nm\"]", "\"25 nm\""), &[]);
     assert_mentions(&message, &["line 18", "`hotspot_random[0].depth`", "must exceed the largest radius 30 nm"]);
 }

@@ -13,6 +13,8 @@ use crate::units::Dimension;
 
 /// How many candidates in a row may overlap before random placement gives up.
 const MAX_ATTEMPTS_PER_SPOT: usize = 1000;
+/// The most hot spots one array or random placement may make (overlap checks are all-pairs).
+pub const MAX_HOT_SPOTS_PER_GROUP: usize = 10_000;
 
 /// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014):
 /// a 64-bit counter advanced by the golden-ratio constant and mixed by two xor-shift-multiply rounds.
@@ -146,9 +148,14 @@ fn array_members(builder: &Builder, array: &RawHotSpotArray, field: &str) -> Res
         None => 0.0,
     };
     let (nx, ny) = (*array.nx.get_ref(), *array.ny.get_ref());
+    let total = u64::from(nx) * u64::from(ny);
+    if total > MAX_HOT_SPOTS_PER_GROUP as u64 {
+        let reason = format!("nx x ny = {total} hot spots, more than the {MAX_HOT_SPOTS_PER_GROUP} allowed");
+        return Err(builder.invalid(array.name.span(), field, reason));
+    }
     let group = array.name.get_ref();
     let at = builder.at(array.name.span(), field);
-    let mut members = Vec::with_capacity((nx * ny) as usize);
+    let mut members = Vec::with_capacity(total as usize);
     for i in 0..nx {
         for j in 0..ny {
             // Centred on `center`: offsets -(n-1)/2 .. (n-1)/2 pitches.
@@ -202,13 +209,17 @@ fn random_members(
         (Some(count), None) => *count.get_ref() as usize,
         (None, Some(density)) => {
             let density = builder.positive(density, &format!("{field}.areal_density"), Dimension::ArealDensity)?;
-            (density * size.x * size.y).round() as usize
+            (density * size.x * size.y).round().min(usize::MAX as f64) as usize
         }
         _ => {
             let reason = "give exactly one of `count` and `areal_density`".into();
             return Err(builder.invalid(random.name.span(), field, reason));
         }
     };
+    if count > MAX_HOT_SPOTS_PER_GROUP {
+        let reason = format!("asks for {count} hot spots, more than the {MAX_HOT_SPOTS_PER_GROUP} allowed");
+        return Err(builder.invalid(random.name.span(), field, reason));
+    }
     if count == 0 {
         let reason = "gives no hot spots (count 0, or areal_density x Lx x Ly rounds to 0)".into();
         return Err(builder.invalid(random.name.span(), field, reason));
@@ -242,7 +253,7 @@ fn random_members(
         None => None,
     };
     let top = depth.map_or(0.0, |(_, high)| high) + r_high;
-    if 2.0 * r_high >= size.x.min(size.y) || top >= size.z {
+    if 2.0 * (r_high + min_gap) >= size.x.min(size.y) || top >= size.z {
         return Err(CaseError::HotSpotOutsideBox {
             at: at.clone().into(),
             field: field.to_string(),
@@ -268,8 +279,8 @@ fn random_members(
             }
             attempts += 1;
             let radius = rng.uniform(r_low, r_high);
-            let x = rng.uniform(radius, size.x - radius);
-            let y = rng.uniform(radius, size.y - radius);
+            let x = rng.uniform(radius + min_gap, size.x - radius - min_gap);
+            let y = rng.uniform(radius + min_gap, size.y - radius - min_gap);
             let shape = match depth {
                 Some((low, high)) => HotSpotShape::Sphere { center: DVec3::new(x, y, rng.uniform(low, high)), radius },
                 None => HotSpotShape::Disk { center_x: x, center_y: y, radius },

@@ -46,7 +46,8 @@
 //! radius = ["5 nm", "15 nm"]                # uniform in the range, or one value
 //! depth = "40 nm"                           # spheres only (required there): centre z, one value or a range
 //! seed = 7                                  # optional, default 0
-//! min_gap = "10 nm"                         # optional, default 0: least surface-to-surface distance
+//! min_gap = "10 nm"                         # optional, default 0: least distance to other hot spots
+//!                                           # (surface to surface) and to the box sides
 //!
 //! [mesh]                                    # all optional
 //! h_max = "1 um"                            # default: smallest box side / 8
@@ -67,7 +68,8 @@
 //! ```
 //!
 //! Hot spots (explicit, array members and random ones) must lie strictly inside the box (disks inside the
-//! interface rectangle) and must not overlap or touch. Random placement draws radius, x, y (and depth) per
+//! interface rectangle) and must not overlap or touch; an array or a random placement makes at most
+//! 10 000 (`MAX_HOT_SPOTS_PER_GROUP`). Random placement draws radius, x, y (and depth) per
 //! hot spot from SplitMix64 seeded with `seed` and redraws a candidate that overlaps any hot spot placed
 //! before it (explicit, array, earlier random), so a seed gives the same hot spots on every platform.
 //! At least one existing boundary must be Dirichlet or Robin, else the potential is defined only up to a
@@ -300,7 +302,10 @@ impl Case {
         }
         let boundary_conditions: Vec<BoundaryCondition> =
             mesh.boundary_names.iter().map(|name| self.condition_for(name)).collect();
-        let anchored = mesh.boundary_faces.iter().any(|face| fixes_potential(&boundary_conditions[face.tag as usize]));
+        let anchored = mesh
+            .boundary_faces
+            .iter()
+            .any(|face| boundary_conditions.get(face.tag as usize).is_some_and(fixes_potential));
         if !anchored {
             return Err(CaseError::Singular { at: whole.into(), reason: SINGULAR_REASON.into() });
         }

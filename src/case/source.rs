@@ -70,7 +70,7 @@ impl SourceText {
 
     /// Where the text at `span` (bytes of `self.text`) came from; `field` picks the override that wrote it.
     pub fn locate(&self, span: Range<usize>, field: &str) -> Location {
-        let (line, _) = line_and_column(&self.text, span.start.min(self.text.len()));
+        let (line, _) = line_and_column(&self.text, span.start);
         match self.original_line.get(line - 1).copied().flatten() {
             Some(original) => Location { source: self.source.clone(), line: Some(original), from_set: None },
             None => Location { source: self.source.clone(), line: None, from_set: Some(self.override_for(field)) },
@@ -94,11 +94,12 @@ impl SourceText {
     }
 }
 
-/// 1-based line and column of byte `offset`.
+/// 1-based line and column (in characters) of byte `offset`.
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.chars().count(), |i| before[i + 1..].chars().count()) + 1;
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = text.get(line_start..before.len()).map_or(before.len() - line_start, |s| s.chars().count()) + 1;
     (line, column)
 }
 
@@ -178,34 +179,46 @@ fn match_lines(original: &str, edited: &str) -> Vec<Option<usize>> {
     let b: Vec<&str> = edited.lines().collect();
     let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let tail = a[head..].iter().rev().zip(b[head..].iter().rev()).take_while(|(x, y)| x == y).count();
-    let (a_mid, b_mid) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
-    // lcs[i][j] = length of the LCS of a_mid[i..] and b_mid[j..].
-    let width = b_mid.len() + 1;
-    let mut lcs = vec![0u32; (a_mid.len() + 1) * width];
-    for i in (0..a_mid.len()).rev() {
-        for j in (0..b_mid.len()).rev() {
-            lcs[i * width + j] = if a_mid[i] == b_mid[j] {
+    let middle = match_middle(&a[head..a.len() - tail], &b[head..b.len() - tail]);
+    let mut map: Vec<Option<usize>> = (1..=head).map(Some).collect();
+    map.extend(middle.into_iter().map(|i| i.map(|i| head + i + 1)));
+    map.extend((0..tail).map(|k| Some(a.len() - tail + k + 1)));
+    map
+}
+
+/// For each line of `b`, the 0-based index of the line of `a` the LCS pairs it with.
+fn match_middle(a: &[&str], b: &[&str]) -> Vec<Option<usize>> {
+    // Beyond this (files of thousands of lines with edits far apart) the changed middle gets no lines.
+    const MAX_TABLE_CELLS: usize = 1 << 24;
+    let width = b.len() + 1;
+    if (a.len() + 1) * width > MAX_TABLE_CELLS {
+        return vec![None; b.len()];
+    }
+    // lcs[i][j] = length of the LCS of a[i..] and b[j..].
+    let mut lcs = vec![0u32; (a.len() + 1) * width];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i * width + j] = if a[i] == b[j] {
                 lcs[(i + 1) * width + j + 1] + 1
             } else {
                 lcs[(i + 1) * width + j].max(lcs[i * width + j + 1])
             };
         }
     }
-    let mut map: Vec<Option<usize>> = (1..=head).map(Some).collect();
+    let mut map = Vec::with_capacity(b.len());
     let (mut i, mut j) = (0, 0);
-    while j < b_mid.len() {
-        if i < a_mid.len() && a_mid[i] == b_mid[j] {
-            map.push(Some(head + i + 1));
+    while j < b.len() {
+        if i < a.len() && a[i] == b[j] {
+            map.push(Some(i));
             i += 1;
             j += 1;
-        } else if i < a_mid.len() && lcs[(i + 1) * width + j] >= lcs[i * width + j + 1] {
+        } else if i < a.len() && lcs[(i + 1) * width + j] >= lcs[i * width + j + 1] {
             i += 1;
         } else {
             map.push(None);
             j += 1;
         }
     }
-    map.extend((0..tail).map(|k| Some(a.len() - tail + k + 1)));
     map
 }
 
