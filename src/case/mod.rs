@@ -83,7 +83,7 @@ mod hotspots;
 mod schema;
 mod source;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -264,6 +264,10 @@ impl Case {
     /// The condition of a mesh boundary: its own entry, else its hot-spot group's, else insulating.
     pub fn condition_for(&self, boundary: &str) -> BoundaryCondition {
         let group = self.geometry.hotspots.iter().find(|h| h.name == boundary).map(|h| h.group.as_str());
+        self.condition_with_group(boundary, group)
+    }
+
+    fn condition_with_group(&self, boundary: &str, group: Option<&str>) -> BoundaryCondition {
         self.boundaries
             .get(boundary)
             .or_else(|| group.and_then(|g| self.boundaries.get(g)))
@@ -285,23 +289,30 @@ impl Case {
                 })
             })
             .collect::<Result<Vec<f64>, CaseError>>()?;
-        let group_of = |boundary: &str| self.geometry.hotspots.iter().find(|h| h.name == boundary).map(|h| &h.group);
+        let group_of: HashMap<&str, &str> =
+            self.geometry.hotspots.iter().map(|h| (h.name.as_str(), h.group.as_str())).collect();
+        // Names a [boundaries.X] entry may take on this mesh: its boundaries and their hot-spot groups.
+        let (known, seen) = unique_names(
+            mesh.boundary_names
+                .iter()
+                .flat_map(|name| [Some(name.as_str()), group_of.get(name.as_str()).copied()])
+                .flatten(),
+        );
         for (name, boundary) in &self.boundaries {
-            if !mesh.boundary_names.iter().any(|b| b == name || group_of(b) == Some(name)) {
-                let groups =
-                    mesh.boundary_names.iter().filter_map(|b| group_of(b)).filter(|g| !mesh.boundary_names.contains(g));
-                let mut known: Vec<&String> = mesh.boundary_names.iter().chain(groups).collect();
-                known.dedup();
+            if !seen.contains(name.as_str()) {
                 return Err(CaseError::UnknownBoundary {
                     at: boundary.at.clone().into(),
                     field: format!("boundaries.{name}"),
                     name: name.clone(),
-                    known: join(known),
+                    known: join(&known),
                 });
             }
         }
-        let boundary_conditions: Vec<BoundaryCondition> =
-            mesh.boundary_names.iter().map(|name| self.condition_for(name)).collect();
+        let boundary_conditions: Vec<BoundaryCondition> = mesh
+            .boundary_names
+            .iter()
+            .map(|name| self.condition_with_group(name, group_of.get(name.as_str()).copied()))
+            .collect();
         let anchored = mesh
             .boundary_faces
             .iter()
@@ -319,6 +330,18 @@ const SINGULAR_REASON: &str = "no boundary of the domain has a Dirichlet or Robi
 
 fn fixes_potential(condition: &BoundaryCondition) -> bool {
     matches!(condition, BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Robin { .. })
+}
+
+/// The names in first-seen order without repeats, and the same names as a set.
+fn unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> (Vec<&'a str>, HashSet<&'a str>) {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    for name in names {
+        if seen.insert(name) {
+            order.push(name);
+        }
+    }
+    (order, seen)
 }
 
 fn join<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
@@ -557,19 +580,14 @@ impl Builder<'_> {
     }
 
     fn boundaries(&self, raw: &RawCase, hotspots: &[HotSpot]) -> Result<BTreeMap<String, CaseBoundary>, CaseError> {
-        let mut known: Vec<&str> = BOX_BOUNDARIES.to_vec();
-        for spot in hotspots {
-            for name in [&spot.name, &spot.group] {
-                if !known.contains(&name.as_str()) {
-                    known.push(name);
-                }
-            }
-        }
+        let (known, seen) = unique_names(
+            BOX_BOUNDARIES.into_iter().chain(hotspots.iter().flat_map(|h| [h.name.as_str(), h.group.as_str()])),
+        );
         let mut boundaries = BTreeMap::new();
         for (name, entry) in &raw.boundaries {
             let field = format!("boundaries.{name}");
             let at = self.at(entry.span(), &field);
-            if !known.contains(&name.as_str()) {
+            if !seen.contains(name.as_str()) {
                 return Err(CaseError::UnknownBoundary {
                     at: at.into(),
                     field,
