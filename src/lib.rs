@@ -7,5 +7,6 @@
 pub mod fem;
 pub mod geometry;
 pub mod mesh;
+pub mod science;
 pub mod solver;
 pub mod sparse;
