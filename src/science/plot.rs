@@ -156,8 +156,12 @@ pub fn plot_field_map(
             for level in 1..=CONTOUR_LEVELS {
                 let value = phi_min + (phi_max - phi_min) * level as f64 / (CONTOUR_LEVELS + 1) as f64;
                 for [a, b] in contour_segments(&potentials, width as usize, height as usize, value) {
-                    let to_pixel = |p: (f64, f64)| ((p.0 + 0.5).round() as i32, (p.1 + 0.5).round() as i32);
-                    pixels.draw(&PathElement::new([to_pixel(a), to_pixel(b)], WHITE)).map_err(draw_error)?;
+                    // Grid point (i, j) is pixel (i, j). A segment shorter than a pixel draws no line,
+                    // so its ends are set as pixels too.
+                    let (a, b) = ((a.0.round() as i32, a.1.round() as i32), (b.0.round() as i32, b.1.round() as i32));
+                    pixels.draw_pixel(a, &WHITE).map_err(draw_error)?;
+                    pixels.draw_pixel(b, &WHITE).map_err(draw_error)?;
+                    pixels.draw(&PathElement::new([a, b], WHITE)).map_err(draw_error)?;
                 }
             }
         }
@@ -188,7 +192,8 @@ pub fn plot_sweep(
             .configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
-            .x_label_formatter(&|v| format!("{v:.3e}"))
+            .x_labels(6)
+            .x_label_formatter(&|v| format!("{v:.2e}"))
             .y_label_formatter(&|v| format!("{v:.2e}"))
             .draw()
             .map_err(draw_error)?;
@@ -291,14 +296,16 @@ fn draw_colour_bar(area: &DrawingArea<BitMapBackend, Shift>, log_min: f64, log_m
         .margin_top(44)
         .margin_bottom(57)
         .margin_right(4)
-        .y_label_area_size(70)
+        .y_label_area_size(75)
         .build_cartesian_2d(0.0..1.0, log_min..top)
         .map_err(draw_error)?;
     bar.configure_mesh()
         .disable_mesh()
         .disable_x_axis()
-        .y_desc("|J| (A/m^2)")
-        .y_label_formatter(&|v| format!("1e{v:.1}"))
+        .y_desc("log10 |J| (A/m^2)")
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 14))
+        .y_label_formatter(&|v| format!("{v:.1}"))
         .draw()
         .map_err(draw_error)?;
     let steps = 128;
