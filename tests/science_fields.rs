@@ -6,7 +6,9 @@ use ionflux::mesh::structured::{tensor_box, uniform_line};
 use ionflux::mesh::Mesh;
 use ionflux::science::cylinder::{lateral_current, write_profile_csv, Cylinder, CylinderError, CylinderSampling};
 use ionflux::science::locate::PointLocator;
-use ionflux::science::plot::{plot_field_map, plot_radial_profile, plot_sweep, ImageSize, PlotError, Series, VerticalPlane};
+use ionflux::science::plot::{
+    plot_field_map, plot_radial_profile, plot_sweep, ImageSize, PlotError, Series, VerticalPlane,
+};
 use std::f64::consts::TAU;
 
 /// Lines from `a` to `b` whose cells grow geometrically from `first` by `growth` (the last cell
@@ -95,7 +97,8 @@ fn a_uniform_field_has_no_net_flux_through_the_cylinder() {
     let line = uniform_line(0.0, 2.0, 10);
     let mesh = tensor_box(&line, &line, &uniform_line(0.0, 1.0, 5));
     let j = vec![DVec3::new(3.0, -2.0, 5.0); mesh.tets.len()];
-    let result = lateral_current(&PointLocator::new(&mesh), &j, &cylinder(0.6, 1.0), &CylinderSampling::default()).unwrap();
+    let result =
+        lateral_current(&PointLocator::new(&mesh), &j, &cylinder(0.6, 1.0), &CylinderSampling::default()).unwrap();
     // Equally spaced angles: sum of cos and sin vanish, so only round-off remains.
     let scale = 5.0 * TAU * 0.6 * 1.0;
     assert!(result.lateral_current_A.abs() < 1e-12 * scale, "{}", result.lateral_current_A);
@@ -115,8 +118,9 @@ fn radial_field_flux_matches_k_r_two_pi_r_h_and_improves_with_refinement() {
         let line = uniform_line(0.0, 2.0, cells);
         let mesh = tensor_box(&line, &line, &uniform_line(0.0, height, cells / 2));
         let j = per_tet(&mesh, |p| k * DVec3::new(p.x - 1.0, p.y - 1.0, 0.0));
-        let result = lateral_current(&PointLocator::new(&mesh), &j, &cylinder(radius, height), &CylinderSampling::default())
-            .unwrap();
+        let result =
+            lateral_current(&PointLocator::new(&mesh), &j, &cylinder(radius, height), &CylinderSampling::default())
+                .unwrap();
         let exact = k * radius * TAU * radius * height;
         for point in &result.profile {
             assert!((point.jr_A_per_m2 - k * radius).abs() < 0.03 * k * radius, "ring at z = {}", point.z_m);
@@ -181,7 +185,10 @@ fn cylinders_that_leave_the_mesh_or_are_degenerate_are_errors() {
         Cylinder { z_min: 1.0, ..cylinder(0.5, 1.0) },
         Cylinder { center_x: f64::NAN, ..cylinder(0.5, 1.0) },
     ] {
-        assert!(matches!(lateral_current(&locator, &j, &bad, &sampling), Err(CylinderError::Invalid { .. })), "{bad:?}");
+        assert!(
+            matches!(lateral_current(&locator, &j, &bad, &sampling), Err(CylinderError::Invalid { .. })),
+            "{bad:?}"
+        );
     }
 }
 

@@ -373,8 +373,11 @@ fn value_range(values: &[f64]) -> Option<(f64, f64)> {
     finite.fold(None, |range, v| Some(range.map_or((v, v), |(lo, hi): (f64, f64)| (lo.min(v), hi.max(v)))))
 }
 
+/// (low, high) of an axis.
+type AxisRange = (f64, f64);
+
 /// Axis ranges for line data, padded by 5% (and widened when flat).
-fn data_ranges(path: &Path, points: &[(f64, f64)]) -> Result<((f64, f64), (f64, f64)), PlotError> {
+fn data_ranges(path: &Path, points: &[(f64, f64)]) -> Result<(AxisRange, AxisRange), PlotError> {
     let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
     let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
     let (Some(x), Some(y)) = (value_range(&xs), value_range(&ys)) else {
