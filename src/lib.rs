@@ -8,6 +8,7 @@ pub mod case;
 pub mod fem;
 pub mod geometry;
 pub mod mesh;
+pub mod science;
 pub mod solver;
 pub mod sparse;
 pub mod units;
