@@ -390,6 +390,10 @@ fn mismatched_lengths_and_inverted_tets_are_refused() {
     assert!(matches!(assemble(&mesh, &short), Err(FemError::BoundaryCountMismatch { given: 5, expected: 6, .. })));
     let extra = Problem { region_coefficient: vec![1.0, 2.0], boundary_conditions: conditions.clone(), source: None };
     assert!(matches!(assemble(&mesh, &extra), Err(FemError::RegionCountMismatch { given: 2, expected: 1, .. })));
+    mesh.nodes.push(DVec3::splat(7.0));
+    let problem = Problem { region_coefficient: vec![1.0], boundary_conditions: conditions.clone(), source: None };
+    assert_eq!(assemble(&mesh, &problem).unwrap_err(), FemError::OrphanNode { node: 8 });
+    mesh.nodes.pop();
     mesh.tets[4].swap(0, 1);
     let problem = Problem { region_coefficient: vec![1.0], boundary_conditions: conditions, source: None };
     match assemble(&mesh, &problem).unwrap_err() {

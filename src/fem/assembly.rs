@@ -178,10 +178,10 @@ fn check_regions(mesh: &Mesh, region_coefficient: &[f64]) -> Result<(), FemError
         }
     }
     let region_count = mesh.region_names.len();
-    let bad_tet = (0..mesh.tets.len())
-        .into_par_iter()
-        .with_min_len(PAR_MIN_LEN)
-        .find_first(|&t| mesh.tet_region[t] as usize >= region_count || !(mesh.tet_volume(t) > 0.0));
+    let bad_tet = (0..mesh.tets.len()).into_par_iter().with_min_len(PAR_MIN_LEN).find_first(|&t| {
+        let volume = mesh.tet_volume(t);
+        mesh.tet_region[t] as usize >= region_count || volume.is_nan() || volume <= 0.0
+    });
     match bad_tet {
         Some(tet) if mesh.tet_region[tet] as usize >= region_count => {
             Err(FemError::UnknownRegion { tet, region: mesh.tet_region[tet], count: region_count })
@@ -322,6 +322,10 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
     drop(fixing_tag);
 
     let incidence = NodeTets::new(mesh);
+    // A free node outside every tet would give an empty row and a singular matrix.
+    if let Some(&node) = free_nodes.iter().find(|&&n| incidence.of(n as usize).is_empty()) {
+        return Err(FemError::OrphanNode { node: node as usize });
+    }
     let reduced = RowAssembler {
         mesh,
         incidence: &incidence,

@@ -32,6 +32,8 @@ pub enum FemError {
     UnknownRegion { tet: usize, region: u16, count: usize },
     #[error("boundary face {face} has tag {tag}, but the mesh names only {count} boundaries")]
     UnknownBoundary { face: usize, tag: u16, count: usize },
+    #[error("node {node} belongs to no tet, so nothing determines its potential (remove it from the mesh)")]
+    OrphanNode { node: usize },
     #[error(
         "the problem is singular: no boundary face carries a dirichlet or robin condition, so the potential \
          is fixed nowhere; add a dirichlet or robin boundary"
