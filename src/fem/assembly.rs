@@ -50,6 +50,7 @@ impl NodeTets {
 }
 
 /// Rows of a sparse matrix over a chosen set of row nodes and a column numbering of nodes.
+#[derive(Debug, Clone)]
 struct SparseRows {
     row_ptr: Vec<usize>,
     col_idx: Vec<u32>,
@@ -269,18 +270,11 @@ pub struct Assembly {
     pub dirichlet_potential: Vec<f64>,
     node_count: usize,
     /// Volume-stiffness rows of the Dirichlet nodes over all nodes, and their source loads: the reaction.
-    reaction_rows: SparseRowsOwned,
+    reaction_rows: SparseRows,
+    reaction_source_load: Vec<f64>,
     boundary_faces: Vec<BoundaryFace>,
     face_area: Vec<f64>,
     boundary_conditions: Vec<BoundaryCondition>,
-}
-
-#[derive(Debug, Clone)]
-struct SparseRowsOwned {
-    row_ptr: Vec<usize>,
-    col_idx: Vec<u32>,
-    values: Vec<f64>,
-    source_load: Vec<f64>,
 }
 
 /// Assembles -div(k grad phi) = f with the problem's boundary conditions into the reduced system over
@@ -376,7 +370,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
         fixed_potential: None,
         source: problem.source,
     };
-    let (SparseRows { row_ptr, col_idx, values }, source_load) = reaction.fill(&dirichlet_nodes);
+    let (reaction_rows, reaction_source_load) = reaction.fill(&dirichlet_nodes);
 
     Ok(Assembly {
         matrix,
@@ -385,7 +379,8 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
         dirichlet_nodes,
         dirichlet_potential,
         node_count,
-        reaction_rows: SparseRowsOwned { row_ptr, col_idx, values, source_load },
+        reaction_rows,
+        reaction_source_load,
         boundary_faces: mesh.boundary_faces.clone(),
         face_area,
         boundary_conditions: conditions.clone(),
@@ -427,7 +422,7 @@ impl Assembly {
                     .zip(&rows.values[range])
                     .map(|(&c, &v)| v * phi[c as usize])
                     .sum();
-                -(k_phi - rows.source_load[d])
+                -(k_phi - self.reaction_source_load[d])
             })
             .collect();
         let dirichlet_index = |node: u32| self.dirichlet_nodes.binary_search(&node).ok();
