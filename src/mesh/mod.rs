@@ -4,6 +4,9 @@
 //! electrolyte fills 0 <= z <= H. Every tet is stored positively oriented (signed volume > 0).
 //! Boundary faces are stored with outward orientation (right-hand normal points out of the domain).
 
+pub mod bisection;
+pub mod hotspot;
+pub mod implicit;
 pub mod quality;
 pub mod structured;
 
@@ -29,6 +32,13 @@ pub enum MeshError {
     RadiusBelowResolution { name: String, radius_m: f64, min_m: f64 },
     #[error("tet {tet} is inverted or degenerate (signed volume {volume_m3:.3e} m^3)")]
     BadElement { tet: usize, volume_m3: f64 },
+    #[error(
+        "tet {tet} has a dihedral angle of {angle_deg:.2} degrees, outside the range [{min_deg}, {max_deg}] \
+         degrees the mesher guarantees; change mesh.h_min or move the hot spot `{near}` away from other features"
+    )]
+    PoorElement { tet: usize, angle_deg: f64, min_deg: f64, max_deg: f64, near: String },
+    #[error("boundary face with centroid {centroid:?} m lies on no box face and no hot-spot surface")]
+    UntaggedBoundaryFace { centroid: [f64; 3] },
     #[error("the mesh would need more than {limit} nodes; raise mesh.h_min / mesh.h_max or mesh.grading")]
     TooLarge { limit: usize },
 }

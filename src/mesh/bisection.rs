@@ -1,0 +1,321 @@
+//! Graded, conforming refinement of a Kuhn (Freudenthal) grid by Maubach / newest-vertex bisection.
+//!
+//! Why this algorithm: bisection of a Kuhn grid with Maubach tags produces only a bounded number of
+//! similarity classes of tets (so the shape quality of the background mesh is bounded independently of the
+//! refinement depth), the closure "bisect every tet with a hanging midpoint" terminates and yields a
+//! conforming mesh, and meshes refined for a coarser size target are sub-forests of finer ones, so every
+//! stage is a nested coarser level: a geometric multigrid hierarchy comes for free.
+//!
+//! Tets are stored as ordered paths (x0, x1, x2, x3) with a tag k in 1..=3: the refinement edge is
+//! (x0, xk); the children are (x0..x_{k-1}, z, x_{k+1}..x3) and (x1..xk, z, x_{k+1}..x3) with tag k - 1
+//! (or 3 after 1).
+
+use super::MeshError;
+use glam::DVec3;
+use rustc_hash::FxHashMap;
+
+/// Kuhn split of a cube as paths 0 -> e_a -> e_a + e_b -> (1,1,1); corners numbered by bits x = 1, y = 2, z = 4.
+const KUHN_PATHS: [[usize; 4]; 6] =
+    [[0, 1, 3, 7], [0, 1, 5, 7], [0, 2, 3, 7], [0, 2, 6, 7], [0, 4, 5, 7], [0, 4, 6, 7]];
+
+/// Mean edge length of a Kuhn tet over the side of its cube: (3 + 2 sqrt 2 + sqrt 3) / 6.
+pub const KUHN_MEAN_EDGE_OVER_SIDE: f64 = 1.2601;
+
+/// One level of the nested hierarchy: its tets use the first `node_count` nodes of
+/// [`BisectionHierarchy::nodes`].
+#[derive(Debug, Clone)]
+pub struct Level {
+    pub node_count: usize,
+    /// Tets as Maubach paths (orientation not normalised).
+    pub tets: Vec<[u32; 4]>,
+}
+
+/// The background meshes before the surfaces are cut in: coarsest level first, finest last. Nodes are
+/// shared: a coarser level uses a prefix of the node array, and every node created by bisection records
+/// the edge it halves, which is exactly the linear prolongation between consecutive levels.
+#[derive(Debug, Clone)]
+pub struct BisectionHierarchy {
+    pub nodes: Vec<DVec3>,
+    /// Number of nodes of the initial Kuhn grid (they have no parents).
+    pub grid_node_count: usize,
+    /// For node `grid_node_count + i`: the end points of the edge whose midpoint it is.
+    pub node_parents: Vec<[u32; 2]>,
+    pub levels: Vec<Level>,
+}
+
+impl BisectionHierarchy {
+    /// The edge a node halves, or `None` for a node of the initial grid.
+    pub fn parents(&self, node: usize) -> Option<[u32; 2]> {
+        node.checked_sub(self.grid_node_count).map(|i| self.node_parents[i])
+    }
+
+    pub fn finest(&self) -> &Level {
+        self.levels.last().expect("a hierarchy has at least one level")
+    }
+}
+
+/// Number of cells along an axis of length `length` so that Kuhn tets have mean edge <= `h`.
+fn cells_for(length: f64, h: f64) -> usize {
+    ((length * KUHN_MEAN_EDGE_OVER_SIDE / h).ceil() as usize).max(1)
+}
+
+/// Uniform Kuhn grid of the box [lo, hi] with cells of mean tet edge at most `h`; coordinates on the box
+/// faces are exactly `lo` and `hi` so later stages can recognise box faces by equality.
+fn kuhn_grid(lo: DVec3, hi: DVec3, h: f64) -> (Vec<DVec3>, Vec<[u32; 4]>) {
+    let size = hi - lo;
+    let n = [cells_for(size.x, h), cells_for(size.y, h), cells_for(size.z, h)];
+    let line = |axis: usize| -> Vec<f64> {
+        (0..=n[axis])
+            .map(|i| if i == n[axis] { hi[axis] } else { lo[axis] + size[axis] * i as f64 / n[axis] as f64 })
+            .collect()
+    };
+    let (xs, ys, zs) = (line(0), line(1), line(2));
+    let (nx, ny) = (xs.len(), ys.len());
+    let mut nodes = Vec::with_capacity(nx * ny * zs.len());
+    for &z in &zs {
+        for &y in &ys {
+            for &x in &xs {
+                nodes.push(DVec3::new(x, y, z));
+            }
+        }
+    }
+    let mut tets = Vec::with_capacity(6 * n[0] * n[1] * n[2]);
+    for k in 0..n[2] {
+        for j in 0..n[1] {
+            for i in 0..n[0] {
+                let corner = |c: usize| (i + (c & 1) + nx * (j + ((c >> 1) & 1) + ny * (k + ((c >> 2) & 1)))) as u32;
+                tets.extend(KUHN_PATHS.iter().map(|path| path.map(corner)));
+            }
+        }
+    }
+    (nodes, tets)
+}
+
+fn edge_key(a: u32, b: u32) -> u64 {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    ((lo as u64) << 32) | hi as u64
+}
+
+const TET_EDGES: [[usize; 2]; 6] = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
+
+struct Refiner<'a> {
+    nodes: Vec<DVec3>,
+    grid_node_count: usize,
+    node_parents: Vec<[u32; 2]>,
+    tets: Vec<[u32; 4]>,
+    tags: Vec<u8>,
+    /// Tets incident to each node, to find the tets sharing a freshly split edge.
+    incident: Vec<Vec<u32>>,
+    midpoints: FxHashMap<u64, u32>,
+    size: &'a (dyn Fn(DVec3) -> f64 + Sync),
+    node_limit: usize,
+}
+
+impl Refiner<'_> {
+    fn mean_edge(&self, t: usize) -> f64 {
+        let p = self.tets[t].map(|v| self.nodes[v as usize]);
+        TET_EDGES.iter().map(|&[i, j]| (p[i] - p[j]).length()).sum::<f64>() / 6.0
+    }
+
+    /// Target size over the tet: the smallest of the size function at its corners and centroid (the size
+    /// function is Lipschitz, so this is close to its minimum over the tet).
+    fn target(&self, t: usize) -> f64 {
+        let p = self.tets[t].map(|v| self.nodes[v as usize]);
+        let centroid = (p[0] + p[1] + p[2] + p[3]) / 4.0;
+        p.iter().map(|&q| (self.size)(q)).fold((self.size)(centroid), f64::min)
+    }
+
+    fn has_hanging_node(&self, t: usize) -> bool {
+        let v = self.tets[t];
+        TET_EDGES.iter().any(|&[i, j]| self.midpoints.contains_key(&edge_key(v[i], v[j])))
+    }
+
+    /// Bisects tet `t`; the first child keeps index `t`, the second is appended. Tets sharing the split
+    /// edge are pushed on `work` when the midpoint is new (they now carry a hanging node).
+    fn bisect(&mut self, t: usize, work: &mut Vec<u32>) -> Result<(), MeshError> {
+        let v = self.tets[t];
+        let k = self.tags[t] as usize;
+        let (a, b) = (v[0], v[k]);
+        let key = edge_key(a, b);
+        let z = match self.midpoints.get(&key) {
+            Some(&z) => z,
+            None => {
+                if self.nodes.len() >= self.node_limit {
+                    return Err(MeshError::TooLarge { limit: self.node_limit });
+                }
+                let z = self.nodes.len() as u32;
+                self.nodes.push(0.5 * (self.nodes[a as usize] + self.nodes[b as usize]));
+                self.node_parents.push([a, b]);
+                self.incident.push(Vec::new());
+                self.midpoints.insert(key, z);
+                work.extend(
+                    self.incident[a as usize]
+                        .iter()
+                        .copied()
+                        .filter(|&u| u as usize != t && self.tets[u as usize].contains(&b)),
+                );
+                z
+            }
+        };
+        let mut first = v;
+        first[k] = z;
+        let mut second = v;
+        second[..k].copy_from_slice(&v[1..=k]);
+        second[k] = z;
+        let tag = if k > 1 { k as u8 - 1 } else { 3 };
+        let c = self.tets.len() as u32;
+        self.tets[t] = first;
+        self.tags[t] = tag;
+        self.tets.push(second);
+        self.tags.push(tag);
+        // Incidence: the first child lacks v[k], the second lacks v[0]; z belongs to both.
+        let list = &mut self.incident[b as usize];
+        let pos = list.iter().position(|&u| u as usize == t).expect("incidence lists are kept in sync");
+        list[pos] = c;
+        for &w in &v[1..] {
+            if w != b {
+                self.incident[w as usize].push(c);
+            }
+        }
+        self.incident[z as usize].extend([t as u32, c]);
+        work.extend([t as u32, c]);
+        Ok(())
+    }
+
+    /// Refines until every tet has mean edge <= scale x target and no tet has a hanging node.
+    fn refine(&mut self, scale: f64) -> Result<(), MeshError> {
+        let mut work: Vec<u32> = (0..self.tets.len() as u32).collect();
+        while let Some(t) = work.pop() {
+            let t = t as usize;
+            if self.has_hanging_node(t) || self.mean_edge(t) > scale * self.target(t) {
+                self.bisect(t, &mut work)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the graded background mesh of the box [lo, hi]: a Kuhn grid with mean edge <= `h_max`,
+/// bisected until every tet's mean edge is at most `size(x)` over it, conforming. `levels` >= 1 nested
+/// levels are kept: level i (from the finest, i = 0) meets the size target scaled by 2^i.
+pub fn refine_box(
+    lo: DVec3,
+    hi: DVec3,
+    h_max: f64,
+    size: &(dyn Fn(DVec3) -> f64 + Sync),
+    levels: usize,
+    node_limit: usize,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<BisectionHierarchy, MeshError> {
+    let (nodes, tets) = kuhn_grid(lo, hi, h_max);
+    if nodes.len() > node_limit {
+        return Err(MeshError::TooLarge { limit: node_limit });
+    }
+    let mut incident = vec![Vec::new(); nodes.len()];
+    for (t, tet) in tets.iter().enumerate() {
+        for &v in tet {
+            incident[v as usize].push(t as u32);
+        }
+    }
+    let mut refiner = Refiner {
+        grid_node_count: nodes.len(),
+        nodes,
+        node_parents: Vec::new(),
+        tags: vec![3; tets.len()],
+        tets,
+        incident,
+        midpoints: FxHashMap::default(),
+        size,
+        node_limit,
+    };
+    let levels = levels.max(1);
+    let mut kept = Vec::with_capacity(levels);
+    for stage in 0..levels {
+        progress("refine", stage as f64 / levels as f64);
+        refiner.refine(2f64.powi((levels - 1 - stage) as i32))?;
+        kept.push(Level { node_count: refiner.nodes.len(), tets: refiner.tets.clone() });
+    }
+    progress("refine", 1.0);
+    Ok(BisectionHierarchy {
+        nodes: refiner.nodes,
+        grid_node_count: refiner.grid_node_count,
+        node_parents: refiner.node_parents,
+        levels: kept,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::signed_volume;
+
+    fn volume(h: &BisectionHierarchy, level: &Level) -> f64 {
+        level
+            .tets
+            .iter()
+            .map(|t| {
+                let p = t.map(|v| h.nodes[v as usize]);
+                signed_volume(p[0], p[1], p[2], p[3]).abs()
+            })
+            .sum()
+    }
+
+    /// Every interior face is shared by exactly two tets and every other face lies on the box: the
+    /// refinement is conforming (a hanging node would leave unmatched faces inside).
+    fn assert_conforming(h: &BisectionHierarchy, level: &Level, lo: DVec3, hi: DVec3) {
+        let mut faces: FxHashMap<[u32; 3], u32> = FxHashMap::default();
+        for t in &level.tets {
+            for skip in 0..4 {
+                let mut f: Vec<u32> = (0..4).filter(|&i| i != skip).map(|i| t[i]).collect();
+                f.sort_unstable();
+                *faces.entry([f[0], f[1], f[2]]).or_default() += 1;
+            }
+        }
+        for (f, count) in faces {
+            let p = f.map(|v| h.nodes[v as usize]);
+            let on_box = (0..3).any(|a| p.iter().all(|q| q[a] == lo[a]) || p.iter().all(|q| q[a] == hi[a]));
+            assert_eq!(count, if on_box { 1 } else { 2 }, "face {f:?} at {p:?}");
+        }
+    }
+
+    #[test]
+    fn graded_refinement_is_conforming_nested_and_fills_the_box() {
+        let (lo, hi) = (DVec3::ZERO, DVec3::new(1.0, 1.0, 0.5));
+        let focus = DVec3::new(0.3, 0.4, 0.2);
+        let size = |x: DVec3| (0.01 + 0.4 * (x - focus).length()).min(0.5);
+        let h = refine_box(lo, hi, 0.5, &size, 3, 1_000_000, &mut |_, _| {}).unwrap();
+        assert_eq!(h.levels.len(), 3);
+        for level in &h.levels {
+            assert!((volume(&h, level) - 0.5).abs() < 1e-12);
+            assert_conforming(&h, level, lo, hi);
+        }
+        for pair in h.levels.windows(2) {
+            assert!(pair[0].node_count < pair[1].node_count);
+        }
+        // Midpoints really are midpoints of their parent edges.
+        for node in h.grid_node_count..h.nodes.len() {
+            let [a, b] = h.parents(node).unwrap();
+            assert!((h.nodes[node] - 0.5 * (h.nodes[a as usize] + h.nodes[b as usize])).length() < 1e-15);
+        }
+        // The finest level meets the size target near the focus.
+        let finest = h.finest();
+        let nearest = finest
+            .tets
+            .iter()
+            .map(|t| {
+                let p = t.map(|v| h.nodes[v as usize]);
+                let c = (p[0] + p[1] + p[2] + p[3]) / 4.0;
+                let mean = TET_EDGES.iter().map(|&[i, j]| (p[i] - p[j]).length()).sum::<f64>() / 6.0;
+                ((c - focus).length(), mean)
+            })
+            .fold((f64::INFINITY, 0.0), |a, b| if b.0 < a.0 { b } else { a });
+        assert!(nearest.1 <= 0.01 + 0.4 * nearest.0 + 1e-12, "{nearest:?}");
+    }
+
+    #[test]
+    fn node_limit_is_an_error() {
+        let size = |_: DVec3| 0.01;
+        let err = refine_box(DVec3::ZERO, DVec3::ONE, 1.0, &size, 1, 5000, &mut |_, _| {}).unwrap_err();
+        assert_eq!(err, MeshError::TooLarge { limit: 5000 });
+    }
+}

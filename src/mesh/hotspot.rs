@@ -1,0 +1,66 @@
+//! The hot-spot mesher: a case geometry (box, layers, sphere and disk hot spots) as an implicit domain,
+//! meshed by [`super::implicit`]: conforming, graded from `h_min` at the hot spots and `h_interface` at the
+//! interface and layer planes to `h_max` far away.
+
+use super::implicit::{mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT};
+use super::{Mesh, MeshError};
+use crate::geometry::{Geometry, HotSpotShape, MeshControls};
+use glam::DVec3;
+
+/// Meshes the geometry: tets with region ids (layers bottom-up, then the bulk), box faces tagged as
+/// `BOX_BOUNDARIES`, each sphere hot spot's surface and each disk hot spot's patch of the interface tagged
+/// with the hot spot's name (tags after the box faces, in hot-spot order).
+pub fn generate(
+    geometry: &Geometry,
+    controls: &MeshControls,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<Mesh, MeshError> {
+    generate_with_hierarchy(geometry, controls, 1, progress).map(|g| g.mesh)
+}
+
+/// [`generate`], keeping `levels` nested background levels for multigrid (coarsest first).
+pub fn generate_with_hierarchy(
+    geometry: &Geometry,
+    controls: &MeshControls,
+    levels: usize,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<GeneratedMesh, MeshError> {
+    mesh_implicit_with_hierarchy(&implicit_domain(geometry)?, controls, levels, progress)
+}
+
+/// The geometry as an implicit domain, after the checks that are specific to hot spots in a cell stack.
+pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError> {
+    let size = geometry.size;
+    let mut planes_z = Vec::with_capacity(geometry.layers.len());
+    let mut top = 0.0;
+    for layer in &geometry.layers {
+        top += layer.thickness;
+        planes_z.push(top);
+    }
+    if !(top < size.z) || geometry.layers.iter().any(|l| !(l.thickness > 0.0)) {
+        return Err(MeshError::LayersExceedBox { total_m: top, height_m: size.z });
+    }
+    let mut surfaces = Vec::with_capacity(geometry.hotspots.len());
+    for spot in &geometry.hotspots {
+        let name = spot.name.clone();
+        surfaces.push(match spot.shape {
+            HotSpotShape::Sphere { center, radius } => {
+                if center.z - radius <= 0.0 {
+                    let reason = format!("centre at z = {:e} m, radius {:e} m", center.z, radius);
+                    return Err(MeshError::HotSpotCutsInterface { name, reason });
+                }
+                let inside = (center - radius).cmpgt(DVec3::ZERO).all() && (center + radius).cmplt(size).all();
+                if !inside {
+                    let reason =
+                        format!("the sphere at {center:?} m with radius {radius:e} m leaves the box {size:?} m");
+                    return Err(MeshError::HotSpotOutsideBox { name, reason });
+                }
+                Surface::Sphere { name, center, radius, keep: Keep::Outside }
+            }
+            HotSpotShape::Disk { center_x, center_y, radius } => Surface::Disk { name, center_x, center_y, radius },
+        });
+    }
+    let mut region_names: Vec<String> = geometry.layers.iter().map(|l| l.region.clone()).collect();
+    region_names.push(geometry.bulk_region.clone());
+    Ok(ImplicitDomain { lo: DVec3::ZERO, hi: size, planes_z, region_names, surfaces, node_limit: DEFAULT_NODE_LIMIT })
+}
