@@ -2,12 +2,17 @@
 //!
 //! The pipeline (DESIGN.md §3), one module per stage:
 //! case file ([`case`]) -> geometry ([`geometry`]) -> mesh ([`mesh`]) -> problem and linear system
-//! ([`fem`]) -> solver ([`solver`], CSR in [`sparse`]) -> post-processing ([`post`]) -> output ([`io`]).
+//! ([`fem`]) -> solver ([`solver`], CSR in [`sparse`], chosen by [`backend`]) -> post-processing ([`fem::post`],
+//! [`science`]) -> output ([`io`]). [`pipeline`] runs the stages in order.
 
+pub mod backend;
 pub mod case;
 pub mod fem;
 pub mod geometry;
+pub mod io;
 pub mod mesh;
+pub mod pipeline;
+pub mod progress;
 pub mod science;
 pub mod solver;
 pub mod sparse;

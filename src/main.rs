@@ -1,3 +1,187 @@
-fn main() {
-    println!("ionflux");
+//! The `ionflux` command line. `solve` reads as the numbered walkthrough of the pipeline:
+//! 1 case -> 2 mesh -> 3 assemble -> 4 solve -> 5 post -> 6 write.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ionflux::case::{Case, DEFAULT_CASE_TOML, DEFAULT_SOURCE};
+use ionflux::io::summary::Summary;
+use ionflux::pipeline::{self, RunOptions};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ionflux",
+    version,
+    about = "Steady ionic current fields around Li-depleted hot spots (3D FEM, CPU and GPU)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Case selection and overrides, shared by every command that reads a case.
+#[derive(clap::Args)]
+struct CaseArgs {
+    /// Case file (TOML). Without it, the built-in default case (meshes/default.toml).
+    case: Option<PathBuf>,
+    /// Override any case value, e.g. --set mesh.h_min="1 nm" --set solver.rtol=1e-8 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrecisionArg {
+    Mixed,
+    F32,
+    F64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Mesh, assemble, solve and write solution.vtu + summary.json.
+    Solve {
+        #[command(flatten)]
+        case: CaseArgs,
+        /// Output folder (default: out/<case name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Solver backend (overrides solver.backend): auto picks a hardware GPU if there is one.
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// GPU precision (overrides solver.precision).
+        #[arg(long, value_enum)]
+        precision: Option<PrecisionArg>,
+        /// Choose the GPU adapter whose name contains this text (see `ionflux devices`).
+        #[arg(long)]
+        adapter: Option<String>,
+        /// Skip solution.vtu (summary.json only).
+        #[arg(long)]
+        no_vtu: bool,
+        /// No progress bars and no summary on the terminal.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Mesh a case and write the mesh alone (region and boundary tags) for inspection.
+    Mesh {
+        #[command(flatten)]
+        case: CaseArgs,
+        /// Output VTU file.
+        #[arg(long, default_value = "mesh.vtu")]
+        out: PathBuf,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Solve { case, out, backend, precision, adapter, no_vtu, quiet } => {
+            let mut set = case.set.clone();
+            if let Some(b) = backend {
+                set.push(format!("solver.backend={}", b.to_possible_value().unwrap().get_name()));
+            }
+            if let Some(p) = precision {
+                set.push(format!("solver.precision={}", p.to_possible_value().unwrap().get_name()));
+            }
+            if let Some(a) = adapter {
+                set.push(format!("solver.adapter={}", toml_string(&a)));
+            }
+            solve(case.case.as_deref(), &set, out, !no_vtu, quiet)
+        }
+        Command::Mesh { case, out, quiet } => mesh(case.case.as_deref(), &case.set, &out, quiet),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A string as a TOML literal, so `--set` values with spaces or quotes survive.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// 1. Case: the file given, or the built-in default; `--set` overrides applied.
+fn load_case(path: Option<&Path>, set: &[String]) -> anyhow::Result<Case> {
+    Ok(match path {
+        Some(p) => Case::load(p, set)?,
+        None => Case::from_toml_str(DEFAULT_CASE_TOML, DEFAULT_SOURCE, set)?,
+    })
+}
+
+fn solve(path: Option<&Path>, set: &[String], out: Option<PathBuf>, vtu: bool, quiet: bool) -> anyhow::Result<()> {
+    let case = load_case(path, set)?;
+    let out_dir = out.unwrap_or_else(|| Path::new("out").join(output_stem(path)));
+    let options = RunOptions { progress: !quiet };
+    // 2.-5. Mesh, assemble, solve, post-process.
+    let solution = pipeline::solve_case(&case, &options)?;
+    let summary = pipeline::summarize(&case, &solution);
+    // 6. Write.
+    let written = pipeline::write_outputs(&out_dir, vtu && case.output.vtu, &solution, &summary)?;
+    if !quiet {
+        print_summary(&summary, &written);
+    }
+    Ok(())
+}
+
+fn output_stem(path: Option<&Path>) -> String {
+    path.and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "default".into())
+}
+
+fn mesh(path: Option<&Path>, set: &[String], out: &Path, quiet: bool) -> anyhow::Result<()> {
+    let case = load_case(path, set)?;
+    let mesh = pipeline::mesh_case(&case, &RunOptions { progress: !quiet })?;
+    let quality = ionflux::mesh::quality::MeshQuality::of(&mesh);
+    ionflux::io::vtu::write_mesh(out, &mesh)?;
+    if !quiet {
+        println!("{}", mesh_line(&quality));
+        println!("regions:    {}", numbered(&mesh.region_names));
+        println!("boundaries: {}", numbered(&mesh.boundary_names));
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn numbered(names: &[String]) -> String {
+    names.iter().enumerate().map(|(i, n)| format!("{i}={n}")).collect::<Vec<_>>().join(", ")
+}
+
+fn mesh_line(q: &ionflux::mesh::quality::MeshQuality) -> String {
+    format!(
+        "mesh:       {} nodes, {} tets; edges {:.3e} .. {:.3e} m; dihedral angles {:.1} .. {:.1} deg",
+        q.nodes, q.tets, q.h_min_m, q.h_max_m, q.min_dihedral_deg, q.max_dihedral_deg
+    )
+}
+
+fn print_summary(s: &Summary, written: &[PathBuf]) {
+    println!("case:       {} ({})", s.case.name, s.case.source);
+    println!("{}", mesh_line(&s.mesh));
+    println!(
+        "solver:     {} {} on {}: {} unknowns, {} iterations, relative residual {:.2e} ({:.2} s)",
+        s.solver.backend,
+        s.solver.precision,
+        s.solver.device,
+        s.solver.unknowns,
+        s.solver.iterations,
+        s.solver.relative_residual,
+        s.solver.seconds
+    );
+    println!("currents leaving the electrolyte (A):");
+    for c in s.boundaries.iter().chain(&s.hotspots) {
+        println!("  {:<16} {:>12.5e}  ({})", c.name, c.current_a, c.condition);
+    }
+    println!("conservation: |sum| / max = {:.2e}", s.conservation.relative_imbalance);
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("wrote {}", names.join(", "));
 }

@@ -58,6 +58,7 @@
 //! [solver]                                  # all optional
 //! backend = "auto"                          # auto | cpu | gpu (default auto)
 //! precision = "mixed"                       # mixed | f32 | f64 (GPU; the CPU is always f64), default mixed
+//! adapter = "RTX"                           # GPU adapter whose name contains this (default: the best one)
 //! rtol = 1e-10                              # stop when ||r|| <= max(rtol ||b||, atol); default 1e-10, 0 < rtol < 1
 //! atol = 0.0                                # default 0 (in the units of the right-hand side, A)
 //! max_iter = 20000                          # default 20000
@@ -191,10 +192,12 @@ pub struct CaseBoundary {
     pub at: Location,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SolverSettings {
     pub backend: Backend,
     pub precision: Precision,
+    /// Substring of the GPU adapter name to use; `None` picks the best adapter.
+    pub adapter: Option<String>,
     pub rtol: f64,
     pub atol: f64,
     pub max_iter: usize,
@@ -730,6 +733,7 @@ impl Builder<'_> {
         Ok(SolverSettings {
             backend: solver.backend.unwrap_or_default(),
             precision: solver.precision.unwrap_or_default(),
+            adapter: solver.adapter.clone(),
             rtol,
             atol,
             max_iter: max_iter as usize,

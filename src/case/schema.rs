@@ -138,6 +138,7 @@ pub struct RawMesh {
 pub struct RawSolver {
     pub backend: Option<super::Backend>,
     pub precision: Option<super::Precision>,
+    pub adapter: Option<String>,
     pub rtol: Option<Spanned<f64>>,
     pub atol: Option<Spanned<f64>>,
     pub max_iter: Option<Spanned<u64>>,

@@ -10,7 +10,6 @@
 //! toward the lower end, guarantees a minimum number of profile points.
 
 use super::locate::PointLocator;
-use super::write_atomically;
 use glam::DVec3;
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -81,8 +80,8 @@ pub struct LateralCurrent {
 pub enum CylinderError {
     #[error("cylinder of radius {radius_m:.3e} m at ({center_x:.3e}, {center_y:.3e}) m: {reason}")]
     Invalid { radius_m: f64, center_x: f64, center_y: f64, reason: String },
-    #[error("writing the profile CSV `{path}`: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Output(#[from] crate::io::OutputError),
 }
 
 /// Integrates the outward current through the side of `cylinder` from `current_density` (one J per tet
@@ -150,8 +149,7 @@ pub fn write_profile_csv(path: &Path, profile: &[ProfilePoint]) -> Result<(), Cy
     for p in profile {
         text.push_str(&format!("{:e},{:e}\n", p.z_m, p.jr_A_per_m2));
     }
-    write_atomically(path, text.as_bytes())
-        .map_err(|source| CylinderError::Io { path: path.display().to_string(), source })
+    Ok(crate::io::write_atomic(path, text.as_bytes())?)
 }
 
 fn validate(locator: &PointLocator, cylinder: &Cylinder, sampling: &CylinderSampling) -> Result<(), CylinderError> {

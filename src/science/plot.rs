@@ -4,7 +4,6 @@
 
 use super::cylinder::LateralCurrent;
 use super::locate::PointLocator;
-use super::write_atomically;
 use glam::DVec3;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -23,8 +22,8 @@ pub enum PlotError {
     Invalid { path: String, reason: String },
     #[error("plot `{path}`: drawing failed: {reason}")]
     Draw { path: String, reason: String },
-    #[error("plot `{path}`: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Output(#[from] crate::io::OutputError),
 }
 
 /// Image size in pixels.
@@ -346,7 +345,7 @@ fn render(
             .and_then(|mut writer| writer.write_image_data(&buffer))
             .map_err(|e| PlotError::Draw { path: path.display().to_string(), reason: format!("PNG encoding: {e}") })?;
     }
-    write_atomically(path, &png_bytes).map_err(|source| PlotError::Io { path: path.display().to_string(), source })
+    Ok(crate::io::write_atomic(path, &png_bytes)?)
 }
 
 fn register_font() -> Result<(), String> {

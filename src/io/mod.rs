@@ -1,0 +1,74 @@
+//! Output files: VTU for ParaView, `summary.json`, CSV. Every file is written atomically (a temp
+//! file in the same folder, then a rename), so an interrupted run never leaves a half file that
+//! looks whole.
+
+pub mod summary;
+pub mod vtu;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// An output file could not be written; names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("could not write {}: {source}", path.display())]
+pub struct OutputError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Write `bytes` to `path` atomically: into `path` + ".tmp" beside it, flushed to disk, then renamed
+/// over `path`. Creates the parent folder if needed. On error the temp file is removed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let fail = |source| OutputError { path: path.to_path_buf(), source };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(fail)
+}
+
+/// Serialize `value` as pretty JSON and write it atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), OutputError> {
+    let mut text = serde_json::to_string_pretty(value).expect("summary types serialize infallibly");
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.txt");
+        write_atomic(&path, b"first version, long").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
+    }
+
+    #[test]
+    fn atomic_write_reports_the_path_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where a folder is needed makes the write fail.
+        std::fs::write(dir.path().join("blocker"), b"x").unwrap();
+        let path = dir.path().join("blocker/out.txt");
+        let err = write_atomic(&path, b"data").unwrap_err();
+        assert!(err.to_string().contains("blocker/out.txt"), "{err}");
+    }
+}

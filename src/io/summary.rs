@@ -1,0 +1,75 @@
+//! `summary.json`: the machine-readable record of a run. The schema is documented in the README;
+//! later versions add keys, never rename them.
+
+use crate::mesh::quality::MeshQuality;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub ionflux_version: &'static str,
+    pub case: CaseInfo,
+    pub mesh: MeshQuality,
+    pub solver: SolverSummary,
+    /// The outer boundaries (box faces), current leaving the domain through each.
+    pub boundaries: Vec<Current>,
+    /// Hot-spot surfaces (spheres) and patches (disks), current leaving the domain through each.
+    pub hotspots: Vec<Current>,
+    pub conservation: Conservation,
+    pub timings_s: Timings,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseInfo {
+    pub name: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SolverSummary {
+    pub backend: String,
+    pub precision: String,
+    pub device: String,
+    pub unknowns: usize,
+    pub nonzeros: usize,
+    pub iterations: usize,
+    pub relative_residual: f64,
+    pub rtol: f64,
+    pub seconds: f64,
+}
+
+/// Current through one named surface; positive when it leaves the electrolyte domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Current {
+    pub name: String,
+    pub condition: String,
+    #[serde(rename = "current_A")]
+    pub current_a: f64,
+}
+
+/// Kirchhoff check: the currents through all surfaces sum to zero up to the solver tolerance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conservation {
+    #[serde(rename = "sum_A")]
+    pub sum_a: f64,
+    #[serde(rename = "max_abs_A")]
+    pub max_abs_a: f64,
+    /// |sum| / max |current|.
+    pub relative_imbalance: f64,
+}
+
+impl Conservation {
+    pub fn of(currents: &[f64]) -> Conservation {
+        let sum_a: f64 = currents.iter().sum();
+        let max_abs_a = currents.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+        let relative_imbalance = if max_abs_a > 0.0 { sum_a.abs() / max_abs_a } else { 0.0 };
+        Conservation { sum_a, max_abs_a, relative_imbalance }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    pub mesh: f64,
+    pub assemble: f64,
+    pub solve: f64,
+    pub post: f64,
+}

@@ -1,0 +1,220 @@
+//! The main path, as a numbered walkthrough (DESIGN.md §3):
+//! 1 case -> 2 mesh -> 3 assemble (materials, boundary conditions) -> 4 solve -> 5 post -> 6 write.
+//! The CLI and the tests call these functions; each stage is a plain function over plain data.
+
+use crate::case::Case;
+use crate::fem::{self, post, Assembly, BoundaryCondition};
+use crate::io::summary::{CaseInfo, Conservation, Current, SolverSummary, Summary, Timings};
+use crate::io::{self, vtu};
+use crate::mesh::{self, quality::MeshQuality, Mesh};
+use crate::progress::Stage;
+use crate::solver::{CgReport, SymmetricSolver};
+use glam::DVec3;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Anything that stops a run, typed by stage; the CLI prints it as one or two sentences.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Case(#[from] crate::case::CaseError),
+    #[error("meshing failed: {0}")]
+    Mesh(#[from] mesh::MeshError),
+    #[error("assembly failed: {0}")]
+    Fem(#[from] fem::FemError),
+    #[error(transparent)]
+    Solve(#[from] crate::solver::SolveError),
+    #[error(transparent)]
+    Output(#[from] io::OutputError),
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
+}
+
+/// How a run behaves, beyond what the case file says.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Show progress bars on stages longer than a second.
+    pub progress: bool,
+}
+
+/// A solved case: the mesh, the fields and the numbers of the summary.
+pub struct Solution {
+    pub mesh: Mesh,
+    pub quality: MeshQuality,
+    pub region_coefficient: Vec<f64>,
+    pub conditions: Vec<BoundaryCondition>,
+    /// Nodal potential (V).
+    pub phi: Vec<f64>,
+    /// Current density per tet and recovered per node (A/m^2).
+    pub cell_current: Vec<DVec3>,
+    pub node_current: Vec<DVec3>,
+    /// Current leaving the domain through each boundary tag (A).
+    pub boundary_currents: Vec<f64>,
+    pub report: CgReport,
+    pub unknowns: usize,
+    pub nonzeros: usize,
+    pub timings: Timings,
+}
+
+/// Step 2: mesh the case's geometry (layers, hot spots), graded toward the interface and the hot spots.
+pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<Mesh, RunError> {
+    let stage = Stage::new("meshing", options.progress);
+    let mesh = mesh::hotspot::generate(&case.geometry, &case.mesh, &mut |what, fraction| stage.update(fraction, what))?;
+    stage.finish();
+    Ok(mesh)
+}
+
+/// Steps 2-5 for one case on the solver the case asks for.
+pub fn solve_case(case: &Case, options: &RunOptions) -> Result<Solution, RunError> {
+    let quiet = !options.progress;
+    let mut solver = crate::backend::select(&case.solver, &mut |line| {
+        if !quiet {
+            eprintln!("note: {line}")
+        }
+    })?;
+    solve_case_with(case, solver.as_mut(), options)
+}
+
+/// Steps 2-5 with a given solver (tests compare backends on one case this way).
+pub fn solve_case_with(
+    case: &Case,
+    solver: &mut dyn SymmetricSolver,
+    options: &RunOptions,
+) -> Result<Solution, RunError> {
+    let mut timings = Timings::default();
+
+    // 2. Mesh.
+    let clock = Instant::now();
+    let mesh = mesh_case(case, options)?;
+    let quality = MeshQuality::of(&mesh);
+    timings.mesh = clock.elapsed().as_secs_f64();
+
+    // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.
+    let clock = Instant::now();
+    let stage = Stage::new("assembly", options.progress);
+    let problem = case.problem(&mesh)?;
+    let assembly: Assembly = fem::assemble(&mesh, &problem)?;
+    stage.finish();
+    timings.assemble = clock.elapsed().as_secs_f64();
+
+    // 4. Solve the reduced SPD system.
+    let clock = Instant::now();
+    let stage = Stage::new("solving", options.progress);
+    stage.update(0.0, &format!("{} unknowns", assembly.matrix.nrows));
+    let cg = case.solver.cg_options();
+    let mut x = vec![0.0; assembly.matrix.nrows];
+    let report = solver.solve(&assembly.matrix, &assembly.rhs, &mut x, &cg);
+    stage.finish();
+    let report = report?;
+    timings.solve = clock.elapsed().as_secs_f64();
+
+    // 5. Post: potential everywhere, current densities, consistent boundary currents.
+    let clock = Instant::now();
+    let phi = assembly.expand(&x);
+    let cell_current = post::cell_current_density(&mesh, &problem.region_coefficient, &phi);
+    let node_current = post::nodal_current_density(&mesh, &cell_current);
+    let boundary_currents = assembly.boundary_currents(&phi);
+    timings.post = clock.elapsed().as_secs_f64();
+
+    Ok(Solution {
+        quality,
+        region_coefficient: problem.region_coefficient.clone(),
+        conditions: problem.boundary_conditions.clone(),
+        phi,
+        cell_current,
+        node_current,
+        boundary_currents,
+        report,
+        unknowns: assembly.matrix.nrows,
+        nonzeros: assembly.matrix.nnz(),
+        timings,
+        mesh,
+    })
+}
+
+fn condition_name(c: &BoundaryCondition) -> &'static str {
+    match c {
+        BoundaryCondition::Dirichlet { .. } => "dirichlet",
+        BoundaryCondition::Neumann { .. } => "neumann",
+        BoundaryCondition::Insulating => "insulating",
+        BoundaryCondition::Robin { .. } => "robin",
+    }
+}
+
+/// The summary of a solved case; hot-spot surfaces are listed apart from the box faces.
+pub fn summarize(case: &Case, solution: &Solution) -> Summary {
+    let is_hotspot = |name: &str| case.geometry.hotspots.iter().any(|h| h.name == name);
+    let (mut boundaries, mut hotspots) = (Vec::new(), Vec::new());
+    for (tag, name) in solution.mesh.boundary_names.iter().enumerate() {
+        let entry = Current {
+            name: name.clone(),
+            condition: condition_name(&solution.conditions[tag]).to_string(),
+            current_a: solution.boundary_currents[tag],
+        };
+        if is_hotspot(name) {
+            hotspots.push(entry);
+        } else {
+            boundaries.push(entry);
+        }
+    }
+    let r = &solution.report;
+    Summary {
+        ionflux_version: env!("CARGO_PKG_VERSION"),
+        case: CaseInfo { name: case.name.clone(), source: case.source.clone() },
+        mesh: solution.quality,
+        solver: SolverSummary {
+            backend: r.backend.clone(),
+            precision: r.precision.clone(),
+            device: r.device.clone(),
+            unknowns: solution.unknowns,
+            nonzeros: solution.nonzeros,
+            iterations: r.iterations,
+            relative_residual: r.relative_residual,
+            rtol: case.solver.rtol,
+            seconds: r.seconds,
+        },
+        boundaries,
+        hotspots,
+        conservation: Conservation::of(&solution.boundary_currents),
+        timings_s: solution.timings,
+    }
+}
+
+/// Step 6: write `solution.vtu` (if asked) and `summary.json` into `out_dir`, each atomically.
+/// Returns the paths written.
+pub fn write_outputs(
+    out_dir: &Path,
+    write_vtu: bool,
+    solution: &Solution,
+    summary: &Summary,
+) -> Result<Vec<PathBuf>, RunError> {
+    let mut written = Vec::new();
+    if write_vtu {
+        let m = &solution.mesh;
+        let j_magnitude: Vec<f64> = solution.node_current.iter().map(|j| j.length()).collect();
+        let region: Vec<i32> = m.tet_region.iter().map(|&r| r as i32).collect();
+        let sigma: Vec<f64> = m.tet_region.iter().map(|&r| solution.region_coefficient[r as usize]).collect();
+        let grid = vtu::Grid {
+            points: &m.nodes,
+            tets: &m.tets,
+            triangles: &[],
+            point_data: vec![
+                vtu::Field { name: "phi", unit: "V", values: vtu::Values::Scalars(&solution.phi) },
+                vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.node_current) },
+                vtu::Field { name: "J_magnitude", unit: "A/m^2", values: vtu::Values::Scalars(&j_magnitude) },
+            ],
+            cell_data: vec![
+                vtu::Field { name: "region", unit: "", values: vtu::Values::Ints(&region) },
+                vtu::Field { name: "sigma", unit: "S/m", values: vtu::Values::Scalars(&sigma) },
+                vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.cell_current) },
+            ],
+        };
+        let path = out_dir.join("solution.vtu");
+        vtu::write(&path, &grid)?;
+        written.push(path);
+    }
+    let path = out_dir.join("summary.json");
+    io::write_json(&path, summary)?;
+    written.push(path);
+    Ok(written)
+}

@@ -1,0 +1,122 @@
+//! The command line end to end: a good case writes its files and exits 0; bad input exits non-zero
+//! with a message naming the field and line, never panics and leaves no output behind.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const GOOD: &str = r#"name = "cli slab"
+[domain]
+size = ["1 um", "1 um", "2 um"]
+material = "llzo"
+[materials.llzo]
+conductivity = "0.00216 S/cm"
+[boundaries.interface]
+type = "dirichlet"
+potential = "0 V"
+[boundaries.top]
+type = "dirichlet"
+potential = "0.1 V"
+[mesh]
+h_max = "0.5 um"
+h_interface = "0.1 um"
+grading = 1.5
+"#;
+
+fn ionflux(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ionflux")).args(args).current_dir(cwd).output().unwrap()
+}
+
+/// Writes `text` as case.toml, runs `ionflux solve case.toml --out out`, and checks the failure.
+fn solve_fails(text: &str, expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("case.toml"), text).unwrap();
+    let out = ionflux(&["solve", "case.toml", "--out", "out", "--quiet"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for fragment in expected {
+        assert!(stderr.contains(fragment), "`{fragment}` missing from: {stderr}");
+    }
+    assert!(!dir.path().join("out").exists(), "a failed run left output behind");
+}
+
+#[test]
+fn good_case_writes_summary_and_vtu() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("case.toml"), GOOD).unwrap();
+    let out = ionflux(&["solve", "case.toml", "--out", "res", "--backend", "cpu"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("interface") && stdout.contains("conservation"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("res/summary.json")).unwrap()).unwrap();
+    // sigma V A / H = 0.216 * 0.1 * 1e-12 / 2e-6
+    let expected = 0.216 * 0.1 * 1e-12 / 2e-6;
+    let interface = summary["boundaries"].as_array().unwrap().iter().find(|b| b["name"] == "interface").unwrap();
+    assert!((interface["current_A"].as_f64().unwrap() - expected).abs() < 1e-8 * expected);
+    assert!(dir.path().join("res/solution.vtu").metadata().unwrap().len() > 1000);
+}
+
+#[test]
+fn set_overrides_a_case_value() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("case.toml"), GOOD).unwrap();
+    let out = ionflux(
+        &["solve", "case.toml", "--out", "res", "--quiet", "--no-vtu", "--set", "boundaries.top.potential=0.2 V"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("res/summary.json")).unwrap()).unwrap();
+    let expected = 0.216 * 0.2 * 1e-12 / 2e-6;
+    let top = summary["boundaries"].as_array().unwrap().iter().find(|b| b["name"] == "top").unwrap();
+    assert!((top["current_A"].as_f64().unwrap() + expected).abs() < 1e-8 * expected);
+    assert!(!dir.path().join("res/solution.vtu").exists());
+}
+
+#[test]
+fn malformed_toml_names_the_line() {
+    solve_fails(&GOOD.replace("material = \"llzo\"", "material = \"llzo"), &["case.toml", "line 4"]);
+}
+
+#[test]
+fn unknown_unit_names_field_and_line() {
+    solve_fails(
+        &GOOD.replace("0.00216 S/cm", "0.00216 S/furlong"),
+        &["materials.llzo.conductivity", "line 6", "S/furlong"],
+    );
+}
+
+#[test]
+fn wrong_dimension_names_field_and_line() {
+    solve_fails(&GOOD.replace("\"0.1 V\"", "\"0.1 um\""), &["boundaries.top.potential", "line 12"]);
+}
+
+#[test]
+fn non_positive_conductivity_is_rejected() {
+    solve_fails(&GOOD.replace("0.00216 S/cm", "0 S/cm"), &["materials.llzo.conductivity", "line 6"]);
+    solve_fails(&GOOD.replace("0.00216 S/cm", "-1 S/cm"), &["materials.llzo.conductivity", "line 6"]);
+}
+
+#[test]
+fn singular_problem_is_rejected() {
+    let text = GOOD
+        .replace("type = \"dirichlet\"\npotential = \"0 V\"", "type = \"insulating\"")
+        .replace("type = \"dirichlet\"\npotential = \"0.1 V\"", "type = \"neumann\"\ncurrent_density = \"1 mA/cm^2\"");
+    solve_fails(&text, &["singular"]);
+}
+
+#[test]
+fn layer_thicker_than_box_is_rejected() {
+    let text =
+        GOOD.replace("[materials.llzo]", "[[layers]]\nmaterial = \"llzo\"\nthickness = \"3 um\"\n[materials.llzo]");
+    solve_fails(&text, &["layers", "3"]);
+}
+
+#[test]
+fn missing_case_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ionflux(&["solve", "nowhere.toml", "--quiet"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere.toml"));
+}

@@ -1,0 +1,127 @@
+//! The written VTU is read back by an independent reader (the real VTK library, through
+//! tests/python/read_vtu.py) and its arrays carry the right names, sizes and exact values.
+
+use ionflux::case::Case;
+use ionflux::pipeline::{self, RunOptions};
+use ionflux::solver::cpu::CpuSolver;
+use serde_json::Value;
+use std::process::Command;
+
+const SIGMA: f64 = 0.216; // S/m
+const VOLTS: f64 = 0.1;
+const HEIGHT: f64 = 2e-6;
+
+const SLAB: &str = r#"
+name = "readback slab"
+[domain]
+size = ["1 um", "1 um", "2 um"]
+material = "llzo"
+[materials.llzo]
+conductivity = "0.00216 S/cm"
+[boundaries.interface]
+type = "dirichlet"
+potential = "0 V"
+[boundaries.top]
+type = "dirichlet"
+potential = "100 mV"
+[mesh]
+h_max = "0.5 um"
+h_interface = "0.1 um"
+grading = 1.5
+"#;
+
+/// Runs the Python VTK reader; fails with an install hint when VTK is missing (CI installs it).
+fn read_with_vtk(path: &std::path::Path) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/read_vtu.py");
+    let out = Command::new("python3").arg(script).arg(path).output().expect("python3 must be installed");
+    assert!(
+        out.status.success(),
+        "the VTK reader failed (install it with `python3 -m pip install vtk`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v["values"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+#[test]
+fn vtk_reads_solution_with_exact_slab_fields() {
+    let case = Case::from_toml_str(SLAB, "readback.toml", &[]).unwrap();
+    let solution = pipeline::solve_case_with(&case, &mut CpuSolver, &RunOptions::default()).unwrap();
+    let summary = pipeline::summarize(&case, &solution);
+    let dir = tempfile::tempdir().unwrap();
+    let written = pipeline::write_outputs(dir.path(), true, &solution, &summary).unwrap();
+    assert_eq!(written.len(), 2);
+
+    let vtk = read_with_vtk(&dir.path().join("solution.vtu"));
+    let (nodes, tets) = (solution.mesh.nodes.len(), solution.mesh.tets.len());
+    let points: Vec<f64> = vtk["points"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(points.len(), 3 * nodes);
+    assert!(vtk["cell_types"].as_array().unwrap().iter().all(|t| t.as_u64() == Some(10)));
+    assert_eq!(vtk["cell_types"].as_array().unwrap().len(), tets);
+
+    let pd = &vtk["point_data"];
+    let mut names: Vec<&String> = pd.as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(names, ["J", "J_magnitude", "phi"]);
+    let cd = &vtk["cell_data"];
+    let mut names: Vec<&String> = cd.as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(names, ["J", "region", "sigma"]);
+
+    // phi is exactly linear in z at the points VTK read back: phi = V z / H.
+    let phi = floats(&pd["phi"]);
+    assert_eq!(phi.len(), nodes);
+    for (k, value) in phi.iter().enumerate() {
+        let z = points[3 * k + 2];
+        assert!((value - VOLTS * z / HEIGHT).abs() < 1e-10 * VOLTS, "phi at z = {z}: {value}");
+    }
+    // J = -sigma grad phi = (0, 0, -sigma V / H) in every cell and at every node.
+    let jz = -SIGMA * VOLTS / HEIGHT;
+    for (array, count) in [(&pd["J"], nodes), (&cd["J"], tets)] {
+        assert_eq!(array["components"], 3);
+        assert_eq!(array["tuples"].as_u64().unwrap() as usize, count);
+        for j in floats(array).chunks(3) {
+            assert!(j[0].abs() < 1e-8 * jz.abs() && j[1].abs() < 1e-8 * jz.abs());
+            assert!((j[2] - jz).abs() < 1e-8 * jz.abs(), "J_z = {}", j[2]);
+        }
+    }
+    assert!(floats(&cd["sigma"]).iter().all(|s| (s - SIGMA).abs() < 1e-12 * SIGMA));
+    assert!(floats(&cd["region"]).iter().all(|&r| r == 0.0));
+
+    // summary.json carries the documented keys with the run's numbers.
+    let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
+    let s: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(s["mesh"]["nodes"].as_u64().unwrap() as usize, nodes);
+    assert_eq!(s["mesh"]["tets"].as_u64().unwrap() as usize, tets);
+    assert_eq!(s["solver"]["backend"], "cpu");
+    assert_eq!(s["solver"]["precision"], "f64");
+    assert!(s["solver"]["relative_residual"].as_f64().unwrap() <= case.solver.rtol);
+    let area = 1e-12;
+    let expected = SIGMA * VOLTS * area / HEIGHT;
+    let current = |name: &str| {
+        s["boundaries"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap()["current_A"].as_f64().unwrap()
+    };
+    assert!((current("interface") - expected).abs() < 1e-8 * expected);
+    assert!((current("top") + expected).abs() < 1e-8 * expected);
+}
+
+#[test]
+fn vtk_reads_mesh_with_region_and_boundary_tags() {
+    let case = Case::from_toml_str(SLAB, "readback.toml", &[]).unwrap();
+    let mesh = pipeline::mesh_case(&case, &RunOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mesh.vtu");
+    ionflux::io::vtu::write_mesh(&path, &mesh).unwrap();
+    let vtk = read_with_vtk(&path);
+    let types = vtk["cell_types"].as_array().unwrap();
+    assert_eq!(types.len(), mesh.tets.len() + mesh.boundary_faces.len());
+    assert_eq!(types.iter().filter(|t| t.as_u64() == Some(5)).count(), mesh.boundary_faces.len());
+    let boundary = floats(&vtk["cell_data"]["boundary"]);
+    for (k, face) in mesh.boundary_faces.iter().enumerate() {
+        assert_eq!(boundary[mesh.tets.len() + k], face.tag as f64);
+    }
+    assert!(boundary[..mesh.tets.len()].iter().all(|&b| b == -1.0));
+}
