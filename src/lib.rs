@@ -5,6 +5,7 @@
 //! ([`fem`]) -> solver ([`solver`], CSR in [`sparse`], chosen by [`backend`]) -> post-processing ([`fem::post`],
 //! [`science`]) -> output ([`io`]). [`pipeline`] runs the stages in order.
 
+pub mod analysis;
 pub mod backend;
 pub mod case;
 pub mod fem;

@@ -1,7 +1,9 @@
 //! The main path, as a numbered walkthrough (DESIGN.md §3):
-//! 1 case -> 2 mesh -> 3 assemble (materials, boundary conditions) -> 4 solve -> 5 post -> 6 write.
+//! 1 case -> 2 mesh -> 3 assemble (materials, boundary conditions) -> 4 solve -> 5 post -> 6 analyse
+//! -> 7 write.
 //! The CLI and the tests call these functions; each stage is a plain function over plain data.
 
+use crate::analysis::{self, Analysis};
 use crate::case::Case;
 use crate::fem::{self, post, Assembly, BoundaryCondition};
 use crate::io::summary::{CaseInfo, Conservation, Current, SolverSummary, Summary, Timings};
@@ -28,6 +30,12 @@ pub enum RunError {
     Output(#[from] io::OutputError),
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
+    #[error(transparent)]
+    Cylinder(#[from] crate::science::cylinder::CylinderError),
+    #[error(transparent)]
+    Lithiation(#[from] crate::science::lithiation::LithiationError),
+    #[error(transparent)]
+    Plot(#[from] crate::science::plot::PlotError),
 }
 
 /// How a run behaves, beyond what the case file says.
@@ -54,6 +62,8 @@ pub struct Solution {
     pub unknowns: usize,
     pub nonzeros: usize,
     pub timings: Timings,
+    /// What the case's `[analysis]` asked for.
+    pub analysis: Analysis,
 }
 
 /// Step 2: mesh the case's geometry (layers, hot spots), graded toward the interface and the hot spots.
@@ -116,7 +126,7 @@ pub fn solve_case_with(
     let boundary_currents = assembly.boundary_currents(&phi);
     timings.post = clock.elapsed().as_secs_f64();
 
-    Ok(Solution {
+    let mut solution = Solution {
         quality,
         region_coefficient: problem.region_coefficient.clone(),
         conditions: problem.boundary_conditions.clone(),
@@ -129,7 +139,14 @@ pub fn solve_case_with(
         nonzeros: assembly.matrix.nnz(),
         timings,
         mesh,
-    })
+        analysis: Analysis::default(),
+    };
+
+    // 6. Analyse: cylinder currents, re-lithiation times (which re-solve variants of the case).
+    let clock = Instant::now();
+    solution.analysis = analysis::analyse(case, &solution, solver, options)?;
+    solution.timings.analysis = clock.elapsed().as_secs_f64();
+    Ok(solution)
 }
 
 fn condition_name(c: &BoundaryCondition) -> &'static str {
@@ -176,11 +193,17 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
         boundaries,
         hotspots,
         conservation: Conservation::of(&solution.boundary_currents),
+        cylinders: match &case.analysis.cylinder {
+            Some(spec) => solution.analysis.cylinders.iter().map(|c| c.summary(spec)).collect(),
+            None => Vec::new(),
+        },
+        lithiation: solution.analysis.lithiation.clone(),
         timings_s: solution.timings,
     }
 }
 
-/// Step 6: write `solution.vtu` (if asked) and `summary.json` into `out_dir`, each atomically.
+/// Step 7: write `solution.vtu` (if asked), the J_r(z) profile of every cylinder
+/// (`profile_<hotspot>.csv`) and `summary.json` into `out_dir`, each atomically.
 /// Returns the paths written.
 pub fn write_outputs(
     out_dir: &Path,
@@ -213,8 +236,41 @@ pub fn write_outputs(
         vtu::write(&path, &grid)?;
         written.push(path);
     }
+    for cylinder in &solution.analysis.cylinders {
+        let path = out_dir.join(format!("profile_{}.csv", cylinder.hotspot));
+        crate::science::cylinder::write_profile_csv(&path, &cylinder.lateral.profile)?;
+        written.push(path);
+    }
     let path = out_dir.join("summary.json");
     io::write_json(&path, summary)?;
+    written.push(path);
+    Ok(written)
+}
+
+/// `--plots`: the J_r(z) profile of every cylinder (`profile_<hotspot>.png`) and a map of |J| (log colour
+/// scale) with potential contours on the x-z plane through the first hot spot, or the box centre
+/// (`jmap.png`). Returns the paths written.
+pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<Vec<PathBuf>, RunError> {
+    use crate::science::plot::{plot_field_map, plot_radial_profile, ImageSize, VerticalPlane};
+    let size = ImageSize { width: 900, height: 600 };
+    let mut written = Vec::new();
+    for cylinder in &solution.analysis.cylinders {
+        let path = out_dir.join(format!("profile_{}.png", cylinder.hotspot));
+        let title = format!("J_r(z) at r = {:.3e} m around {}", cylinder.lateral.radius_m, cylinder.hotspot);
+        plot_radial_profile(&path, &cylinder.lateral, &title, size)?;
+        written.push(path);
+    }
+    let extent = case.geometry.size;
+    let (x, y) = case.geometry.hotspots.first().map_or((0.5 * extent.x, 0.5 * extent.y), analysis::axis_of);
+    // A window around the hot spot a few times the cylinder radius wide (or the whole box), from the interface
+    // down to a depth of the same size, so the focusing near the hot spot is visible.
+    let half_width = case.analysis.cylinder.map_or(0.5 * extent.x, |c| (2.0 * c.radius).min(0.5 * extent.x));
+    let x_range = ((x - half_width).max(0.0), (x + half_width).min(extent.x));
+    let plane = VerticalPlane { y, x_range, z_range: (0.0, (x_range.1 - x_range.0).min(extent.z)) };
+    let path = out_dir.join("jmap.png");
+    let locator = crate::science::locate::PointLocator::new(&solution.mesh);
+    let title = format!("|J| (A/m^2, log) and phi contours, plane y = {y:.3e} m");
+    plot_field_map(&path, &locator, &solution.phi, &solution.cell_current, &plane, &title, size)?;
     written.push(path);
     Ok(written)
 }

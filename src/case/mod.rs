@@ -63,6 +63,13 @@
 //! atol = 0.0                                # default 0 (in the units of the right-hand side, A)
 //! max_iter = 20000                          # default 20000
 //!
+//! [analysis]                                # all optional: numbers computed from the solved field
+//! cylinder_radius = "1.5 um"                # lateral current through a vertical cylinder around each hot spot
+//! cylinder_depth = ["0 um", "8 um"]         # depth range of the cylinder, default 0..H
+//! lithiation = true                         # re-lithiation time of each depleted sphere hot spot (Sb), one
+//!                                           # solve per step (Sb->Li2Sb at 0.90 V, Li2Sb->Li3Sb at 0.85 V)
+//! lithiation_increments = 1                 # > 1: quasi-static, the radius shrinks in this many steps
+//!
 //! [output]                                  # all optional
 //! vtu = true                                # write solution.vtu (default true)
 //! summary_json = true                       # write summary.json (default true)
@@ -209,6 +216,22 @@ impl SolverSettings {
     }
 }
 
+/// A vertical cylinder around every hot spot's axis, over depths z_min..z_max (metres).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CylinderSpec {
+    pub radius: f64,
+    pub z_min: f64,
+    pub z_max: f64,
+}
+
+/// Numbers computed from the solved field (`[analysis]`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AnalysisSettings {
+    pub cylinder: Option<CylinderSpec>,
+    /// Radius increments of the re-lithiation integral; `None`: no lithiation estimate.
+    pub lithiation_increments: Option<usize>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OutputSettings {
     /// Write solution.vtu.
@@ -230,6 +253,7 @@ pub struct Case {
     /// Keyed by boundary name, hot-spot name or hot-spot group.
     pub boundaries: BTreeMap<String, CaseBoundary>,
     pub solver: SolverSettings,
+    pub analysis: AnalysisSettings,
     pub output: OutputSettings,
 }
 
@@ -504,6 +528,7 @@ impl Builder<'_> {
         let geometry = Geometry { size, layers, bulk_region: bulk.get_ref().clone(), hotspots };
         let mesh = self.mesh_controls(&raw, &geometry)?;
         let solver = self.solver(&raw)?;
+        let analysis = self.analysis(&raw, size.z)?;
         let output = OutputSettings {
             vtu: raw.output.vtu.unwrap_or(true),
             summary_json: raw.output.summary_json.unwrap_or(true),
@@ -512,7 +537,17 @@ impl Builder<'_> {
             let source = &self.source.source;
             Path::new(source).file_stem().map_or(source.clone(), |stem| stem.to_string_lossy().into_owned())
         });
-        Ok(Case { name, source: self.source.source.clone(), geometry, mesh, materials, boundaries, solver, output })
+        Ok(Case {
+            name,
+            source: self.source.source.clone(),
+            geometry,
+            mesh,
+            materials,
+            boundaries,
+            solver,
+            analysis,
+            output,
+        })
     }
 
     fn materials(&self, raw: &RawCase) -> Result<BTreeMap<String, Material>, CaseError> {
@@ -710,6 +745,41 @@ impl Builder<'_> {
             }
         }
         Ok(MeshControls { h_max, h_min, h_interface, grading })
+    }
+
+    fn analysis(&self, raw: &RawCase, height: f64) -> Result<AnalysisSettings, CaseError> {
+        let analysis = &raw.analysis;
+        let cylinder = match &analysis.cylinder_radius {
+            None => None,
+            Some(radius) => {
+                let radius = self.positive(radius, "analysis.cylinder_radius", Dimension::Length)?;
+                let (z_min, z_max) = match &analysis.cylinder_depth {
+                    None => (0.0, height),
+                    Some(depth) => {
+                        let field = "analysis.cylinder_depth";
+                        let values = self.list(depth, field, Dimension::Length, 2)?;
+                        if !(0.0 <= values[0] && values[0] < values[1] && values[1] <= height) {
+                            let reason = format!(
+                                "needs 0 <= from < to <= H = {} (got {} .. {})",
+                                show_length(height),
+                                show_length(values[0]),
+                                show_length(values[1])
+                            );
+                            return Err(self.invalid(depth.span(), field, reason));
+                        }
+                        (values[0], values[1])
+                    }
+                };
+                Some(CylinderSpec { radius, z_min, z_max })
+            }
+        };
+        let increments = analysis.lithiation_increments.as_ref().map_or(1, |n| *n.get_ref());
+        if increments == 0 {
+            let span = analysis.lithiation_increments.as_ref().map(|n| n.span());
+            return Err(self.invalid_at(span, "analysis.lithiation_increments", "must be at least 1".into()));
+        }
+        let lithiation_increments = analysis.lithiation.unwrap_or(false).then_some(increments as usize);
+        Ok(AnalysisSettings { cylinder, lithiation_increments })
     }
 
     fn solver(&self, raw: &RawCase) -> Result<SolverSettings, CaseError> {

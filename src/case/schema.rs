@@ -53,6 +53,8 @@ pub struct RawCase {
     pub solver: RawSolver,
     #[serde(default)]
     pub output: RawOutput,
+    #[serde(default)]
+    pub analysis: RawAnalysis,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,4 +151,13 @@ pub struct RawSolver {
 pub struct RawOutput {
     pub vtu: Option<bool>,
     pub summary_json: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnalysis {
+    pub cylinder_radius: Option<Quantity>,
+    pub cylinder_depth: Option<QuantityList>,
+    pub lithiation: Option<bool>,
+    pub lithiation_increments: Option<Spanned<u64>>,
 }

@@ -15,6 +15,10 @@ pub struct Summary {
     /// Hot-spot surfaces (spheres) and patches (disks), current leaving the domain through each.
     pub hotspots: Vec<Current>,
     pub conservation: Conservation,
+    /// `[analysis] cylinder_radius`: lateral current through a cylinder around each hot spot's axis.
+    pub cylinders: Vec<crate::analysis::CylinderSummary>,
+    /// `[analysis] lithiation`: re-lithiation time per depleted sphere hot spot and reaction step.
+    pub lithiation: Vec<crate::science::lithiation::LithiationStep>,
     pub timings_s: Timings,
 }
 
@@ -72,4 +76,5 @@ pub struct Timings {
     pub assemble: f64,
     pub solve: f64,
     pub post: f64,
+    pub analysis: f64,
 }

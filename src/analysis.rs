@@ -1,0 +1,153 @@
+//! Step 6 of the walkthrough: the numbers a case's `[analysis]` asks for, computed from the solved field
+//! with [`crate::science`]: the lateral current through a cylinder around each hot spot's axis, and the
+//! re-lithiation time of each depleted sphere hot spot (one solve per reaction step and radius increment).
+//!
+//! Sign convention of the paper (and of the cases in `meshes/`): the depleted region is held at +U above the
+//! Li interface (0 V). The physical electrolyte potential there is -U (the region is a cathode to Li), so the
+//! solved field is the mirror image phi -> -phi of the physical one: magnitudes are the same, and the Li+
+//! current that re-lithiates the region is `-sign(U) x` the current leaving the electrolyte through it.
+
+use crate::case::{Case, CylinderSpec};
+use crate::fem::BoundaryCondition;
+use crate::geometry::{HotSpot, HotSpotShape};
+use crate::pipeline::{RunError, RunOptions, Solution};
+use crate::science::cylinder::{lateral_current, Cylinder, CylinderSampling, LateralCurrent};
+use crate::science::lithiation::{
+    relithiation_steps, CurrentAt, DepletedRegion, LithiationStep, Phase, RadiusIntegration, RegionShape,
+    SB_TO_LI3SB_STEPS,
+};
+use crate::science::locate::PointLocator;
+use crate::solver::SymmetricSolver;
+use serde::Serialize;
+
+/// The lateral current through the cylinder around one hot spot's axis.
+#[derive(Debug, Clone)]
+pub struct CylinderResult {
+    pub hotspot: String,
+    pub lateral: LateralCurrent,
+}
+
+/// Everything `[analysis]` produced; empty lists when the case asks for nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub cylinders: Vec<CylinderResult>,
+    pub lithiation: Vec<LithiationStep>,
+}
+
+/// One `cylinders` entry of summary.json.
+#[allow(non_snake_case)] // the JSON keys carry their units
+#[derive(Debug, Clone, Serialize)]
+pub struct CylinderSummary {
+    pub hotspot: String,
+    pub radius_m: f64,
+    pub lateral_current_A: f64,
+    pub peak_depth_m: f64,
+    pub z_min_m: f64,
+    pub z_max_m: f64,
+}
+
+impl CylinderResult {
+    pub fn summary(&self, spec: &CylinderSpec) -> CylinderSummary {
+        CylinderSummary {
+            hotspot: self.hotspot.clone(),
+            radius_m: self.lateral.radius_m,
+            lateral_current_A: self.lateral.lateral_current_A,
+            peak_depth_m: self.lateral.peak_depth_m,
+            z_min_m: spec.z_min,
+            z_max_m: spec.z_max,
+        }
+    }
+}
+
+/// The (x, y) of a hot spot's axis.
+pub fn axis_of(spot: &HotSpot) -> (f64, f64) {
+    match spot.shape {
+        HotSpotShape::Sphere { center, .. } => (center.x, center.y),
+        HotSpotShape::Disk { center_x, center_y, .. } => (center_x, center_y),
+    }
+}
+
+/// Runs the case's `[analysis]` on a solved case. `solver` re-solves the case for lithiation steps.
+pub fn analyse(
+    case: &Case,
+    solution: &Solution,
+    solver: &mut dyn SymmetricSolver,
+    options: &RunOptions,
+) -> Result<Analysis, RunError> {
+    let mut analysis = Analysis::default();
+    if let Some(spec) = &case.analysis.cylinder {
+        let locator = PointLocator::new(&solution.mesh);
+        for spot in &case.geometry.hotspots {
+            let (center_x, center_y) = axis_of(spot);
+            let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };
+            let lateral = lateral_current(&locator, &solution.cell_current, &cylinder, &CylinderSampling::default())?;
+            analysis.cylinders.push(CylinderResult { hotspot: spot.name.clone(), lateral });
+        }
+    }
+    if let Some(increments) = case.analysis.lithiation_increments {
+        for spot in &case.geometry.hotspots {
+            let HotSpotShape::Sphere { radius, .. } = spot.shape else { continue };
+            let BoundaryCondition::Dirichlet { potential } = case.condition_for(&spot.name) else { continue };
+            analysis.lithiation.extend(lithiate(case, solution, solver, options, spot, radius, potential, increments)?);
+        }
+    }
+    Ok(analysis)
+}
+
+/// Re-lithiation of one depleted Sb sphere through the paper's two steps. One increment is the paper's
+/// single-solve estimate; more increments shrink the radius quasi-statically (midpoint rule).
+#[allow(clippy::too_many_arguments)]
+fn lithiate(
+    case: &Case,
+    solution: &Solution,
+    solver: &mut dyn SymmetricSolver,
+    options: &RunOptions,
+    spot: &HotSpot,
+    radius: f64,
+    potential: f64,
+    increments: usize,
+) -> Result<Vec<LithiationStep>, RunError> {
+    let region = DepletedRegion { shape: RegionShape::Sphere, radius, phase: Phase::sb() };
+    let integration = if increments == 1 {
+        RadiusIntegration::SINGLE_SOLVE
+    } else {
+        RadiusIntegration { increments, current_at: CurrentAt::Midpoint }
+    };
+    let sign = if potential < 0.0 { -1.0 } else { 1.0 };
+    let tag = solution.mesh.boundary_tag(&spot.name).expect("every sphere hot spot has a boundary") as usize;
+    let quiet = RunOptions { progress: false, ..options.clone() };
+    relithiation_steps(&spot.name, &region, &SB_TO_LI3SB_STEPS, integration, |step_radius, step_potential| {
+        let leaving = if step_radius == radius && sign * step_potential == potential {
+            solution.boundary_currents[tag]
+        } else {
+            let variant = shrunk_case(case, spot, radius, step_radius, sign * step_potential);
+            let solved = crate::pipeline::solve_case_with(&variant, solver, &quiet)?;
+            solved.boundary_currents[tag]
+        };
+        Ok(-sign * leaving)
+    })
+}
+
+/// The case with one hot spot at a smaller radius and another potential, nothing else to analyse, and
+/// h_min scaled with the radius so the smaller sphere is resolved as well as the original.
+fn shrunk_case(case: &Case, spot: &HotSpot, radius: f64, new_radius: f64, potential: f64) -> Case {
+    let mut variant = case.clone();
+    variant.analysis = Default::default();
+    for other in &mut variant.geometry.hotspots {
+        if other.name == spot.name {
+            if let HotSpotShape::Sphere { radius: r, .. } = &mut other.shape {
+                *r = new_radius;
+            }
+        }
+    }
+    variant.mesh.h_min = case.mesh.h_min * (new_radius / radius).min(1.0);
+    let mut boundary = case
+        .boundaries
+        .get(&spot.name)
+        .or_else(|| case.boundaries.get(&spot.group))
+        .cloned()
+        .expect("a Dirichlet hot spot has a boundary entry (its own or its group's)");
+    boundary.condition = BoundaryCondition::Dirichlet { potential };
+    variant.boundaries.insert(spot.name.clone(), boundary);
+    variant
+}
