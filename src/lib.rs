@@ -4,8 +4,10 @@
 //! case file ([`case`]) -> geometry ([`geometry`]) -> mesh ([`mesh`]) -> problem and linear system
 //! ([`fem`]) -> solver ([`solver`], CSR in [`sparse`]) -> post-processing ([`post`]) -> output ([`io`]).
 
+pub mod bench;
 pub mod fem;
 pub mod geometry;
+pub mod gpu;
 pub mod mesh;
 pub mod solver;
 pub mod sparse;
