@@ -90,7 +90,6 @@ pub struct InnerSolve {
 /// Timed operations for the benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimedOp {
-    Copy,
     Spmv,
     CgIteration,
 }
@@ -113,7 +112,6 @@ pub struct GpuSystem<'a> {
     reduce_bind_group: wgpu::BindGroup,
     update_bind_group: wgpu::BindGroup,
     p_update_bind_group: wgpu::BindGroup,
-    copy_bind_group: wgpu::BindGroup,
 }
 
 /// Splits rows into chunks whose cols, values and row_ptr each need at most `max_bytes`.
@@ -211,7 +209,6 @@ impl<'a> GpuSystem<'a> {
                 Kernel::PUpdate,
                 &[&vector_params, &scalars, &r, &inv_diag_buffer, &p],
             ),
-            copy_bind_group: kernels.bind_group(device, Kernel::Copy, &[&vector_params, &p, &q]),
             chunks,
             x,
             r,
@@ -239,22 +236,11 @@ impl<'a> GpuSystem<'a> {
     }
 
     fn dispatch(&self, pass: &mut wgpu::ComputePass, kernel: Kernel, bind_group: &wgpu::BindGroup, workgroups: u32) {
-        let (x, y, z) = fold_dispatch(workgroups, self.ctx.max_workgroups_per_dimension());
-        pass.set_pipeline(self.kernels().pipeline(kernel));
-        pass.set_bind_group(0, bind_group, &[]);
-        pass.dispatch_workgroups(x, y, z);
+        dispatch(self.ctx, self.kernels(), pass, kernel, bind_group, workgroups);
     }
 
-    /// Records `count` runs of `op` into one submission and waits for it.
     fn run(&self, op: impl Fn(&mut wgpu::ComputePass), count: usize) -> Result<(), GpuError> {
-        let mut encoder = self.ctx.device().create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            for _ in 0..count {
-                op(&mut pass);
-            }
-        }
-        self.ctx.submit_and_wait(encoder)
+        run(self.ctx, op, count)
     }
 
     fn record_spmv(&self, pass: &mut wgpu::ComputePass) {
@@ -413,7 +399,6 @@ impl<'a> GpuSystem<'a> {
         let (_history, scalars_bind_group) = self.history_bind_group(repeats + 2)?;
         let scalars_bind_group = &scalars_bind_group;
         let record = |pass: &mut wgpu::ComputePass| match op {
-            TimedOp::Copy => self.dispatch(pass, Kernel::Copy, &self.copy_bind_group, workgroups_for(self.n)),
             TimedOp::Spmv => self.record_spmv(pass),
             TimedOp::CgIteration => self.record_iteration(pass, scalars_bind_group),
         };
@@ -423,6 +408,53 @@ impl<'a> GpuSystem<'a> {
         self.run(record, repeats.max(1))?;
         Ok(start.elapsed().as_secs_f64() / repeats.max(1) as f64)
     }
+}
+
+fn dispatch(
+    ctx: &GpuContext,
+    kernels: &KernelSet,
+    pass: &mut wgpu::ComputePass,
+    kernel: Kernel,
+    bind_group: &wgpu::BindGroup,
+    workgroups: u32,
+) {
+    let (x, y, z) = fold_dispatch(workgroups, ctx.max_workgroups_per_dimension());
+    pass.set_pipeline(kernels.pipeline(kernel));
+    pass.set_bind_group(0, bind_group, &[]);
+    pass.dispatch_workgroups(x, y, z);
+}
+
+/// Records `count` runs of `op` into one submission and waits for it.
+fn run(ctx: &GpuContext, op: impl Fn(&mut wgpu::ComputePass), count: usize) -> Result<(), GpuError> {
+    let mut encoder = ctx.device().create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        for _ in 0..count {
+            op(&mut pass);
+        }
+    }
+    ctx.submit_and_wait(encoder)
+}
+
+/// Wall seconds of one run of the copy kernel over `len` f32 values (clamped to the binding limit; the
+/// length used is returned too), averaged over `repeats` runs in one submission after a warm-up.
+pub fn copy_seconds(ctx: &GpuContext, len: usize, repeats: usize) -> Result<(usize, f64), GpuError> {
+    let len = len.min((ctx.max_binding_bytes() / Real::F32.bytes()) as usize).max(1);
+    let kernels = ctx.kernels(Real::F32)?;
+    let bytes = len as u64 * Real::F32.bytes();
+    let src = ctx.create_buffer("copy src", bytes, STORAGE)?;
+    let dst = ctx.create_buffer("copy dst", bytes, STORAGE)?;
+    let params = ctx.create_buffer("copy params", 16, BufferUsages::UNIFORM | BufferUsages::COPY_DST)?;
+    let groups = workgroups_for(len);
+    let kernel_params = KernelParams { len: len as u32, row_begin: 0, partial_count: groups, pad: 0 };
+    ctx.queue().write_buffer(&params, 0, bytemuck::bytes_of(&kernel_params));
+    ctx.queue().write_buffer(&src, 0, &Real::F32.encode(&vec![1.0; len]));
+    let bind_group = kernels.bind_group(ctx.device(), Kernel::Copy, &[&params, &src, &dst]);
+    let record = |pass: &mut wgpu::ComputePass| dispatch(ctx, kernels, pass, Kernel::Copy, &bind_group, groups);
+    run(ctx, record, 1)?;
+    let start = Instant::now();
+    run(ctx, record, repeats.max(1))?;
+    Ok((len, start.elapsed().as_secs_f64() / repeats.max(1) as f64))
 }
 
 #[cfg(test)]
