@@ -7,9 +7,11 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod bench;
 pub mod case;
 pub mod fem;
 pub mod geometry;
+pub mod gpu;
 pub mod io;
 pub mod mesh;
 pub mod pipeline;

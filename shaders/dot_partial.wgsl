@@ -1,0 +1,23 @@
+// First reduction stage of a . b: one partial sum per workgroup (no float atomics).
+@group(0) @binding(0) var<uniform> params: KernelParams;
+@group(0) @binding(1) var<storage, read> a: array<real>;
+@group(0) @binding(2) var<storage, read> b: array<real>;
+@group(0) @binding(3) var<storage, read_write> partials: array<vec2<real>>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroup_count: vec3<u32>,
+    @builtin(local_invocation_index) local_index: u32,
+) {
+    let group = linear_group(workgroup, workgroup_count);
+    let i = group * WORKGROUP_SIZE + local_index;
+    var product = real(0.0);
+    if i < params.len {
+        product = a[i] * b[i];
+    }
+    let total = workgroup_sum(local_index, vec2<real>(product, real(0.0)));
+    if local_index == 0u && group < params.partial_count {
+        partials[group] = total;
+    }
+}

@@ -1,0 +1,288 @@
+//! Benchmark problems and the bandwidth report of `ionflux bench`: CPU and GPU side by side, each
+//! measured against a plain copy on the same device in the same run.
+
+use crate::gpu::{copy_seconds, GpuContext, GpuSystem, Real, TimedOp};
+use crate::solver::cpu::{pcg, Jacobi};
+use crate::solver::CgOptions;
+use crate::sparse::CsrMatrix;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt;
+use std::time::Instant;
+
+/// How the GB/s figures count bytes (each array read or written once per pass; v = value size, p =
+/// row-pointer size: CPU f64 values and usize pointers, GPU f32 values and u32 pointers).
+pub const BYTE_MODEL: &str =
+    "SpMV: nnz*(v + 4) + (n+1)*p + n*v (x) + n*v (y). PCG iteration: SpMV + k*n*v with k = 17 \
+     on the CPU (separate x, r, z, p updates, two dots and a norm) and 13 on the GPU (fused updates). Copy: 2*len*v.";
+
+/// One backend's measurements.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendBench {
+    pub backend: String,
+    pub device: String,
+    pub precision: String,
+    pub unknowns: usize,
+    pub nonzeros: usize,
+    pub seconds_per_spmv: f64,
+    pub seconds_per_iteration: f64,
+    pub spmv_gb_per_s: f64,
+    pub iteration_gb_per_s: f64,
+    /// A plain copy on the same device in the same run.
+    pub copy_gb_per_s: f64,
+    pub spmv_copy_ratio: f64,
+    pub iteration_copy_ratio: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub byte_model: String,
+    pub backends: Vec<BackendBench>,
+    /// CPU seconds / GPU seconds per SpMV and per PCG iteration (None without a GPU).
+    pub gpu_over_cpu_spmv_speed: Option<f64>,
+    pub gpu_over_cpu_iteration_speed: Option<f64>,
+    /// Why the GPU row is missing, when a context was given but the GPU run failed.
+    pub gpu_error: Option<String>,
+}
+
+fn spmv_bytes(a: &CsrMatrix, value: usize, pointer: usize) -> f64 {
+    (a.nnz() * (value + 4) + (a.nrows + 1) * pointer + 2 * a.nrows * value) as f64
+}
+
+fn gb_per_s(bytes: f64, seconds: f64) -> f64 {
+    bytes / seconds / 1e9
+}
+
+fn row(
+    backend: &str,
+    device: String,
+    precision: &str,
+    a: &CsrMatrix,
+    (value, pointer, vector_passes): (usize, usize, usize),
+    (spmv, iteration, copy_gb_per_s): (f64, f64, f64),
+) -> BackendBench {
+    let spmv_bytes = spmv_bytes(a, value, pointer);
+    let iteration_bytes = spmv_bytes + (vector_passes * a.nrows * value) as f64;
+    BackendBench {
+        backend: backend.to_string(),
+        device,
+        precision: precision.to_string(),
+        unknowns: a.nrows,
+        nonzeros: a.nnz(),
+        seconds_per_spmv: spmv,
+        seconds_per_iteration: iteration,
+        spmv_gb_per_s: gb_per_s(spmv_bytes, spmv),
+        iteration_gb_per_s: gb_per_s(iteration_bytes, iteration),
+        copy_gb_per_s,
+        spmv_copy_ratio: gb_per_s(spmv_bytes, spmv) / copy_gb_per_s,
+        iteration_copy_ratio: gb_per_s(iteration_bytes, iteration) / copy_gb_per_s,
+    }
+}
+
+/// Copy length moving as many bytes as one SpMV, so the copy sees the same cache regime.
+fn copy_len(a: &CsrMatrix, value: usize, pointer: usize) -> usize {
+    (spmv_bytes(a, value, pointer) / (2 * value) as f64) as usize
+}
+
+fn time_per<F: FnMut()>(repeats: usize, mut f: F) -> f64 {
+    f();
+    let start = Instant::now();
+    for _ in 0..repeats {
+        f();
+    }
+    start.elapsed().as_secs_f64() / repeats as f64
+}
+
+fn cpu_bench(a: &CsrMatrix, repeats: usize) -> BackendBench {
+    let x = seeded_vector(a.nrows, 1);
+    let mut y = vec![0.0; a.nrows];
+    let spmv = time_per(repeats, || a.spmv(&x, &mut y));
+    // The real CPU PCG, timed at two iteration counts so setup and the final true residual cancel.
+    let jacobi = Jacobi::new(a);
+    let run_pcg = |max_iter: usize| {
+        let mut x = vec![0.0; a.nrows];
+        let options = CgOptions { rtol: 0.0, atol: 0.0, max_iter };
+        let start = Instant::now();
+        let _ = pcg(a, &jacobi, &y, &mut x, &options);
+        start.elapsed().as_secs_f64()
+    };
+    let iteration = (run_pcg(2 * repeats) - run_pcg(repeats)).max(f64::MIN_POSITIVE) / repeats as f64;
+    let len = copy_len(a, 8, 8);
+    let src = vec![1.0f64; len];
+    let mut dst = vec![0.0f64; len];
+    let copy = time_per(repeats, || {
+        dst.par_chunks_mut(1 << 16).zip(src.par_chunks(1 << 16)).for_each(|(d, s)| d.copy_from_slice(s))
+    });
+    let device = format!("cpu ({} threads)", rayon::current_num_threads());
+    row("cpu", device, "f64", a, (8, 8, 17), (spmv, iteration, gb_per_s((2 * len * 8) as f64, copy)))
+}
+
+fn gpu_bench(a: &CsrMatrix, ctx: &GpuContext, repeats: usize) -> Result<BackendBench, crate::gpu::GpuError> {
+    let system = GpuSystem::new(ctx, a, Real::F32)?;
+    let spmv = system.seconds_per(TimedOp::Spmv, repeats)?;
+    let iteration = system.seconds_per(TimedOp::CgIteration, repeats)?;
+    let (len, copy) = copy_seconds(ctx, copy_len(a, 4, 4), repeats)?;
+    Ok(row("gpu", ctx.device_name(), "f32", a, (4, 4, 13), (spmv, iteration, gb_per_s((2 * len * 4) as f64, copy))))
+}
+
+/// SpMV and PCG-iteration throughput of `matrix` on the CPU and, with a context, on the GPU, each with
+/// `iterations` timed repetitions.
+pub fn run_bench(matrix: &CsrMatrix, ctx: Option<&GpuContext>, iterations: usize) -> BenchReport {
+    let repeats = iterations.max(1);
+    let cpu = cpu_bench(matrix, repeats);
+    let gpu = ctx.map(|ctx| gpu_bench(matrix, ctx, repeats));
+    let (gpu, gpu_error) = match gpu {
+        Some(Ok(row)) => (Some(row), None),
+        Some(Err(error)) => (None, Some(error.to_string())),
+        None => (None, None),
+    };
+    BenchReport {
+        byte_model: BYTE_MODEL.to_string(),
+        gpu_over_cpu_spmv_speed: gpu.as_ref().map(|g| cpu.seconds_per_spmv / g.seconds_per_spmv),
+        gpu_over_cpu_iteration_speed: gpu.as_ref().map(|g| cpu.seconds_per_iteration / g.seconds_per_iteration),
+        backends: std::iter::once(cpu).chain(gpu).collect(),
+        gpu_error,
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<8} {:<5} {:>10} {:>11} {:>12} {:>10} {:>9} {:>12} {:>10} {:>9} {:>9}  device",
+            "backend",
+            "prec",
+            "unknowns",
+            "nonzeros",
+            "s/SpMV",
+            "SpMV GB/s",
+            "SpMV/copy",
+            "s/iteration",
+            "iter GB/s",
+            "iter/copy",
+            "copy GB/s"
+        )?;
+        for b in &self.backends {
+            writeln!(
+                f,
+                "{:<8} {:<5} {:>10} {:>11} {:>12.3e} {:>10.2} {:>9.2} {:>12.3e} {:>10.2} {:>9.2} {:>9.2}  {}",
+                b.backend,
+                b.precision,
+                b.unknowns,
+                b.nonzeros,
+                b.seconds_per_spmv,
+                b.spmv_gb_per_s,
+                b.spmv_copy_ratio,
+                b.seconds_per_iteration,
+                b.iteration_gb_per_s,
+                b.iteration_copy_ratio,
+                b.copy_gb_per_s,
+                b.device
+            )?;
+        }
+        if let (Some(spmv), Some(iteration)) = (self.gpu_over_cpu_spmv_speed, self.gpu_over_cpu_iteration_speed) {
+            writeln!(f, "GPU/CPU speed: SpMV {spmv:.2}x, PCG iteration {iteration:.2}x")?;
+        }
+        if let Some(error) = &self.gpu_error {
+            writeln!(f, "GPU not measured: {error}")?;
+        }
+        write!(f, "Byte model: {}", self.byte_model)
+    }
+}
+
+/// The 7-point Laplacian of an nx x ny x nz grid of interior nodes with the Dirichlet boundary nodes
+/// eliminated: 6 on the diagonal, -1 to each interior neighbour (SPD). Node (i, j, k) is i + nx (j + ny k).
+pub fn laplacian_7point(nx: usize, ny: usize, nz: usize) -> CsrMatrix {
+    let n = nx * ny * nz;
+    let mut row_ptr = Vec::with_capacity(n + 1);
+    let mut col_idx = Vec::with_capacity(7 * n);
+    let mut values = Vec::with_capacity(7 * n);
+    row_ptr.push(0);
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let node = i + nx * (j + ny * k);
+                // Neighbours in increasing column order keep each row sorted.
+                let neighbours = [
+                    (k > 0).then(|| node - nx * ny),
+                    (j > 0).then(|| node - nx),
+                    (i > 0).then(|| node - 1),
+                    Some(node),
+                    (i + 1 < nx).then(|| node + 1),
+                    (j + 1 < ny).then(|| node + nx),
+                    (k + 1 < nz).then(|| node + nx * ny),
+                ];
+                for column in neighbours.into_iter().flatten() {
+                    col_idx.push(column as u32);
+                    values.push(if column == node { 6.0 } else { -1.0 });
+                }
+                row_ptr.push(col_idx.len());
+            }
+        }
+    }
+    CsrMatrix { nrows: n, row_ptr, col_idx, values }
+}
+
+/// `len` reproducible values in [-1, 1) from `seed` (SplitMix64), for benchmark and test inputs.
+pub fn seeded_vector(len: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_bench_counts_the_stated_bytes() {
+        let a = laplacian_7point(12, 10, 8);
+        let report = run_bench(&a, None, 3);
+        assert_eq!(report.backends.len(), 1);
+        let cpu = &report.backends[0];
+        assert_eq!((cpu.unknowns, cpu.nonzeros), (a.nrows, a.nnz()));
+        let bytes = (a.nnz() * 12 + (a.nrows + 1) * 8 + 2 * a.nrows * 8) as f64;
+        assert!((cpu.spmv_gb_per_s - bytes / cpu.seconds_per_spmv / 1e9).abs() <= 1e-9 * cpu.spmv_gb_per_s);
+        assert!((cpu.spmv_copy_ratio - cpu.spmv_gb_per_s / cpu.copy_gb_per_s).abs() <= 1e-12 * cpu.spmv_copy_ratio);
+        assert!(report.gpu_over_cpu_spmv_speed.is_none());
+        assert!(report.to_string().contains("Byte model"));
+    }
+
+    #[test]
+    fn laplacian_rows_match_the_stencil() {
+        let a = laplacian_7point(3, 4, 5);
+        assert_eq!(a.nrows, 60);
+        // Interior-of-grid node (1, 1, 1) has all six neighbours; corner (0, 0, 0) has three.
+        let centre = 1 + 3 * (1 + 4);
+        assert_eq!(a.row(centre).0.len(), 7);
+        assert_eq!(a.row(0).0, &[0, 1, 3, 12]);
+        // Edges: 2 per neighbour pair along each axis, plus the diagonal.
+        let edges = 2 * 4 * 5 + 3 * 3 * 5 + 3 * 4 * 4;
+        assert_eq!(a.nnz(), 60 + 2 * edges);
+        for i in 0..a.nrows {
+            let (cols, vals) = a.row(i);
+            assert!(cols.windows(2).all(|w| w[0] < w[1]));
+            for (&j, &v) in cols.iter().zip(vals) {
+                assert_eq!(a.get(j as usize, i), v, "symmetric");
+            }
+        }
+    }
+
+    #[test]
+    fn seeded_vector_is_reproducible_and_spread() {
+        let v = seeded_vector(10_000, 7);
+        assert_eq!(v, seeded_vector(10_000, 7));
+        assert_ne!(v, seeded_vector(10_000, 8));
+        assert!(v.iter().all(|x| (-1.0..1.0).contains(x)));
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!(mean.abs() < 0.03, "mean {mean}");
+    }
+}

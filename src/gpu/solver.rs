@@ -1,0 +1,163 @@
+//! `GpuSolver`: the [`SymmetricSolver`] on the GPU, in three precisions.
+
+use super::context::GpuContext;
+use super::system::{GpuSystem, Real};
+use super::GpuError;
+use crate::solver::{CgOptions, CgReport, SolveError, SymmetricSolver};
+use crate::sparse::CsrMatrix;
+use std::time::Instant;
+
+/// Iterations recorded per submission between two convergence checks.
+pub const DEFAULT_CHECK_EVERY: usize = 32;
+
+/// Relative tolerance of each f32 inner solve of the mixed-precision refinement: well above the f32
+/// round-off floor (~1e-7 relative), so each step gains about four to five digits reliably.
+pub const MIXED_INNER_RTOL: f64 = 1e-5;
+
+/// Refinement steps without a halving of the true residual before mixed precision gives up.
+const MAX_STALLED_STEPS: usize = 3;
+
+/// Best relative residual an f32 recurrence can be asked for.
+const F32_RTOL_FLOOR: f64 = 1e-7;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 PCG on the GPU inside f64 iterative refinement on the CPU: reaches the CPU solver's tolerance.
+    Mixed,
+    /// Plain f32 PCG: stops when the f32 recurrence residual reaches max(rtol, 1e-7) and reports the true
+    /// f64 residual it reached, which may be above rtol (f32 cannot do better); not an error.
+    F32,
+    /// f64 PCG on the GPU; needs SHADER_F64.
+    F64,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Mixed => "mixed",
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+/// Jacobi-PCG on the GPU.
+pub struct GpuSolver<'a> {
+    ctx: &'a GpuContext,
+    precision: Precision,
+    check_every: usize,
+    last_chunk_count: usize,
+}
+
+fn backend(error: GpuError) -> SolveError {
+    SolveError::Backend(error.to_string())
+}
+
+fn true_residual(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Vec<f64> {
+    let mut ax = vec![0.0; b.len()];
+    a.spmv(x, &mut ax);
+    b.iter().zip(&ax).map(|(b, ax)| b - ax).collect()
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+impl<'a> GpuSolver<'a> {
+    pub fn new(ctx: &'a GpuContext, precision: Precision) -> GpuSolver<'a> {
+        GpuSolver { ctx, precision, check_every: DEFAULT_CHECK_EVERY, last_chunk_count: 0 }
+    }
+
+    /// Read the convergence scalars back every `check_every` iterations (at least 1).
+    pub fn with_check_every(mut self, check_every: usize) -> Self {
+        self.check_every = check_every.max(1);
+        self
+    }
+
+    /// Matrix row chunks of the last solve (more than one when the matrix exceeded the binding limit).
+    pub fn last_chunk_count(&self) -> usize {
+        self.last_chunk_count
+    }
+
+    fn real(&self) -> Real {
+        match self.precision {
+            Precision::Mixed | Precision::F32 => Real::F32,
+            Precision::F64 => Real::F64,
+        }
+    }
+}
+
+impl SymmetricSolver for GpuSolver<'_> {
+    /// Mixed: each refinement step computes r = b - A x in f64 on the CPU, solves A d = r on the GPU in f32
+    /// to [`MIXED_INNER_RTOL`], and adds d in f64, until the true relative residual meets the target.
+    /// F32 and F64 do a single such step with the target as inner tolerance.
+    /// The report's `iterations` counts GPU PCG iterations over all steps; `residual_history` holds the
+    /// true f64 relative residual before the first and after each refinement step.
+    fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
+        let start = Instant::now();
+        assert_eq!(b.len(), a.nrows);
+        assert_eq!(x.len(), a.nrows);
+        let system = GpuSystem::new(self.ctx, a, self.real()).map_err(backend)?;
+        self.last_chunk_count = system.chunk_count();
+        let b_norm = norm(b);
+        let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
+        let target = (options.rtol * b_norm).max(options.atol);
+
+        let mut residual = true_residual(a, b, x);
+        let mut residual_norm = norm(&residual);
+        let mut history = vec![residual_norm / scale];
+        let mut iterations = 0;
+        let mut stalled_steps = 0;
+        loop {
+            let done = match self.precision {
+                Precision::Mixed => residual_norm <= target || stalled_steps >= MAX_STALLED_STEPS,
+                Precision::F32 | Precision::F64 => history.len() > 1,
+            };
+            if done || iterations >= options.max_iter || residual_norm == 0.0 {
+                break;
+            }
+            // The inner solve's tolerance is relative to the current residual.
+            let inner_rtol = match self.precision {
+                Precision::Mixed => MIXED_INNER_RTOL,
+                Precision::F32 => (target / residual_norm).max(F32_RTOL_FLOOR),
+                Precision::F64 => target / residual_norm,
+            };
+            let inner =
+                system.pcg(&residual, inner_rtol, options.max_iter - iterations, self.check_every).map_err(backend)?;
+            if let Some(value) = inner.breakdown {
+                return Err(SolveError::NotPositiveDefinite { iteration: iterations + inner.iterations, value });
+            }
+            iterations += inner.iterations;
+            x.iter_mut().zip(&inner.solution).for_each(|(x, d)| *x += d);
+            residual = true_residual(a, b, x);
+            let new_norm = norm(&residual);
+            stalled_steps = if new_norm > 0.5 * residual_norm { stalled_steps + 1 } else { 0 };
+            residual_norm = new_norm;
+            history.push(residual_norm / scale);
+        }
+        let relative_residual = residual_norm / scale;
+        let converged = match self.precision {
+            Precision::Mixed | Precision::F64 => residual_norm <= target,
+            // f32 reports what it reached; only running out of iterations is a failure.
+            Precision::F32 => iterations < options.max_iter || residual_norm <= target,
+        };
+        if !converged {
+            return Err(SolveError::NoConvergence {
+                iterations,
+                relative_residual,
+                target: options.rtol,
+                residual_history: history,
+            });
+        }
+        Ok(CgReport {
+            backend: "gpu".to_string(),
+            precision: self.precision.name().to_string(),
+            device: self.ctx.device_name(),
+            iterations,
+            relative_residual,
+            residual_history: history,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+}
