@@ -1,25 +1,85 @@
-//! Which solver runs a case: `solver.backend` (`--backend`) and `solver.adapter` (`--adapter`).
+//! Which solver runs a case: `solver.backend` (`--backend`), `solver.precision` and `solver.adapter`.
+//!
+//! - `cpu`: the f64 reference.
+//! - `gpu`: the GPU solver on the chosen adapter (software adapters such as Mesa's llvmpipe included);
+//!   any GPU failure is an error.
+//! - `auto`: the best hardware adapter (discrete first). With none, or when it fails during a solve (out
+//!   of memory, device lost), one line says so and the CPU solves. Software adapters are skipped:
+//!   on the same cores the CPU reference is faster than a Vulkan emulation.
 
-use crate::case::{Backend, SolverSettings};
-use crate::solver::{cpu::CpuSolver, SymmetricSolver};
+use crate::case::{Backend, Precision, SolverSettings};
+use crate::gpu::{GpuContext, GpuError, GpuRequest, GpuSolver};
+use crate::solver::{cpu::CpuSolver, CgOptions, CgReport, SolveError, SymmetricSolver};
+use crate::sparse::CsrMatrix;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("--backend gpu: {0}")]
-    GpuUnavailable(String),
+    Gpu(#[from] GpuError),
 }
 
-/// The solver for these settings. `notice` receives one line when `auto` falls back to the CPU.
+/// A GPU solver that owns its device (the pipeline keeps one for all the solves of a run).
+pub struct OwnedGpuSolver {
+    context: GpuContext,
+    precision: Precision,
+}
+
+impl OwnedGpuSolver {
+    pub fn open(settings: &SolverSettings, allow_software: bool) -> Result<OwnedGpuSolver, GpuError> {
+        let request = GpuRequest {
+            adapter: settings.adapter.clone(),
+            allow_software,
+            require_f64: settings.precision == Precision::F64,
+            ..GpuRequest::default()
+        };
+        Ok(OwnedGpuSolver { context: GpuContext::new(&request)?, precision: settings.precision })
+    }
+}
+
+impl SymmetricSolver for OwnedGpuSolver {
+    fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
+        GpuSolver::new(&self.context, self.precision).solve(a, b, x, options)
+    }
+}
+
+/// `auto` with a GPU: a GPU-side failure is reported once and the CPU takes over for this and later solves.
+/// Convergence failures are not GPU failures and are passed on.
+struct GpuWithCpuFallback {
+    gpu: Option<OwnedGpuSolver>,
+    notice: Box<dyn FnMut(&str)>,
+}
+
+impl SymmetricSolver for GpuWithCpuFallback {
+    fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
+        if let Some(gpu) = &mut self.gpu {
+            let start = x.to_vec();
+            match gpu.solve(a, b, x, options) {
+                Err(SolveError::Backend(reason)) => {
+                    (self.notice)(&format!("the GPU solve failed ({reason}); solving on the CPU"));
+                    self.gpu = None;
+                    x.copy_from_slice(&start);
+                }
+                result => return result,
+            }
+        }
+        CpuSolver.solve(a, b, x, options)
+    }
+}
+
+/// The solver for these settings. `notice` receives one line whenever `auto` ends up on the CPU.
 pub fn select(
     settings: &SolverSettings,
-    notice: &mut dyn FnMut(&str),
+    mut notice: Box<dyn FnMut(&str)>,
 ) -> Result<Box<dyn SymmetricSolver>, BackendError> {
     match settings.backend {
         Backend::Cpu => Ok(Box::new(CpuSolver)),
-        Backend::Auto => {
-            notice("no GPU solver in this build; solving on the CPU");
-            Ok(Box::new(CpuSolver))
-        }
-        Backend::Gpu => Err(BackendError::GpuUnavailable("no GPU solver in this build".into())),
+        Backend::Gpu => Ok(Box::new(OwnedGpuSolver::open(settings, true)?)),
+        Backend::Auto => match OwnedGpuSolver::open(settings, false) {
+            Ok(gpu) => Ok(Box::new(GpuWithCpuFallback { gpu: Some(gpu), notice })),
+            Err(reason) => {
+                notice(&format!("no usable hardware GPU ({reason}); solving on the CPU"));
+                Ok(Box::new(CpuSolver))
+            }
+        },
     }
 }

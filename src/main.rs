@@ -64,9 +64,30 @@ enum Command {
         /// Skip solution.vtu (summary.json only).
         #[arg(long)]
         no_vtu: bool,
+        /// Also write PNG plots: the J_r(z) profile of each cylinder and a |J| map through the first hot spot.
+        #[arg(long)]
+        plots: bool,
         /// No progress bars and no summary on the terminal.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// List the GPU adapters wgpu can open (name, type, backend, driver, f64 support, buffer limits).
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Speed of SpMV and of one PCG iteration on the case's own matrix, CPU and GPU, as ratios to the copy
+    /// bandwidth of the same device measured in the same run (the byte model is printed).
+    Bench {
+        #[command(flatten)]
+        case: CaseArgs,
+        /// Timed repetitions per kernel.
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Mesh a case and write the mesh alone (region and boundary tags) for inspection.
     Mesh {
@@ -83,7 +104,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Solve { case, out, backend, precision, adapter, no_vtu, quiet } => {
+        Command::Solve { case, out, backend, precision, adapter, no_vtu, plots, quiet } => {
             let mut set = case.set.clone();
             if let Some(b) = backend {
                 set.push(format!("solver.backend={}", b.to_possible_value().unwrap().get_name()));
@@ -94,9 +115,13 @@ fn main() -> ExitCode {
             if let Some(a) = adapter {
                 set.push(format!("solver.adapter={}", toml_string(&a)));
             }
-            solve(case.case.as_deref(), &set, out, !no_vtu, quiet)
+            solve(case.case.as_deref(), &set, out, SolveOutputs { vtu: !no_vtu, plots }, quiet)
         }
         Command::Mesh { case, out, quiet } => mesh(case.case.as_deref(), &case.set, &out, quiet),
+        Command::Devices { json } => devices(json),
+        Command::Bench { case, iterations, json } => {
+            bench(case.case.as_deref(), &case.set, iterations, json.as_deref())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,7 +145,19 @@ fn load_case(path: Option<&Path>, set: &[String]) -> anyhow::Result<Case> {
     })
 }
 
-fn solve(path: Option<&Path>, set: &[String], out: Option<PathBuf>, vtu: bool, quiet: bool) -> anyhow::Result<()> {
+/// Optional outputs of `solve`.
+struct SolveOutputs {
+    vtu: bool,
+    plots: bool,
+}
+
+fn solve(
+    path: Option<&Path>,
+    set: &[String],
+    out: Option<PathBuf>,
+    outputs: SolveOutputs,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
     let out_dir = out.unwrap_or_else(|| Path::new("out").join(output_stem(path)));
     let options = RunOptions { progress: !quiet };
@@ -128,7 +165,10 @@ fn solve(path: Option<&Path>, set: &[String], out: Option<PathBuf>, vtu: bool, q
     let solution = pipeline::solve_case(&case, &options)?;
     let summary = pipeline::summarize(&case, &solution);
     // 6. Write.
-    let written = pipeline::write_outputs(&out_dir, vtu && case.output.vtu, &solution, &summary)?;
+    let mut written = pipeline::write_outputs(&out_dir, outputs.vtu && case.output.vtu, &solution, &summary)?;
+    if outputs.plots {
+        written.extend(pipeline::write_plots(&out_dir, &case, &solution)?);
+    }
     if !quiet {
         print_summary(&summary, &written);
     }
@@ -149,6 +189,57 @@ fn mesh(path: Option<&Path>, set: &[String], out: &Path, quiet: bool) -> anyhow:
         println!("regions:    {}", numbered(&mesh.region_names));
         println!("boundaries: {}", numbered(&mesh.boundary_names));
         println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn devices(json: bool) -> anyhow::Result<()> {
+    let adapters = ionflux::gpu::list_adapters();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&adapters)?);
+        return Ok(());
+    }
+    if adapters.is_empty() {
+        println!(
+            "no GPU adapter found (a Vulkan driver is needed; `apt-get install mesa-vulkan-drivers` gives a CPU one)"
+        );
+    }
+    for a in &adapters {
+        println!(
+            "{} | {} | {} | driver {} | f64 {} | storage binding {} MiB | buffer {} MiB",
+            a.name,
+            a.device_type,
+            a.backend,
+            a.driver,
+            if a.shader_f64 { "yes" } else { "no" },
+            a.max_storage_buffer_binding_size >> 20,
+            a.max_buffer_size >> 20
+        );
+    }
+    Ok(())
+}
+
+/// Bench the case's own matrix: mesh and assemble it, then time SpMV and PCG iterations on the CPU and on
+/// the GPU the case asks for (any adapter, software included, so lavapipe can be measured too).
+fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&Path>) -> anyhow::Result<()> {
+    let case = load_case(path, set)?;
+    let mesh = pipeline::mesh_case(&case, &RunOptions { progress: true })?;
+    let assembly = ionflux::fem::assemble(&mesh, &case.problem(&mesh)?)?;
+    let request =
+        ionflux::gpu::GpuRequest { adapter: case.solver.adapter.clone(), allow_software: true, ..Default::default() };
+    let context = match ionflux::gpu::GpuContext::new(&request) {
+        Ok(context) => Some(context),
+        Err(reason) => {
+            eprintln!("note: no GPU to bench ({reason}); CPU only");
+            None
+        }
+    };
+    let report = ionflux::bench::run_bench(&assembly.matrix, context.as_ref(), iterations);
+    println!("case: {} ({})", case.name, case.source);
+    println!("{report}");
+    if let Some(path) = json {
+        ionflux::io::write_json(path, &report)?;
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -77,11 +77,12 @@ pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<Mesh, RunError> {
 /// Steps 2-5 for one case on the solver the case asks for.
 pub fn solve_case(case: &Case, options: &RunOptions) -> Result<Solution, RunError> {
     let quiet = !options.progress;
-    let mut solver = crate::backend::select(&case.solver, &mut |line| {
+    let notice = Box::new(move |line: &str| {
         if !quiet {
             eprintln!("note: {line}")
         }
-    })?;
+    });
+    let mut solver = crate::backend::select(&case.solver, notice)?;
     solve_case_with(case, solver.as_mut(), options)
 }
 

@@ -174,15 +174,8 @@ pub enum Backend {
     Gpu,
 }
 
-/// GPU arithmetic: `mixed` = f32 inner PCG with f64 iterative refinement; the CPU is always f64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    #[default]
-    Mixed,
-    F32,
-    F64,
-}
+/// GPU arithmetic (`solver.precision`); the CPU is always f64.
+pub use crate::gpu::Precision;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Material {

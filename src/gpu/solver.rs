@@ -20,10 +20,11 @@ const MAX_STALLED_STEPS: usize = 3;
 /// Best relative residual an f32 recurrence can be asked for.
 const F32_RTOL_FLOOR: f64 = 1e-7;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// f32 PCG on the GPU inside f64 iterative refinement on the CPU: reaches the CPU solver's tolerance.
+    #[default]
     Mixed,
     /// Plain f32 PCG: stops when the f32 recurrence residual reaches max(rtol, 1e-7) and reports the true
     /// f64 residual it reached, which may be above rtol (f32 cannot do better); not an error.

@@ -1,0 +1,75 @@
+//! Whole cases solved on the GPU against the CPU f64 reference on the same mesh: a layered slab with a
+//! Robin interface and the default hot-spot case at a reduced resolution; and `solve --backend gpu` from
+//! the command line. Skips (with a printed reason) without an adapter, fails under IONFLUX_REQUIRE_GPU=1.
+
+use ionflux::case::{Case, DEFAULT_CASE_TOML, DEFAULT_SOURCE};
+use ionflux::gpu::{test_context, GpuSolver, Precision};
+use ionflux::pipeline::{self, RunOptions, Solution};
+use ionflux::solver::cpu::CpuSolver;
+
+fn relative_l2(a: &[f64], b: &[f64]) -> f64 {
+    let diff: f64 = a.iter().zip(b).map(|(a, b)| (a - b).powi(2)).sum();
+    let norm: f64 = b.iter().map(|b| b * b).sum();
+    (diff / norm).sqrt()
+}
+
+/// Largest difference of a boundary / hot-spot current, relative to the largest current.
+fn current_difference(gpu: &Solution, cpu: &Solution) -> f64 {
+    let scale = cpu.boundary_currents.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+    gpu.boundary_currents.iter().zip(&cpu.boundary_currents).map(|(g, c)| (g - c).abs() / scale).fold(0.0, f64::max)
+}
+
+/// Solves `case` on the CPU and in each precision on the GPU; asserts the bounds of issue 4.
+fn gpu_matches_cpu(case: &Case) {
+    let Some(context) = test_context() else { return };
+    let options = RunOptions::default();
+    let cpu = pipeline::solve_case_with(case, &mut CpuSolver, &options).unwrap();
+    for (precision, bound) in [(Precision::Mixed, 1e-8), (Precision::F32, 1e-4)] {
+        let mut solver = GpuSolver::new(&context, precision);
+        let gpu = pipeline::solve_case_with(case, &mut solver, &options).unwrap();
+        assert_eq!(gpu.phi.len(), cpu.phi.len());
+        let phi = relative_l2(&gpu.phi, &cpu.phi);
+        let currents = current_difference(&gpu, &cpu);
+        println!("{}: {precision:?}: phi {phi:.2e}, currents {currents:.2e}", case.name);
+        assert!(phi < bound, "{precision:?}: relative L2 difference of phi {phi:.3e} >= {bound:e}");
+        assert!(currents < bound, "{precision:?}: current difference {currents:.3e} >= {bound:e}");
+        assert_eq!(gpu.report.backend, "gpu");
+        assert_eq!(gpu.report.precision, precision.name());
+    }
+}
+
+#[test]
+fn layered_robin_slab_on_gpu_matches_cpu() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/interlayer_robin.toml")).unwrap();
+    // A tight tolerance, so that both solutions are far closer to the exact one than the bounds compared.
+    let case = Case::from_toml_str(&text, "interlayer_robin.toml", &["solver.rtol=1e-12".into()]).unwrap();
+    gpu_matches_cpu(&case);
+}
+
+#[test]
+fn default_hot_spot_case_at_reduced_resolution_on_gpu_matches_cpu() {
+    let coarse =
+        ["mesh.h_max=2 um", "mesh.h_interface=0.5 um", "mesh.h_min=4 nm", "mesh.grading=1.5", "solver.rtol=1e-12"];
+    let case = Case::from_toml_str(DEFAULT_CASE_TOML, DEFAULT_SOURCE, &coarse.map(String::from)).unwrap();
+    gpu_matches_cpu(&case);
+}
+
+#[test]
+fn cli_solve_on_gpu_names_adapter_and_precision() {
+    let Some(context) = test_context() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ionflux"))
+        .args(["solve", concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/slab.toml"), "--backend", "gpu"])
+        .args(["--precision", "mixed", "--adapter", &context.adapter_name()[..4], "--quiet", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["solver"]["backend"], "gpu");
+    assert_eq!(summary["solver"]["precision"], "mixed");
+    let device = summary["solver"]["device"].as_str().unwrap();
+    assert!(device.contains(context.adapter_name()), "{device}");
+    assert!(summary["solver"]["relative_residual"].as_f64().unwrap() <= 1e-10);
+}
