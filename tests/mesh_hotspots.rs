@@ -440,3 +440,70 @@ fn no_hot_spot_box_is_graded_towards_the_interface() {
     assert!(longest_at_interface <= 1.4 * 0.1 * UM * 1.3, "{longest_at_interface:e}");
     assert!(mesh.nodes.len() < 20_000, "{}", mesh.nodes.len());
 }
+
+#[test]
+fn layered_box_without_hot_spots_shares_regions_by_material() {
+    // Two layers of one material and a bulk of another: region names are the distinct materials.
+    let layers = vec![
+        Layer { region: "LLZO".into(), thickness: 0.1 * UM },
+        Layer { region: "Li3Sb".into(), thickness: 0.2 * UM },
+        Layer { region: "LLZO".into(), thickness: 0.3 * UM },
+    ];
+    let geometry = Geometry { bulk_region: "Li3Sb".into(), ..cube_geometry(UM, layers, vec![]) };
+    let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.05 * UM, h_interface: 0.05 * UM, grading: 1.4 };
+    let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
+    assert_valid(&mesh);
+    assert_eq!(mesh.region_names, ["LLZO", "Li3Sb"]);
+    assert_eq!(mesh.boundary_names, BOX_BOUNDARIES);
+    let tops = [0.1 * UM, 0.1 * UM + 0.2 * UM, 0.1 * UM + 0.2 * UM + 0.3 * UM];
+    let mut volumes = [0.0; 2];
+    for (t, &region) in mesh.tet_region.iter().enumerate() {
+        let z = mesh.tet_points(t).iter().map(|p| p.z).sum::<f64>() / 4.0;
+        let slab = tops.iter().filter(|&&top| top < z).count();
+        assert_eq!(region, [0, 1, 0, 1][slab], "tet {t} at z = {z:e}");
+        volumes[region as usize] += mesh.tet_volume(t);
+    }
+    let slab_area = UM * UM;
+    let expected = [(0.1 + 0.3) * UM * slab_area, (0.2 + 0.4) * UM * slab_area];
+    for r in 0..2 {
+        assert!((volumes[r] - expected[r]).abs() <= 1e-9 * expected[r], "{volumes:?} vs {expected:?}");
+    }
+    // Each box face is covered exactly.
+    for (name, area) in [("interface", 1.0), ("top", 1.0), ("x_min", 1.0), ("y_max", 1.0)] {
+        let got = mesh.boundary_area(mesh.boundary_tag(name).unwrap());
+        assert!((got - area * slab_area).abs() <= 1e-9 * slab_area, "{name}: {got:e}");
+    }
+}
+
+#[test]
+fn bad_hot_spots_are_refused_with_messages_that_name_them() {
+    let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.02 * UM, h_interface: 0.1 * UM, grading: 1.5 };
+    let message_of = |spots: Vec<HotSpot>| {
+        generate(&cube_geometry(UM, vec![], spots), &controls, &mut no_progress()).unwrap_err().to_string()
+    };
+    let cutting = message_of(vec![sphere("cap", DVec3::new(0.5, 0.5, 0.05) * UM, 0.1 * UM)]);
+    assert!(cutting.contains("`cap`") && cutting.contains("interface") && cutting.contains("disk"), "{cutting}");
+    let outside = message_of(vec![sphere("far", DVec3::new(0.5, 1.2, 0.5) * UM, 0.1 * UM)]);
+    assert!(outside.contains("`far`") && outside.contains("box"), "{outside}");
+    let disk_outside = message_of(vec![disk("edge", 0.05 * UM, 0.5 * UM, 0.1 * UM)]);
+    assert!(disk_outside.contains("`edge`") && disk_outside.contains("box"), "{disk_outside}");
+    let overlap = message_of(vec![
+        sphere("first", DVec3::new(0.5, 0.5, 0.5) * UM, 0.1 * UM),
+        sphere("second", DVec3::new(0.5, 0.5, 0.71) * UM, 0.1 * UM),
+    ]);
+    assert!(overlap.contains("`first`") && overlap.contains("`second`") && overlap.contains("overlap"), "{overlap}");
+    let disk_under_sphere = message_of(vec![
+        disk("patch", 0.5 * UM, 0.5 * UM, 0.1 * UM),
+        sphere("above", DVec3::new(0.5, 0.5, 0.2) * UM, 0.1 * UM),
+    ]);
+    assert!(disk_under_sphere.contains("`patch`") && disk_under_sphere.contains("`above`"), "{disk_under_sphere}");
+    let duplicate = message_of(vec![
+        sphere("twin", DVec3::new(0.3, 0.5, 0.5) * UM, 0.1 * UM),
+        sphere("twin", DVec3::new(0.7, 0.5, 0.5) * UM, 0.1 * UM),
+    ]);
+    assert!(duplicate.contains("`twin`") && duplicate.contains("twice"), "{duplicate}");
+    let box_name = message_of(vec![sphere("top", DVec3::new(0.5, 0.5, 0.5) * UM, 0.1 * UM)]);
+    assert!(box_name.contains("`top`"), "{box_name}");
+    let tiny = message_of(vec![sphere("dot", DVec3::splat(0.5 * UM), 0.01 * UM)]);
+    assert!(tiny.contains("`dot`") && tiny.contains("h_min"), "{tiny}");
+}
