@@ -1,6 +1,45 @@
 //! P1 finite elements for -div(k grad u) = f with piecewise-constant k per region.
+//!
+//! [`assemble`] turns a mesh and a [`Problem`] into a reduced SPD system over the free (non-Dirichlet)
+//! nodes; [`Assembly::boundary_currents`] turns the solution into the current through each boundary;
+//! [`post`] derives current densities.
+
+mod assembly;
+mod element;
+pub mod post;
+
+pub use assembly::{assemble, stiffness_matrix, Assembly};
+pub use element::{barycentric_gradients, element_stiffness};
 
 use glam::DVec3;
+
+/// Why a problem could not be assembled. Each variant names the region, boundary or tet at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FemError {
+    #[error("the problem gives {given} region coefficients but the mesh has {expected} regions ({names})")]
+    RegionCountMismatch { given: usize, expected: usize, names: String },
+    #[error("the problem gives {given} boundary conditions but the mesh has {expected} boundaries ({names})")]
+    BoundaryCountMismatch { given: usize, expected: usize, names: String },
+    #[error("region `{region}` has coefficient {value:e}; it must be finite and > 0")]
+    BadCoefficient { region: String, value: f64 },
+    #[error("boundary `{boundary}`: Robin resistance {value:e} Ohm m^2 must be finite and > 0")]
+    BadRobinResistance { boundary: String, value: f64 },
+    #[error("boundary `{boundary}`: {field} is {value}, it must be finite")]
+    NonFiniteBoundaryValue { boundary: String, field: &'static str, value: f64 },
+    #[error("tet {tet} has non-positive volume {volume_m3:.3e} m^3")]
+    BadElement { tet: usize, volume_m3: f64 },
+    #[error("tet {tet} has region id {region}, but the mesh names only {count} regions")]
+    UnknownRegion { tet: usize, region: u16, count: usize },
+    #[error("boundary face {face} has tag {tag}, but the mesh names only {count} boundaries")]
+    UnknownBoundary { face: usize, tag: u16, count: usize },
+    #[error("node {node} belongs to no tet, so nothing determines its potential (remove it from the mesh)")]
+    OrphanNode { node: usize },
+    #[error(
+        "the problem is singular: no boundary face carries a dirichlet or robin condition, so the potential \
+         is fixed nowhere; add a dirichlet or robin boundary"
+    )]
+    Singular,
+}
 
 /// A condition on one named boundary. Signs: `inward_current_density` is the current per area
 /// entering the domain (A/m^2); Robin is J.n = (phi - electrode_potential) / resistance with n

@@ -95,6 +95,7 @@ pub fn pcg(
     Ok(CgReport {
         backend: "cpu".to_string(),
         precision: "f64".to_string(),
+        device: format!("cpu ({} threads)", rayon::current_num_threads()),
         iterations,
         relative_residual,
         residual_history: history,

@@ -38,6 +38,8 @@ impl Default for CgOptions {
 pub struct CgReport {
     pub backend: String,
     pub precision: String,
+    /// The device that ran the solve (adapter name on the GPU, thread count on the CPU).
+    pub device: String,
     pub iterations: usize,
     pub relative_residual: f64,
     pub residual_history: Vec<f64>,

@@ -1,0 +1,466 @@
+//! Two-phase parallel assembly: the CSR pattern first (node adjacency through shared tets, sorted
+//! columns), then the values, each row filled by the one thread that owns it (no float atomics, no
+//! per-element matrix storage: a row recomputes the element rows it needs). Memory stays O(nnz).
+//!
+//! Dirichlet conditions are lifted: the unknowns are the free nodes, the Dirichlet columns move to the
+//! right-hand side, and the reduced matrix stays symmetric. Where faces of two Dirichlet boundaries with
+//! different potentials meet, the boundary listed LAST in `Mesh::boundary_names` sets the node (hot-spot
+//! boundaries come after the box faces, so the more specific boundary wins).
+
+use super::element::{barycentric_gradients, element_load};
+use super::{BoundaryCondition, FemError, Problem, Source};
+use crate::mesh::{BoundaryFace, Mesh};
+use crate::sparse::{CsrMatrix, PAR_MIN_LEN};
+use rayon::prelude::*;
+
+/// Marks a node that has no column in the matrix being built (a Dirichlet node of the reduced system).
+const NO_COLUMN: u32 = u32::MAX;
+
+/// The tets incident to each node (CSR layout).
+pub(crate) struct NodeTets {
+    offsets: Vec<usize>,
+    tets: Vec<u32>,
+}
+
+impl NodeTets {
+    pub(crate) fn new(mesh: &Mesh) -> Self {
+        let mut offsets = vec![0usize; mesh.nodes.len() + 1];
+        for tet in &mesh.tets {
+            for &n in tet {
+                offsets[n as usize + 1] += 1;
+            }
+        }
+        for i in 0..mesh.nodes.len() {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets.clone();
+        let mut tets = vec![0u32; offsets[mesh.nodes.len()]];
+        for (t, tet) in mesh.tets.iter().enumerate() {
+            for &n in tet {
+                tets[next[n as usize]] = t as u32;
+                next[n as usize] += 1;
+            }
+        }
+        NodeTets { offsets, tets }
+    }
+
+    pub(crate) fn of(&self, node: usize) -> &[u32] {
+        &self.tets[self.offsets[node]..self.offsets[node + 1]]
+    }
+}
+
+/// Rows of a sparse matrix over a chosen set of row nodes and a column numbering of nodes.
+#[derive(Debug, Clone)]
+struct SparseRows {
+    row_ptr: Vec<usize>,
+    col_idx: Vec<u32>,
+    values: Vec<f64>,
+}
+
+/// What one assembly pass needs to fill rows: mesh, coefficients, the column numbering, and the
+/// potentials that lift non-column nodes into the right-hand side.
+struct RowAssembler<'a> {
+    mesh: &'a Mesh,
+    incidence: &'a NodeTets,
+    region_coefficient: &'a [f64],
+    column_of: &'a [u32],
+    fixed_potential: Option<&'a [f64]>,
+    source: Option<&'a Source>,
+}
+
+impl RowAssembler<'_> {
+    /// Phase 1: the sorted, unique columns of each row node.
+    fn pattern(&self, row_nodes: &[u32]) -> (Vec<usize>, Vec<u32>) {
+        let rows: Vec<Vec<u32>> = row_nodes
+            .par_iter()
+            .with_min_len(PAR_MIN_LEN / 16)
+            .map(|&node| {
+                let mut cols: Vec<u32> = self
+                    .incidence
+                    .of(node as usize)
+                    .iter()
+                    .flat_map(|&t| self.mesh.tets[t as usize])
+                    .map(|m| self.column_of[m as usize])
+                    .filter(|&c| c != NO_COLUMN)
+                    .collect();
+                cols.sort_unstable();
+                cols.dedup();
+                cols
+            })
+            .collect();
+        let mut row_ptr = Vec::with_capacity(rows.len() + 1);
+        row_ptr.push(0);
+        for r in &rows {
+            row_ptr.push(row_ptr.last().unwrap() + r.len());
+        }
+        let col_idx = rows.concat();
+        (row_ptr, col_idx)
+    }
+
+    /// Phase 2: stiffness values of each row and its right-hand side (source load minus lifted
+    /// Dirichlet columns), row by row in parallel.
+    fn fill(&self, row_nodes: &[u32]) -> (SparseRows, Vec<f64>) {
+        let (row_ptr, col_idx) = self.pattern(row_nodes);
+        let mut values = vec![0.0; col_idx.len()];
+        let mut rhs = vec![0.0; row_nodes.len()];
+        split_rows(&mut values, &row_ptr)
+            .into_par_iter()
+            .with_min_len(PAR_MIN_LEN / 16)
+            .zip(rhs.par_iter_mut())
+            .zip(row_nodes.par_iter())
+            .enumerate()
+            .for_each(|(row, ((row_values, rhs), &node))| {
+                let cols = &col_idx[row_ptr[row]..row_ptr[row + 1]];
+                for &t in self.incidence.of(node as usize) {
+                    let tet = self.mesh.tets[t as usize];
+                    let points = self.mesh.tet_points(t as usize);
+                    let local =
+                        tet.iter().position(|&m| m == node).expect("incidence lists only tets holding the node");
+                    let (gradients, volume) = barycentric_gradients(points);
+                    let k = self.region_coefficient[self.mesh.tet_region[t as usize] as usize];
+                    for (b, &other) in tet.iter().enumerate() {
+                        let entry = k * volume * gradients[local].dot(gradients[b]);
+                        match self.column_of[other as usize] {
+                            NO_COLUMN => {
+                                if let Some(fixed) = self.fixed_potential {
+                                    *rhs -= entry * fixed[other as usize];
+                                }
+                            }
+                            c => {
+                                row_values[cols.binary_search(&c).expect("pattern holds every tet neighbour")] += entry
+                            }
+                        }
+                    }
+                    if let Some(source) = self.source {
+                        *rhs += element_load(points, volume, source, local);
+                    }
+                }
+            });
+        (SparseRows { row_ptr, col_idx, values }, rhs)
+    }
+}
+
+/// Per-row mutable slices of `values`, so that rows can be filled in parallel without atomics.
+fn split_rows<'v>(mut values: &'v mut [f64], row_ptr: &[usize]) -> Vec<&'v mut [f64]> {
+    let mut rows = Vec::with_capacity(row_ptr.len().saturating_sub(1));
+    for w in row_ptr.windows(2) {
+        let (row, rest) = values.split_at_mut(w[1] - w[0]);
+        rows.push(row);
+        values = rest;
+    }
+    rows
+}
+
+/// Adds `value` to the stored entry (i, j) of a matrix whose pattern already holds it.
+fn add_to_entry(matrix: &mut CsrMatrix, i: usize, j: u32, value: f64) {
+    let start = matrix.row_ptr[i];
+    let cols = &matrix.col_idx[start..matrix.row_ptr[i + 1]];
+    let k = cols.binary_search(&j).expect("face node pairs are tet edges, hence in the pattern");
+    matrix.values[start + k] += value;
+}
+
+/// Entry (a, b) of the P1 face mass matrix: area/12 * (2 on the diagonal, 1 off it).
+fn face_mass(area: f64, a: usize, b: usize) -> f64 {
+    area / 12.0 * if a == b { 2.0 } else { 1.0 }
+}
+
+/// Checks the coefficient count and values, and every tet's region id and volume.
+fn check_regions(mesh: &Mesh, region_coefficient: &[f64]) -> Result<(), FemError> {
+    if region_coefficient.len() != mesh.region_names.len() {
+        return Err(FemError::RegionCountMismatch {
+            given: region_coefficient.len(),
+            expected: mesh.region_names.len(),
+            names: mesh.region_names.join(", "),
+        });
+    }
+    for (name, &value) in mesh.region_names.iter().zip(region_coefficient) {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(FemError::BadCoefficient { region: name.clone(), value });
+        }
+    }
+    let region_count = mesh.region_names.len();
+    let bad_tet = (0..mesh.tets.len()).into_par_iter().with_min_len(PAR_MIN_LEN).find_first(|&t| {
+        let volume = mesh.tet_volume(t);
+        mesh.tet_region[t] as usize >= region_count || volume.is_nan() || volume <= 0.0
+    });
+    match bad_tet {
+        Some(tet) if mesh.tet_region[tet] as usize >= region_count => {
+            Err(FemError::UnknownRegion { tet, region: mesh.tet_region[tet], count: region_count })
+        }
+        Some(tet) => Err(FemError::BadElement { tet, volume_m3: mesh.tet_volume(tet) }),
+        None => Ok(()),
+    }
+}
+
+/// Checks regions, boundary tags and values, and that some boundary fixes the potential.
+fn validate(mesh: &Mesh, problem: &Problem) -> Result<(), FemError> {
+    check_regions(mesh, &problem.region_coefficient)?;
+    if problem.boundary_conditions.len() != mesh.boundary_names.len() {
+        return Err(FemError::BoundaryCountMismatch {
+            given: problem.boundary_conditions.len(),
+            expected: mesh.boundary_names.len(),
+            names: mesh.boundary_names.join(", "),
+        });
+    }
+    for (name, condition) in mesh.boundary_names.iter().zip(&problem.boundary_conditions) {
+        let non_finite = |field, value: f64| FemError::NonFiniteBoundaryValue { boundary: name.clone(), field, value };
+        match *condition {
+            BoundaryCondition::Dirichlet { potential } if !potential.is_finite() => {
+                return Err(non_finite("potential", potential))
+            }
+            BoundaryCondition::Neumann { inward_current_density: j } if !j.is_finite() => {
+                return Err(non_finite("inward current density", j))
+            }
+            BoundaryCondition::Robin { resistance, electrode_potential } => {
+                if !(resistance.is_finite() && resistance > 0.0) {
+                    return Err(FemError::BadRobinResistance { boundary: name.clone(), value: resistance });
+                }
+                if !electrode_potential.is_finite() {
+                    return Err(non_finite("electrode potential", electrode_potential));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((face, f)) =
+        mesh.boundary_faces.iter().enumerate().find(|(_, f)| f.tag as usize >= mesh.boundary_names.len())
+    {
+        return Err(FemError::UnknownBoundary { face, tag: f.tag, count: mesh.boundary_names.len() });
+    }
+    let fixes_potential = mesh.boundary_faces.iter().any(|f| {
+        matches!(
+            problem.boundary_conditions[f.tag as usize],
+            BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Robin { .. }
+        )
+    });
+    if !fixes_potential {
+        return Err(FemError::Singular);
+    }
+    Ok(())
+}
+
+/// The volume stiffness matrix over all nodes (no boundary terms, no lifting): symmetric, rows sum
+/// to zero. Checks the coefficients and elements like [`assemble`].
+pub fn stiffness_matrix(mesh: &Mesh, region_coefficient: &[f64]) -> Result<CsrMatrix, FemError> {
+    check_regions(mesh, region_coefficient)?;
+    let incidence = NodeTets::new(mesh);
+    let all_nodes: Vec<u32> = (0..mesh.nodes.len() as u32).collect();
+    let rows = RowAssembler {
+        mesh,
+        incidence: &incidence,
+        region_coefficient,
+        column_of: &all_nodes,
+        fixed_potential: None,
+        source: None,
+    };
+    let (SparseRows { row_ptr, col_idx, values }, _) = rows.fill(&all_nodes);
+    Ok(CsrMatrix { nrows: mesh.nodes.len(), row_ptr, col_idx, values })
+}
+
+/// The reduced linear system and what post-processing needs to turn its solution into currents.
+#[derive(Debug, Clone)]
+pub struct Assembly {
+    /// Reduced SPD matrix over the free (non-Dirichlet) nodes, in [`Assembly::free_nodes`] order.
+    pub matrix: CsrMatrix,
+    pub rhs: Vec<f64>,
+    /// Mesh node of each unknown (ascending).
+    pub free_nodes: Vec<u32>,
+    /// Mesh nodes held by a Dirichlet condition (ascending) and their potentials.
+    pub dirichlet_nodes: Vec<u32>,
+    pub dirichlet_potential: Vec<f64>,
+    node_count: usize,
+    /// Volume-stiffness rows of the Dirichlet nodes over all nodes, and their source loads: the reaction.
+    reaction_rows: SparseRows,
+    reaction_source_load: Vec<f64>,
+    boundary_faces: Vec<BoundaryFace>,
+    face_area: Vec<f64>,
+    boundary_conditions: Vec<BoundaryCondition>,
+}
+
+/// Assembles -div(k grad phi) = f with the problem's boundary conditions into the reduced system over
+/// the free nodes (see the module notes for Dirichlet lifting and which boundary wins at shared nodes).
+pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
+    validate(mesh, problem)?;
+    let node_count = mesh.nodes.len();
+    let conditions = &problem.boundary_conditions;
+
+    // The highest Dirichlet tag touching a node fixes it (the boundary listed last wins).
+    let mut fixing_tag: Vec<Option<u16>> = vec![None; node_count];
+    for face in &mesh.boundary_faces {
+        if let BoundaryCondition::Dirichlet { .. } = conditions[face.tag as usize] {
+            for &n in &face.nodes {
+                let slot = &mut fixing_tag[n as usize];
+                *slot = Some(slot.map_or(face.tag, |t| t.max(face.tag)));
+            }
+        }
+    }
+    let mut fixed_potential = vec![0.0; node_count];
+    let mut column_of = vec![NO_COLUMN; node_count];
+    let (mut free_nodes, mut dirichlet_nodes, mut dirichlet_potential) = (Vec::new(), Vec::new(), Vec::new());
+    for (node, tag) in fixing_tag.iter().enumerate() {
+        match tag {
+            Some(tag) => {
+                let BoundaryCondition::Dirichlet { potential } = conditions[*tag as usize] else {
+                    unreachable!("only Dirichlet tags fix nodes")
+                };
+                fixed_potential[node] = potential;
+                dirichlet_nodes.push(node as u32);
+                dirichlet_potential.push(potential);
+            }
+            None => {
+                column_of[node] = free_nodes.len() as u32;
+                free_nodes.push(node as u32);
+            }
+        }
+    }
+    drop(fixing_tag);
+
+    let incidence = NodeTets::new(mesh);
+    // A free node outside every tet would give an empty row and a singular matrix.
+    if let Some(&node) = free_nodes.iter().find(|&&n| incidence.of(n as usize).is_empty()) {
+        return Err(FemError::OrphanNode { node: node as usize });
+    }
+    let reduced = RowAssembler {
+        mesh,
+        incidence: &incidence,
+        region_coefficient: &problem.region_coefficient,
+        column_of: &column_of,
+        fixed_potential: Some(&fixed_potential),
+        source: problem.source,
+    };
+    let (SparseRows { row_ptr, col_idx, values }, mut rhs) = reduced.fill(&free_nodes);
+    let mut matrix = CsrMatrix { nrows: free_nodes.len(), row_ptr, col_idx, values };
+
+    let face_area: Vec<f64> = mesh.boundary_faces.iter().map(|f| 0.5 * mesh.face_normal2(f).length()).collect();
+    for (face, &area) in mesh.boundary_faces.iter().zip(&face_area) {
+        match conditions[face.tag as usize] {
+            BoundaryCondition::Neumann { inward_current_density } => {
+                for &n in &face.nodes {
+                    if column_of[n as usize] != NO_COLUMN {
+                        rhs[column_of[n as usize] as usize] += inward_current_density * area / 3.0;
+                    }
+                }
+            }
+            BoundaryCondition::Robin { resistance, electrode_potential } => {
+                for (a, &na) in face.nodes.iter().enumerate() {
+                    let row = column_of[na as usize];
+                    if row == NO_COLUMN {
+                        continue;
+                    }
+                    for (b, &nb) in face.nodes.iter().enumerate() {
+                        let coupling = face_mass(area, a, b) / resistance;
+                        rhs[row as usize] += coupling * electrode_potential;
+                        match column_of[nb as usize] {
+                            NO_COLUMN => rhs[row as usize] -= coupling * fixed_potential[nb as usize],
+                            col => add_to_entry(&mut matrix, row as usize, col, coupling),
+                        }
+                    }
+                }
+            }
+            BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Insulating => {}
+        }
+    }
+
+    let identity: Vec<u32> = (0..node_count as u32).collect();
+    let reaction = RowAssembler {
+        mesh,
+        incidence: &incidence,
+        region_coefficient: &problem.region_coefficient,
+        column_of: &identity,
+        fixed_potential: None,
+        source: problem.source,
+    };
+    let (reaction_rows, reaction_source_load) = reaction.fill(&dirichlet_nodes);
+
+    Ok(Assembly {
+        matrix,
+        rhs,
+        free_nodes,
+        dirichlet_nodes,
+        dirichlet_potential,
+        node_count,
+        reaction_rows,
+        reaction_source_load,
+        boundary_faces: mesh.boundary_faces.clone(),
+        face_area,
+        boundary_conditions: conditions.clone(),
+    })
+}
+
+impl Assembly {
+    /// Full nodal potential from the values of the unknowns, Dirichlet values included.
+    pub fn expand(&self, free_values: &[f64]) -> Vec<f64> {
+        assert_eq!(free_values.len(), self.free_nodes.len(), "one value per free node");
+        let mut phi = vec![0.0; self.node_count];
+        for (&n, &v) in self.free_nodes.iter().zip(free_values) {
+            phi[n as usize] = v;
+        }
+        for (&n, &v) in self.dirichlet_nodes.iter().zip(&self.dirichlet_potential) {
+            phi[n as usize] = v;
+        }
+        phi
+    }
+
+    /// Current LEAVING the domain through each boundary tag (A), from the consistent (residual) flux.
+    ///
+    /// Faces with a known flux report its face integral (Neumann: -j area; Robin: the consistent face
+    /// mass applied to (phi - V_e)/R; insulating: 0). At each Dirichlet node the reaction
+    /// rho = K_vol phi - F_source, less the known outflow of its non-Dirichlet faces, is the current that
+    /// leaves there through Dirichlet faces; it is split among the Dirichlet faces at the node in
+    /// proportion to their areas. The sum over tags equals the integral of the source up to the solver
+    /// residual.
+    pub fn boundary_currents(&self, phi: &[f64]) -> Vec<f64> {
+        assert_eq!(phi.len(), self.node_count, "one potential per mesh node");
+        let rows = &self.reaction_rows;
+        let mut dirichlet_outflow: Vec<f64> = (0..self.dirichlet_nodes.len())
+            .into_par_iter()
+            .with_min_len(PAR_MIN_LEN / 16)
+            .map(|d| {
+                let range = rows.row_ptr[d]..rows.row_ptr[d + 1];
+                let k_phi: f64 = rows.col_idx[range.clone()]
+                    .iter()
+                    .zip(&rows.values[range])
+                    .map(|(&c, &v)| v * phi[c as usize])
+                    .sum();
+                -(k_phi - self.reaction_source_load[d])
+            })
+            .collect();
+        let dirichlet_index = |node: u32| self.dirichlet_nodes.binary_search(&node).ok();
+
+        let mut currents = vec![0.0; self.boundary_conditions.len()];
+        let mut dirichlet_area = vec![0.0; self.dirichlet_nodes.len()];
+        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
+            let nodal_outflow: [f64; 3] = match self.boundary_conditions[face.tag as usize] {
+                BoundaryCondition::Neumann { inward_current_density } => [-inward_current_density * area / 3.0; 3],
+                BoundaryCondition::Robin { resistance, electrode_potential } => std::array::from_fn(|a| {
+                    (0..3)
+                        .map(|b| face_mass(area, a, b) * (phi[face.nodes[b] as usize] - electrode_potential))
+                        .sum::<f64>()
+                        / resistance
+                }),
+                BoundaryCondition::Insulating => [0.0; 3],
+                BoundaryCondition::Dirichlet { .. } => {
+                    for &n in &face.nodes {
+                        dirichlet_area[dirichlet_index(n).expect("Dirichlet faces hold Dirichlet nodes")] += area;
+                    }
+                    continue;
+                }
+            };
+            currents[face.tag as usize] += nodal_outflow.iter().sum::<f64>();
+            for (&n, &q) in face.nodes.iter().zip(&nodal_outflow) {
+                if let Some(d) = dirichlet_index(n) {
+                    dirichlet_outflow[d] -= q;
+                }
+            }
+        }
+        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
+            if let BoundaryCondition::Dirichlet { .. } = self.boundary_conditions[face.tag as usize] {
+                for &n in &face.nodes {
+                    let d = dirichlet_index(n).expect("Dirichlet faces hold Dirichlet nodes");
+                    currents[face.tag as usize] += dirichlet_outflow[d] * area / dirichlet_area[d];
+                }
+            }
+        }
+        currents
+    }
+}
