@@ -168,7 +168,7 @@ fn placements() -> impl Strategy<Value = Placement> {
                 let margin = r + 0.05;
                 let c = DVec3::new(x, y, z) * (1.0 - 2.0 * margin) + DVec3::splat(margin);
                 let c = DVec3::new(c.x, c.y, c.z.max(r + 0.3));
-                if spheres.iter().all(|(d, s)| (c - *d).length() > r + s + 0.05) {
+                if spheres.iter().all(|(d, s)| (c - *d / UM).length() > r + s / UM + 0.05) {
                     spheres.push((c * UM, r * UM));
                 }
             }
