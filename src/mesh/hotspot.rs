@@ -3,11 +3,13 @@
 //! interface and layer planes to `h_max` far away.
 
 use super::implicit::{mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT};
+use super::structured::BOX_BOUNDARIES;
 use super::{Mesh, MeshError};
 use crate::geometry::{Geometry, HotSpotShape, MeshControls};
 use glam::DVec3;
 
-/// Meshes the geometry: tets with region ids (layers bottom-up, then the bulk), box faces tagged as
+/// Meshes the geometry: tets with region ids (materials in order of first appearance: layers bottom-up, then
+/// the bulk; a geometry without hot spots gives a box graded toward the interface), box faces tagged as
 /// `BOX_BOUNDARIES`, each sphere hot spot's surface and each disk hot spot's patch of the interface tagged
 /// with the hot spot's name (tags after the box faces, in hot-spot order).
 pub fn generate(
@@ -25,7 +27,30 @@ pub fn generate_with_hierarchy(
     levels: usize,
     progress: &mut dyn FnMut(&str, f64),
 ) -> Result<GeneratedMesh, MeshError> {
-    mesh_implicit_with_hierarchy(&implicit_domain(geometry)?, controls, levels, progress)
+    let mut generated = mesh_implicit_with_hierarchy(&implicit_domain(geometry)?, controls, levels, progress)?;
+    merge_regions_by_name(&mut generated.mesh);
+    Ok(generated)
+}
+
+/// Region names are material names: slabs that share a material (a layer of the bulk's material, two
+/// layers of one material) share one region id, numbered by first appearance from the interface up.
+fn merge_regions_by_name(mesh: &mut Mesh) {
+    let mut names: Vec<String> = Vec::with_capacity(mesh.region_names.len());
+    let merged_id: Vec<u16> = mesh
+        .region_names
+        .iter()
+        .map(|name| match names.iter().position(|n| n == name) {
+            Some(i) => i as u16,
+            None => {
+                names.push(name.clone());
+                (names.len() - 1) as u16
+            }
+        })
+        .collect();
+    for region in &mut mesh.tet_region {
+        *region = merged_id[*region as usize];
+    }
+    mesh.region_names = names;
 }
 
 /// The geometry as an implicit domain, after the checks that are specific to hot spots in a cell stack.
@@ -41,12 +66,20 @@ pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError>
         return Err(MeshError::LayersExceedBox { total_m: top, height_m: size.z });
     }
     let mut surfaces = Vec::with_capacity(geometry.hotspots.len());
-    for spot in &geometry.hotspots {
+    for (i, spot) in geometry.hotspots.iter().enumerate() {
         let name = spot.name.clone();
+        let taken = BOX_BOUNDARIES.contains(&name.as_str()) || geometry.hotspots[..i].iter().any(|h| h.name == name);
+        if taken {
+            return Err(MeshError::DuplicateBoundaryName { name });
+        }
         surfaces.push(match spot.shape {
             HotSpotShape::Sphere { center, radius } => {
                 if center.z - radius <= 0.0 {
-                    let reason = format!("centre at z = {:e} m, radius {:e} m", center.z, radius);
+                    let reason = format!(
+                        "centre at z = {:e} m with radius {:e} m; a sphere must lie wholly above the interface \
+                         (centre z > radius); use a disk hot spot for a patch of the interface",
+                        center.z, radius
+                    );
                     return Err(MeshError::HotSpotCutsInterface { name, reason });
                 }
                 let inside = (center - radius).cmpgt(DVec3::ZERO).all() && (center + radius).cmplt(size).all();

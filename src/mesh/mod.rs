@@ -23,6 +23,10 @@ pub enum MeshError {
     HotSpotOutsideBox { name: String, reason: String },
     #[error("hot spots `{first}` and `{second}` overlap (or touch): {reason}")]
     HotSpotsOverlap { first: String, second: String, reason: String },
+    #[error(
+        "boundary name `{name}` is used twice (hot-spot names must differ from each other and from the box faces)"
+    )]
+    DuplicateBoundaryName { name: String },
     #[error("hot spot `{name}` cuts the interface plane z = 0: {reason}")]
     HotSpotCutsInterface { name: String, reason: String },
     #[error(

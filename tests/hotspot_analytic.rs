@@ -1,0 +1,148 @@
+//! Analytic checks of hot-spot meshes through the whole FEM chain (mesh -> assembly -> CPU PCG ->
+//! consistent boundary currents): concentric spheres, a small sphere in a large box, Newman's disk.
+//! Run with `cargo test --release --test hotspot_analytic -- --nocapture` to see the errors and slopes.
+
+use glam::DVec3;
+use ionflux::fem::{assemble, BoundaryCondition, Problem};
+use ionflux::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls};
+use ionflux::mesh::hotspot::generate;
+use ionflux::mesh::implicit::{mesh_implicit, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT};
+use ionflux::mesh::Mesh;
+use ionflux::solver::cpu::CpuSolver;
+use ionflux::solver::{CgOptions, SymmetricSolver};
+use std::f64::consts::PI;
+
+use BoundaryCondition::{Dirichlet, Insulating};
+
+const SIGMA: f64 = 0.216; // S/m, LLZO at 75 C (0.00216 S/cm)
+const U: f64 = 0.9; // V
+
+/// Solves with one conductivity everywhere and returns the current leaving through each boundary.
+fn boundary_currents(mesh: &Mesh, condition_of: impl Fn(&str) -> BoundaryCondition) -> Vec<f64> {
+    let problem = Problem {
+        region_coefficient: vec![SIGMA; mesh.region_names.len()],
+        boundary_conditions: mesh.boundary_names.iter().map(|n| condition_of(n)).collect(),
+        source: None,
+    };
+    let assembly = assemble(mesh, &problem).expect("valid problem");
+    let mut x = vec![0.0; assembly.rhs.len()];
+    let options = CgOptions { rtol: 1e-10, atol: 0.0, max_iter: 100_000 };
+    CpuSolver.solve(&assembly.matrix, &assembly.rhs, &mut x, &options).expect("converges");
+    assembly.boundary_currents(&assembly.expand(&x))
+}
+
+/// Current into the domain through boundary `name` (the electrode at U feeds the domain).
+fn current_in(mesh: &Mesh, currents: &[f64], name: &str) -> f64 {
+    -currents[mesh.boundary_tag(name).expect("boundary exists") as usize]
+}
+
+/// Least-squares slope of log|error| against log h.
+fn observed_order(h: &[f64], errors: &[f64]) -> f64 {
+    let points: Vec<(f64, f64)> = h.iter().zip(errors).map(|(h, e)| (h.ln(), e.abs().ln())).collect();
+    let n = points.len() as f64;
+    let (mx, my) = points.iter().fold((0.0, 0.0), |(x, y), p| (x + p.0 / n, y + p.1 / n));
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    sxy / sxx
+}
+
+/// Shell a < |x - c| < b with phi = U on the inner and 0 on the outer sphere, both at size h.
+fn shell_current(a: f64, b: f64, h: f64) -> f64 {
+    let center = DVec3::ZERO;
+    let domain = ImplicitDomain {
+        lo: DVec3::splat(-1.1 * b),
+        hi: DVec3::splat(1.1 * b),
+        planes_z: vec![],
+        region_names: vec!["shell".into()],
+        surfaces: vec![
+            Surface::Sphere { name: "inner".into(), center, radius: a, keep: Keep::Outside },
+            Surface::Sphere { name: "outer".into(), center, radius: b, keep: Keep::Inside },
+        ],
+        node_limit: DEFAULT_NODE_LIMIT,
+    };
+    let controls = MeshControls { h_max: h, h_min: h, h_interface: h, grading: 1.3 };
+    let mesh = mesh_implicit(&domain, &controls, &mut |_, _| {}).expect("shell meshes");
+    let currents = boundary_currents(&mesh, |name| match name {
+        "inner" => Dirichlet { potential: U },
+        "outer" => Dirichlet { potential: 0.0 },
+        _ => Insulating,
+    });
+    // Conservation: what enters through the inner sphere leaves through the outer one.
+    let (inner, outer) = (current_in(&mesh, &currents, "inner"), current_in(&mesh, &currents, "outer"));
+    assert!((inner + outer).abs() <= 1e-6 * inner, "{inner:e} in, {outer:e} out");
+    eprintln!("shell h = a/{:.2}: {} nodes, I = {inner:.6e} A", a / h, mesh.nodes.len());
+    inner
+}
+
+#[test]
+fn concentric_spheres_match_the_exact_current_and_converge() {
+    let (a, b) = (1e-6, 2e-6);
+    let exact = 4.0 * PI * SIGMA * U / (1.0 / a - 1.0 / b);
+    // The default resolution is h_min = radius / 5; then three refinements by sqrt 2.
+    let h: Vec<f64> = (0..4).map(|i| a / 5.0 / 2f64.sqrt().powi(i)).collect();
+    let errors: Vec<f64> = h.iter().map(|&h| shell_current(a, b, h) / exact - 1.0).collect();
+    let order = observed_order(&h, &errors);
+    eprintln!("shell: relative errors {errors:?}, observed order {order:.2}");
+    assert!(errors[0].abs() < 0.01, "default resolution error {:.3} %", 100.0 * errors[0]);
+    assert!(order >= 1.5, "observed order {order:.2} (errors {errors:?})");
+}
+
+/// Box conditions: every box face grounded except those `insulated`; hot spots at U.
+fn grounded_box(insulated: &'static [&'static str]) -> impl Fn(&str) -> BoundaryCondition {
+    move |name| match name {
+        n if insulated.contains(&n) => Insulating,
+        "interface" | "top" | "x_min" | "x_max" | "y_min" | "y_max" => Dirichlet { potential: 0.0 },
+        _ => Dirichlet { potential: U },
+    }
+}
+
+#[test]
+fn small_sphere_in_a_large_grounded_box_matches_the_isolated_sphere() {
+    let (a, side) = (10e-9, 2e-6); // box = 200 a
+    let geometry = Geometry {
+        size: DVec3::splat(side),
+        layers: vec![],
+        bulk_region: "LLZO".into(),
+        hotspots: vec![HotSpot {
+            name: "sphere".into(),
+            group: "sphere".into(),
+            shape: HotSpotShape::Sphere { center: DVec3::splat(side / 2.0), radius: a },
+        }],
+    };
+    let controls = MeshControls { h_max: side / 8.0, h_min: a / 8.0, h_interface: side / 8.0, grading: 1.2 };
+    let mesh = generate(&geometry, &controls, &mut |_, _| {}).expect("meshes");
+    let currents = boundary_currents(&mesh, grounded_box(&[]));
+    let current = current_in(&mesh, &currents, "sphere");
+    let isolated = 4.0 * PI * SIGMA * a * U;
+    // Grounded walls closer than infinity raise the current: between the grounded spheres circumscribed
+    // (R = sqrt 3 L / 2) and inscribed (R = L / 2) in the cube, I = 4 pi sigma U / (1/a - 1/R) lies in
+    // [1.0058, 1.0101] x the isolated value.
+    let error = current / isolated - 1.0;
+    eprintln!("sphere in box: {} nodes, I / (4 pi sigma a U) - 1 = {:.3} %", mesh.nodes.len(), 100.0 * error);
+    assert!(error.abs() < 0.02, "{:.3} %", 100.0 * error);
+}
+
+#[test]
+fn disk_electrode_on_an_insulating_plane_matches_newman() {
+    let (a, width) = (10e-9, 2e-6); // box 200 a wide and deep
+    let geometry = Geometry {
+        size: DVec3::splat(width),
+        layers: vec![],
+        bulk_region: "LLZO".into(),
+        hotspots: vec![HotSpot {
+            name: "disk".into(),
+            group: "disk".into(),
+            shape: HotSpotShape::Disk { center_x: width / 2.0, center_y: width / 2.0, radius: a },
+        }],
+    };
+    let controls = MeshControls { h_max: width / 8.0, h_min: a / 40.0, h_interface: width / 8.0, grading: 1.2 };
+    let mesh = generate(&geometry, &controls, &mut |_, _| {}).expect("meshes");
+    let currents = boundary_currents(&mesh, grounded_box(&["interface"]));
+    let current = current_in(&mesh, &currents, "disk");
+    let newman = 4.0 * SIGMA * a * U;
+    // The far field of the disk is a point source in a half space, so grounded walls at distance R raise
+    // the current by about 2 a / (pi R): 0.4 % to 0.6 % here.
+    let error = current / newman - 1.0;
+    eprintln!("Newman disk: {} nodes, I / (4 sigma a U) - 1 = {:.3} %", mesh.nodes.len(), 100.0 * error);
+    assert!(error.abs() < 0.03, "{:.3} %", 100.0 * error);
+}
