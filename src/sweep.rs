@@ -184,6 +184,9 @@ pub struct SweepOptions {
     pub progress: bool,
 }
 
+/// A point's summary numbers as (dotted column name, value), in summary order.
+pub type SummaryNumbers = Vec<(String, f64)>;
+
 /// One point of the sweep and how it went.
 #[derive(Debug, Clone)]
 pub struct PointRecord {
@@ -192,8 +195,8 @@ pub struct PointRecord {
     pub overrides: Vec<String>,
     /// SI value of each varied key.
     pub values: Vec<f64>,
-    /// The point's summary numbers as (dotted column, value), or why it failed.
-    pub outcome: Result<Vec<(String, f64)>, String>,
+    /// The point's summary numbers, or why it failed.
+    pub outcome: Result<SummaryNumbers, String>,
     /// The point's solution.vtu, if written.
     pub vtu: Option<PathBuf>,
 }
@@ -288,7 +291,7 @@ fn solve_point(
     base_set: &[String],
     overrides: &[String],
     point_dir: &Path,
-) -> Result<(Vec<(String, f64)>, Option<PathBuf>), String> {
+) -> Result<(SummaryNumbers, Option<PathBuf>), String> {
     let set: Vec<String> = base_set.iter().chain(overrides).cloned().collect();
     let case = input.load(&set).map_err(|e| e.to_string())?;
     let solution = pipeline::solve_case(&case, &RunOptions { progress: false }).map_err(|e| e.to_string())?;

@@ -49,7 +49,7 @@ fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
-    let rows = lines.map(|l| split_csv_line(l)).collect();
+    let rows = lines.map(split_csv_line).collect();
     (header, rows)
 }
 
