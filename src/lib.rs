@@ -19,4 +19,5 @@ pub mod progress;
 pub mod science;
 pub mod solver;
 pub mod sparse;
+pub mod sweep;
 pub mod units;

@@ -89,6 +89,25 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Solve a case at every point of a grid of parameter values: sweep.csv, sweep.pvd, sweep.png.
+    Sweep {
+        #[command(flatten)]
+        case: CaseArgs,
+        /// KEY=FROM..TO:N[:log], e.g. --vary "boundaries.hotspot.potential=0.80 V..0.95 V:4" (repeatable:
+        /// the Cartesian product).
+        #[arg(long = "vary", value_name = "KEY=FROM..TO:N[:log]", required = true)]
+        vary: Vec<String>,
+        /// Output folder (default: out/<case name>_sweep).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// sweep.csv column to plot against the first varied key (repeatable; default: the hot-spot
+        /// currents, else the interface current).
+        #[arg(long = "plot", value_name = "COLUMN")]
+        plot: Vec<String>,
+        /// No progress bar and no report on the terminal.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Mesh a case and write the mesh alone (region and boundary tags) for inspection.
     Mesh {
         #[command(flatten)]
@@ -117,6 +136,7 @@ fn main() -> ExitCode {
             }
             solve(case.case.as_deref(), &set, out, SolveOutputs { vtu: !no_vtu, plots }, quiet)
         }
+        Command::Sweep { case, vary, out, plot, quiet } => sweep(case, &vary, out, plot, quiet),
         Command::Mesh { case, out, quiet } => mesh(case.case.as_deref(), &case.set, &out, quiet),
         Command::Devices { json } => devices(json),
         Command::Bench { case, iterations, json } => {
@@ -171,6 +191,29 @@ fn solve(
     }
     if !quiet {
         print_summary(&summary, &written);
+    }
+    Ok(())
+}
+
+fn sweep(case: CaseArgs, vary: &[String], out: Option<PathBuf>, plot: Vec<String>, quiet: bool) -> anyhow::Result<()> {
+    use ionflux::sweep::{run_sweep, CaseInput, SweepOptions, Vary};
+    let varies = vary.iter().map(|spec| Vary::parse(spec)).collect::<Result<Vec<_>, _>>()?;
+    let input = match &case.case {
+        Some(path) => CaseInput::File(path.clone()),
+        None => CaseInput::Text { text: DEFAULT_CASE_TOML.to_string(), source: DEFAULT_SOURCE.to_string() },
+    };
+    let out_dir = out.unwrap_or_else(|| Path::new("out").join(format!("{}_sweep", output_stem(case.case.as_deref()))));
+    let options = SweepOptions { out_dir, plot_columns: plot, progress: !quiet };
+    let report = run_sweep(&input, &case.set, &varies, &options)?;
+    if !quiet {
+        for point in &report.points {
+            match &point.outcome {
+                Ok(_) => println!("point {:>3} ok      {}", point.index, point.overrides.join(", ")),
+                Err(e) => println!("point {:>3} failed  {}: {e}", point.index, point.overrides.join(", ")),
+            }
+        }
+        let names: Vec<String> = report.written.iter().map(|p| p.display().to_string()).collect();
+        println!("wrote {}", names.join(", "));
     }
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! Point location, lateral current through a cylinder, and plots, on tensor meshes with fields made
 //! from exact formulas.
 
+mod common;
+
+use common::{decode_png, grey_variance};
 use glam::DVec3;
 use ionflux::mesh::structured::{tensor_box, uniform_line};
 use ionflux::mesh::Mesh;
@@ -224,23 +227,6 @@ fn profile_csv_and_json_carry_units_in_their_keys() {
 }
 
 /// Decodes a PNG: (width, height, RGB bytes).
-fn decode_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
-    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
-    let mut reader = decoder.read_info().unwrap();
-    let mut buffer = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buffer).unwrap();
-    assert_eq!(info.color_type, png::ColorType::Rgb);
-    buffer.truncate(info.buffer_size());
-    (info.width, info.height, buffer)
-}
-
-/// Variance of the grey level: a blank (one-colour) image has zero.
-fn grey_variance(rgb: &[u8]) -> f64 {
-    let grey: Vec<f64> = rgb.chunks(3).map(|p| (p[0] as f64 + p[1] as f64 + p[2] as f64) / 3.0).collect();
-    let mean = grey.iter().sum::<f64>() / grey.len() as f64;
-    grey.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / grey.len() as f64
-}
-
 #[test]
 fn plots_are_pngs_of_the_asked_size_with_content() {
     let dir = tempfile::tempdir().unwrap();

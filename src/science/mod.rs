@@ -6,4 +6,5 @@
 pub mod cylinder;
 pub mod lithiation;
 pub mod locate;
+pub mod paper;
 pub mod plot;

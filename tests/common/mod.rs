@@ -1,0 +1,19 @@
+//! Helpers shared by several integration tests.
+
+/// Width, height and RGB bytes of a PNG written by the plot module (8-bit RGB).
+pub fn decode_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buffer.truncate(info.buffer_size());
+    (info.width, info.height, buffer)
+}
+
+/// Variance of the grey level: a blank (one-colour) image has zero.
+pub fn grey_variance(rgb: &[u8]) -> f64 {
+    let grey: Vec<f64> = rgb.chunks(3).map(|p| (p[0] as f64 + p[1] as f64 + p[2] as f64) / 3.0).collect();
+    let mean = grey.iter().sum::<f64>() / grey.len() as f64;
+    grey.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / grey.len() as f64
+}

@@ -1,0 +1,249 @@
+//! `ionflux sweep`: a sweep over a uniform slab, where every point has an exact answer
+//! (I = sigma V A / H through the interface, P1-exact on any mesh), checked in sweep.csv; the PVD read
+//! back by VTK; the PNG not blank; failed points recorded while the others run; the CLI end to end.
+
+mod common;
+
+use common::{decode_png, grey_variance};
+use ionflux::sweep::{run_sweep, CaseInput, SweepError, SweepOptions, Vary};
+use std::path::Path;
+use std::process::Command;
+
+/// 1 um x 1 um x 2 um LLZO slab, interface at 0 V, top at 0.1 V.
+const SLAB: &str = r#"name = "sweep slab"
+[domain]
+size = ["1 um", "1 um", "2 um"]
+material = "llzo"
+[materials.llzo]
+conductivity = "0.00216 S/cm"
+[boundaries.interface]
+type = "dirichlet"
+potential = "0 V"
+[boundaries.top]
+type = "dirichlet"
+potential = "0.1 V"
+[mesh]
+h_max = "0.5 um"
+h_interface = "0.1 um"
+grading = 1.5
+[solver]
+backend = "cpu"
+rtol = 1e-12
+"#;
+
+const SIGMA: f64 = 0.216;
+const AREA: f64 = 1e-12;
+const HEIGHT: f64 = 2e-6;
+
+fn slab() -> CaseInput {
+    CaseInput::Text { text: SLAB.to_string(), source: "sweep slab".to_string() }
+}
+
+fn options(dir: &Path) -> SweepOptions {
+    SweepOptions { out_dir: dir.to_path_buf(), plot_columns: Vec::new(), progress: false }
+}
+
+/// sweep.csv as a header and rows of fields (the test data have no quoted commas except in errors,
+/// which are checked separately through the report).
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+    let rows = lines.map(split_csv_line).collect();
+    (header, rows)
+}
+
+/// Splits one CSV line, honouring double-quoted fields.
+fn split_csv_line(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+fn column<'a>(header: &[String], row: &'a [String], name: &str) -> &'a str {
+    let index = header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    &row[index]
+}
+
+#[test]
+fn five_point_potential_sweep_gives_exact_slab_currents_a_readable_pvd_and_a_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let vary = Vary::parse("boundaries.top.potential=0.1 V..0.5 V:5").unwrap();
+    let report = run_sweep(&slab(), &[], &[vary], &options(dir.path())).unwrap();
+    assert_eq!(report.points.len(), 5);
+
+    let (header, rows) = read_csv(&dir.path().join("sweep.csv"));
+    assert_eq!(&header[..4], ["index", "status", "error", "boundaries.top.potential"]);
+    assert_eq!(rows.len(), 5);
+    for (k, row) in rows.iter().enumerate() {
+        let potential = 0.1 + 0.1 * k as f64;
+        assert_eq!(column(&header, row, "index"), k.to_string());
+        assert_eq!(column(&header, row, "status"), "ok");
+        let varied: f64 = column(&header, row, "boundaries.top.potential").parse().unwrap();
+        assert!((varied - potential).abs() < 1e-15, "row {k}: {varied}");
+        let expected = SIGMA * potential * AREA / HEIGHT;
+        let interface: f64 = column(&header, row, "boundaries.interface.current_A").parse().unwrap();
+        let top: f64 = column(&header, row, "boundaries.top.current_A").parse().unwrap();
+        assert!((interface - expected).abs() < 1e-8 * expected, "row {k}: {interface} vs {expected}");
+        assert!((top + expected).abs() < 1e-8 * expected, "row {k}: {top} vs {}", -expected);
+        assert!(column(&header, row, "mesh.nodes").parse::<f64>().unwrap() > 8.0);
+    }
+
+    // VTK reads every data set of the collection; phi spans 0 .. the point's top potential.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/read_pvd.py");
+    let out = Command::new("python3").arg(script).arg(dir.path().join("sweep.pvd")).output().unwrap();
+    assert!(out.status.success(), "the VTK reader failed: {}", String::from_utf8_lossy(&out.stderr));
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let datasets = read["datasets"].as_array().unwrap();
+    assert_eq!(datasets.len(), 5);
+    for (k, d) in datasets.iter().enumerate() {
+        let potential = 0.1 + 0.1 * k as f64;
+        assert!((d["timestep"].as_f64().unwrap() - potential).abs() < 1e-12);
+        assert_eq!(d["file"], format!("point_{k}/solution.vtu"));
+        assert!(d["cells"].as_u64().unwrap() > 0);
+        assert!(d["phi_min"].as_f64().unwrap().abs() < 1e-12);
+        assert!((d["phi_max"].as_f64().unwrap() - potential).abs() < 1e-9 * potential);
+    }
+
+    let (w, h, rgb) = decode_png(&dir.path().join("sweep.png"));
+    assert_eq!((w, h), (900, 600));
+    assert!(grey_variance(&rgb) > 100.0, "variance {}", grey_variance(&rgb));
+    assert!(dir.path().join("point_4/summary.json").exists());
+}
+
+#[test]
+fn log_spaced_mesh_sizes_and_a_product_of_two_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = Vary::parse("mesh.h_max=0.25 um..1 um:3:log").unwrap();
+    let potentials = Vary::parse("boundaries.top.potential=0.1 V..0.2 V:2").unwrap();
+    let mut opts = options(dir.path());
+    opts.plot_columns = vec!["boundaries.top.current_A".to_string()];
+    run_sweep(&slab(), &["output.vtu=false".to_string()], &[sizes, potentials], &opts).unwrap();
+    let (header, rows) = read_csv(&dir.path().join("sweep.csv"));
+    assert_eq!(rows.len(), 6);
+    for (k, row) in rows.iter().enumerate() {
+        let h_max: f64 = column(&header, row, "mesh.h_max").parse().unwrap();
+        let potential: f64 = column(&header, row, "boundaries.top.potential").parse().unwrap();
+        assert!((h_max - [0.25e-6, 0.5e-6, 1e-6][k / 2]).abs() < 1e-20, "row {k}: {h_max}");
+        assert!((potential - [0.1, 0.2][k % 2]).abs() < 1e-15, "row {k}: {potential}");
+        let expected = SIGMA * potential * AREA / HEIGHT;
+        let interface: f64 = column(&header, row, "boundaries.interface.current_A").parse().unwrap();
+        assert!((interface - expected).abs() < 1e-8 * expected, "row {k}: {interface} vs {expected}");
+    }
+    // Each point ran with its own mesh size: the longest edge stays within the Kuhn-cell bound of the
+    // point's h_max (longest edge / mean edge = sqrt 3 / 1.26 < 1.5), and the finest mesh has the most nodes.
+    for (k, row) in rows.iter().enumerate() {
+        let h_max: f64 = column(&header, row, "mesh.h_max").parse().unwrap();
+        let longest: f64 = column(&header, row, "mesh.h_max_m").parse().unwrap();
+        assert!(longest <= 1.5 * h_max, "row {k}: longest edge {longest} for h_max {h_max}");
+    }
+    let nodes: Vec<f64> = rows.iter().map(|r| column(&header, r, "mesh.nodes").parse().unwrap()).collect();
+    assert!(nodes[0] > nodes[4], "{nodes:?}");
+    // No VTU asked for: no collection, but the plot exists.
+    assert!(!dir.path().join("sweep.pvd").exists());
+    assert!(grey_variance(&decode_png(&dir.path().join("sweep.png")).2) > 100.0);
+}
+
+#[test]
+fn failed_points_are_recorded_and_the_others_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // h_interface above h_max = 0.5 um is invalid: points 0.6 um and 0.8 um fail.
+    let vary = Vary::parse("mesh.h_interface=0.2 um..0.8 um:4").unwrap();
+    let report = run_sweep(&slab(), &[], &[vary], &options(dir.path())).unwrap();
+    let failed: Vec<usize> = report.points.iter().filter(|p| p.outcome.is_err()).map(|p| p.index).collect();
+    assert_eq!(failed, [2, 3]);
+    let message = report.points[2].outcome.as_ref().unwrap_err();
+    assert!(message.contains("h_interface"), "{message}");
+
+    let (header, rows) = read_csv(&dir.path().join("sweep.csv"));
+    assert_eq!(rows.len(), 4);
+    for (k, row) in rows.iter().enumerate() {
+        assert_eq!(row.len(), header.len(), "row {k}");
+        let interface = column(&header, row, "boundaries.interface.current_A");
+        if k < 2 {
+            assert_eq!(column(&header, row, "status"), "ok");
+            assert_eq!(column(&header, row, "error"), "");
+            let expected = SIGMA * 0.1 * AREA / HEIGHT;
+            assert!((interface.parse::<f64>().unwrap() - expected).abs() < 1e-8 * expected);
+        } else {
+            assert_eq!(column(&header, row, "status"), "failed");
+            assert_eq!(column(&header, row, "error"), report.points[k].outcome.as_ref().unwrap_err());
+            assert_eq!(interface, "");
+        }
+    }
+    let pvd = std::fs::read_to_string(dir.path().join("sweep.pvd")).unwrap();
+    assert_eq!(pvd.matches("<DataSet").count(), 2);
+    assert!(!dir.path().join("point_2").exists());
+}
+
+#[test]
+fn a_sweep_where_every_point_fails_is_an_error_but_keeps_its_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let vary = Vary::parse("mesh.h_interface=0.6 um..0.8 um:2").unwrap();
+    let err = run_sweep(&slab(), &[], &[vary], &options(dir.path())).unwrap_err();
+    assert!(matches!(err, SweepError::AllFailed { points: 2, .. }), "{err}");
+    assert!(err.to_string().contains("h_interface"), "{err}");
+    let (_, rows) = read_csv(&dir.path().join("sweep.csv"));
+    assert!(rows.iter().all(|r| r[1] == "failed"), "{rows:?}");
+    assert!(!dir.path().join("sweep.png").exists());
+}
+
+#[test]
+fn an_unknown_plot_column_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let vary = Vary::parse("boundaries.top.potential=0.1 V..0.2 V:2").unwrap();
+    let mut opts = options(dir.path());
+    opts.plot_columns = vec!["hotspots.nowhere.current_A".to_string()];
+    let err = run_sweep(&slab(), &["output.vtu=false".to_string()], &[vary], &opts).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("hotspots.nowhere.current_A") && message.contains("boundaries.top.current_A"),
+        "{message}"
+    );
+}
+
+#[test]
+fn cli_sweep_writes_files_and_bad_specs_fail_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("slab.toml"), SLAB).unwrap();
+    let ionflux = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ionflux")).args(args).current_dir(dir.path()).output().unwrap()
+    };
+
+    let out =
+        ionflux(&["sweep", "slab.toml", "--vary", "boundaries.top.potential=0.1 V..0.3 V:3", "--out", "res", "-q"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in ["sweep.csv", "sweep.pvd", "sweep.png", "point_2/solution.vtu", "point_2/summary.json"] {
+        assert!(dir.path().join("res").join(file).exists(), "{file} missing");
+    }
+    let (header, rows) = read_csv(&dir.path().join("res/sweep.csv"));
+    let interface: f64 = column(&header, &rows[2], "boundaries.interface.current_A").parse().unwrap();
+    let expected = SIGMA * 0.3 * AREA / HEIGHT;
+    assert!((interface - expected).abs() < 1e-8 * expected);
+
+    let out = ionflux(&["sweep", "slab.toml", "--vary", "boundaries.top.potential=0.1 V..0.3 mV:3", "-q"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--vary `boundaries.top.potential=0.1 V..0.3 mV:3`") && stderr.contains("same unit"),
+        "{stderr}"
+    );
+
+    let out = ionflux(&["sweep", "slab.toml", "--vary", "mesh.h_interface=0.6 um..0.8 um:2", "--out", "bad", "-q"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("every one of the 2 sweep points failed"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
