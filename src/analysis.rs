@@ -1,6 +1,7 @@
 //! Step 6 of the walkthrough: the numbers a case's `[analysis]` asks for, computed from the solved field
 //! with [`crate::science`]: the lateral current through a cylinder around each hot spot's axis, and the
-//! re-lithiation time of each depleted sphere hot spot (one solve per reaction step and radius increment).
+//! re-lithiation time of each depleted sphere hot spot (one solve per reaction step and radius increment), and
+//! the paper's own Gaussian-charge model of each Dirichlet sphere hot spot next to it (paper mode).
 //!
 //! Sign convention of the paper (and of the cases in `meshes/`): the depleted region is held at +U above the
 //! Li interface (0 V). The physical electrolyte potential there is -U (the region is a cathode to Li), so the
@@ -17,6 +18,7 @@ use crate::science::lithiation::{
     SB_TO_LI3SB_STEPS,
 };
 use crate::science::locate::PointLocator;
+use crate::science::paper::{run_paper_mode, PaperError, PaperModeResult, PaperSettings};
 use crate::solver::SymmetricSolver;
 use serde::Serialize;
 
@@ -32,6 +34,7 @@ pub struct CylinderResult {
 pub struct Analysis {
     pub cylinders: Vec<CylinderResult>,
     pub lithiation: Vec<LithiationStep>,
+    pub paper_mode: Vec<PaperModeResult>,
 }
 
 /// One `cylinders` entry of summary.json.
@@ -82,6 +85,19 @@ pub fn analyse(
             let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };
             let lateral = lateral_current(&locator, &solution.cell_current, &cylinder, &CylinderSampling::default())?;
             analysis.cylinders.push(CylinderResult { hotspot: spot.name.clone(), lateral });
+        }
+    }
+    if let Some(width_m) = case.analysis.paper_width {
+        let settings = PaperSettings { width_m, ..PaperSettings::default() };
+        if !case.geometry.hotspots.iter().any(|s| matches!(s.shape, HotSpotShape::Sphere { .. })) {
+            let reason = "analysis.paper_mode needs a sphere hot spot (the Gaussian charge replaces it)".into();
+            return Err(PaperError::Unsupported { reason }.into());
+        }
+        for spot in &case.geometry.hotspots {
+            let HotSpotShape::Sphere { radius, .. } = spot.shape else { continue };
+            // The paper calibrates the Gaussian at the depleted region's radius (10 nm).
+            let settings = PaperSettings { calibration_distance_m: radius, ..settings };
+            analysis.paper_mode.push(run_paper_mode(case, &spot.name, &settings, solver)?);
         }
     }
     if let Some(increments) = case.analysis.lithiation_increments {

@@ -316,6 +316,24 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         println!("  {:<16} {:>12.5e}  ({})", c.name, c.current_a, c.condition);
     }
     println!("conservation: |sum| / max = {:.2e}", s.conservation.relative_imbalance);
+    for c in &s.cylinders {
+        println!(
+            "lateral current through r = {:.3e} m around {}: {:.5e} A, |J_r| peaks at z = {:.3e} m",
+            c.radius_m, c.hotspot, c.lateral_current_A, c.peak_depth_m
+        );
+    }
+    for l in &s.lithiation {
+        println!(
+            "lithiation {} {}: {:.4e} C at {:.2} V, {:.4e} A -> {:.4e} s",
+            l.hotspot, l.step, l.charge_C, l.potential_V, l.current_A, l.time_s
+        );
+    }
+    for p in &s.paper_mode {
+        println!(
+            "paper mode {}: Gaussian charge {:.4e} C (w = {:.1e} m) gives {:.4} V at {:.1e} m; current {:.5e} A",
+            p.hotspot, p.charge_C, p.width_m, p.potential_at_distance_V, p.calibration_distance_m, p.current_A
+        );
+    }
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     println!("wrote {}", names.join(", "));
 }

@@ -36,6 +36,8 @@ pub enum RunError {
     Lithiation(#[from] crate::science::lithiation::LithiationError),
     #[error(transparent)]
     Plot(#[from] crate::science::plot::PlotError),
+    #[error(transparent)]
+    Paper(#[from] crate::science::paper::PaperError),
 }
 
 /// How a run behaves, beyond what the case file says.
@@ -199,11 +201,12 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             None => Vec::new(),
         },
         lithiation: solution.analysis.lithiation.clone(),
+        paper_mode: solution.analysis.paper_mode.clone(),
         timings_s: solution.timings,
     }
 }
 
-/// Step 7: write `solution.vtu` (if asked), the J_r(z) profile of every cylinder
+/// Step 7: write `solution.vtu` and `paper_mode_<hotspot>.vtu` (if asked), the J_r(z) profile of every cylinder
 /// (`profile_<hotspot>.csv`) and `summary.json` into `out_dir`, each atomically.
 /// Returns the paths written.
 pub fn write_outputs(
@@ -236,6 +239,23 @@ pub fn write_outputs(
         let path = out_dir.join("solution.vtu");
         vtu::write(&path, &grid)?;
         written.push(path);
+        for paper in &solution.analysis.paper_mode {
+            let f = &paper.field;
+            let grid = vtu::Grid {
+                points: &f.mesh.nodes,
+                tets: &f.mesh.tets,
+                triangles: &[],
+                point_data: vec![vtu::Field { name: "phi", unit: "V", values: vtu::Values::Scalars(&f.potential) }],
+                cell_data: vec![vtu::Field {
+                    name: "J",
+                    unit: "A/m^2",
+                    values: vtu::Values::Vectors(&f.current_density),
+                }],
+            };
+            let path = out_dir.join(format!("paper_mode_{}.vtu", paper.hotspot));
+            vtu::write(&path, &grid)?;
+            written.push(path);
+        }
     }
     for cylinder in &solution.analysis.cylinders {
         let path = out_dir.join(format!("profile_{}.csv", cylinder.hotspot));

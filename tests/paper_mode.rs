@@ -99,7 +99,7 @@ fn calibration_hits_u_and_matches_a_direct_solve_with_the_reported_charge() {
     );
     // Everything the source and the top inject leaves through the box faces.
     let applied = 500.0 * (400e-9f64).powi(2);
-    let leaving: f64 = result.boundary_currents_A.iter().map(|(_, i)| i).sum();
+    let leaving: f64 = result.boundary_currents.iter().map(|c| c.current_a).sum();
     assert!((leaving - (source_current + applied)).abs() < 0.01 * source_current, "{leaving}");
 }
 
@@ -179,4 +179,63 @@ rtol = 1e-11
         })
         .collect();
     assert!(errors.iter().all(|&(_, e)| e.abs() < 0.02), "{errors:?}");
+}
+
+fn ionflux_solve(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ionflux"))
+        .args(["solve", "--out", "out", "--quiet", "--no-vtu", "--backend", "cpu"])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+/// `solve` with `analysis.paper_mode` on the default case reports the calibrated Gaussian next to the
+/// Dirichlet sphere. Outside a sphere at U, the field of a point charge calibrated to U at its radius is the
+/// same in free space, so the two currents agree up to the interface's image effects (a few tenths of a %).
+#[test]
+fn cli_paper_mode_reports_the_gaussian_next_to_the_dirichlet_sphere() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ionflux_solve(&["--set", "analysis.paper_mode=true"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    let paper = &summary["paper_mode"][0];
+    assert_eq!(paper["hotspot"], "hotspot");
+    assert_eq!(paper["calibration_distance_m"].as_f64().unwrap(), 10e-9, "the hot spot's radius");
+    let at_distance = paper["potential_at_distance_V"].as_f64().unwrap();
+    assert!((at_distance - 0.90).abs() < 0.005 * 0.90, "calibrated potential {at_distance} V");
+    let sphere = summary["hotspots"][0]["current_A"].as_f64().unwrap();
+    let gaussian = paper["current_A"].as_f64().unwrap();
+    assert!((gaussian - sphere).abs() < 0.02 * sphere.abs(), "paper mode {gaussian} A vs sphere {sphere} A");
+    // A point charge 25 nm above the grounded interface and its image: the mean of 1/|x - image| over the
+    // calibration sphere is 1/50 nm (mean-value property), so Q = 4 pi eps U / (1/10 nm - 1/50 nm). The
+    // rest of the difference is the discretisation of the 2 nm Gaussian.
+    let charge = paper["charge_C"].as_f64().unwrap();
+    let with_image = 4.0 * PI * VACUUM_PERMITTIVITY * EPS_R * 0.90 / (1.0 / 10e-9 - 1.0 / 50e-9);
+    assert!((charge - with_image).abs() < 0.03 * with_image, "Q = {charge} C vs point charge + image {with_image} C");
+}
+
+#[test]
+fn cli_paper_mode_refuses_cases_without_a_sphere_hot_spot() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/interlayer_robin.toml");
+    let out = ionflux_solve(&[case, "--set", "analysis.paper_mode=true"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("analysis.paper_mode needs a sphere hot spot"), "{stderr}");
+    assert!(!dir.path().join("out").exists(), "a failed run left output behind");
+}
+
+#[test]
+fn cli_paper_mode_refuses_layered_cases_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let layered =
+        format!("{}\n[[layers]]\nmaterial = \"llzo\"\nthickness = \"1 um\"\n", ionflux::case::DEFAULT_CASE_TOML);
+    std::fs::write(dir.path().join("layered.toml"), layered).unwrap();
+    let out = ionflux_solve(&["layered.toml", "--set", "analysis.paper_mode=true"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("paper mode") && stderr.contains("layers"), "{stderr}");
+    assert!(!dir.path().join("out").exists(), "a failed run left output behind");
 }

@@ -69,6 +69,9 @@
 //! lithiation = true                         # re-lithiation time of each depleted sphere hot spot (Sb), one
 //!                                           # solve per step (Sb->Li2Sb at 0.90 V, Li2Sb->Li3Sb at 0.85 V)
 //! lithiation_increments = 1                 # > 1: quasi-static, the radius shrinks in this many steps
+//! paper_mode = true                         # also solve the paper's Gaussian-charge model of the (single,
+//!                                           # sphere) hot spot, calibrated to U at its radius; default false
+//! paper_width = "2 nm"                      # Gaussian width of paper mode, default 2 nm
 //!
 //! [output]                                  # all optional
 //! vtu = true                                # write solution.vtu (default true)
@@ -103,6 +106,7 @@ use crate::fem::{BoundaryCondition, Problem};
 use crate::geometry::{Geometry, HotSpot, Layer, MeshControls};
 use crate::mesh::structured::BOX_BOUNDARIES;
 use crate::mesh::Mesh;
+use crate::science::paper::PaperSettings;
 use crate::solver::CgOptions;
 use crate::units::{parse_quantity, Dimension, UnitError};
 use schema::{OneOrList, QuantityText, RawBoundary, RawCase};
@@ -223,6 +227,8 @@ pub struct AnalysisSettings {
     pub cylinder: Option<CylinderSpec>,
     /// Radius increments of the re-lithiation integral; `None`: no lithiation estimate.
     pub lithiation_increments: Option<usize>,
+    /// Gaussian width of paper mode (m); `None`: no paper mode.
+    pub paper_width: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -772,7 +778,12 @@ impl Builder<'_> {
             return Err(self.invalid_at(span, "analysis.lithiation_increments", "must be at least 1".into()));
         }
         let lithiation_increments = analysis.lithiation.unwrap_or(false).then_some(increments as usize);
-        Ok(AnalysisSettings { cylinder, lithiation_increments })
+        let paper_width = match &analysis.paper_width {
+            Some(width) => self.positive(width, "analysis.paper_width", Dimension::Length)?,
+            None => PaperSettings::default().width_m,
+        };
+        let paper_width = analysis.paper_mode.unwrap_or(false).then_some(paper_width);
+        Ok(AnalysisSettings { cylinder, lithiation_increments, paper_width })
     }
 
     fn solver(&self, raw: &RawCase) -> Result<SolverSettings, CaseError> {

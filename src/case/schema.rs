@@ -160,4 +160,6 @@ pub struct RawAnalysis {
     pub cylinder_depth: Option<QuantityList>,
     pub lithiation: Option<bool>,
     pub lithiation_increments: Option<Spanned<u64>>,
+    pub paper_mode: Option<bool>,
+    pub paper_width: Option<Quantity>,
 }

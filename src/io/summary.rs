@@ -19,6 +19,9 @@ pub struct Summary {
     pub cylinders: Vec<crate::analysis::CylinderSummary>,
     /// `[analysis] lithiation`: re-lithiation time per depleted sphere hot spot and reaction step.
     pub lithiation: Vec<crate::science::lithiation::LithiationStep>,
+    /// `[analysis] paper_mode`: the paper's Gaussian-charge model of each sphere hot spot, calibrated to U
+    /// at the hot spot's radius, to compare with its Dirichlet-sphere current in `hotspots`.
+    pub paper_mode: Vec<crate::science::paper::PaperModeResult>,
     pub timings_s: Timings,
 }
 

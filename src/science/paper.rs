@@ -105,6 +105,14 @@ pub struct PaperField {
     pub current_density: Vec<DVec3>,
 }
 
+/// Current leaving the domain through one box face (A).
+#[derive(Debug, Clone, Serialize)]
+pub struct BoundaryCurrent {
+    pub name: String,
+    #[serde(rename = "current_A")]
+    pub current_a: f64,
+}
+
 /// The numbers of paper mode (JSON keys carry units).
 #[allow(non_snake_case)]
 #[derive(Debug, Clone, Serialize)]
@@ -127,7 +135,7 @@ pub struct PaperModeResult {
     /// current of the dirichlet-sphere model): minus the consistent outward flux of the ball.
     pub current_A: f64,
     /// Current leaving the domain through each box face, from the consistent boundary fluxes.
-    pub boundary_currents_A: Vec<(String, f64)>,
+    pub boundary_currents: Vec<BoundaryCurrent>,
     pub nodes: usize,
     pub tets: usize,
     #[serde(skip)]
@@ -206,7 +214,7 @@ pub fn run_paper_mode(
         .boundary_names
         .iter()
         .zip(currents_boundary.iter().zip(&currents_unit))
-        .map(|(name, (b, one))| (name.clone(), b + scale * one))
+        .map(|(name, (b, one))| BoundaryCurrent { name: name.clone(), current_a: b + scale * one })
         .collect();
     let current_a = current_into_ball(&mesh, &current_density, center, settings.calibration_distance_m);
     Ok(PaperModeResult {
@@ -221,7 +229,7 @@ pub fn run_paper_mode(
         potential_at_distance_min_V: on_sphere.iter().copied().fold(f64::INFINITY, f64::min),
         potential_at_distance_max_V: on_sphere.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         current_A: current_a,
-        boundary_currents_A: boundary_currents,
+        boundary_currents,
         nodes: mesh.nodes.len(),
         tets: mesh.tets.len(),
         field: PaperField { mesh, potential, current_density },
