@@ -133,7 +133,10 @@ pub enum CurrentAt {
     /// The radius at the start of the increment (solve, then lithiate): first order in 1/increments;
     /// one increment is exactly the paper's single-solve estimate Q / I(r0).
     Start,
-    /// The middle radius of the increment: second order (up to a log factor for a sphere).
+    /// The middle radius of the increment, and within the increment the current taken proportional to the
+    /// radius, I(r) = I(r_mid) r / r_mid, as for a small sphere or a disk electrode far from walls: then
+    /// dQ / I integrates in closed form, the rule is exact whenever I ~ r (any number of increments) and
+    /// second order otherwise.
     Midpoint,
 }
 
@@ -221,7 +224,16 @@ pub fn relithiation_steps<E: From<LithiationError>>(
                 }
                 .into());
             }
-            time += charge * (remaining(outer) - remaining(inner)) / inflow;
+            let converted = match integration.current_at {
+                CurrentAt::Start => remaining(outer) - remaining(inner),
+                // integral of d(remaining)/dr x r_mid / r over the increment, for remaining = (r / r0)^p.
+                CurrentAt::Midpoint => {
+                    let p = exponent as f64;
+                    let scaled = |r: f64| (r / region.radius).powi(exponent - 1);
+                    p / (p - 1.0) * (scaled(outer) - scaled(inner)) * radius / region.radius
+                }
+            };
+            time += charge * converted / inflow;
         }
         results.push(LithiationStep {
             hotspot: hotspot.to_string(),
