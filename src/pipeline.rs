@@ -268,9 +268,9 @@ pub fn write_outputs(
     Ok(written)
 }
 
-/// `--plots`: the J_r(z) profile of every cylinder (`profile_<hotspot>.png`) and a map of |J| (log colour
+/// `--plots`: the J_r(z) profile of every cylinder (`profile_<hotspot>.png`) and maps of |J| (log colour
 /// scale) with potential contours on the x-z plane through the first hot spot, or the box centre
-/// (`jmap.png`). Returns the paths written.
+/// (`jmap.png`; `jmap_near.png` zoomed on the hot spot). Returns the paths written.
 pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<Vec<PathBuf>, RunError> {
     use crate::science::plot::{plot_field_map, plot_radial_profile, ImageSize, VerticalPlane};
     let size = ImageSize { width: 900, height: 600 };
@@ -282,16 +282,24 @@ pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<V
         written.push(path);
     }
     let extent = case.geometry.size;
-    let (x, y) = case.geometry.hotspots.first().map_or((0.5 * extent.x, 0.5 * extent.y), analysis::axis_of);
-    // A window around the hot spot a few times the cylinder radius wide (or the whole box), from the interface
-    // down to a depth of the same size, so the focusing near the hot spot is visible.
-    let half_width = case.analysis.cylinder.map_or(0.5 * extent.x, |c| (2.0 * c.radius).min(0.5 * extent.x));
-    let x_range = ((x - half_width).max(0.0), (x + half_width).min(extent.x));
-    let plane = VerticalPlane { y, x_range, z_range: (0.0, (x_range.1 - x_range.0).min(extent.z)) };
-    let path = out_dir.join("jmap.png");
+    let first = case.geometry.hotspots.first();
+    let (x, y) = first.map_or((0.5 * extent.x, 0.5 * extent.y), analysis::axis_of);
+    // Two windows from the interface down: the hot spot's near field (20 radii wide, `jmap_near.png`), and
+    // the lateral flow around it (twice the cylinder radius each side, or the whole box: `jmap.png`).
+    let wide = case.analysis.cylinder.map_or(0.5 * extent.x, |c| (2.0 * c.radius).min(0.5 * extent.x));
+    let near = first.map(|spot| match spot.shape {
+        crate::geometry::HotSpotShape::Sphere { center, radius } => 10.0 * radius + center.z,
+        crate::geometry::HotSpotShape::Disk { radius, .. } => 2.0 * radius,
+    });
+    let windows = near.map(|h| ("jmap_near.png", h.min(wide))).into_iter().chain([("jmap.png", wide)]);
     let locator = crate::science::locate::PointLocator::new(&solution.mesh);
-    let title = format!("|J| (A/m^2, log) and phi contours, plane y = {y:.3e} m");
-    plot_field_map(&path, &locator, &solution.phi, &solution.cell_current, &plane, &title, size)?;
-    written.push(path);
+    for (file, half_width) in windows {
+        let x_range = ((x - half_width).max(0.0), (x + half_width).min(extent.x));
+        let plane = VerticalPlane { y, x_range, z_range: (0.0, (x_range.1 - x_range.0).min(extent.z)) };
+        let path = out_dir.join(file);
+        let title = format!("|J| (A/m^2, log) and phi contours, plane y = {y:.3e} m");
+        plot_field_map(&path, &locator, &solution.phi, &solution.cell_current, &plane, &title, size)?;
+        written.push(path);
+    }
     Ok(written)
 }
