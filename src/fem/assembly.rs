@@ -401,15 +401,27 @@ impl Assembly {
         phi
     }
 
-    /// Current LEAVING the domain through each boundary tag (A), from the consistent (residual) flux.
-    ///
-    /// Faces with a known flux report its face integral (Neumann: -j area; Robin: the consistent face
-    /// mass applied to (phi - V_e)/R; insulating: 0). At each Dirichlet node the reaction
-    /// rho = K_vol phi - F_source, less the known outflow of its non-Dirichlet faces, is the current that
-    /// leaves there through Dirichlet faces; it is split among the Dirichlet faces at the node in
-    /// proportion to their areas. The sum over tags equals the integral of the source up to the solver
-    /// residual.
+    /// Current LEAVING the domain through each boundary tag (A), from the consistent (residual) flux:
+    /// the sums of [`Assembly::face_outflows`] per tag. The sum over tags equals the integral of the
+    /// source up to the solver residual.
     pub fn boundary_currents(&self, phi: &[f64]) -> Vec<f64> {
+        let mut currents = vec![0.0; self.boundary_conditions.len()];
+        for (face, outflow) in self.boundary_faces.iter().zip(self.face_outflows(phi)) {
+            currents[face.tag as usize] += outflow.iter().sum::<f64>();
+        }
+        currents
+    }
+
+    /// Current LEAVING the domain through each boundary face (A, in `Mesh::boundary_faces` order), held
+    /// by the face's three nodes: the consistent (residual) flux, nodal so that a part of a boundary can be
+    /// weighed node by node.
+    ///
+    /// Faces with a known flux report its consistent integrals against the nodal hat functions (Neumann:
+    /// -j area / 3; Robin: the face mass applied to (phi - V_e)/R; insulating: 0). At each Dirichlet node
+    /// the reaction rho = K_vol phi - F_source, less the known outflow of its non-Dirichlet faces, is the
+    /// current that leaves there through Dirichlet faces; it is split among the Dirichlet faces at the
+    /// node in proportion to their areas.
+    pub fn face_outflows(&self, phi: &[f64]) -> Vec<[f64; 3]> {
         assert_eq!(phi.len(), self.node_count, "one potential per mesh node");
         let rows = &self.reaction_rows;
         let mut dirichlet_outflow: Vec<f64> = (0..self.dirichlet_nodes.len())
@@ -427,10 +439,10 @@ impl Assembly {
             .collect();
         let dirichlet_index = |node: u32| self.dirichlet_nodes.binary_search(&node).ok();
 
-        let mut currents = vec![0.0; self.boundary_conditions.len()];
+        let mut outflows = vec![[0.0; 3]; self.boundary_faces.len()];
         let mut dirichlet_area = vec![0.0; self.dirichlet_nodes.len()];
-        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
-            let nodal_outflow: [f64; 3] = match self.boundary_conditions[face.tag as usize] {
+        for ((face, &area), outflow) in self.boundary_faces.iter().zip(&self.face_area).zip(&mut outflows) {
+            *outflow = match self.boundary_conditions[face.tag as usize] {
                 BoundaryCondition::Neumann { inward_current_density } => [-inward_current_density * area / 3.0; 3],
                 BoundaryCondition::Robin { resistance, electrode_potential } => std::array::from_fn(|a| {
                     (0..3)
@@ -446,21 +458,20 @@ impl Assembly {
                     continue;
                 }
             };
-            currents[face.tag as usize] += nodal_outflow.iter().sum::<f64>();
-            for (&n, &q) in face.nodes.iter().zip(&nodal_outflow) {
+            for (&n, &q) in face.nodes.iter().zip(outflow.iter()) {
                 if let Some(d) = dirichlet_index(n) {
                     dirichlet_outflow[d] -= q;
                 }
             }
         }
-        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
+        for ((face, &area), outflow) in self.boundary_faces.iter().zip(&self.face_area).zip(&mut outflows) {
             if let BoundaryCondition::Dirichlet { .. } = self.boundary_conditions[face.tag as usize] {
-                for &n in &face.nodes {
+                for (&n, q) in face.nodes.iter().zip(outflow.iter_mut()) {
                     let d = dirichlet_index(n).expect("Dirichlet faces hold Dirichlet nodes");
-                    currents[face.tag as usize] += dirichlet_outflow[d] * area / dirichlet_area[d];
+                    *q = dirichlet_outflow[d] * area / dirichlet_area[d];
                 }
             }
         }
-        currents
+        outflows
     }
 }

@@ -10,10 +10,11 @@
 //! toward the lower end, guarantees a minimum number of profile points.
 
 use super::locate::PointLocator;
-use glam::DVec3;
+use crate::mesh::Mesh;
+use glam::{DVec2, DVec3};
 use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::path::Path;
 
 /// A vertical cylinder (axis parallel to z through (center_x, center_y)) over depths z_min..z_max, metres.
@@ -150,6 +151,105 @@ pub fn write_profile_csv(path: &Path, profile: &[ProfilePoint]) -> Result<(), Cy
         text.push_str(&format!("{:e},{:e}\n", p.z_m, p.jr_A_per_m2));
     }
     Ok(crate::io::write_atomic(path, text.as_bytes())?)
+}
+
+/// Current leaving the domain through the faces of boundary `tag` outside the cylinder's radius (A):
+/// the consistent nodal outflows `face_outflows` (one `[f64; 3]` per face of `mesh.boundary_faces`, as
+/// [`crate::fem::Assembly::face_outflows`] gives them), each node's weighed by the fraction of its hat
+/// function's integral over the boundary that lies outside the radius. The fractions are exact (the
+/// circle cuts the faces analytically), so a uniform flux density gives its exact share. This balances
+/// the lateral current through the cylinder without sampling J on it.
+///
+/// The faces' normals must not be horizontal (distance from the axis is measured in their xy-projection);
+/// the cylinder's depth range plays no part.
+/// Panics if `face_outflows` does not have one entry per boundary face.
+pub fn boundary_current_outside(
+    mesh: &Mesh,
+    face_outflows: &[[f64; 3]],
+    tag: u16,
+    cylinder: &Cylinder,
+) -> Result<f64, CylinderError> {
+    assert_eq!(face_outflows.len(), mesh.boundary_faces.len(), "one outflow triple per boundary face");
+    let axis = DVec2::new(cylinder.center_x, cylinder.center_y);
+    // Per node: its outflow, its hat integral over the boundary, and the part of that outside the radius.
+    let mut per_node: BTreeMap<u32, (f64, f64, f64)> = BTreeMap::new();
+    for (face, outflow) in mesh.boundary_faces.iter().zip(face_outflows).filter(|(f, _)| f.tag == tag) {
+        let points = mesh.face_points(face);
+        let normal = mesh.face_normal2(face);
+        if normal.z.abs() <= 1e-9 * normal.length() {
+            return Err(CylinderError::Invalid {
+                radius_m: cylinder.radius,
+                center_x: cylinder.center_x,
+                center_y: cylinder.center_y,
+                reason: format!("boundary {} has a face with a horizontal normal", mesh.boundary_names[tag as usize]),
+            });
+        }
+        let projected = points.map(|p| p.truncate() - axis);
+        // Integrals over the face are those over its projection times this ratio of areas.
+        let area = 0.5 * normal.length();
+        let inside = hat_integrals_in_disk(projected, cylinder.radius).map(|i| i * area / (0.5 * normal.z.abs()));
+        for ((&node, &q), inside) in face.nodes.iter().zip(outflow).zip(inside) {
+            let entry = per_node.entry(node).or_default();
+            entry.0 += q;
+            entry.1 += area / 3.0;
+            entry.2 += area / 3.0 - inside;
+        }
+    }
+    Ok(per_node.values().map(|&(outflow, hat, outside)| outflow * outside / hat).sum())
+}
+
+/// Integrals over triangle ∩ {|p| <= radius} of the triangle's three barycentric (hat) functions, in 2D
+/// with the disk's centre at the origin: the sum over edges (a, b) of the signed moments of the triangle
+/// (origin, a, b) clipped to the disk, which are pieces of straight triangles and circular sectors.
+fn hat_integrals_in_disk(corners: [DVec2; 3], radius: f64) -> [f64; 3] {
+    let (mut area, mut moment) = (0.0, DVec2::ZERO);
+    for k in 0..3 {
+        let (a, b) = (corners[k], corners[(k + 1) % 3]);
+        let (edge_area, edge_moment) = clipped_fan_moments(a, b, radius);
+        area += edge_area;
+        moment += edge_moment;
+    }
+    let signed_double_area = (corners[1] - corners[0]).perp_dot(corners[2] - corners[0]);
+    // The edge sums carry the triangle's orientation; the barycentric formula below uses the signed area.
+    let orientation = signed_double_area.signum();
+    let (area, moment) = (orientation * area, orientation * moment);
+    // lambda_a(p) = (b x c + (c - b) x p) / ((b - a) x (c - a)) is linear, so its integral needs only the
+    // area and the first moment.
+    std::array::from_fn(|k| {
+        let (b, c) = (corners[(k + 1) % 3], corners[(k + 2) % 3]);
+        (b.perp_dot(c) * area + (c - b).perp_dot(moment)) / signed_double_area
+    })
+}
+
+/// Signed area and first moment of the triangle (origin, a, b) intersected with the disk of `radius`
+/// around the origin.
+fn clipped_fan_moments(a: DVec2, b: DVec2, radius: f64) -> (f64, DVec2) {
+    let sector = |u: DVec2, v: DVec2| {
+        let angle = u.perp_dot(v).atan2(u.dot(v));
+        let start = u.y.atan2(u.x);
+        let end = start + angle;
+        let r3 = radius.powi(3) / 3.0;
+        (0.5 * radius * radius * angle, r3 * DVec2::new(end.sin() - start.sin(), start.cos() - end.cos()))
+    };
+    let triangle = |u: DVec2, v: DVec2| {
+        let area = 0.5 * u.perp_dot(v);
+        (area, area * (u + v) / 3.0)
+    };
+    // Where the segment a + t (b - a) meets the circle.
+    let d = b - a;
+    let (qa, qb, qc) = (d.length_squared(), 2.0 * a.dot(d), a.length_squared() - radius * radius);
+    let discriminant = qb * qb - 4.0 * qa * qc;
+    if qa == 0.0 || discriminant <= 0.0 {
+        return sector(a, b);
+    }
+    let root = discriminant.sqrt();
+    let (enter, leave) = (((-qb - root) / (2.0 * qa)).clamp(0.0, 1.0), ((-qb + root) / (2.0 * qa)).clamp(0.0, 1.0));
+    if enter >= leave {
+        return sector(a, b);
+    }
+    let (p, q) = (a + enter * d, a + leave * d);
+    let pieces = [sector(a, p), triangle(p, q), sector(q, b)];
+    pieces.iter().fold((0.0, DVec2::ZERO), |(area, moment), &(pa, pm)| (area + pa, moment + pm))
 }
 
 fn validate(locator: &PointLocator, cylinder: &Cylinder, sampling: &CylinderSampling) -> Result<(), CylinderError> {
@@ -312,6 +412,61 @@ impl Ord for OrderedSize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hat integrals over triangle ∩ disk by the midpoint rule on a fine grid of sub-triangles.
+    fn sampled_hat_integrals(corners: [DVec2; 3], radius: f64, divisions: usize) -> [f64; 3] {
+        let area = 0.5 * (corners[1] - corners[0]).perp_dot(corners[2] - corners[0]).abs();
+        let cell_area = area / (divisions * divisions) as f64;
+        let n = divisions as f64;
+        let mut integrals = [0.0; 3];
+        let mut add = |l1: f64, l2: f64| {
+            let lambda = [1.0 - l1 - l2, l1, l2];
+            let p = lambda[0] * corners[0] + lambda[1] * corners[1] + lambda[2] * corners[2];
+            if p.length() <= radius {
+                for k in 0..3 {
+                    integrals[k] += lambda[k] * cell_area;
+                }
+            }
+        };
+        for i in 0..divisions {
+            for j in 0..divisions - i {
+                let (i, j) = (i as f64, j as f64);
+                add((i + 1.0 / 3.0) / n, (j + 1.0 / 3.0) / n);
+                if i + j + 1.0 < n {
+                    add((i + 2.0 / 3.0) / n, (j + 2.0 / 3.0) / n);
+                }
+            }
+        }
+        integrals
+    }
+
+    #[test]
+    fn hat_integrals_in_a_disk_are_exact_for_whole_and_cut_triangles() {
+        let close = |a: [f64; 3], b: [f64; 3], tol: f64| a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= tol);
+        // Inside the disk: each hat integrates to a third of the area, in either orientation.
+        let small = [DVec2::new(0.1, 0.0), DVec2::new(0.3, 0.2), DVec2::new(-0.2, 0.4)];
+        let third = 0.5 * (small[1] - small[0]).perp_dot(small[2] - small[0]) / 3.0;
+        assert!(close(hat_integrals_in_disk(small, 1.0), [third; 3], 1e-15));
+        assert!(close(hat_integrals_in_disk([small[0], small[2], small[1]], 1.0), [third; 3], 1e-15));
+        // A disk inside a large triangle: the hats sum to pi r^2, and each is its value at the centre times that.
+        let large = [DVec2::new(-5.0, -4.0), DVec2::new(6.0, -3.0), DVec2::new(0.5, 7.0)];
+        let r = 0.7;
+        let disk = std::f64::consts::PI * r * r;
+        let double_area = (large[1] - large[0]).perp_dot(large[2] - large[0]);
+        let at_centre: [f64; 3] =
+            std::array::from_fn(|k| large[(k + 1) % 3].perp_dot(large[(k + 2) % 3]) / double_area);
+        assert!(close(hat_integrals_in_disk(large, r), at_centre.map(|l| l * disk), 1e-14));
+        // Triangles the circle cuts, against fine sampling.
+        for corners in [
+            [DVec2::new(0.5, -0.2), DVec2::new(1.4, 0.1), DVec2::new(0.8, 0.9)],
+            [DVec2::new(-1.2, -1.1), DVec2::new(1.3, -0.9), DVec2::new(0.0, 1.5)],
+            [DVec2::new(0.0, 0.0), DVec2::new(2.0, 0.0), DVec2::new(0.0, 2.0)],
+        ] {
+            let exact = hat_integrals_in_disk(corners, 1.0);
+            let sampled = sampled_hat_integrals(corners, 1.0, 2000);
+            assert!(close(exact, sampled, 2e-5), "{exact:?} vs {sampled:?}");
+        }
+    }
 
     #[test]
     fn geometric_depths_grow_by_the_ratio_and_span_the_range() {
