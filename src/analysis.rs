@@ -12,7 +12,7 @@ use crate::case::{Case, CylinderSpec};
 use crate::fem::BoundaryCondition;
 use crate::geometry::{HotSpot, HotSpotShape};
 use crate::pipeline::{RunError, RunOptions, Solution};
-use crate::science::cylinder::{lateral_current, Cylinder, CylinderSampling, LateralCurrent};
+use crate::science::cylinder::{lateral_current, CurrentField, Cylinder, CylinderSampling, LateralCurrent};
 use crate::science::lithiation::{
     relithiation_steps, CurrentAt, DepletedRegion, LithiationStep, Phase, RadiusIntegration, RegionShape,
     SB_TO_LI3SB_STEPS,
@@ -83,7 +83,9 @@ pub fn analyse(
         for spot in &case.geometry.hotspots {
             let (center_x, center_y) = axis_of(spot);
             let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };
-            let lateral = lateral_current(&locator, &solution.cell_current, &cylinder, &CylinderSampling::default())?;
+            // The recovered nodal J: see the module notes of science::cylinder for why not the per-tet one.
+            let current = CurrentField::Nodal(&solution.node_current);
+            let lateral = lateral_current(&locator, current, &cylinder, &CylinderSampling::default())?;
             analysis.cylinders.push(CylinderResult { hotspot: spot.name.clone(), lateral });
         }
     }

@@ -7,11 +7,8 @@ const CI_SCRIPT: &str = include_str!("../.ci/run");
 
 /// The ```toml block of the case module's doc comment.
 fn case_reference_in_code() -> String {
-    let doc: Vec<&str> = CASE_MODULE
-        .lines()
-        .filter_map(|l| l.strip_prefix("//!"))
-        .map(|l| l.strip_prefix(' ').unwrap_or(l))
-        .collect();
+    let doc: Vec<&str> =
+        CASE_MODULE.lines().filter_map(|l| l.strip_prefix("//!")).map(|l| l.strip_prefix(' ').unwrap_or(l)).collect();
     let doc = doc.join("\n");
     let start = doc.find("```toml\n").expect("the case module documents its keys in a toml block") + 8;
     let end = start + doc[start..].find("```").unwrap();

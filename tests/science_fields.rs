@@ -7,7 +7,9 @@ use common::{decode_png, grey_variance};
 use glam::DVec3;
 use ionflux::mesh::structured::{tensor_box, uniform_line};
 use ionflux::mesh::Mesh;
-use ionflux::science::cylinder::{lateral_current, write_profile_csv, Cylinder, CylinderError, CylinderSampling};
+use ionflux::science::cylinder::{
+    lateral_current, write_profile_csv, CurrentField, Cylinder, CylinderError, CylinderSampling,
+};
 use ionflux::science::locate::PointLocator;
 use ionflux::science::plot::{
     plot_field_map, plot_radial_profile, plot_sweep, ImageSize, PlotError, Series, VerticalPlane,
@@ -100,8 +102,13 @@ fn a_uniform_field_has_no_net_flux_through_the_cylinder() {
     let line = uniform_line(0.0, 2.0, 10);
     let mesh = tensor_box(&line, &line, &uniform_line(0.0, 1.0, 5));
     let j = vec![DVec3::new(3.0, -2.0, 5.0); mesh.tets.len()];
-    let result =
-        lateral_current(&PointLocator::new(&mesh), &j, &cylinder(0.6, 1.0), &CylinderSampling::default()).unwrap();
+    let result = lateral_current(
+        &PointLocator::new(&mesh),
+        CurrentField::PerTet(&j),
+        &cylinder(0.6, 1.0),
+        &CylinderSampling::default(),
+    )
+    .unwrap();
     // Equally spaced angles: sum of cos and sin vanish, so only round-off remains.
     let scale = 5.0 * TAU * 0.6 * 1.0;
     assert!(result.lateral_current_A.abs() < 1e-12 * scale, "{}", result.lateral_current_A);
@@ -121,9 +128,13 @@ fn radial_field_flux_matches_k_r_two_pi_r_h_and_improves_with_refinement() {
         let line = uniform_line(0.0, 2.0, cells);
         let mesh = tensor_box(&line, &line, &uniform_line(0.0, height, cells / 2));
         let j = per_tet(&mesh, |p| k * DVec3::new(p.x - 1.0, p.y - 1.0, 0.0));
-        let result =
-            lateral_current(&PointLocator::new(&mesh), &j, &cylinder(radius, height), &CylinderSampling::default())
-                .unwrap();
+        let result = lateral_current(
+            &PointLocator::new(&mesh),
+            CurrentField::PerTet(&j),
+            &cylinder(radius, height),
+            &CylinderSampling::default(),
+        )
+        .unwrap();
         let exact = k * radius * TAU * radius * height;
         for point in &result.profile {
             assert!((point.jr_A_per_m2 - k * radius).abs() < 0.03 * k * radius, "ring at z = {}", point.z_m);
@@ -143,8 +154,13 @@ fn divergence_free_straining_field_has_no_net_flux() {
     let line = uniform_line(0.0, 2.0, 40);
     let mesh = tensor_box(&line, &line, &uniform_line(0.0, 1.0, 20));
     let j = per_tet(&mesh, |p| k * DVec3::new(p.x - 1.0, -(p.y - 1.0), 0.0));
-    let result =
-        lateral_current(&PointLocator::new(&mesh), &j, &cylinder(0.5, 1.0), &CylinderSampling::default()).unwrap();
+    let result = lateral_current(
+        &PointLocator::new(&mesh),
+        CurrentField::PerTet(&j),
+        &cylinder(0.5, 1.0),
+        &CylinderSampling::default(),
+    )
+    .unwrap();
     let scale = k * 0.5 * TAU * 0.5 * 1.0;
     assert!(result.lateral_current_A.abs() < 0.01 * scale, "{}", result.lateral_current_A / scale);
 }
@@ -160,7 +176,9 @@ fn graded_interface_flux_and_its_peak_depth() {
     let mesh = tensor_box(&xy, &xy, &z);
     let j = per_tet(&mesh, |p| k * (p.z / decay) * (-p.z / decay).exp() * DVec3::new(p.x - 1e-6, p.y - 1e-6, 0.0));
     let cylinder = Cylinder { center_x: 1e-6, center_y: 1e-6, radius, z_min: 0.0, z_max: height };
-    let result = lateral_current(&PointLocator::new(&mesh), &j, &cylinder, &CylinderSampling::default()).unwrap();
+    let result =
+        lateral_current(&PointLocator::new(&mesh), CurrentField::PerTet(&j), &cylinder, &CylinderSampling::default())
+            .unwrap();
 
     let exact = k * radius * TAU * radius * decay * (1.0 - (1.0 + height / decay) * (-height / decay).exp());
     let error = (result.lateral_current_A - exact) / exact;
@@ -189,7 +207,10 @@ fn cylinders_that_leave_the_mesh_or_are_degenerate_are_errors() {
         Cylinder { center_x: f64::NAN, ..cylinder(0.5, 1.0) },
     ] {
         assert!(
-            matches!(lateral_current(&locator, &j, &bad, &sampling), Err(CylinderError::Invalid { .. })),
+            matches!(
+                lateral_current(&locator, CurrentField::PerTet(&j), &bad, &sampling),
+                Err(CylinderError::Invalid { .. })
+            ),
             "{bad:?}"
         );
     }
@@ -200,8 +221,13 @@ fn profile_csv_and_json_carry_units_in_their_keys() {
     let line = uniform_line(0.0, 2.0, 8);
     let mesh = tensor_box(&line, &line, &uniform_line(0.0, 1.0, 4));
     let j = per_tet(&mesh, |p| DVec3::new(p.x - 1.0, p.y - 1.0, 0.0));
-    let result =
-        lateral_current(&PointLocator::new(&mesh), &j, &cylinder(0.5, 1.0), &CylinderSampling::default()).unwrap();
+    let result = lateral_current(
+        &PointLocator::new(&mesh),
+        CurrentField::PerTet(&j),
+        &cylinder(0.5, 1.0),
+        &CylinderSampling::default(),
+    )
+    .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("profile.csv");
@@ -249,7 +275,7 @@ fn plots_are_pngs_of_the_asked_size_with_content() {
     assert!(grey_pixels > 1000, "the hole shows grey: {grey_pixels} pixels");
 
     let cylinder = Cylinder { center_x: 1e-6, center_y: 1e-6, radius: 0.5e-6, z_min: 0.0, z_max: 2e-6 };
-    let lateral = lateral_current(&locator, &j, &cylinder, &CylinderSampling::default()).unwrap();
+    let lateral = lateral_current(&locator, CurrentField::PerTet(&j), &cylinder, &CylinderSampling::default()).unwrap();
     let profile = dir.path().join("profile.png");
     plot_radial_profile(&profile, &lateral, "J_r(z) at R = 0.5 um", ImageSize { width: 800, height: 500 }).unwrap();
     let (w, h, rgb) = decode_png(&profile);
