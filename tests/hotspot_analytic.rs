@@ -20,9 +20,9 @@ const U: f64 = 0.9; // V
 /// Solves with one conductivity everywhere and returns the current leaving through each boundary.
 fn boundary_currents(mesh: &Mesh, condition_of: impl Fn(&str) -> BoundaryCondition) -> Vec<f64> {
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![SIGMA; mesh.region_names.len()],
         boundary_conditions: mesh.boundary_names.iter().map(|n| condition_of(n)).collect(),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let assembly = assemble(mesh, &problem).expect("valid problem");

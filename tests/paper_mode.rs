@@ -80,9 +80,9 @@ fn calibration_hits_u_and_matches_a_direct_solve_with_the_reported_charge() {
     let conditions = field.mesh.boundary_names.iter().map(|n| case.condition_for(n)).collect();
     let source = gaussian_source(center, settings.width_m, result.charge_C * SIGMA / eps);
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![SIGMA],
         boundary_conditions: conditions,
+        interface_resistance: Vec::new(),
         source: Some(&source),
     };
     let assembly = fem::assemble(&field.mesh, &problem).unwrap();

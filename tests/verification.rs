@@ -85,9 +85,9 @@ fn slab_with_dirichlet_ends_has_exact_linear_potential_and_currents() {
     let v = 0.7;
     let mesh = tensor_box(&uniform_line(0.0, lx, 3), &graded_line(0.0, ly, 4, 1.7), &graded_line(0.0, h, 7, 1.4));
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![sigma],
         boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: v }),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &problem);
@@ -111,9 +111,9 @@ fn slab_with_applied_current_has_exact_drop_and_currents() {
     let j = 3.0;
     let mesh = tensor_box(&graded_line(0.0, lx, 3, 1.5), &uniform_line(0.0, ly, 2), &graded_line(0.0, h, 6, 0.7));
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![sigma],
         boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Neumann { inward_current_density: j }),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &problem);
@@ -142,9 +142,9 @@ fn two_layers_in_series_match_the_resistor_formula() {
     let v_top = 0.9;
 
     let dirichlet = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![s1, s2],
         boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: v_top }),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &dirichlet);
@@ -155,12 +155,12 @@ fn two_layers_in_series_match_the_resistor_formula() {
 
     let (resistance, v_electrode) = (2.5, -0.2);
     let robin = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![s1, s2],
         boundary_conditions: box_conditions(
             Robin { resistance, electrode_potential: v_electrode },
             Dirichlet { potential: v_top },
         ),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &robin);
@@ -233,9 +233,9 @@ fn manufactured_solution_converges_at_the_p1_rates() {
     };
     let source = move |p: DVec3| k * 3.0 * PI * PI * (PI * p.x).cos() * (PI * p.y).cos() * (PI * p.z).sin();
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![k],
         boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: 1.0 }),
+        interface_resistance: Vec::new(),
         source: Some(&source as &Source),
     };
     let cells = [8, 12, 16, 24, 32];
@@ -279,9 +279,9 @@ fn mixed_conditions() -> Vec<BoundaryCondition> {
 fn boundary_currents_conserve_charge_on_a_mixed_problem() {
     let mesh = mixed_problem_mesh();
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![0.07, 1.3],
         boundary_conditions: mixed_conditions(),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &problem);
@@ -299,9 +299,9 @@ fn boundary_currents_balance_a_linear_source() {
     let mesh = mixed_problem_mesh();
     let source = |p: DVec3| 4.0 + 3.0 * p.x - 2.0 * p.z;
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![0.07, 1.3],
         boundary_conditions: mixed_conditions(),
+        interface_resistance: Vec::new(),
         source: Some(&source as &Source),
     };
     let (assembly, phi) = solve(&mesh, &problem);
@@ -320,9 +320,9 @@ fn last_listed_dirichlet_boundary_wins_at_shared_nodes() {
     let mut conditions = box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: 1.0 });
     conditions[3] = Dirichlet { potential: 5.0 }; // x_max, listed after top
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![1.0],
         boundary_conditions: conditions,
+        interface_resistance: Vec::new(),
         source: None,
     };
     let assembly = assemble(&mesh, &problem).unwrap();
@@ -346,9 +346,9 @@ fn singular_problem_is_refused() {
     let line = uniform_line(0.0, 1.0, 1);
     let mesh = tensor_box(&line, &line, &line);
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![1.0],
         boundary_conditions: box_conditions(Insulating, Neumann { inward_current_density: 1.0 }),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let err = assemble(&mesh, &problem).unwrap_err();
@@ -364,9 +364,9 @@ fn non_positive_conductivity_is_refused_naming_the_region() {
     set_layers(&mut mesh, &[("Li3Sb", 0.5), ("LLZO", f64::INFINITY)]);
     for bad in [0.0, -1.0, f64::NAN] {
         let problem = Problem {
-            interface_resistance: Vec::new(),
             region_coefficient: vec![0.1, bad],
             boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: 1.0 }),
+            interface_resistance: Vec::new(),
             source: None,
         };
         match assemble(&mesh, &problem).unwrap_err() {
@@ -385,12 +385,12 @@ fn non_positive_robin_resistance_is_refused_naming_the_boundary() {
     let mesh = tensor_box(&line, &line, &line);
     for resistance in [0.0, -2.0] {
         let problem = Problem {
-            interface_resistance: Vec::new(),
             region_coefficient: vec![1.0],
             boundary_conditions: box_conditions(
                 Robin { resistance, electrode_potential: 0.0 },
                 Dirichlet { potential: 1.0 },
             ),
+            interface_resistance: Vec::new(),
             source: None,
         };
         let err = assemble(&mesh, &problem).unwrap_err();
@@ -405,33 +405,33 @@ fn mismatched_lengths_and_inverted_tets_are_refused() {
     let mut mesh = tensor_box(&line, &line, &line);
     let conditions = box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: 1.0 });
     let short = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![1.0],
         boundary_conditions: conditions[..5].to_vec(),
+        interface_resistance: Vec::new(),
         source: None,
     };
     assert!(matches!(assemble(&mesh, &short), Err(FemError::BoundaryCountMismatch { given: 5, expected: 6, .. })));
     let extra = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![1.0, 2.0],
         boundary_conditions: conditions.clone(),
+        interface_resistance: Vec::new(),
         source: None,
     };
     assert!(matches!(assemble(&mesh, &extra), Err(FemError::RegionCountMismatch { given: 2, expected: 1, .. })));
     mesh.nodes.push(DVec3::splat(7.0));
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![1.0],
         boundary_conditions: conditions.clone(),
+        interface_resistance: Vec::new(),
         source: None,
     };
     assert_eq!(assemble(&mesh, &problem).unwrap_err(), FemError::OrphanNode { node: 8 });
     mesh.nodes.pop();
     mesh.tets[4].swap(0, 1);
     let problem = Problem {
-        interface_resistance: Vec::new(),
         region_coefficient: vec![1.0],
         boundary_conditions: conditions,
+        interface_resistance: Vec::new(),
         source: None,
     };
     match assemble(&mesh, &problem).unwrap_err() {

@@ -3,6 +3,7 @@
 //! sides through the interfacial resistance (`crate::fem`).
 
 use super::{InterfaceFace, Mesh};
+use glam::DVec3;
 
 /// Duplicates the nodes on the plane z = `z` (which tet faces must cover: the mesh conforms to it, as layer
 /// planes do): tets and boundary faces above the plane move to the copies, and the plane's triangles become
@@ -12,7 +13,7 @@ pub fn split_at_plane(mesh: &mut Mesh, z: f64, name: &str) -> Vec<u32> {
     let tag = mesh.interface_names.len() as u16;
     mesh.interface_names.push(name.to_string());
     let nodes = &mut mesh.nodes;
-    let centroid_z = |points: &[u32], nodes: &[glam::DVec3]| {
+    let centroid_z = |points: &[u32], nodes: &[DVec3]| {
         points.iter().map(|&v| nodes[v as usize].z).sum::<f64>() / points.len() as f64
     };
 

@@ -195,9 +195,9 @@ pub fn run_paper_mode(
     let cg = case.solver.cg_options();
     let mut solve = |conditions: Vec<BoundaryCondition>, source: Option<&fem::Source>| {
         let problem = Problem {
-            interface_resistance: Vec::new(),
             region_coefficient: region_coefficient.clone(),
             boundary_conditions: conditions,
+            interface_resistance: Vec::new(),
             source,
         };
         let assembly = fem::assemble(&mesh, &problem)?;
