@@ -10,6 +10,21 @@ pub struct Layer {
     pub region: String,
     /// Thickness in metres.
     pub thickness: f64,
+    /// Interfacial resistance (Ohm m^2) between this layer and what lies on it (the next layer or the
+    /// bulk); `None`: the potential is continuous there.
+    pub top_resistance: Option<f64>,
+}
+
+/// The top plane of a layer with an interfacial resistance: the mesh's nodes are duplicated on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResistivePlane {
+    /// "<layer region>|<region above>", e.g. "li3sb|llzo".
+    pub name: String,
+    /// Index of the layer whose top it is.
+    pub layer: usize,
+    pub z: f64,
+    /// Ohm m^2.
+    pub resistance: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +53,22 @@ pub struct Geometry {
     pub layers: Vec<Layer>,
     pub bulk_region: String,
     pub hotspots: Vec<HotSpot>,
+}
+
+impl Geometry {
+    /// The layers' resistive top planes, bottom to top.
+    pub fn resistive_planes(&self) -> Vec<ResistivePlane> {
+        let mut top = 0.0;
+        let mut planes = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            top += layer.thickness;
+            if let Some(resistance) = layer.top_resistance {
+                let above = self.layers.get(i + 1).map_or(&self.bulk_region, |l| &l.region);
+                planes.push(ResistivePlane { name: format!("{}|{above}", layer.region), layer: i, z: top, resistance });
+            }
+        }
+        planes
+    }
 }
 
 /// Element-size controls, in metres. The target size grows linearly with the distance d from a

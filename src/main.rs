@@ -231,6 +231,9 @@ fn mesh(path: Option<&Path>, set: &[String], out: &Path, quiet: bool) -> anyhow:
         println!("{}", mesh_line(&quality));
         println!("regions:    {}", numbered(&mesh.region_names));
         println!("boundaries: {}", numbered(&mesh.boundary_names));
+        if !mesh.interface_names.is_empty() {
+            println!("interfaces: {}", numbered(&mesh.interface_names));
+        }
         println!("wrote {}", out.display());
     }
     Ok(())
@@ -316,6 +319,12 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         println!("  {:<16} {:>12.5e}  ({})", c.name, c.current_a, c.condition);
     }
     println!("conservation: |sum| / max = {:.2e}", s.conservation.relative_imbalance);
+    for i in &s.interfaces {
+        println!(
+            "interface {} (R = {:.3e} Ohm m^2): {:.5e} A upward, potential jump {:.5e} V",
+            i.name, i.resistance_ohm_m2, i.current_a, i.potential_jump_v
+        );
+    }
     for c in &s.cylinders {
         println!(
             "lateral current through r = {:.3e} m around {}: {:.5e} A, |J_r| peaks at z = {:.3e} m",

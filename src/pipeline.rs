@@ -6,7 +6,7 @@
 use crate::analysis::{self, Analysis};
 use crate::case::Case;
 use crate::fem::{self, post, Assembly, BoundaryCondition};
-use crate::io::summary::{CaseInfo, Conservation, Current, SolverSummary, Summary, Timings};
+use crate::io::summary::{CaseInfo, Conservation, Current, InterfaceSummary, SolverSummary, Summary, Timings};
 use crate::io::{self, vtu};
 use crate::mesh::{self, quality::MeshQuality, Mesh};
 use crate::progress::Stage;
@@ -60,6 +60,9 @@ pub struct Solution {
     pub node_current: Vec<DVec3>,
     /// Current leaving the domain through each boundary tag (A).
     pub boundary_currents: Vec<f64>,
+    /// Resistance (Ohm m^2), current and potential jump of each internal resistive interface.
+    pub interface_resistance: Vec<f64>,
+    pub interface_currents: Vec<post::InterfaceCurrent>,
     pub report: CgReport,
     pub unknowns: usize,
     pub nonzeros: usize,
@@ -121,12 +124,13 @@ pub fn solve_case_with(
     let report = report?;
     timings.solve = clock.elapsed().as_secs_f64();
 
-    // 5. Post: potential everywhere, current densities, consistent boundary currents.
+    // 5. Post: potential everywhere, current densities, consistent boundary and interface currents.
     let clock = Instant::now();
     let phi = assembly.expand(&x);
     let cell_current = post::cell_current_density(&mesh, &problem.region_coefficient, &phi);
     let node_current = post::nodal_current_density(&mesh, &cell_current);
     let boundary_currents = assembly.boundary_currents(&phi);
+    let interface_currents = post::interface_currents(&mesh, &problem.interface_resistance, &phi);
     timings.post = clock.elapsed().as_secs_f64();
 
     let mut solution = Solution {
@@ -137,6 +141,8 @@ pub fn solve_case_with(
         cell_current,
         node_current,
         boundary_currents,
+        interface_resistance: problem.interface_resistance.clone(),
+        interface_currents,
         report,
         unknowns: assembly.matrix.nrows,
         nonzeros: assembly.matrix.nnz(),
@@ -195,6 +201,19 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
         },
         boundaries,
         hotspots,
+        interfaces: solution
+            .mesh
+            .interface_names
+            .iter()
+            .zip(&solution.interface_resistance)
+            .zip(&solution.interface_currents)
+            .map(|((name, &resistance_ohm_m2), flux)| InterfaceSummary {
+                name: name.clone(),
+                resistance_ohm_m2,
+                current_a: flux.current_a,
+                potential_jump_v: flux.mean_jump_v,
+            })
+            .collect(),
         conservation: Conservation::of(&solution.boundary_currents),
         cylinders: match &case.analysis.cylinder {
             Some(spec) => solution.analysis.cylinders.iter().map(|c| c.summary(spec)).collect(),

@@ -85,6 +85,7 @@ fn every_shipped_case_file_loads() {
             "default",
             "disk_patch",
             "hotspot_085",
+            "interlayer_hotspot",
             "interlayer_robin",
             "random",
             "slab",
@@ -96,6 +97,10 @@ fn every_shipped_case_file_loads() {
     assert_eq!(hot_spot_count("array_5x5"), 25);
     assert_eq!(hot_spot_count("random"), 10);
     assert_eq!(hot_spot_count("slab"), 0);
+    assert_eq!(hot_spot_count("interlayer_hotspot"), 1);
+    let interlayer = &loaded.iter().find(|(n, _)| n == "interlayer_hotspot").unwrap().1;
+    let resistance = interlayer.geometry.layers[0].top_resistance.expect("a resistive top plane");
+    assert!((resistance - 0.13e-4).abs() < 1e-12 * 0.13e-4, "0.13 Ohm cm^2 is {resistance} Ohm m^2");
 }
 
 #[test]

@@ -22,6 +22,7 @@ fn boundary_currents(mesh: &Mesh, condition_of: impl Fn(&str) -> BoundaryConditi
     let problem = Problem {
         region_coefficient: vec![SIGMA; mesh.region_names.len()],
         boundary_conditions: mesh.boundary_names.iter().map(|n| condition_of(n)).collect(),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let assembly = assemble(mesh, &problem).expect("valid problem");

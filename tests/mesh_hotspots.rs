@@ -233,8 +233,8 @@ fn default_resolution_sphere_is_small_graded_and_within_the_dihedral_bound() {
 #[test]
 fn layers_are_conforming_planes_with_exact_region_volumes() {
     let layers = vec![
-        Layer { region: "interlayer".into(), thickness: 0.13 * UM },
-        Layer { region: "coating".into(), thickness: 0.21 * UM },
+        Layer { region: "interlayer".into(), thickness: 0.13 * UM, top_resistance: None },
+        Layer { region: "coating".into(), thickness: 0.21 * UM, top_resistance: None },
     ];
     let geometry = cube_geometry(UM, layers, vec![disk("d", 0.5 * UM, 0.5 * UM, 0.2 * UM)]);
     let controls = MeshControls { h_max: 0.3 * UM, h_min: 0.05 * UM, h_interface: 0.08 * UM, grading: 1.4 };
@@ -259,7 +259,7 @@ fn layers_are_conforming_planes_with_exact_region_volumes() {
 
 #[test]
 fn sphere_crossing_a_layer_plane_keeps_both_exact() {
-    let layers = vec![Layer { region: "interlayer".into(), thickness: 20e-9 }];
+    let layers = vec![Layer { region: "interlayer".into(), thickness: 20e-9, top_resistance: None }];
     let (center, radius) = (DVec3::new(0.5 * UM, 0.5 * UM, 25e-9), 10e-9);
     let geometry = cube_geometry(UM, layers, vec![sphere("hot", center, radius)]);
     let controls = MeshControls { h_max: 0.25 * UM, h_min: 2e-9, h_interface: 20e-9, grading: 1.3 };
@@ -400,7 +400,7 @@ fn misplaced_hot_spots_and_huge_meshes_are_errors() {
     .unwrap_err();
     assert!(matches!(overlap, MeshError::HotSpotsOverlap { .. }), "{overlap:?}");
     let thick = Geometry {
-        layers: vec![Layer { region: "il".into(), thickness: 2.0 * UM }],
+        layers: vec![Layer { region: "il".into(), thickness: 2.0 * UM, top_resistance: None }],
         ..cube_geometry(UM, vec![], vec![])
     };
     assert!(matches!(generate(&thick, &controls, &mut no_progress()), Err(MeshError::LayersExceedBox { .. })));
@@ -445,9 +445,9 @@ fn no_hot_spot_box_is_graded_towards_the_interface() {
 fn layered_box_without_hot_spots_shares_regions_by_material() {
     // Two layers of one material and a bulk of another: region names are the distinct materials.
     let layers = vec![
-        Layer { region: "LLZO".into(), thickness: 0.1 * UM },
-        Layer { region: "Li3Sb".into(), thickness: 0.2 * UM },
-        Layer { region: "LLZO".into(), thickness: 0.3 * UM },
+        Layer { region: "LLZO".into(), thickness: 0.1 * UM, top_resistance: None },
+        Layer { region: "Li3Sb".into(), thickness: 0.2 * UM, top_resistance: None },
+        Layer { region: "LLZO".into(), thickness: 0.3 * UM, top_resistance: None },
     ];
     let geometry = Geometry { bulk_region: "Li3Sb".into(), ..cube_geometry(UM, layers, vec![]) };
     let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.05 * UM, h_interface: 0.05 * UM, grading: 1.4 };

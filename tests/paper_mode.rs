@@ -79,7 +79,12 @@ fn calibration_hits_u_and_matches_a_direct_solve_with_the_reported_charge() {
     // Direct solve with the reported charge and the case's own boundary values: same field.
     let conditions = field.mesh.boundary_names.iter().map(|n| case.condition_for(n)).collect();
     let source = gaussian_source(center, settings.width_m, result.charge_C * SIGMA / eps);
-    let problem = Problem { region_coefficient: vec![SIGMA], boundary_conditions: conditions, source: Some(&source) };
+    let problem = Problem {
+        region_coefficient: vec![SIGMA],
+        boundary_conditions: conditions,
+        interface_resistance: Vec::new(),
+        source: Some(&source),
+    };
     let assembly = fem::assemble(&field.mesh, &problem).unwrap();
     let mut x = vec![0.0; assembly.matrix.nrows];
     CpuSolver.solve(&assembly.matrix, &assembly.rhs, &mut x, &case.solver.cg_options()).unwrap();

@@ -87,6 +87,7 @@ fn slab_with_dirichlet_ends_has_exact_linear_potential_and_currents() {
     let problem = Problem {
         region_coefficient: vec![sigma],
         boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: v }),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &problem);
@@ -112,6 +113,7 @@ fn slab_with_applied_current_has_exact_drop_and_currents() {
     let problem = Problem {
         region_coefficient: vec![sigma],
         boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Neumann { inward_current_density: j }),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &problem);
@@ -142,6 +144,7 @@ fn two_layers_in_series_match_the_resistor_formula() {
     let dirichlet = Problem {
         region_coefficient: vec![s1, s2],
         boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: v_top }),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &dirichlet);
@@ -157,6 +160,7 @@ fn two_layers_in_series_match_the_resistor_formula() {
             Robin { resistance, electrode_potential: v_electrode },
             Dirichlet { potential: v_top },
         ),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let (assembly, phi) = solve(&mesh, &robin);
@@ -231,6 +235,7 @@ fn manufactured_solution_converges_at_the_p1_rates() {
     let problem = Problem {
         region_coefficient: vec![k],
         boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: 1.0 }),
+        interface_resistance: Vec::new(),
         source: Some(&source as &Source),
     };
     let cells = [8, 12, 16, 24, 32];
@@ -273,8 +278,12 @@ fn mixed_conditions() -> Vec<BoundaryCondition> {
 #[test]
 fn boundary_currents_conserve_charge_on_a_mixed_problem() {
     let mesh = mixed_problem_mesh();
-    let problem =
-        Problem { region_coefficient: vec![0.07, 1.3], boundary_conditions: mixed_conditions(), source: None };
+    let problem = Problem {
+        region_coefficient: vec![0.07, 1.3],
+        boundary_conditions: mixed_conditions(),
+        interface_resistance: Vec::new(),
+        source: None,
+    };
     let (assembly, phi) = solve(&mesh, &problem);
     let currents = assembly.boundary_currents(&phi);
     let largest = currents.iter().map(|c| c.abs()).fold(0.0, f64::max);
@@ -292,6 +301,7 @@ fn boundary_currents_balance_a_linear_source() {
     let problem = Problem {
         region_coefficient: vec![0.07, 1.3],
         boundary_conditions: mixed_conditions(),
+        interface_resistance: Vec::new(),
         source: Some(&source as &Source),
     };
     let (assembly, phi) = solve(&mesh, &problem);
@@ -309,7 +319,12 @@ fn last_listed_dirichlet_boundary_wins_at_shared_nodes() {
     let mesh = tensor_box(&line, &line, &line);
     let mut conditions = box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: 1.0 });
     conditions[3] = Dirichlet { potential: 5.0 }; // x_max, listed after top
-    let problem = Problem { region_coefficient: vec![1.0], boundary_conditions: conditions, source: None };
+    let problem = Problem {
+        region_coefficient: vec![1.0],
+        boundary_conditions: conditions,
+        interface_resistance: Vec::new(),
+        source: None,
+    };
     let assembly = assemble(&mesh, &problem).unwrap();
     let phi = assembly.expand(&vec![0.0; assembly.free_nodes.len()]);
     for (p, u) in mesh.nodes.iter().zip(&phi) {
@@ -333,6 +348,7 @@ fn singular_problem_is_refused() {
     let problem = Problem {
         region_coefficient: vec![1.0],
         boundary_conditions: box_conditions(Insulating, Neumann { inward_current_density: 1.0 }),
+        interface_resistance: Vec::new(),
         source: None,
     };
     let err = assemble(&mesh, &problem).unwrap_err();
@@ -350,6 +366,7 @@ fn non_positive_conductivity_is_refused_naming_the_region() {
         let problem = Problem {
             region_coefficient: vec![0.1, bad],
             boundary_conditions: box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: 1.0 }),
+            interface_resistance: Vec::new(),
             source: None,
         };
         match assemble(&mesh, &problem).unwrap_err() {
@@ -373,6 +390,7 @@ fn non_positive_robin_resistance_is_refused_naming_the_boundary() {
                 Robin { resistance, electrode_potential: 0.0 },
                 Dirichlet { potential: 1.0 },
             ),
+            interface_resistance: Vec::new(),
             source: None,
         };
         let err = assemble(&mesh, &problem).unwrap_err();
@@ -386,16 +404,36 @@ fn mismatched_lengths_and_inverted_tets_are_refused() {
     let line = uniform_line(0.0, 1.0, 1);
     let mut mesh = tensor_box(&line, &line, &line);
     let conditions = box_conditions(Dirichlet { potential: 0.0 }, Dirichlet { potential: 1.0 });
-    let short = Problem { region_coefficient: vec![1.0], boundary_conditions: conditions[..5].to_vec(), source: None };
+    let short = Problem {
+        region_coefficient: vec![1.0],
+        boundary_conditions: conditions[..5].to_vec(),
+        interface_resistance: Vec::new(),
+        source: None,
+    };
     assert!(matches!(assemble(&mesh, &short), Err(FemError::BoundaryCountMismatch { given: 5, expected: 6, .. })));
-    let extra = Problem { region_coefficient: vec![1.0, 2.0], boundary_conditions: conditions.clone(), source: None };
+    let extra = Problem {
+        region_coefficient: vec![1.0, 2.0],
+        boundary_conditions: conditions.clone(),
+        interface_resistance: Vec::new(),
+        source: None,
+    };
     assert!(matches!(assemble(&mesh, &extra), Err(FemError::RegionCountMismatch { given: 2, expected: 1, .. })));
     mesh.nodes.push(DVec3::splat(7.0));
-    let problem = Problem { region_coefficient: vec![1.0], boundary_conditions: conditions.clone(), source: None };
+    let problem = Problem {
+        region_coefficient: vec![1.0],
+        boundary_conditions: conditions.clone(),
+        interface_resistance: Vec::new(),
+        source: None,
+    };
     assert_eq!(assemble(&mesh, &problem).unwrap_err(), FemError::OrphanNode { node: 8 });
     mesh.nodes.pop();
     mesh.tets[4].swap(0, 1);
-    let problem = Problem { region_coefficient: vec![1.0], boundary_conditions: conditions, source: None };
+    let problem = Problem {
+        region_coefficient: vec![1.0],
+        boundary_conditions: conditions,
+        interface_resistance: Vec::new(),
+        source: None,
+    };
     match assemble(&mesh, &problem).unwrap_err() {
         FemError::BadElement { tet, volume_m3 } => {
             assert_eq!(tet, 4);
@@ -453,7 +491,7 @@ proptest! {
             }
         }
         // The reduced system with a Robin face and one Dirichlet face stays symmetric.
-        let problem = Problem {
+        let problem = Problem { interface_resistance: Vec::new(),
             region_coefficient: coefficient,
             boundary_conditions: vec![
                 Robin { resistance: 0.5, electrode_potential: 0.2 },

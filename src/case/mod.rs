@@ -10,6 +10,9 @@
 //! [[layers]]                                # optional, any number, stacked from z = 0 upward;
 //! material = "li3sb"                        # their total thickness must be below H
 //! thickness = "20 nm"
+//! top_resistance = "0.13 Ohm cm^2"          # optional, > 0: interfacial resistance between this layer and
+//!                                           # what lies on it (next layer or bulk), J.n = jump of phi / R;
+//!                                           # reported as interface `<material>|<material above>`
 //!
 //! [materials.llzo]                          # every material a region uses must be defined
 //! conductivity = "0.00216 S/cm"             # > 0
@@ -83,6 +86,9 @@
 //! 10 000 (`MAX_HOT_SPOTS_PER_GROUP`). Random placement draws radius, x, y (and depth) per
 //! hot spot from SplitMix64 seeded with `seed` and redraws a candidate that overlaps any hot spot placed
 //! before it (explicit, array, earlier random), so a seed gives the same hot spots on every platform.
+//! A layer's `top_resistance` makes its top plane an internal resistive interface: the mesh duplicates the
+//! nodes there (the potential may jump, J.n = (phi_below - phi_above) / R, coupled with the consistent face
+//! mass), and no sphere hot spot may touch that plane.
 //! At least one existing boundary must be Dirichlet or Robin, else the potential is defined only up to a
 //! constant.
 //!
@@ -346,7 +352,21 @@ impl Case {
         if !anchored {
             return Err(CaseError::Singular { at: whole.into(), reason: SINGULAR_REASON.into() });
         }
-        Ok(Problem { region_coefficient, boundary_conditions, source: None })
+        // The mesher cuts the resistive planes open in this order and under these names.
+        let planes = self.geometry.resistive_planes();
+        if !mesh.interface_names.iter().eq(planes.iter().map(|p| &p.name)) {
+            return Err(CaseError::Invalid {
+                at: whole.into(),
+                field: "layers".into(),
+                reason: format!(
+                    "the mesh's resistive interfaces ({}) are not the layers' ({})",
+                    join(&mesh.interface_names),
+                    join(planes.iter().map(|p| &p.name))
+                ),
+            });
+        }
+        let interface_resistance = planes.iter().map(|p| p.resistance).collect();
+        Ok(Problem { region_coefficient, boundary_conditions, interface_resistance, source: None })
     }
 }
 
@@ -611,7 +631,12 @@ impl Builder<'_> {
                 );
                 return Err(self.invalid(layer.thickness.span(), &field, reason));
             }
-            layers.push(Layer { region: layer.material.get_ref().clone(), thickness });
+            let top_resistance = layer
+                .top_resistance
+                .as_ref()
+                .map(|r| self.positive(r, &format!("layers[{i}].top_resistance"), Dimension::AreaResistance))
+                .transpose()?;
+            layers.push(Layer { region: layer.material.get_ref().clone(), thickness, top_resistance });
         }
         Ok(layers)
     }

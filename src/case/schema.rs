@@ -69,6 +69,7 @@ pub struct RawDomain {
 pub struct RawLayer {
     pub material: Name,
     pub thickness: Quantity,
+    pub top_resistance: Option<Quantity>,
 }
 
 #[derive(Debug, Deserialize)]

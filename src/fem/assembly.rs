@@ -6,10 +6,15 @@
 //! right-hand side, and the reduced matrix stays symmetric. Where faces of two Dirichlet boundaries with
 //! different potentials meet, the boundary listed LAST in `Mesh::boundary_names` sets the node (hot-spot
 //! boundaries come after the box faces, so the more specific boundary wins).
+//!
+//! Internal resistive interfaces couple each duplicated node with the face's nodes on both sides, so their
+//! rows take those columns in the pattern (the six nodes of each incident interface face) besides the tet
+//! neighbours; the reaction rows of Dirichlet nodes carry the coupling too, which keeps
+//! [`Assembly::boundary_currents`] conservative.
 
 use super::element::{barycentric_gradients, element_load};
 use super::{BoundaryCondition, FemError, Problem, Source};
-use crate::mesh::{BoundaryFace, Mesh};
+use crate::mesh::{BoundaryFace, InterfaceFace, Mesh};
 use crate::sparse::{CsrMatrix, PAR_MIN_LEN};
 use rayon::prelude::*;
 
@@ -49,6 +54,65 @@ impl NodeTets {
     }
 }
 
+/// The internal resistive interfaces as assembly sees them: each face's area and conductance 1/R, and the
+/// faces incident to each node (CSR layout) as (face, side: 0 below / 1 above, corner).
+struct InterfaceCoupling<'a> {
+    faces: &'a [InterfaceFace],
+    area: Vec<f64>,
+    conductance: Vec<f64>,
+    offsets: Vec<usize>,
+    incident: Vec<(u32, u8, u8)>,
+}
+
+impl<'a> InterfaceCoupling<'a> {
+    fn new(mesh: &'a Mesh, interface_resistance: &[f64]) -> Self {
+        let faces = &mesh.interface_faces;
+        let sides = |f: &InterfaceFace| [f.below, f.above];
+        let mut offsets = vec![0usize; mesh.nodes.len() + 1];
+        for n in faces.iter().flat_map(sides).flatten() {
+            offsets[n as usize + 1] += 1;
+        }
+        for i in 0..mesh.nodes.len() {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets.clone();
+        let mut incident = vec![(0, 0, 0); offsets[mesh.nodes.len()]];
+        for (i, face) in faces.iter().enumerate() {
+            for (side, nodes) in sides(face).into_iter().enumerate() {
+                for (corner, n) in nodes.into_iter().enumerate() {
+                    incident[next[n as usize]] = (i as u32, side as u8, corner as u8);
+                    next[n as usize] += 1;
+                }
+            }
+        }
+        InterfaceCoupling {
+            faces,
+            area: faces.iter().map(|f| mesh.interface_area(f)).collect(),
+            conductance: interface_resistance.iter().map(|r| 1.0 / r).collect(),
+            offsets,
+            incident,
+        }
+    }
+
+    fn of(&self, node: usize) -> &[(u32, u8, u8)] {
+        &self.incident[self.offsets[node]..self.offsets[node + 1]]
+    }
+
+    /// The row of (1/R) integral (phi_above - phi_below)(v_above - v_below) for the test function at
+    /// `corner` on `side` of `face`: (node, entry) for the face's six nodes.
+    fn row(&self, face: u32, side: u8, corner: u8) -> impl Iterator<Item = (u32, f64)> + '_ {
+        let f = &self.faces[face as usize];
+        let (area, conductance) = (self.area[face as usize], self.conductance[f.tag as usize]);
+        [f.below, f.above].into_iter().enumerate().flat_map(move |(other_side, nodes)| {
+            let sign = if other_side == side as usize { 1.0 } else { -1.0 };
+            nodes
+                .into_iter()
+                .enumerate()
+                .map(move |(b, n)| (n, sign * conductance * face_mass(area, corner as usize, b)))
+        })
+    }
+}
+
 /// Rows of a sparse matrix over a chosen set of row nodes and a column numbering of nodes.
 #[derive(Debug, Clone)]
 struct SparseRows {
@@ -66,6 +130,7 @@ struct RowAssembler<'a> {
     column_of: &'a [u32],
     fixed_potential: Option<&'a [f64]>,
     source: Option<&'a Source>,
+    interfaces: Option<&'a InterfaceCoupling<'a>>,
 }
 
 impl RowAssembler<'_> {
@@ -75,11 +140,15 @@ impl RowAssembler<'_> {
             .par_iter()
             .with_min_len(PAR_MIN_LEN / 16)
             .map(|&node| {
-                let mut cols: Vec<u32> = self
-                    .incidence
-                    .of(node as usize)
-                    .iter()
-                    .flat_map(|&t| self.mesh.tets[t as usize])
+                let tet_neighbours = self.incidence.of(node as usize).iter().flat_map(|&t| self.mesh.tets[t as usize]);
+                let interface_neighbours = self.interfaces.into_iter().flat_map(|coupling| {
+                    coupling.of(node as usize).iter().flat_map(|&(face, _, _)| {
+                        let f = &coupling.faces[face as usize];
+                        f.below.into_iter().chain(f.above)
+                    })
+                });
+                let mut cols: Vec<u32> = tet_neighbours
+                    .chain(interface_neighbours)
                     .map(|m| self.column_of[m as usize])
                     .filter(|&c| c != NO_COLUMN)
                     .collect();
@@ -111,6 +180,15 @@ impl RowAssembler<'_> {
             .enumerate()
             .for_each(|(row, ((row_values, rhs), &node))| {
                 let cols = &col_idx[row_ptr[row]..row_ptr[row + 1]];
+                let mut add = |other: u32, entry: f64| match self.column_of[other as usize] {
+                    NO_COLUMN => {
+                        if let Some(fixed) = self.fixed_potential {
+                            *rhs -= entry * fixed[other as usize];
+                        }
+                    }
+                    c => row_values[cols.binary_search(&c).expect("pattern holds every neighbour")] += entry,
+                };
+                let mut load = 0.0;
                 for &t in self.incidence.of(node as usize) {
                     let tet = self.mesh.tets[t as usize];
                     let points = self.mesh.tet_points(t as usize);
@@ -119,22 +197,20 @@ impl RowAssembler<'_> {
                     let (gradients, volume) = barycentric_gradients(points);
                     let k = self.region_coefficient[self.mesh.tet_region[t as usize] as usize];
                     for (b, &other) in tet.iter().enumerate() {
-                        let entry = k * volume * gradients[local].dot(gradients[b]);
-                        match self.column_of[other as usize] {
-                            NO_COLUMN => {
-                                if let Some(fixed) = self.fixed_potential {
-                                    *rhs -= entry * fixed[other as usize];
-                                }
-                            }
-                            c => {
-                                row_values[cols.binary_search(&c).expect("pattern holds every tet neighbour")] += entry
-                            }
-                        }
+                        add(other, k * volume * gradients[local].dot(gradients[b]));
                     }
                     if let Some(source) = self.source {
-                        *rhs += element_load(points, volume, source, local);
+                        load += element_load(points, volume, source, local);
                     }
                 }
+                if let Some(coupling) = self.interfaces {
+                    for &(face, side, corner) in coupling.of(node as usize) {
+                        for (other, entry) in coupling.row(face, side, corner) {
+                            add(other, entry);
+                        }
+                    }
+                }
+                *rhs += load;
             });
         (SparseRows { row_ptr, col_idx, values }, rhs)
     }
@@ -222,6 +298,18 @@ fn validate(mesh: &Mesh, problem: &Problem) -> Result<(), FemError> {
             _ => {}
         }
     }
+    if problem.interface_resistance.len() != mesh.interface_names.len() {
+        return Err(FemError::InterfaceCountMismatch {
+            given: problem.interface_resistance.len(),
+            expected: mesh.interface_names.len(),
+            names: mesh.interface_names.join(", "),
+        });
+    }
+    for (name, &value) in mesh.interface_names.iter().zip(&problem.interface_resistance) {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(FemError::BadInterfaceResistance { interface: name.clone(), value });
+        }
+    }
     if let Some((face, f)) =
         mesh.boundary_faces.iter().enumerate().find(|(_, f)| f.tag as usize >= mesh.boundary_names.len())
     {
@@ -239,8 +327,8 @@ fn validate(mesh: &Mesh, problem: &Problem) -> Result<(), FemError> {
     Ok(())
 }
 
-/// The volume stiffness matrix over all nodes (no boundary terms, no lifting): symmetric, rows sum
-/// to zero. Checks the coefficients and elements like [`assemble`].
+/// The volume stiffness matrix over all nodes (no boundary terms, no interface coupling, no lifting):
+/// symmetric, rows sum to zero. Checks the coefficients and elements like [`assemble`].
 pub fn stiffness_matrix(mesh: &Mesh, region_coefficient: &[f64]) -> Result<CsrMatrix, FemError> {
     check_regions(mesh, region_coefficient)?;
     let incidence = NodeTets::new(mesh);
@@ -252,6 +340,7 @@ pub fn stiffness_matrix(mesh: &Mesh, region_coefficient: &[f64]) -> Result<CsrMa
         column_of: &all_nodes,
         fixed_potential: None,
         source: None,
+        interfaces: None,
     };
     let (SparseRows { row_ptr, col_idx, values }, _) = rows.fill(&all_nodes);
     Ok(CsrMatrix { nrows: mesh.nodes.len(), row_ptr, col_idx, values })
@@ -316,6 +405,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
     drop(fixing_tag);
 
     let incidence = NodeTets::new(mesh);
+    let interfaces = InterfaceCoupling::new(mesh, &problem.interface_resistance);
     // A free node outside every tet would give an empty row and a singular matrix.
     if let Some(&node) = free_nodes.iter().find(|&&n| incidence.of(n as usize).is_empty()) {
         return Err(FemError::OrphanNode { node: node as usize });
@@ -327,6 +417,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
         column_of: &column_of,
         fixed_potential: Some(&fixed_potential),
         source: problem.source,
+        interfaces: Some(&interfaces),
     };
     let (SparseRows { row_ptr, col_idx, values }, mut rhs) = reduced.fill(&free_nodes);
     let mut matrix = CsrMatrix { nrows: free_nodes.len(), row_ptr, col_idx, values };
@@ -369,6 +460,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
         column_of: &identity,
         fixed_potential: None,
         source: problem.source,
+        interfaces: Some(&interfaces),
     };
     let (reaction_rows, reaction_source_load) = reaction.fill(&dirichlet_nodes);
 

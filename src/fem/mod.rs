@@ -2,11 +2,18 @@
 //!
 //! [`assemble`] turns a mesh and a [`Problem`] into a reduced SPD system over the free (non-Dirichlet)
 //! nodes; [`Assembly::boundary_currents`] turns the solution into the current through each boundary;
-//! [`post`] derives current densities.
+//! [`post`] derives current densities and the currents through internal resistive interfaces.
+//!
+//! An internal resistive interface (a plane whose nodes the mesh duplicates, [`crate::mesh::InterfaceFace`])
+//! carries J.n = (phi_below - phi_above) / R: the weak form gains (1/R) integral (phi_a - phi_b)(v_a - v_b)
+//! over the plane, assembled with the consistent face mass. It is symmetric positive semidefinite, so the
+//! reduced matrix stays SPD.
 
 mod assembly;
 mod element;
 pub mod post;
+
+pub use post::InterfaceCurrent;
 
 pub use assembly::{assemble, stiffness_matrix, Assembly};
 pub use element::{barycentric_gradients, element_stiffness};
@@ -24,6 +31,10 @@ pub enum FemError {
     BadCoefficient { region: String, value: f64 },
     #[error("boundary `{boundary}`: Robin resistance {value:e} Ohm m^2 must be finite and > 0")]
     BadRobinResistance { boundary: String, value: f64 },
+    #[error("the problem gives {given} interface resistances but the mesh has {expected} interfaces ({names})")]
+    InterfaceCountMismatch { given: usize, expected: usize, names: String },
+    #[error("interface `{interface}`: resistance {value:e} Ohm m^2 must be finite and > 0")]
+    BadInterfaceResistance { interface: String, value: f64 },
     #[error("boundary `{boundary}`: {field} is {value}, it must be finite")]
     NonFiniteBoundaryValue { boundary: String, field: &'static str, value: f64 },
     #[error("tet {tet} has non-positive volume {volume_m3:.3e} m^3")]
@@ -61,5 +72,7 @@ pub struct Problem<'a> {
     pub region_coefficient: Vec<f64>,
     /// Condition per boundary tag (same order as `Mesh::boundary_names`).
     pub boundary_conditions: Vec<BoundaryCondition>,
+    /// Resistance (Ohm m^2) per internal interface tag (same order as `Mesh::interface_names`).
+    pub interface_resistance: Vec<f64>,
     pub source: Option<&'a Source>,
 }

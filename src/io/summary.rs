@@ -14,6 +14,8 @@ pub struct Summary {
     pub boundaries: Vec<Current>,
     /// Hot-spot surfaces (spheres) and patches (disks), current leaving the domain through each.
     pub hotspots: Vec<Current>,
+    /// Internal resistive interfaces (`[[layers]] top_resistance`): current crossing each upward.
+    pub interfaces: Vec<InterfaceSummary>,
     pub conservation: Conservation,
     /// `[analysis] cylinder_radius`: lateral current through a cylinder around each hot spot's axis.
     pub cylinders: Vec<crate::analysis::CylinderSummary>,
@@ -51,6 +53,19 @@ pub struct Current {
     pub condition: String,
     #[serde(rename = "current_A")]
     pub current_a: f64,
+}
+
+/// An internal resistive interface: its resistance, the current crossing it in +z (from the layer into what
+/// lies on it) and the mean potential jump phi_above - phi_below.
+#[derive(Debug, Clone, Serialize)]
+pub struct InterfaceSummary {
+    pub name: String,
+    #[serde(rename = "resistance_Ohm_m2")]
+    pub resistance_ohm_m2: f64,
+    #[serde(rename = "current_A")]
+    pub current_a: f64,
+    #[serde(rename = "potential_jump_V")]
+    pub potential_jump_v: f64,
 }
 
 /// Kirchhoff check: the currents through all surfaces sum to zero up to the solver tolerance.

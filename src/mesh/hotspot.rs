@@ -1,8 +1,10 @@
 //! The hot-spot mesher: a case geometry (box, layers, sphere and disk hot spots) as an implicit domain,
 //! meshed by [`super::implicit`]: conforming, graded from `h_min` at the hot spots and `h_interface` at the
-//! interface and layer planes to `h_max` far away.
+//! interface and layer planes to `h_max` far away. The top plane of a layer with an interfacial resistance is
+//! cut open afterwards ([`super::interface::split_at_plane`]).
 
 use super::implicit::{mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT};
+use super::interface::split_at_plane;
 use super::structured::BOX_BOUNDARIES;
 use super::{Mesh, MeshError};
 use crate::geometry::{Geometry, HotSpotShape, MeshControls};
@@ -29,6 +31,12 @@ pub fn generate_with_hierarchy(
 ) -> Result<GeneratedMesh, MeshError> {
     let mut generated = mesh_implicit_with_hierarchy(&implicit_domain(geometry)?, controls, levels, progress)?;
     merge_regions_by_name(&mut generated.mesh);
+    for plane in geometry.resistive_planes() {
+        let originals = split_at_plane(&mut generated.mesh, plane.z, &plane.name);
+        // A copy stands for the same background node as the node it duplicates.
+        let copies: Vec<u32> = originals.iter().map(|&v| generated.background_node[v as usize]).collect();
+        generated.background_node.extend(copies);
+    }
     Ok(generated)
 }
 
@@ -81,6 +89,17 @@ pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError>
                         center.z, radius
                     );
                     return Err(MeshError::HotSpotCutsInterface { name, reason });
+                }
+                if let Some(plane) = geometry.resistive_planes().into_iter().find(|p| (center.z - p.z).abs() <= radius)
+                {
+                    return Err(MeshError::HotSpotTouchesResistivePlane {
+                        name,
+                        layer: plane.layer,
+                        region: geometry.layers[plane.layer].region.clone(),
+                        z_m: plane.z,
+                        reach_low_m: center.z - radius,
+                        reach_high_m: center.z + radius,
+                    });
                 }
                 let inside = (center - radius).cmpgt(DVec3::ZERO).all() && (center + radius).cmplt(size).all();
                 if !inside {

@@ -633,6 +633,7 @@ impl Work {
             region_names: domain.region_names.clone(),
             boundary_faces: Vec::new(),
             boundary_names,
+            ..Default::default()
         };
         mesh.boundary_faces = boundary_faces(&mesh, domain, &on_surface)?;
         Ok((mesh, background_node))

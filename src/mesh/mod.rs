@@ -7,6 +7,7 @@
 pub mod bisection;
 pub mod hotspot;
 pub mod implicit;
+pub mod interface;
 pub mod quality;
 pub mod structured;
 
@@ -29,6 +30,19 @@ pub enum MeshError {
     DuplicateBoundaryName { name: String },
     #[error("hot spot `{name}` cuts the interface plane z = 0: {reason}")]
     HotSpotCutsInterface { name: String, reason: String },
+    #[error(
+        "hot spot `{name}` touches the resistive top plane z = {z_m:.4e} m of layer {layer} (`{region}`): its \
+         sphere reaches z = {reach_low_m:.4e} .. {reach_high_m:.4e} m; a hot spot must lie wholly on one side of \
+         a plane with an interfacial resistance"
+    )]
+    HotSpotTouchesResistivePlane {
+        name: String,
+        layer: usize,
+        region: String,
+        z_m: f64,
+        reach_low_m: f64,
+        reach_high_m: f64,
+    },
     #[error(
         "hot spot `{name}` has radius {radius_m:.3e} m, below the smallest resolvable size {min_m:.3e} m \
          (lower mesh.h_min)"
@@ -55,7 +69,19 @@ pub struct BoundaryFace {
     pub tag: u16,
 }
 
-/// A conforming tetrahedral mesh with region ids per tet and tags per boundary face.
+/// A triangle of an internal resistive interface (a plane z = const whose nodes are duplicated): the same
+/// three points as nodes of the tets below (`below`) and as the copies the tets above use (`above`);
+/// `below[i]` and `above[i]` lie at one point. `below` is ordered with its normal along +z.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceFace {
+    pub below: [u32; 3],
+    pub above: [u32; 3],
+    /// Index into [`Mesh::interface_names`].
+    pub tag: u16,
+}
+
+/// A tetrahedral mesh with region ids per tet and tags per boundary face; conforming except across its
+/// internal resistive interfaces, where the two sides have their own nodes (see [`interface`]).
 #[derive(Debug, Clone, Default)]
 pub struct Mesh {
     pub nodes: Vec<DVec3>,
@@ -65,6 +91,9 @@ pub struct Mesh {
     pub region_names: Vec<String>,
     pub boundary_faces: Vec<BoundaryFace>,
     pub boundary_names: Vec<String>,
+    /// Faces of the internal resistive interfaces, tagged by [`Mesh::interface_names`].
+    pub interface_faces: Vec<InterfaceFace>,
+    pub interface_names: Vec<String>,
 }
 
 /// Signed volume of the tet (a, b, c, d): positive when (b-a, c-a, d-a) is right-handed.
@@ -84,6 +113,12 @@ impl Mesh {
 
     pub fn face_points(&self, f: &BoundaryFace) -> [DVec3; 3] {
         f.nodes.map(|i| self.nodes[i as usize])
+    }
+
+    /// Area of an interface face.
+    pub fn interface_area(&self, f: &InterfaceFace) -> f64 {
+        let [a, b, c] = f.below.map(|i| self.nodes[i as usize]);
+        0.5 * (b - a).cross(c - a).length()
     }
 
     /// Area-weighted outward normal of a boundary face (length = 2 x area).

@@ -55,6 +55,7 @@ pub fn tensor_box(xs: &[f64], ys: &[f64], zs: &[f64]) -> Mesh {
         region_names: vec!["bulk".to_string()],
         boundary_faces: Vec::new(),
         boundary_names: BOX_BOUNDARIES.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
     };
     mesh.boundary_faces = box_boundary_faces(&mesh, [xs[0], ys[0], zs[0]], [xs[nx - 1], ys[ny - 1], zs[nz - 1]]);
     mesh

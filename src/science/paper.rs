@@ -194,8 +194,12 @@ pub fn run_paper_mode(
     let gaussian = gaussian_source(center, settings.width_m, reference_charge * sigma / eps);
     let cg = case.solver.cg_options();
     let mut solve = |conditions: Vec<BoundaryCondition>, source: Option<&fem::Source>| {
-        let problem =
-            Problem { region_coefficient: region_coefficient.clone(), boundary_conditions: conditions, source };
+        let problem = Problem {
+            region_coefficient: region_coefficient.clone(),
+            boundary_conditions: conditions,
+            interface_resistance: Vec::new(),
+            source,
+        };
         let assembly = fem::assemble(&mesh, &problem)?;
         let mut x = vec![0.0; assembly.matrix.nrows];
         solver.solve(&assembly.matrix, &assembly.rhs, &mut x, &cg)?;
@@ -350,6 +354,7 @@ fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, P
         region_names: vec![case.geometry.bulk_region.clone()],
         boundary_faces,
         boundary_names: BOX_BOUNDARIES.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
     })
 }
 
