@@ -122,10 +122,10 @@ fn default_case_is_the_papers_hot_spot_in_si() {
     for side in ["x_min", "x_max", "y_min", "y_max"] {
         assert_eq!(case.condition_for(side), BoundaryCondition::Insulating);
     }
-    // Defaults: h_max = 8 um / 8, h_interface = h_max / 8, h_min = 10 nm / 5, grading 1.3.
+    // h_max = 0.5 um from the file; defaults: h_interface = h_max / 8, h_min = 10 nm / 5, grading 1.3.
     assert_eq!(
         (case.mesh.h_max, case.mesh.h_interface, case.mesh.h_min, case.mesh.grading),
-        (1e-6, 1.25e-7, 2e-9, 1.3)
+        (5e-7, 6.25e-8, 2e-9, 1.3)
     );
     assert_eq!((case.solver.backend, case.solver.precision), (Backend::Auto, Precision::Mixed));
     assert_eq!((case.solver.rtol, case.solver.atol, case.solver.max_iter), (1e-10, 0.0, 20_000));
