@@ -22,6 +22,7 @@ pub enum BackendError {
 pub struct OwnedGpuSolver {
     context: GpuContext,
     precision: Precision,
+    check_every: usize,
 }
 
 impl OwnedGpuSolver {
@@ -32,13 +33,17 @@ impl OwnedGpuSolver {
             require_f64: settings.precision == Precision::F64,
             ..GpuRequest::default()
         };
-        Ok(OwnedGpuSolver { context: GpuContext::new(&request)?, precision: settings.precision })
+        Ok(OwnedGpuSolver {
+            context: GpuContext::new(&request)?,
+            precision: settings.precision,
+            check_every: settings.check_every,
+        })
     }
 }
 
 impl SymmetricSolver for OwnedGpuSolver {
     fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
-        GpuSolver::new(&self.context, self.precision).solve(a, b, x, options)
+        GpuSolver::new(&self.context, self.precision).with_check_every(self.check_every).solve(a, b, x, options)
     }
 }
 

@@ -266,6 +266,14 @@ fn mesh_controls_are_checked() {
     assert_eq!((case.mesh.h_max, case.mesh.h_interface, case.mesh.h_min), (5e-7, 6.25e-8, 6.25e-8));
 }
 
+#[test]
+fn gpu_check_interval_is_read_and_checked() {
+    assert_eq!(load(BASE, &[]).unwrap().solver.check_every, ionflux::gpu::DEFAULT_CHECK_EVERY);
+    assert_eq!(load(&format!("{BASE}[solver]\ncheck_every = 4\n"), &[]).unwrap().solver.check_every, 4);
+    let message = error(&format!("{BASE}[solver]\ncheck_every = 0\n"), &[]);
+    assert_mentions(&message, &["line 14", "`solver.check_every`", "at least 1"]);
+}
+
 const SPHERE: &str =
     "[[hotspots]]\nname = \"a\"\nshape = \"sphere\"\ncenter = [\"1 um\", \"1 um\", \"50 nm\"]\nradius = \"10 nm\"\n";
 

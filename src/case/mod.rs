@@ -65,6 +65,7 @@
 //! rtol = 1e-10                              # stop when ||r|| <= max(rtol ||b||, atol); default 1e-10, 0 < rtol < 1
 //! atol = 0.0                                # default 0 (in the units of the right-hand side, A)
 //! max_iter = 20000                          # default 20000
+//! check_every = 32                          # GPU: read the residual back every this many iterations (default 32)
 //!
 //! [analysis]                                # all optional: numbers computed from the solved field
 //! cylinder_radius = "1.5 um"                # lateral current through a vertical cylinder around each hot spot
@@ -211,6 +212,8 @@ pub struct SolverSettings {
     pub rtol: f64,
     pub atol: f64,
     pub max_iter: usize,
+    /// GPU: iterations between reads of the convergence scalars (the only host traffic of the CG loop).
+    pub check_every: usize,
 }
 
 impl SolverSettings {
@@ -829,6 +832,11 @@ impl Builder<'_> {
             let span = solver.max_iter.as_ref().map(|m| m.span());
             return Err(self.invalid_at(span, "solver.max_iter", "must be at least 1".into()));
         }
+        let check_every = solver.check_every.as_ref().map_or(crate::gpu::DEFAULT_CHECK_EVERY as u64, |k| *k.get_ref());
+        if check_every == 0 {
+            let span = solver.check_every.as_ref().map(|k| k.span());
+            return Err(self.invalid_at(span, "solver.check_every", "must be at least 1".into()));
+        }
         Ok(SolverSettings {
             backend: solver.backend.unwrap_or_default(),
             precision: solver.precision.unwrap_or_default(),
@@ -836,6 +844,7 @@ impl Builder<'_> {
             rtol,
             atol,
             max_iter: max_iter as usize,
+            check_every: check_every as usize,
         })
     }
 }

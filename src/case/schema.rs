@@ -145,6 +145,7 @@ pub struct RawSolver {
     pub rtol: Option<Spanned<f64>>,
     pub atol: Option<Spanned<f64>>,
     pub max_iter: Option<Spanned<u64>>,
+    pub check_every: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
