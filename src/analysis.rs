@@ -1,7 +1,17 @@
 //! Step 6 of the walkthrough: the numbers a case's `[analysis]` asks for, computed from the solved field
 //! with [`crate::science`]: the lateral current through a cylinder around each hot spot's axis, and the
 //! re-lithiation time of each depleted sphere hot spot (one solve per reaction step and radius increment), and
-//! the paper's own Gaussian-charge model of each Dirichlet sphere hot spot next to it (paper mode).
+//! the paper's own Gaussian-charge model of each Dirichlet sphere hot spot next to it (paper mode), and the
+//! current focusing and constriction resistance of the voids (insulating disk hot spots).
+//!
+//! Voids: the applied current density is the current through the interface plane z = 0 (the `interface`
+//! boundary and every disk patch, from the consistent boundary currents) over the box's bottom area Lx Ly; with
+//! a Neumann top of the same area it is the top's current density. The focusing factor is the largest |J| of
+//! an interface tet near the void over it (a mesh-resolution value: the rim is singular, see
+//! [`crate::science::voids`]). The resistance of a case is (area-mean potential of the top face - the
+//! interface's potential (Dirichlet) or electrode potential (Robin)) / the interface-plane current; the
+//! constriction resistance is that of the case minus that of the same case (same mesh) with every void given
+//! the interface's own condition, one extra solve.
 //!
 //! Sign convention of the paper (and of the cases in `meshes/`): the depleted region is held at +U above the
 //! Li interface (0 V). The physical electrolyte potential there is -U (the region is a cathode to Li), so the
@@ -19,6 +29,7 @@ use crate::science::lithiation::{
 };
 use crate::science::locate::PointLocator;
 use crate::science::paper::{run_paper_mode, PaperError, PaperModeResult, PaperSettings};
+use crate::science::voids::{mean_boundary_potential, InterfaceTets, VoidError, VoidResult};
 use crate::solver::SymmetricSolver;
 use serde::Serialize;
 
@@ -35,6 +46,7 @@ pub struct Analysis {
     pub cylinders: Vec<CylinderResult>,
     pub lithiation: Vec<LithiationStep>,
     pub paper_mode: Vec<PaperModeResult>,
+    pub voids: Vec<VoidResult>,
 }
 
 /// One `cylinders` entry of summary.json.
@@ -109,7 +121,89 @@ pub fn analyse(
             analysis.lithiation.extend(lithiate(case, solution, solver, options, spot, radius, potential, increments)?);
         }
     }
+    if case.analysis.voids {
+        analysis.voids = analyse_voids(case, solution, solver)?;
+    }
     Ok(analysis)
+}
+
+/// A void: a disk hot spot whose condition (its own, its group's or the default) is insulating.
+fn is_void(case: &Case, spot: &HotSpot) -> bool {
+    matches!(spot.shape, HotSpotShape::Disk { .. }) && case.condition_for(&spot.name) == BoundaryCondition::Insulating
+}
+
+/// Focusing factor of each void and the constriction resistance of all of them (one reference solve).
+fn analyse_voids(
+    case: &Case,
+    solution: &Solution,
+    solver: &mut dyn SymmetricSolver,
+) -> Result<Vec<VoidResult>, RunError> {
+    let voids: Vec<&HotSpot> = case.geometry.hotspots.iter().filter(|s| is_void(case, s)).collect();
+    if voids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let interface = case.boundaries.get("interface").expect("analysis.voids is checked to have an interface entry");
+    let current = interface_plane_current(case, solution);
+    if current == 0.0 {
+        return Err(VoidError::NoCurrent.into());
+    }
+    let resistance = top_to_interface_resistance(case, solution, current);
+
+    let mut reference = case.clone();
+    reference.analysis = Default::default();
+    for void in &voids {
+        reference.boundaries.insert(void.name.clone(), interface.clone());
+    }
+    let reference_solution = crate::pipeline::solve_case_with(&reference, solver, &RunOptions { progress: false })?;
+    let reference_current = interface_plane_current(&reference, &reference_solution);
+    let reference_resistance = top_to_interface_resistance(&reference, &reference_solution, reference_current);
+
+    let size = case.geometry.size;
+    let applied = current / (size.x * size.y);
+    let tag = solution.mesh.boundary_tag("interface").expect("every mesh has an interface");
+    let interface_tets = InterfaceTets::new(&solution.mesh, &solution.cell_current, tag);
+    voids
+        .into_iter()
+        .map(|void| {
+            let HotSpotShape::Disk { center_x, center_y, radius } = void.shape else { unreachable!("voids are disks") };
+            let peak = interface_tets
+                .rim_peak(center_x, center_y, radius)
+                .ok_or_else(|| VoidError::NoInterfaceNear { hotspot: void.name.clone() })?;
+            Ok(VoidResult {
+                hotspot: void.name.clone(),
+                radius_m: radius,
+                applied_current_density_A_per_m2: applied,
+                max_interface_current_density_A_per_m2: peak.current_density,
+                focusing_factor: peak.current_density / applied.abs(),
+                max_at_distance_from_center_m: peak.distance_from_center,
+                element_size_at_max_m: peak.element_size,
+                resistance_Ohm: resistance,
+                reference_resistance_Ohm: reference_resistance,
+                constriction_resistance_Ohm: resistance - reference_resistance,
+            })
+        })
+        .collect()
+}
+
+/// The current leaving through the interface plane z = 0: the `interface` boundary and every disk patch.
+fn interface_plane_current(case: &Case, solution: &Solution) -> f64 {
+    let disks = case.geometry.hotspots.iter().filter(|s| matches!(s.shape, HotSpotShape::Disk { .. }));
+    std::iter::once("interface")
+        .chain(disks.map(|s| s.name.as_str()))
+        .filter_map(|name| solution.mesh.boundary_tag(name))
+        .map(|tag| solution.boundary_currents[tag as usize])
+        .sum()
+}
+
+/// (area-mean potential of the top face - the interface's potential) / `current`.
+fn top_to_interface_resistance(case: &Case, solution: &Solution, current: f64) -> f64 {
+    let interface_potential = match case.condition_for("interface") {
+        BoundaryCondition::Dirichlet { potential } => potential,
+        BoundaryCondition::Robin { electrode_potential, .. } => electrode_potential,
+        _ => unreachable!("analysis.voids is checked to have a dirichlet or robin interface"),
+    };
+    let top = solution.mesh.boundary_tag("top").expect("every mesh has a top");
+    (mean_boundary_potential(&solution.mesh, &solution.phi, top) - interface_potential) / current
 }
 
 /// Re-lithiation of one depleted Sb sphere through the paper's two steps. One increment is the paper's

@@ -343,6 +343,20 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
             p.hotspot, p.charge_C, p.width_m, p.potential_at_distance_V, p.calibration_distance_m, p.current_A
         );
     }
+    for v in &s.voids {
+        println!(
+            "void {} (r = {:.3e} m): max |J| {:.4e} A/m^2 = {:.3} x applied {:.4e} A/m^2 (element {:.2e} m at the \
+             rim); constriction resistance {:.5e} Ohm (top to interface {:.5e} Ohm)",
+            v.hotspot,
+            v.radius_m,
+            v.max_interface_current_density_A_per_m2,
+            v.focusing_factor,
+            v.applied_current_density_A_per_m2,
+            v.element_size_at_max_m,
+            v.constriction_resistance_Ohm,
+            v.resistance_Ohm
+        );
+    }
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     println!("wrote {}", names.join(", "));
 }

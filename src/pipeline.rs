@@ -38,6 +38,8 @@ pub enum RunError {
     Plot(#[from] crate::science::plot::PlotError),
     #[error(transparent)]
     Paper(#[from] crate::science::paper::PaperError),
+    #[error(transparent)]
+    Voids(#[from] crate::science::voids::VoidError),
 }
 
 /// How a run behaves, beyond what the case file says.
@@ -151,7 +153,7 @@ pub fn solve_case_with(
         analysis: Analysis::default(),
     };
 
-    // 6. Analyse: cylinder currents, re-lithiation times (which re-solve variants of the case).
+    // 6. Analyse: cylinder currents, re-lithiation times, voids (which re-solve variants of the case).
     let clock = Instant::now();
     solution.analysis = analysis::analyse(case, &solution, solver, options)?;
     solution.timings.analysis = clock.elapsed().as_secs_f64();
@@ -221,6 +223,7 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
         },
         lithiation: solution.analysis.lithiation.clone(),
         paper_mode: solution.analysis.paper_mode.clone(),
+        voids: solution.analysis.voids.clone(),
         timings_s: solution.timings,
     }
 }

@@ -76,6 +76,10 @@
 //! paper_mode = true                         # also solve the paper's Gaussian-charge model of the (single,
 //!                                           # sphere) hot spot, calibrated to U at its radius; default false
 //! paper_width = "2 nm"                      # Gaussian width of paper mode, default 2 nm
+//! voids = true                              # current focusing and constriction resistance of every void
+//!                                           # (disk hot spot with an insulating condition, also when it has
+//!                                           # no boundary entry); needs a dirichlet or robin interface and a
+//!                                           # non-insulating top; one extra solve; default false
 //!
 //! [output]                                  # all optional
 //! vtu = true                                # write solution.vtu (default true)
@@ -238,6 +242,8 @@ pub struct AnalysisSettings {
     pub lithiation_increments: Option<usize>,
     /// Gaussian width of paper mode (m); `None`: no paper mode.
     pub paper_width: Option<f64>,
+    /// Focusing factor and constriction resistance of the voids (insulating disk hot spots).
+    pub voids: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -550,7 +556,7 @@ impl Builder<'_> {
         let geometry = Geometry { size, layers, bulk_region: bulk.get_ref().clone(), hotspots };
         let mesh = self.mesh_controls(&raw, &geometry)?;
         let solver = self.solver(&raw)?;
-        let analysis = self.analysis(&raw, size.z)?;
+        let analysis = self.analysis(&raw, size.z, &boundaries)?;
         let output = OutputSettings {
             vtu: raw.output.vtu.unwrap_or(true),
             summary_json: raw.output.summary_json.unwrap_or(true),
@@ -774,7 +780,12 @@ impl Builder<'_> {
         Ok(MeshControls { h_max, h_min, h_interface, grading })
     }
 
-    fn analysis(&self, raw: &RawCase, height: f64) -> Result<AnalysisSettings, CaseError> {
+    fn analysis(
+        &self,
+        raw: &RawCase,
+        height: f64,
+        boundaries: &BTreeMap<String, CaseBoundary>,
+    ) -> Result<AnalysisSettings, CaseError> {
         let analysis = &raw.analysis;
         let cylinder = match &analysis.cylinder_radius {
             None => None,
@@ -811,7 +822,23 @@ impl Builder<'_> {
             None => PaperSettings::default().width_m,
         };
         let paper_width = analysis.paper_mode.unwrap_or(false).then_some(paper_width);
-        Ok(AnalysisSettings { cylinder, lithiation_increments, paper_width })
+        let voids = analysis.voids.as_ref().is_some_and(|v| *v.get_ref());
+        if let Some(switch) = analysis.voids.as_ref().filter(|_| voids) {
+            // The constriction resistance is that of the path from the top face to the interface.
+            let condition = |name: &str| boundaries.get(name).map_or(BoundaryCondition::Insulating, |b| b.condition);
+            let interface = condition("interface");
+            if !matches!(interface, BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Robin { .. }) {
+                let reason = "needs a dirichlet or robin interface (the current leaves there and the voids are \
+                              compared with it)"
+                    .into();
+                return Err(self.invalid(switch.span(), "analysis.voids", reason));
+            }
+            if condition("top") == BoundaryCondition::Insulating {
+                let reason = "needs a top face that carries current (dirichlet, neumann or robin)".into();
+                return Err(self.invalid(switch.span(), "analysis.voids", reason));
+            }
+        }
+        Ok(AnalysisSettings { cylinder, lithiation_increments, paper_width, voids })
     }
 
     fn solver(&self, raw: &RawCase) -> Result<SolverSettings, CaseError> {

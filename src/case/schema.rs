@@ -164,4 +164,5 @@ pub struct RawAnalysis {
     pub lithiation_increments: Option<Spanned<u64>>,
     pub paper_mode: Option<bool>,
     pub paper_width: Option<Quantity>,
+    pub voids: Option<Spanned<bool>>,
 }

@@ -24,6 +24,8 @@ pub struct Summary {
     /// `[analysis] paper_mode`: the paper's Gaussian-charge model of each sphere hot spot, calibrated to U
     /// at the hot spot's radius, to compare with its Dirichlet-sphere current in `hotspots`.
     pub paper_mode: Vec<crate::science::paper::PaperModeResult>,
+    /// `[analysis] voids`: focusing factor and constriction resistance of each void (insulating disk).
+    pub voids: Vec<crate::science::voids::VoidResult>,
     pub timings_s: Timings,
 }
 
