@@ -19,20 +19,6 @@ use std::path::{Path, PathBuf};
 /// The most points one sweep may have (a typo such as `:1000000` should not start a week of solves).
 pub const MAX_POINTS: usize = 10_000;
 
-/// Dimensions a unit in a `--vary` value may have (only to express the value in SI for the CSV).
-const DIMENSIONS: [Dimension; 10] = [
-    Dimension::Length,
-    Dimension::Conductivity,
-    Dimension::CurrentDensity,
-    Dimension::AreaResistance,
-    Dimension::Potential,
-    Dimension::ArealDensity,
-    Dimension::Current,
-    Dimension::Charge,
-    Dimension::Time,
-    Dimension::Permittivity,
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     #[error("--vary `{spec}`: {reason}")]
@@ -149,7 +135,8 @@ fn si_factor(unit: &str) -> Result<f64, String> {
     if unit.is_empty() {
         return Ok(1.0);
     }
-    DIMENSIONS
+    // Any dimension will do: the unit only has to be expressed in SI for the CSV.
+    Dimension::ALL
         .iter()
         .find_map(|&d| parse_quantity(&format!("1 {unit}"), d).ok())
         .ok_or_else(|| format!("unknown unit `{unit}`"))

@@ -40,7 +40,8 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    const ALL: [Dimension; 10] = [
+    /// Every dimension a case value may have.
+    pub const ALL: [Dimension; 10] = [
         Dimension::Length,
         Dimension::Conductivity,
         Dimension::CurrentDensity,
