@@ -83,12 +83,7 @@ pub fn axis_of(spot: &HotSpot) -> (f64, f64) {
 }
 
 /// Runs the case's `[analysis]` on a solved case. `solver` re-solves the case for lithiation steps.
-pub fn analyse(
-    case: &Case,
-    solution: &Solution,
-    solver: &mut dyn SymmetricSolver,
-    options: &RunOptions,
-) -> Result<Analysis, RunError> {
+pub fn analyse(case: &Case, solution: &Solution, solver: &mut dyn SymmetricSolver) -> Result<Analysis, RunError> {
     let mut analysis = Analysis::default();
     if let Some(spec) = &case.analysis.cylinder {
         let locator = PointLocator::new(&solution.mesh);
@@ -118,7 +113,7 @@ pub fn analyse(
         for spot in &case.geometry.hotspots {
             let HotSpotShape::Sphere { radius, .. } = spot.shape else { continue };
             let BoundaryCondition::Dirichlet { potential } = case.condition_for(&spot.name) else { continue };
-            analysis.lithiation.extend(lithiate(case, solution, solver, options, spot, radius, potential, increments)?);
+            analysis.lithiation.extend(lithiate(case, solution, solver, spot, radius, potential, increments)?);
         }
     }
     if case.analysis.voids {
@@ -213,7 +208,6 @@ fn lithiate(
     case: &Case,
     solution: &Solution,
     solver: &mut dyn SymmetricSolver,
-    options: &RunOptions,
     spot: &HotSpot,
     radius: f64,
     potential: f64,
@@ -227,7 +221,7 @@ fn lithiate(
     };
     let sign = if potential < 0.0 { -1.0 } else { 1.0 };
     let tag = solution.mesh.boundary_tag(&spot.name).expect("every sphere hot spot has a boundary") as usize;
-    let quiet = RunOptions { progress: false, ..options.clone() };
+    let quiet = RunOptions { progress: false };
     relithiation_steps(&spot.name, &region, &SB_TO_LI3SB_STEPS, integration, |step_radius, step_potential| {
         let leaving = if step_radius == radius && sign * step_potential == potential {
             solution.boundary_currents[tag]

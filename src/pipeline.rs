@@ -155,7 +155,7 @@ pub fn solve_case_with(
 
     // 6. Analyse: cylinder currents, re-lithiation times, voids (which re-solve variants of the case).
     let clock = Instant::now();
-    solution.analysis = analysis::analyse(case, &solution, solver, options)?;
+    solution.analysis = analysis::analyse(case, &solution, solver)?;
     solution.timings.analysis = clock.elapsed().as_secs_f64();
     Ok(solution)
 }

@@ -165,8 +165,8 @@ fn default_case_hot_spot_current_is_that_of_a_sphere_over_a_grounded_plane() {
     .unwrap();
     let solution = ionflux::pipeline::solve_case(&case, &ionflux::pipeline::RunOptions::default()).unwrap();
     let current = -solution.boundary_currents[solution.mesh.boundary_tag("hotspot").unwrap() as usize];
-    let (a, h) = (10e-9, 25e-9);
-    let alpha = (h / a as f64).acosh();
+    let (a, h): (f64, f64) = (10e-9, 25e-9);
+    let alpha = (h / a).acosh();
     let series: f64 = (1..60).map(|n| 1.0 / (n as f64 * alpha).sinh()).sum();
     let exact = 4.0 * PI * SIGMA * a * U * alpha.sinh() * series;
     let error = (current - exact) / exact;

@@ -195,7 +195,7 @@ fn hot_spot_touching_a_resistive_plane_is_refused_naming_the_layer() {
          radius = \"6 nm\"\n[boundaries.sb]\ntype = \"dirichlet\"\npotential = \"0.9 V\"\n"
     );
     let case = Case::from_toml_str(&text, "touching", &["mesh.h_min=1 nm".into()]).unwrap();
-    let err = pipeline::mesh_case(&case, &RunOptions::default()).err().expect("refused").to_string();
+    let err = pipeline::mesh_case(&case, &RunOptions::default()).expect_err("refused").to_string();
     assert!(err.contains("`sb`") && err.contains("layer 0 (`li3sb`)") && err.contains("resistive"), "{err}");
 }
 
