@@ -121,6 +121,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    ionflux::gpu::quiet_headless_vulkan_layers();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Solve { case, out, backend, precision, adapter, no_vtu, plots, quiet } => {

@@ -41,6 +41,16 @@ pub struct AdapterInfoRow {
     pub max_buffer_size: u64,
 }
 
+/// Switches off Mesa's implicit device-select Vulkan layer unless the user configured it: the layer connects to
+/// a Wayland display to rank GPUs, which on a headless machine prints "error: XDG_RUNTIME_DIR is invalid" for
+/// every instance, and ionflux ranks adapters itself. Call it first thing in `main`, while the process has
+/// one thread (it sets an environment variable).
+pub fn quiet_headless_vulkan_layers() {
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn instance() -> wgpu::Instance {
     let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
     descriptor.backends = wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;

@@ -9,7 +9,8 @@ mod solver;
 mod system;
 
 pub use context::{
-    list_adapters, test_context, test_context_with, AdapterInfoRow, GpuContext, GpuRequest, MAX_BINDING_BYTES_ENV,
+    list_adapters, quiet_headless_vulkan_layers, test_context, test_context_with, AdapterInfoRow, GpuContext,
+    GpuRequest, MAX_BINDING_BYTES_ENV,
 };
 pub use kernels::WORKGROUP_SIZE;
 pub use solver::{GpuSolver, Precision, DEFAULT_CHECK_EVERY, MIXED_INNER_RTOL};
