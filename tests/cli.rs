@@ -120,3 +120,50 @@ fn missing_case_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere.toml"));
 }
+
+/// `ionflux devices --json` lists what wgpu finds; with IONFLUX_REQUIRE_GPU (CI, lavapipe) there is one.
+#[test]
+fn devices_json_lists_adapters_with_their_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ionflux(&["devices", "--json"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let adapters: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let adapters = adapters.as_array().unwrap();
+    if std::env::var_os("IONFLUX_REQUIRE_GPU").is_some() {
+        assert!(!adapters.is_empty(), "no adapter although IONFLUX_REQUIRE_GPU is set");
+    }
+    for a in adapters {
+        assert!(!a["name"].as_str().unwrap().is_empty());
+        assert!(a["max_storage_buffer_binding_size"].as_u64().unwrap() > 0);
+        assert!(a["max_buffer_size"].as_u64().unwrap() >= a["max_storage_buffer_binding_size"].as_u64().unwrap());
+    }
+}
+
+/// `ionflux bench` on a shipped case: the JSON report's rates follow from its times by the stated byte model,
+/// and the GPU/CPU ratio from the two rows.
+#[test]
+fn bench_reports_rates_consistent_with_its_byte_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/slab.toml");
+    let out = ionflux(&["bench", case, "--iterations", "3", "--json", "bench.json"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Byte model"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("bench.json")).unwrap()).unwrap();
+    let rows = report["backends"].as_array().unwrap();
+    let cpu = &rows[0];
+    assert_eq!((cpu["backend"].as_str(), cpu["precision"].as_str()), (Some("cpu"), Some("f64")));
+    let (n, nnz) = (cpu["unknowns"].as_f64().unwrap(), cpu["nonzeros"].as_f64().unwrap());
+    // SpMV bytes on the CPU: nnz (8 + 4) + (n + 1) 8 + n 8 + n 8.
+    let bytes = nnz * 12.0 + (n + 1.0) * 8.0 + 2.0 * n * 8.0;
+    let rate = bytes / cpu["seconds_per_spmv"].as_f64().unwrap() / 1e9;
+    assert!((cpu["spmv_gb_per_s"].as_f64().unwrap() - rate).abs() <= 1e-9 * rate);
+    let ratio = cpu["spmv_gb_per_s"].as_f64().unwrap() / cpu["copy_gb_per_s"].as_f64().unwrap();
+    assert!((cpu["spmv_copy_ratio"].as_f64().unwrap() - ratio).abs() <= 1e-9 * ratio);
+    if let [_, gpu] = rows.as_slice() {
+        let speed = cpu["seconds_per_spmv"].as_f64().unwrap() / gpu["seconds_per_spmv"].as_f64().unwrap();
+        assert!((report["gpu_over_cpu_spmv_speed"].as_f64().unwrap() - speed).abs() <= 1e-9 * speed);
+    } else if std::env::var_os("IONFLUX_REQUIRE_GPU").is_some() {
+        panic!("no GPU row although IONFLUX_REQUIRE_GPU is set: {}", report["gpu_error"]);
+    }
+}
