@@ -1,5 +1,5 @@
 // Fused CG update: x += alpha p; r -= alpha q; z = D^-1 r (not stored), and the partial sums of
-// (r.z, r.r) for the next beta and the convergence test, all in one pass over the vectors.
+// (r.z, r.r) for the next beta and the convergence test, all in one pass over one chunk of the vectors.
 @group(0) @binding(0) var<uniform> params: KernelParams;
 @group(0) @binding(1) var<storage, read> scalars: CgScalars;
 @group(0) @binding(2) var<storage, read> p: array<real>;
@@ -27,6 +27,6 @@ fn main(
     }
     let total = workgroup_sum(local_index, contribution);
     if local_index == 0u && group < params.partial_count {
-        partials[group] = total;
+        partials[params.first_partial + group] = total;
     }
 }

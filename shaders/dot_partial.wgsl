@@ -1,4 +1,5 @@
-// First reduction stage of a . b: one partial sum per workgroup (no float atomics).
+// First reduction stage of a . b over one vector chunk: one partial sum per workgroup (no float atomics),
+// stored after the partials of the chunks before it so the final stage sums them all.
 @group(0) @binding(0) var<uniform> params: KernelParams;
 @group(0) @binding(1) var<storage, read> a: array<real>;
 @group(0) @binding(2) var<storage, read> b: array<real>;
@@ -18,6 +19,6 @@ fn main(
     }
     let total = workgroup_sum(local_index, vec2<real>(product, real(0.0)));
     if local_index == 0u && group < params.partial_count {
-        partials[group] = total;
+        partials[params.first_partial + group] = total;
     }
 }

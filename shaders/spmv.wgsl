@@ -1,11 +1,27 @@
 // y = A x over one row chunk of a CSR matrix (one invocation per row). Chunks keep every binding under
-// max_storage_buffer_binding_size; row_ptr is rebased to the chunk's own cols/values.
+// max_storage_buffer_binding_size; row_ptr is rebased to the chunk's own cols/values, y is bound from the
+// chunk's first row, and x, which is gathered at any column, is bound as up to four consecutive chunks.
 @group(0) @binding(0) var<uniform> params: KernelParams;
 @group(0) @binding(1) var<storage, read> row_ptr: array<u32>;
 @group(0) @binding(2) var<storage, read> cols: array<u32>;
 @group(0) @binding(3) var<storage, read> values: array<real>;
-@group(0) @binding(4) var<storage, read> x: array<real>;
-@group(0) @binding(5) var<storage, read_write> y: array<real>;
+// Keep the count in sync with MAX_X_BINDINGS in src/gpu/system.rs; unused ones repeat x0.
+@group(0) @binding(4) var<storage, read> x0: array<real>;
+@group(0) @binding(5) var<storage, read> x1: array<real>;
+@group(0) @binding(6) var<storage, read> x2: array<real>;
+@group(0) @binding(7) var<storage, read> x3: array<real>;
+@group(0) @binding(8) var<storage, read_write> y: array<real>;
+
+fn gather_x(column: u32) -> real {
+    let chunk = column / params.x_chunk_len;
+    let local = column - chunk * params.x_chunk_len;
+    switch chunk {
+        case 0u: { return x0[local]; }
+        case 1u: { return x1[local]; }
+        case 2u: { return x2[local]; }
+        default: { return x3[local]; }
+    }
+}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
@@ -19,7 +35,7 @@ fn main(
     }
     var sum = real(0.0);
     for (var k = row_ptr[row]; k < row_ptr[row + 1u]; k++) {
-        sum += values[k] * x[cols[k]];
+        sum += values[k] * gather_x(cols[k]);
     }
-    y[params.row_begin + row] = sum;
+    y[row] = sum;
 }

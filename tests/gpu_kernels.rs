@@ -110,3 +110,39 @@ fn f64_spmv_matches_cpu_to_f64_roundoff() {
     a.spmv(&x, &mut want);
     assert!(relative_diff(&system.spmv(&x).unwrap(), &want) < 1e-14);
 }
+
+/// With a 64 KiB binding limit a 27,000-entry f32 vector spans two chunks (and the SpMV two x bindings):
+/// SpMV, the chunked dot with its offset partials, and both updates must still match the CPU. Folding at
+/// 10 workgroups per dimension leaves idle groups in each chunk's grid, which must not write partials.
+#[test]
+fn vector_chunked_kernels_match_cpu() {
+    let request = GpuRequest {
+        allow_software: true,
+        max_binding_bytes: Some(64 << 10),
+        max_workgroups_per_dimension: Some(10),
+        ..Default::default()
+    };
+    let Some(ctx) = test_context_with(request) else { return };
+    let a = laplacian_7point(30, 30, 30);
+    let n = a.nrows;
+    let system = GpuSystem::new(&ctx, &a, Real::F32).unwrap();
+    assert_eq!(system.vector_chunk_count(), 2);
+    let (x, r, p, q) = (seeded_vector(n, 12), seeded_vector(n, 13), seeded_vector(n, 14), seeded_vector(n, 15));
+    let mut want = vec![0.0; n];
+    a.spmv(&x, &mut want);
+    assert!(relative_diff(&system.spmv(&x).unwrap(), &want) < F32_TOLERANCE);
+    let want_dot: f64 = x.iter().zip(&r).map(|(a, b)| a * b).sum();
+    let scale: f64 = x.iter().zip(&r).map(|(a, b)| (a * b).abs()).sum();
+    assert!((system.dot(&x, &r).unwrap() - want_dot).abs() / scale < F32_TOLERANCE);
+    let alpha = 0.37;
+    let (got_x, got_r, _, got_rr) = system.cg_update(alpha, &x, &r, &p, &q).unwrap();
+    let want_x: Vec<f64> = x.iter().zip(&p).map(|(x, p)| x + alpha * p).collect();
+    let want_r: Vec<f64> = r.iter().zip(&q).map(|(r, q)| r - alpha * q).collect();
+    let want_rr: f64 = want_r.iter().map(|r| r * r).sum();
+    assert!(relative_diff(&got_x, &want_x) < F32_TOLERANCE);
+    assert!(relative_diff(&got_r, &want_r) < F32_TOLERANCE);
+    assert!((got_rr - want_rr).abs() / want_rr < F32_TOLERANCE, "rr {got_rr} vs {want_rr}");
+    let beta = 0.81;
+    let want_p: Vec<f64> = r.iter().zip(&p).zip(inv_diag(&a)).map(|((r, p), d)| d * r + beta * p).collect();
+    assert!(relative_diff(&system.p_update(beta, &r, &p).unwrap(), &want_p) < F32_TOLERANCE);
+}

@@ -2,7 +2,7 @@
 //! Skips with a printed reason when no adapter exists, unless IONFLUX_REQUIRE_GPU=1.
 
 use ionflux::bench::{laplacian_7point, seeded_vector};
-use ionflux::gpu::{test_context, test_context_with, GpuError, GpuRequest, GpuSolver, Precision};
+use ionflux::gpu::{test_context, test_context_with, GpuError, GpuRequest, GpuSolver, Precision, MAX_X_BINDINGS};
 use ionflux::solver::cpu::CpuSolver;
 use ionflux::solver::{CgOptions, SolveError, SymmetricSolver};
 use ionflux::sparse::CsrMatrix;
@@ -17,6 +17,11 @@ fn cpu_reference(a: &CsrMatrix, b: &[f64], options: &CgOptions) -> Vec<f64> {
     CpuSolver.solve(a, b, &mut x, options).unwrap();
     x
 }
+
+/// Row chunks of the 30^3 Laplacian (183,600 nonzeros) under a 64 KiB binding limit: 734 KB of f32 values
+/// (or u32 columns) need 12, 1.47 MB of f64 values 23.
+const MATRIX_CHUNKS_F32: usize = 12;
+const MATRIX_CHUNKS_F64: usize = 23;
 
 const OPTIONS: CgOptions = CgOptions { rtol: 1e-10, atol: 0.0, max_iter: 20_000 };
 
@@ -102,6 +107,67 @@ fn multi_chunk_solve_matches_cpu() {
     assert_eq!(solver.last_chunk_count(), 3);
     assert!(report.relative_residual <= options.rtol);
     assert!(relative_diff(&x, &want) < 1e-8, "diff {}", relative_diff(&x, &want));
+}
+
+/// A 30^3 Laplacian under a 64 KiB binding limit: one f32 vector (108 KB) needs two chunks and the SpMV
+/// two x bindings, one f64 vector (216 KB) four; the matrix needs many row chunks. Returns (relative
+/// difference to the CPU f64 solution, vector chunks, matrix row chunks).
+fn solve_beyond_the_vector_binding_limit(precision: Precision) -> Option<(f64, usize, usize)> {
+    let request = GpuRequest { allow_software: true, max_binding_bytes: Some(64 << 10), ..Default::default() };
+    let ctx = test_context_with(request)?;
+    if precision == Precision::F64 && !ctx.supports_f64() {
+        eprintln!("skipping: {} lacks SHADER_F64", ctx.adapter_name());
+        return None;
+    }
+    let a = laplacian_7point(30, 30, 30);
+    let b = seeded_vector(a.nrows, 26);
+    let want = cpu_reference(&a, &b, &OPTIONS);
+    let mut solver = GpuSolver::new(&ctx, precision);
+    let mut x = vec![0.0; a.nrows];
+    let report = solver.solve(&a, &b, &mut x, &OPTIONS).unwrap();
+    let diff = relative_diff(&x, &want);
+    let counts = (solver.last_vector_chunk_count(), solver.last_chunk_count());
+    eprintln!("{precision:?}: diff {diff:.3e}, {} iterations, (vector, matrix) chunks {counts:?}", report.iterations);
+    Some((diff, counts.0, counts.1))
+}
+
+#[test]
+fn mixed_precision_beyond_the_vector_binding_limit_matches_cpu() {
+    let Some((diff, vector_chunks, matrix_chunks)) = solve_beyond_the_vector_binding_limit(Precision::Mixed) else {
+        return;
+    };
+    assert_eq!((vector_chunks, matrix_chunks), (2, MATRIX_CHUNKS_F32));
+    assert!(diff < 1e-8, "diff {diff}");
+}
+
+#[test]
+fn f32_beyond_the_vector_binding_limit_is_within_1e_4_of_cpu() {
+    let Some((diff, vector_chunks, matrix_chunks)) = solve_beyond_the_vector_binding_limit(Precision::F32) else {
+        return;
+    };
+    assert_eq!((vector_chunks, matrix_chunks), (2, MATRIX_CHUNKS_F32));
+    assert!(diff < 1e-4, "diff {diff}");
+}
+
+#[test]
+fn f64_beyond_the_vector_binding_limit_matches_cpu() {
+    let Some((diff, vector_chunks, matrix_chunks)) = solve_beyond_the_vector_binding_limit(Precision::F64) else {
+        return;
+    };
+    assert_eq!((vector_chunks, matrix_chunks), (MAX_X_BINDINGS, MATRIX_CHUNKS_F64));
+    assert!(diff < 1e-8, "diff {diff}");
+}
+
+/// Under a 16 KiB limit one f32 vector of 108 KB would need seven x bindings.
+#[test]
+fn vectors_needing_more_x_bindings_than_supported_are_a_clear_error() {
+    let request = GpuRequest { allow_software: true, max_binding_bytes: Some(16 << 10), ..Default::default() };
+    let Some(ctx) = test_context_with(request) else { return };
+    let a = laplacian_7point(30, 30, 30);
+    let mut x = vec![0.0; a.nrows];
+    let err = GpuSolver::new(&ctx, Precision::Mixed).solve(&a, &vec![1.0; a.nrows], &mut x, &OPTIONS).unwrap_err();
+    let needs = format!("needs more than {MAX_X_BINDINGS} x bindings");
+    assert!(matches!(&err, SolveError::Backend(m) if m.contains(&needs) && m.contains("7 chunks")), "{err}");
 }
 
 #[test]

@@ -1,10 +1,11 @@
 // Per-dispatch sizes. Keep in sync with `KernelParams` in src/gpu/layout.rs.
 struct KernelParams {
-    // Rows (or vector entries) this dispatch covers.
+    // Rows (or vector entries) this dispatch covers; its bindings start at its first row (or entry).
     len: u32,
-    // First row of this dispatch in the whole vector (SpMV row chunks start past 0).
-    row_begin: u32,
-    // Number of per-workgroup partial sums the first reduction stage writes.
+    // Where this vector chunk's partial sums start in the partials array shared by all chunks.
+    first_partial: u32,
+    // Number of partial sums this dispatch writes (the final stage: reads, over all chunks).
     partial_count: u32,
-    pad: u32,
+    // Entries per x binding of the SpMV (every x chunk but the last holds exactly this many).
+    x_chunk_len: u32,
 }

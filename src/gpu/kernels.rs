@@ -68,8 +68,10 @@ impl Kernel {
             };
         }
         match self {
-            // params, row_ptr, cols, values, x, y
-            Kernel::Spmv => spec!("spmv.wgsl", "main", &[Uniform, Read, Read, Read, Read, ReadWrite]),
+            // params, row_ptr, cols, values, x0..x3 (MAX_X_BINDINGS), y
+            Kernel::Spmv => {
+                spec!("spmv.wgsl", "main", &[Uniform, Read, Read, Read, Read, Read, Read, Read, ReadWrite])
+            }
             // params, a, b, partials
             Kernel::DotPartial => spec!("dot_partial.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
             // params, partials, scalars
@@ -190,16 +192,18 @@ impl KernelSet {
         &self.pipelines[Self::index(kernel)]
     }
 
-    /// A bind group for `kernel` with `buffers` bound whole, in binding order.
-    pub fn bind_group(&self, device: &wgpu::Device, kernel: Kernel, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-        assert_eq!(buffers.len(), kernel.spec().bindings.len(), "{kernel:?} binding count");
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
+    /// A bind group for `kernel` with `resources` (whole buffers or ranges of them), in binding order.
+    pub fn bind_group(
+        &self,
+        device: &wgpu::Device,
+        kernel: Kernel,
+        resources: &[wgpu::BindingResource],
+    ) -> wgpu::BindGroup {
+        assert_eq!(resources.len(), kernel.spec().bindings.len(), "{kernel:?} binding count");
+        let entries: Vec<wgpu::BindGroupEntry> = resources
             .iter()
             .enumerate()
-            .map(|(binding, buffer)| wgpu::BindGroupEntry {
-                binding: binding as u32,
-                resource: buffer.as_entire_binding(),
-            })
+            .map(|(binding, resource)| wgpu::BindGroupEntry { binding: binding as u32, resource: resource.clone() })
             .collect();
         device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(kernel.spec().file),

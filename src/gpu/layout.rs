@@ -7,9 +7,9 @@ use bytemuck::{Pod, Zeroable};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Pod, Zeroable)]
 pub(crate) struct KernelParams {
     pub len: u32,
-    pub row_begin: u32,
+    pub first_partial: u32,
     pub partial_count: u32,
-    pub pad: u32,
+    pub x_chunk_len: u32,
 }
 
 /// The scalar type the WGSL `real` alias stands for.

@@ -14,7 +14,7 @@ pub use context::{
 };
 pub use kernels::WORKGROUP_SIZE;
 pub use solver::{GpuSolver, Precision, DEFAULT_CHECK_EVERY, MIXED_INNER_RTOL};
-pub use system::{copy_seconds, GpuSystem, InnerSolve, Real, TimedOp};
+pub use system::{copy_seconds, GpuSystem, InnerSolve, Real, TimedOp, MAX_X_BINDINGS};
 
 /// What can go wrong on the GPU side. Each message says what to do about it.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -49,6 +49,7 @@ pub struct GpuSolver<'a> {
     precision: Precision,
     check_every: usize,
     last_chunk_count: usize,
+    last_vector_chunk_count: usize,
 }
 
 fn backend(error: GpuError) -> SolveError {
@@ -67,7 +68,7 @@ fn norm(v: &[f64]) -> f64 {
 
 impl<'a> GpuSolver<'a> {
     pub fn new(ctx: &'a GpuContext, precision: Precision) -> GpuSolver<'a> {
-        GpuSolver { ctx, precision, check_every: DEFAULT_CHECK_EVERY, last_chunk_count: 0 }
+        GpuSolver { ctx, precision, check_every: DEFAULT_CHECK_EVERY, last_chunk_count: 0, last_vector_chunk_count: 0 }
     }
 
     /// Read the convergence scalars back every `check_every` iterations (at least 1).
@@ -79,6 +80,12 @@ impl<'a> GpuSolver<'a> {
     /// Matrix row chunks of the last solve (more than one when the matrix exceeded the binding limit).
     pub fn last_chunk_count(&self) -> usize {
         self.last_chunk_count
+    }
+
+    /// Vector chunks (and SpMV x bindings) of the last solve (more than one when a vector exceeded the
+    /// binding limit).
+    pub fn last_vector_chunk_count(&self) -> usize {
+        self.last_vector_chunk_count
     }
 
     fn real(&self) -> Real {
@@ -101,6 +108,7 @@ impl SymmetricSolver for GpuSolver<'_> {
         assert_eq!(x.len(), a.nrows);
         let system = GpuSystem::new(self.ctx, a, self.real()).map_err(backend)?;
         self.last_chunk_count = system.chunk_count();
+        self.last_vector_chunk_count = system.vector_chunk_count();
         let b_norm = norm(b);
         let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
         let target = (options.rtol * b_norm).max(options.atol);

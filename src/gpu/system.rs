@@ -1,5 +1,6 @@
-//! A CSR system resident on the GPU: the matrix in row chunks that respect the storage-binding limit,
-//! the PCG vectors and scalars, the bind groups, and the GPU-resident Jacobi-PCG loop.
+//! A CSR system resident on the GPU: the matrix in row chunks and the PCG vectors in entry chunks that
+//! each respect the storage-binding limit, the scalars, the bind groups, and the GPU-resident Jacobi-PCG
+//! loop.
 
 use super::context::GpuContext;
 use super::kernels::{fold_dispatch, workgroups_for, Kernel, KernelSet};
@@ -70,10 +71,24 @@ impl Real {
     }
 }
 
-/// Rows of the matrix whose cols and values each fit in one storage binding.
+/// SpMV gathers x at any column, so it binds the whole of x as this many consecutive chunks (x0..x3 in
+/// shaders/spmv.wgsl): vectors may span at most four storage bindings. Four keeps the SpMV at eight
+/// storage buffers, the WebGPU default of max_storage_buffers_per_shader_stage.
+pub const MAX_X_BINDINGS: usize = 4;
+
+/// Rows of the matrix whose cols and values each fit in one storage binding; y is bound from the first
+/// row, so chunks start at aligned rows and span at most one vector chunk.
 struct MatrixChunk {
     rows: Range<usize>,
     spmv_bind_group: wgpu::BindGroup,
+}
+
+/// Entries of the vectors that fit in one storage binding, with the element-wise kernels bound to them.
+struct VectorChunk {
+    entries: Range<usize>,
+    dot_bind_group: wgpu::BindGroup,
+    update_bind_group: wgpu::BindGroup,
+    p_update_bind_group: wgpu::BindGroup,
 }
 
 /// What one GPU PCG solve did.
@@ -102,26 +117,50 @@ pub struct GpuSystem<'a> {
     real: Real,
     n: usize,
     chunks: Vec<MatrixChunk>,
+    vector_chunks: Vec<VectorChunk>,
     inv_diag: Vec<f64>,
     x: wgpu::Buffer,
     r: wgpu::Buffer,
     p: wgpu::Buffer,
     q: wgpu::Buffer,
     scalars: wgpu::Buffer,
-    dot_bind_group: wgpu::BindGroup,
     reduce_bind_group: wgpu::BindGroup,
-    update_bind_group: wgpu::BindGroup,
-    p_update_bind_group: wgpu::BindGroup,
 }
 
-/// Splits rows into chunks whose cols, values and row_ptr each need at most `max_bytes`.
-fn plan_chunks(a: &CsrMatrix, real: Real, max_bytes: u64) -> Result<Vec<Range<usize>>, GpuError> {
+/// Entries per vector chunk: as many as one binding holds, rounded down to a multiple of `granule` (the
+/// entries per min_storage_buffer_offset_alignment) so every chunk's binding offset is aligned.
+fn vector_chunk_len(real: Real, max_bytes: u64, granule: usize) -> Result<usize, GpuError> {
+    let len = (max_bytes / real.bytes()) as usize / granule * granule;
+    if len == 0 {
+        return Err(GpuError::Backend(format!(
+            "the {max_bytes}-byte storage binding limit is below the {}-byte offset alignment",
+            granule as u64 * real.bytes()
+        )));
+    }
+    Ok(len)
+}
+
+/// 0..n in pieces of `chunk_len`; an empty system still gets one (empty) piece, bound as its whole buffer.
+fn split(n: usize, chunk_len: usize) -> Vec<Range<usize>> {
+    (0..n.max(1)).step_by(chunk_len).map(|begin| begin..(begin + chunk_len).min(n)).collect()
+}
+
+/// Splits rows into chunks whose cols, values and row_ptr each need at most `max_bytes`, of at most
+/// `max_rows` rows, every chunk but the last ending at a multiple of `row_granule` (so the next starts
+/// there).
+fn plan_chunks(
+    a: &CsrMatrix,
+    real: Real,
+    max_bytes: u64,
+    row_granule: usize,
+    max_rows: usize,
+) -> Result<Vec<Range<usize>>, GpuError> {
     let bytes_per_nonzero = real.bytes().max(4);
     let mut chunks = Vec::new();
     let mut begin = 0;
     while begin < a.nrows {
         let mut end = begin;
-        while end < a.nrows {
+        while end < a.nrows && end - begin < max_rows {
             let nonzeros = (a.row_ptr[end + 1] - a.row_ptr[begin]) as u64;
             let row_ptr_bytes = (end + 2 - begin) as u64 * 4;
             if nonzeros * bytes_per_nonzero > max_bytes || row_ptr_bytes > max_bytes {
@@ -129,9 +168,14 @@ fn plan_chunks(a: &CsrMatrix, real: Real, max_bytes: u64) -> Result<Vec<Range<us
             }
             end += 1;
         }
+        if end < a.nrows {
+            end = begin + (end - begin) / row_granule * row_granule;
+        }
         if end == begin {
             return Err(GpuError::Backend(format!(
-                "row {begin} alone needs more than the {max_bytes}-byte storage binding limit"
+                "rows {begin}..{} (one offset-alignment step) need more than the {max_bytes}-byte storage \
+                 binding limit",
+                begin + row_granule
             )));
         }
         chunks.push(begin..end);
@@ -140,17 +184,32 @@ fn plan_chunks(a: &CsrMatrix, real: Real, max_bytes: u64) -> Result<Vec<Range<us
     Ok(chunks)
 }
 
+/// `entries` of a vector buffer as one binding.
+fn entries_binding<'b>(buffer: &'b wgpu::Buffer, entries: &Range<usize>, real: Real) -> wgpu::BindingResource<'b> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer,
+        offset: entries.start as u64 * real.bytes(),
+        // None (the rest of the buffer) only for the empty piece of an empty system.
+        size: wgpu::BufferSize::new(entries.len() as u64 * real.bytes()),
+    })
+}
+
 impl<'a> GpuSystem<'a> {
     /// Uploads `a` (rounded to `real`) and allocates the PCG workspace.
     pub fn new(ctx: &'a GpuContext, a: &CsrMatrix, real: Real) -> Result<GpuSystem<'a>, GpuError> {
         let kernels = ctx.kernels(real)?;
         let n = a.nrows;
         let vector_bytes = n as u64 * real.bytes();
-        if vector_bytes > ctx.max_binding_bytes() {
+        let max_bytes = ctx.max_binding_bytes();
+        let granule = (ctx.limits().min_storage_buffer_offset_alignment as u64 / real.bytes()).max(1) as usize;
+        let chunk_len = vector_chunk_len(real, max_bytes, granule)?;
+        let entry_chunks = split(n, chunk_len);
+        if entry_chunks.len() > MAX_X_BINDINGS {
             return Err(GpuError::Backend(format!(
-                "a vector of {n} unknowns needs {vector_bytes} bytes in one storage binding, above the limit of {} \
-                 bytes; only the matrix is split into chunks",
-                ctx.max_binding_bytes()
+                "a vector of {n} unknowns ({vector_bytes} bytes) splits into {} chunks under the {max_bytes}-byte \
+                 storage binding limit, so the SpMV needs more than {MAX_X_BINDINGS} x bindings; use a coarser \
+                 mesh or a GPU with a larger max_storage_buffer_binding_size",
+                entry_chunks.len()
             )));
         }
         let device = ctx.device();
@@ -166,14 +225,61 @@ impl<'a> GpuSystem<'a> {
         let inv_diag_buffer = vector("inv_diag")?;
         queue.write_buffer(&inv_diag_buffer, 0, &real.encode(&inv_diag));
 
-        let groups = workgroups_for(n);
-        let partials = ctx.create_buffer("partials", groups as u64 * 2 * real.bytes(), STORAGE)?;
+        // One partial pair per workgroup of entries: with at most MAX_X_BINDINGS chunks, well inside one binding.
+        let partial_count: u32 = entry_chunks.iter().map(|entries| workgroups_for(entries.len())).sum();
+        let partials = ctx.create_buffer("partials", partial_count as u64 * 2 * real.bytes(), STORAGE)?;
         let scalars = ctx.create_buffer("scalars", real.scalars_size(), STORAGE)?;
-        let vector_params =
-            uniform("vector params", KernelParams { len: n as u32, row_begin: 0, partial_count: groups, pad: 0 })?;
+        let reduce_params = uniform("reduce params", KernelParams { partial_count, ..Default::default() })?;
 
+        let mut vector_chunks = Vec::new();
+        let mut first_partial = 0;
+        for entries in entry_chunks {
+            let groups = workgroups_for(entries.len());
+            let params = uniform(
+                "vector chunk params",
+                KernelParams { len: entries.len() as u32, first_partial, partial_count: groups, x_chunk_len: 0 },
+            )?;
+            first_partial += groups;
+            let range = |buffer| entries_binding(buffer, &entries, real);
+            let (params, scalars, partials) =
+                (params.as_entire_binding(), scalars.as_entire_binding(), partials.as_entire_binding());
+            vector_chunks.push(VectorChunk {
+                dot_bind_group: kernels.bind_group(
+                    device,
+                    Kernel::DotPartial,
+                    &[params.clone(), range(&p), range(&q), partials.clone()],
+                ),
+                update_bind_group: kernels.bind_group(
+                    device,
+                    Kernel::CgUpdate,
+                    &[
+                        params.clone(),
+                        scalars.clone(),
+                        range(&p),
+                        range(&q),
+                        range(&inv_diag_buffer),
+                        range(&x),
+                        range(&r),
+                        partials,
+                    ],
+                ),
+                p_update_bind_group: kernels.bind_group(
+                    device,
+                    Kernel::PUpdate,
+                    &[params, scalars, range(&r), range(&inv_diag_buffer), range(&p)],
+                ),
+                entries,
+            });
+        }
+
+        let x_bindings: Vec<wgpu::BindingResource> = (0..MAX_X_BINDINGS)
+            .map(|i| {
+                let entries = vector_chunks.get(i).unwrap_or(&vector_chunks[0]).entries.clone();
+                entries_binding(&p, &entries, real)
+            })
+            .collect();
         let mut chunks = Vec::new();
-        for rows in plan_chunks(a, real, ctx.max_binding_bytes())? {
+        for rows in plan_chunks(a, real, max_bytes, granule, chunk_len)? {
             let nonzeros = a.row_ptr[rows.start]..a.row_ptr[rows.end];
             let row_ptr: Vec<u32> =
                 a.row_ptr[rows.start..=rows.end].iter().map(|&k| (k - nonzeros.start) as u32).collect();
@@ -184,11 +290,18 @@ impl<'a> GpuSystem<'a> {
             let values = ctx.create_buffer("values", nonzeros.len() as u64 * real.bytes(), STORAGE)?;
             queue.write_buffer(&values, 0, &real.encode(&a.values[nonzeros]));
             let params = uniform(
-                "chunk params",
-                KernelParams { len: rows.len() as u32, row_begin: rows.start as u32, partial_count: 0, pad: 0 },
+                "matrix chunk params",
+                KernelParams { len: rows.len() as u32, x_chunk_len: chunk_len as u32, ..Default::default() },
             )?;
-            let spmv_bind_group =
-                kernels.bind_group(device, Kernel::Spmv, &[&params, &row_ptr_buffer, &cols, &values, &p, &q]);
+            let mut bindings = vec![
+                params.as_entire_binding(),
+                row_ptr_buffer.as_entire_binding(),
+                cols.as_entire_binding(),
+                values.as_entire_binding(),
+            ];
+            bindings.extend(x_bindings.iter().cloned());
+            bindings.push(entries_binding(&q, &rows, real));
+            let spmv_bind_group = kernels.bind_group(device, Kernel::Spmv, &bindings);
             chunks.push(MatrixChunk { rows, spmv_bind_group });
         }
 
@@ -197,19 +310,13 @@ impl<'a> GpuSystem<'a> {
             real,
             n,
             inv_diag,
-            dot_bind_group: kernels.bind_group(device, Kernel::DotPartial, &[&vector_params, &p, &q, &partials]),
-            reduce_bind_group: kernels.bind_group(device, Kernel::ReduceFinal, &[&vector_params, &partials, &scalars]),
-            update_bind_group: kernels.bind_group(
+            reduce_bind_group: kernels.bind_group(
                 device,
-                Kernel::CgUpdate,
-                &[&vector_params, &scalars, &p, &q, &inv_diag_buffer, &x, &r, &partials],
-            ),
-            p_update_bind_group: kernels.bind_group(
-                device,
-                Kernel::PUpdate,
-                &[&vector_params, &scalars, &r, &inv_diag_buffer, &p],
+                Kernel::ReduceFinal,
+                &[reduce_params.as_entire_binding(), partials.as_entire_binding(), scalars.as_entire_binding()],
             ),
             chunks,
+            vector_chunks,
             x,
             r,
             p,
@@ -225,6 +332,12 @@ impl<'a> GpuSystem<'a> {
     /// Row chunks the matrix was split into (more than one when it exceeds the binding limit).
     pub fn chunk_count(&self) -> usize {
         self.chunks.len()
+    }
+
+    /// Chunks each vector was split into, which is also the number of x bindings the SpMV uses (more than
+    /// one when a vector exceeds the binding limit; at most [`MAX_X_BINDINGS`]).
+    pub fn vector_chunk_count(&self) -> usize {
+        self.vector_chunks.len()
     }
 
     pub fn real(&self) -> Real {
@@ -249,17 +362,40 @@ impl<'a> GpuSystem<'a> {
         }
     }
 
+    /// An element-wise kernel over every vector chunk, each with its own bind group.
+    fn record_per_chunk(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        kernel: Kernel,
+        bind_group: impl Fn(&VectorChunk) -> &wgpu::BindGroup,
+    ) {
+        for chunk in &self.vector_chunks {
+            self.dispatch(pass, kernel, bind_group(chunk), workgroups_for(chunk.entries.len()));
+        }
+    }
+
+    fn record_dot(&self, pass: &mut wgpu::ComputePass) {
+        self.record_per_chunk(pass, Kernel::DotPartial, |chunk| &chunk.dot_bind_group);
+        self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
+    }
+
+    fn record_cg_update(&self, pass: &mut wgpu::ComputePass) {
+        self.record_per_chunk(pass, Kernel::CgUpdate, |chunk| &chunk.update_bind_group);
+        self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
+    }
+
+    fn record_p_update(&self, pass: &mut wgpu::ComputePass) {
+        self.record_per_chunk(pass, Kernel::PUpdate, |chunk| &chunk.p_update_bind_group);
+    }
+
     /// One PCG iteration, entirely on the GPU.
     fn record_iteration(&self, pass: &mut wgpu::ComputePass, scalars_bind_group: &wgpu::BindGroup) {
-        let groups = workgroups_for(self.n);
         self.record_spmv(pass);
-        self.dispatch(pass, Kernel::DotPartial, &self.dot_bind_group, groups);
-        self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
+        self.record_dot(pass);
         self.dispatch(pass, Kernel::ComputeAlpha, scalars_bind_group, 1);
-        self.dispatch(pass, Kernel::CgUpdate, &self.update_bind_group, groups);
-        self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
+        self.record_cg_update(pass);
         self.dispatch(pass, Kernel::ComputeBeta, scalars_bind_group, 1);
-        self.dispatch(pass, Kernel::PUpdate, &self.p_update_bind_group, groups);
+        self.record_p_update(pass);
     }
 
     fn upload(&self, buffer: &wgpu::Buffer, values: &[f64]) {
@@ -281,7 +417,11 @@ impl<'a> GpuSystem<'a> {
 
     fn history_bind_group(&self, capacity: usize) -> Result<(wgpu::Buffer, wgpu::BindGroup), GpuError> {
         let history = self.ctx.create_buffer("history", capacity as u64 * self.real.bytes(), STORAGE)?;
-        let bind_group = self.kernels().bind_group(self.ctx.device(), Kernel::ComputeAlpha, &[&self.scalars, &history]);
+        let bind_group = self.kernels().bind_group(
+            self.ctx.device(),
+            Kernel::ComputeAlpha,
+            &[self.scalars.as_entire_binding(), history.as_entire_binding()],
+        );
         Ok((history, bind_group))
     }
 
@@ -296,13 +436,7 @@ impl<'a> GpuSystem<'a> {
     pub fn dot(&self, a: &[f64], b: &[f64]) -> Result<f64, GpuError> {
         self.upload(&self.p, a);
         self.upload(&self.q, b);
-        self.run(
-            |pass| {
-                self.dispatch(pass, Kernel::DotPartial, &self.dot_bind_group, workgroups_for(self.n));
-                self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
-            },
-            1,
-        )?;
+        self.run(|pass| self.record_dot(pass), 1)?;
         Ok(self.read_scalars()?.reduced[0])
     }
 
@@ -319,13 +453,7 @@ impl<'a> GpuSystem<'a> {
             self.upload(buffer, values);
         }
         self.write_scalars(CgScalars { alpha, ..Default::default() });
-        self.run(
-            |pass| {
-                self.dispatch(pass, Kernel::CgUpdate, &self.update_bind_group, workgroups_for(self.n));
-                self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
-            },
-            1,
-        )?;
+        self.run(|pass| self.record_cg_update(pass), 1)?;
         let reduced = self.read_scalars()?.reduced;
         Ok((self.download(&self.x)?, self.download(&self.r)?, reduced[0], reduced[1]))
     }
@@ -335,7 +463,7 @@ impl<'a> GpuSystem<'a> {
         self.upload(&self.r, r);
         self.upload(&self.p, p);
         self.write_scalars(CgScalars { beta, ..Default::default() });
-        self.run(|pass| self.dispatch(pass, Kernel::PUpdate, &self.p_update_bind_group, workgroups_for(self.n)), 1)?;
+        self.run(|pass| self.record_p_update(pass), 1)?;
         self.download(&self.p)
     }
 
@@ -368,7 +496,7 @@ impl<'a> GpuSystem<'a> {
             ..Default::default()
         });
         // beta = 0: p = D^-1 r.
-        self.run(|pass| self.dispatch(pass, Kernel::PUpdate, &self.p_update_bind_group, workgroups_for(self.n)), 1)?;
+        self.run(|pass| self.record_p_update(pass), 1)?;
         let mut scalars = self.read_scalars()?;
         while scalars.running == 1 {
             self.run(|pass| self.record_iteration(pass, &scalars_bind_group), check_every.max(1))?;
@@ -446,10 +574,14 @@ pub fn copy_seconds(ctx: &GpuContext, len: usize, repeats: usize) -> Result<(usi
     let dst = ctx.create_buffer("copy dst", bytes, STORAGE)?;
     let params = ctx.create_buffer("copy params", 16, BufferUsages::UNIFORM | BufferUsages::COPY_DST)?;
     let groups = workgroups_for(len);
-    let kernel_params = KernelParams { len: len as u32, row_begin: 0, partial_count: groups, pad: 0 };
+    let kernel_params = KernelParams { len: len as u32, ..Default::default() };
     ctx.queue().write_buffer(&params, 0, bytemuck::bytes_of(&kernel_params));
     ctx.queue().write_buffer(&src, 0, &Real::F32.encode(&vec![1.0; len]));
-    let bind_group = kernels.bind_group(ctx.device(), Kernel::Copy, &[&params, &src, &dst]);
+    let bind_group = kernels.bind_group(
+        ctx.device(),
+        Kernel::Copy,
+        &[params.as_entire_binding(), src.as_entire_binding(), dst.as_entire_binding()],
+    );
     let record = |pass: &mut wgpu::ComputePass| dispatch(ctx, kernels, pass, Kernel::Copy, &bind_group, groups);
     run(ctx, record, 1)?;
     let start = Instant::now();
@@ -476,7 +608,7 @@ mod tests {
             }
         }
         let a = CsrMatrix::from_triplets(n, &triplets);
-        let chunks = plan_chunks(&a, Real::F64, 1024).unwrap();
+        let chunks = plan_chunks(&a, Real::F64, 1024, 1, usize::MAX).unwrap();
         assert_eq!(chunks.first().unwrap().start, 0);
         assert_eq!(chunks.last().unwrap().end, n);
         for pair in chunks.windows(2) {
@@ -490,5 +622,34 @@ mod tests {
             }
         }
         assert!(chunks.len() >= (a.nnz() * 8).div_ceil(1024));
+    }
+
+    #[test]
+    fn aligned_chunks_start_at_the_granule_and_fit_one_vector_chunk() {
+        let a = crate::bench::laplacian_7point(10, 10, 10);
+        let chunks = plan_chunks(&a, Real::F32, 4096, 64, 320).unwrap();
+        assert_eq!(chunks.first().unwrap().start, 0);
+        assert_eq!(chunks.last().unwrap().end, a.nrows);
+        for pair in chunks.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+            assert_eq!(pair[1].start % 64, 0);
+        }
+        for rows in &chunks {
+            assert!(rows.len() <= 320);
+            assert!((a.row_ptr[rows.end] - a.row_ptr[rows.start]) * 4 <= 4096);
+        }
+        // 64 rows of 7 nonzeros need more than 256 bytes.
+        assert!(plan_chunks(&a, Real::F32, 256, 64, 320).is_err());
+    }
+
+    #[test]
+    fn vector_chunks_are_aligned_and_cover_every_entry() {
+        // 1000 bytes hold 250 f32, rounded down to three granules of 64 (125 f64: three of 32).
+        assert_eq!(vector_chunk_len(Real::F32, 1000, 64).unwrap(), 192);
+        assert_eq!(vector_chunk_len(Real::F64, 1000, 32).unwrap(), 96);
+        assert!(vector_chunk_len(Real::F32, 100, 64).is_err());
+        assert_eq!(split(600, 256), vec![0..256, 256..512, 512..600]);
+        assert_eq!(split(512, 256), vec![0..256, 256..512]);
+        assert_eq!(split(0, 256), vec![0..0]);
     }
 }
