@@ -6,6 +6,7 @@ struct KernelParams {
     first_partial: u32,
     // Number of partial sums this dispatch writes (the final stage: reads, over all chunks).
     partial_count: u32,
-    // Entries per x binding of the SpMV (every x chunk but the last holds exactly this many).
+    // Entries per x binding of the SpMV (every x chunk but the last holds exactly this many); 0 when all of x
+    // fits in the first binding.
     x_chunk_len: u32,
 }

@@ -9,6 +9,7 @@ pub(crate) struct KernelParams {
     pub len: u32,
     pub first_partial: u32,
     pub partial_count: u32,
+    /// 0: all of x is in the first binding.
     pub x_chunk_len: u32,
 }
 

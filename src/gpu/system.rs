@@ -278,6 +278,8 @@ impl<'a> GpuSystem<'a> {
                 entries_binding(&p, &entries, real)
             })
             .collect();
+        // 0 tells the SpMV that x is whole in its first binding.
+        let spmv_x_chunk_len = if vector_chunks.len() == 1 { 0 } else { chunk_len as u32 };
         let mut chunks = Vec::new();
         for rows in plan_chunks(a, real, max_bytes, granule, chunk_len)? {
             let nonzeros = a.row_ptr[rows.start]..a.row_ptr[rows.end];
@@ -291,7 +293,7 @@ impl<'a> GpuSystem<'a> {
             queue.write_buffer(&values, 0, &real.encode(&a.values[nonzeros]));
             let params = uniform(
                 "matrix chunk params",
-                KernelParams { len: rows.len() as u32, x_chunk_len: chunk_len as u32, ..Default::default() },
+                KernelParams { len: rows.len() as u32, x_chunk_len: spmv_x_chunk_len, ..Default::default() },
             )?;
             let mut bindings = vec![
                 params.as_entire_binding(),
