@@ -16,14 +16,17 @@ fn main(
     @builtin(local_invocation_index) local_index: u32,
 ) {
     let group = linear_group(workgroup, workgroup_count);
-    let i = group * WORKGROUP_SIZE + local_index;
+    let alpha = scalars.alpha;
     var contribution = vec2<real>(real(0.0), real(0.0));
-    if i < params.len {
-        let alpha = scalars.alpha;
-        x[i] += alpha * p[i];
-        let r_new = r[i] - alpha * q[i];
-        r[i] = r_new;
-        contribution = vec2<real>(r_new * inv_diag[i] * r_new, r_new * r_new);
+    // REDUCE_ITEMS blocks of WORKGROUP_SIZE consecutive entries, so neighbouring invocations read neighbours.
+    for (var item = 0u; item < REDUCE_ITEMS; item++) {
+        let i = (group * REDUCE_ITEMS + item) * WORKGROUP_SIZE + local_index;
+        if i < params.len {
+            x[i] += alpha * p[i];
+            let r_new = r[i] - alpha * q[i];
+            r[i] = r_new;
+            contribution += vec2<real>(r_new * inv_diag[i] * r_new, r_new * r_new);
+        }
     }
     let total = workgroup_sum(local_index, contribution);
     if local_index == 0u && group < params.partial_count {

@@ -12,10 +12,13 @@ fn main(
     @builtin(local_invocation_index) local_index: u32,
 ) {
     let group = linear_group(workgroup, workgroup_count);
-    let i = group * WORKGROUP_SIZE + local_index;
     var product = real(0.0);
-    if i < params.len {
-        product = a[i] * b[i];
+    // REDUCE_ITEMS blocks of WORKGROUP_SIZE consecutive entries, so neighbouring invocations read neighbours.
+    for (var item = 0u; item < REDUCE_ITEMS; item++) {
+        let i = (group * REDUCE_ITEMS + item) * WORKGROUP_SIZE + local_index;
+        if i < params.len {
+            product += a[i] * b[i];
+        }
     }
     let total = workgroup_sum(local_index, vec2<real>(product, real(0.0)));
     if local_index == 0u && group < params.partial_count {

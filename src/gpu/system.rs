@@ -3,7 +3,7 @@
 //! loop.
 
 use super::context::GpuContext;
-use super::kernels::{fold_dispatch, workgroups_for, Kernel, KernelSet};
+use super::kernels::{fold_dispatch, reduction_workgroups_for, workgroups_for, Kernel, KernelSet};
 use super::layout::{CgScalars, KernelParams};
 use super::GpuError;
 use crate::sparse::CsrMatrix;
@@ -226,7 +226,7 @@ impl<'a> GpuSystem<'a> {
         queue.write_buffer(&inv_diag_buffer, 0, &real.encode(&inv_diag));
 
         // One partial pair per workgroup of entries: with at most MAX_X_BINDINGS chunks, well inside one binding.
-        let partial_count: u32 = entry_chunks.iter().map(|entries| workgroups_for(entries.len())).sum();
+        let partial_count: u32 = entry_chunks.iter().map(|entries| reduction_workgroups_for(entries.len())).sum();
         let partials = ctx.create_buffer("partials", partial_count as u64 * 2 * real.bytes(), STORAGE)?;
         let scalars = ctx.create_buffer("scalars", real.scalars_size(), STORAGE)?;
         let reduce_params = uniform("reduce params", KernelParams { partial_count, ..Default::default() })?;
@@ -234,7 +234,7 @@ impl<'a> GpuSystem<'a> {
         let mut vector_chunks = Vec::new();
         let mut first_partial = 0;
         for entries in entry_chunks {
-            let groups = workgroups_for(entries.len());
+            let groups = reduction_workgroups_for(entries.len());
             let params = uniform(
                 "vector chunk params",
                 KernelParams { len: entries.len() as u32, first_partial, partial_count: groups, x_chunk_len: 0 },
@@ -372,7 +372,11 @@ impl<'a> GpuSystem<'a> {
         bind_group: impl Fn(&VectorChunk) -> &wgpu::BindGroup,
     ) {
         for chunk in &self.vector_chunks {
-            self.dispatch(pass, kernel, bind_group(chunk), workgroups_for(chunk.entries.len()));
+            let groups = match kernel {
+                Kernel::DotPartial | Kernel::CgUpdate => reduction_workgroups_for(chunk.entries.len()),
+                _ => workgroups_for(chunk.entries.len()),
+            };
+            self.dispatch(pass, kernel, bind_group(chunk), groups);
         }
     }
 
