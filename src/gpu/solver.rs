@@ -3,6 +3,7 @@
 use super::context::GpuContext;
 use super::system::{GpuSystem, Real};
 use super::GpuError;
+use crate::solver::cpu::norm;
 use crate::solver::{CgOptions, CgReport, SolveError, SymmetricSolver};
 use crate::sparse::CsrMatrix;
 use std::time::Instant;
@@ -60,10 +61,6 @@ fn true_residual(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Vec<f64> {
     let mut ax = vec![0.0; b.len()];
     a.spmv(x, &mut ax);
     b.iter().zip(&ax).map(|(b, ax)| b - ax).collect()
-}
-
-fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
 impl<'a> GpuSolver<'a> {

@@ -491,7 +491,6 @@ impl<'a> GpuSystem<'a> {
         let (history, scalars_bind_group) = self.history_bind_group(max_iterations + 1)?;
         self.ctx.queue().write_buffer(&history, 0, &self.real.encode(&[rr]));
         self.upload(&self.r, &rounded);
-        self.upload(&self.x, &vec![0.0; self.n]);
         let running = rr > target_rr && rr > 0.0 && max_iterations > 0;
         self.write_scalars(CgScalars {
             rz,
@@ -501,8 +500,8 @@ impl<'a> GpuSystem<'a> {
             running: running as u32,
             ..Default::default()
         });
-        // beta = 0: p = D^-1 r.
-        self.run(|pass| self.record_p_update(pass), 1)?;
+        // d = 0, and with beta = 0: p = D^-1 r.
+        run_from_zero(self.ctx, &[&self.x], |pass| self.record_p_update(pass), 1)?;
         let mut scalars = self.read_scalars()?;
         while scalars.running == 1 {
             self.run(|pass| self.record_iteration(pass, &scalars_bind_group), check_every.max(1))?;
@@ -525,7 +524,6 @@ impl<'a> GpuSystem<'a> {
         let ones = vec![1.0; self.n];
         self.upload(&self.r, &ones);
         self.upload(&self.p, &ones);
-        self.upload(&self.x, &vec![0.0; self.n]);
         // A target below zero keeps the loop running, so every timed iteration does the full work.
         let scalars =
             CgScalars { rz: 1.0, rr: 1.0, target_rr: -1.0, max_iterations: u32::MAX, running: 1, ..Default::default() };
@@ -536,7 +534,7 @@ impl<'a> GpuSystem<'a> {
             TimedOp::Spmv => self.record_spmv(pass),
             TimedOp::CgIteration => self.record_iteration(pass, scalars_bind_group),
         };
-        self.run(record, 1)?;
+        run_from_zero(self.ctx, &[&self.x], record, 1)?;
         self.write_scalars(scalars);
         let start = Instant::now();
         self.run(record, repeats.max(1))?;
@@ -560,7 +558,20 @@ fn dispatch(
 
 /// Records `count` runs of `op` into one submission and waits for it.
 fn run(ctx: &GpuContext, op: impl Fn(&mut wgpu::ComputePass), count: usize) -> Result<(), GpuError> {
+    run_from_zero(ctx, &[], op, count)
+}
+
+/// Zeroes `buffers` on the GPU (no host traffic), then records `op` `count` times, in one submission.
+fn run_from_zero(
+    ctx: &GpuContext,
+    buffers: &[&wgpu::Buffer],
+    op: impl Fn(&mut wgpu::ComputePass),
+    count: usize,
+) -> Result<(), GpuError> {
     let mut encoder = ctx.device().create_command_encoder(&Default::default());
+    for buffer in buffers {
+        encoder.clear_buffer(buffer, 0, None);
+    }
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
         for _ in 0..count {
