@@ -53,6 +53,11 @@ impl CsrMatrix {
         (0..self.nrows).map(|i| self.get(i, i)).collect()
     }
 
+    /// 1 / diagonal, the Jacobi preconditioner of both solvers (1 where the diagonal is zero).
+    pub fn inverse_diagonal(&self) -> Vec<f64> {
+        self.diagonal().iter().map(|&d| if d != 0.0 { 1.0 / d } else { 1.0 }).collect()
+    }
+
     /// y = A x, blocks of rows in parallel.
     pub fn spmv(&self, x: &[f64], y: &mut [f64]) {
         assert_eq!(x.len(), self.nrows);

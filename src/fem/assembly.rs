@@ -422,7 +422,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
     let (SparseRows { row_ptr, col_idx, values }, mut rhs) = reduced.fill(&free_nodes);
     let mut matrix = CsrMatrix { nrows: free_nodes.len(), row_ptr, col_idx, values };
 
-    let face_area: Vec<f64> = mesh.boundary_faces.iter().map(|f| 0.5 * mesh.face_normal2(f).length()).collect();
+    let face_area: Vec<f64> = mesh.boundary_faces.iter().map(|f| mesh.face_area(f)).collect();
     for (face, &area) in mesh.boundary_faces.iter().zip(&face_area) {
         match conditions[face.tag as usize] {
             BoundaryCondition::Neumann { inward_current_density } => {

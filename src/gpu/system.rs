@@ -221,7 +221,7 @@ impl<'a> GpuSystem<'a> {
             Ok(buffer)
         };
         let (x, r, p, q) = (vector("x")?, vector("r")?, vector("p")?, vector("q")?);
-        let inv_diag: Vec<f64> = a.diagonal().iter().map(|&d| if d != 0.0 { 1.0 / d } else { 1.0 }).collect();
+        let inv_diag = a.inverse_diagonal();
         let inv_diag_buffer = vector("inv_diag")?;
         queue.write_buffer(&inv_diag_buffer, 0, &real.encode(&inv_diag));
 

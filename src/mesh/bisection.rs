@@ -10,6 +10,7 @@
 //! (x0, xk); the children are (x0..x_{k-1}, z, x_{k+1}..x3) and (x1..xk, z, x_{k+1}..x3) with tag k - 1
 //! (or 3 after 1).
 
+use super::quality::TET_EDGES;
 use super::MeshError;
 use glam::DVec3;
 use rustc_hash::FxHashMap;
@@ -91,12 +92,11 @@ fn kuhn_grid(lo: DVec3, hi: DVec3, h: f64) -> (Vec<DVec3>, Vec<[u32; 4]>) {
     (nodes, tets)
 }
 
-fn edge_key(a: u32, b: u32) -> u64 {
+/// One key per undirected edge.
+pub(super) fn edge_key(a: u32, b: u32) -> u64 {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
     ((lo as u64) << 32) | hi as u64
 }
-
-const TET_EDGES: [[usize; 2]; 6] = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
 
 struct Refiner<'a> {
     nodes: Vec<DVec3>,

@@ -73,6 +73,7 @@ pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError>
     if !(top < size.z) || geometry.layers.iter().any(|l| !(l.thickness > 0.0)) {
         return Err(MeshError::LayersExceedBox { total_m: top, height_m: size.z });
     }
+    let resistive_planes = geometry.resistive_planes();
     let mut surfaces = Vec::with_capacity(geometry.hotspots.len());
     for (i, spot) in geometry.hotspots.iter().enumerate() {
         let name = spot.name.clone();
@@ -90,8 +91,7 @@ pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError>
                     );
                     return Err(MeshError::HotSpotCutsInterface { name, reason });
                 }
-                if let Some(plane) = geometry.resistive_planes().into_iter().find(|p| (center.z - p.z).abs() <= radius)
-                {
+                if let Some(plane) = resistive_planes.iter().find(|p| (center.z - p.z).abs() <= radius) {
                     return Err(MeshError::HotSpotTouchesResistivePlane {
                         name,
                         layer: plane.layer,

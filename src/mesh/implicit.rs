@@ -532,8 +532,7 @@ impl Work {
             }
             let signs = tet.map(sign);
             let mut crossing = |a: u32, b: u32| -> u32 {
-                let key = ((a.min(b) as u64) << 32) | a.max(b) as u64;
-                *crossings.entry(key).or_insert_with(|| {
+                *crossings.entry(super::bisection::edge_key(a, b)).or_insert_with(|| {
                     let (pa, pb) = (self.nodes[a as usize], self.nodes[b as usize]);
                     self.nodes.push(cut.crossing(pa, pb, level[a as usize], level[b as usize]));
                     self.on_surface.push(surface_id);

@@ -96,6 +96,11 @@ pub struct Mesh {
     pub interface_names: Vec<String>,
 }
 
+/// (b - a) x (c - a): the triangle's normal, twice its area long.
+fn triangle_normal2([a, b, c]: [DVec3; 3]) -> DVec3 {
+    (b - a).cross(c - a)
+}
+
 /// Signed volume of the tet (a, b, c, d): positive when (b-a, c-a, d-a) is right-handed.
 pub fn signed_volume(a: DVec3, b: DVec3, c: DVec3, d: DVec3) -> f64 {
     (b - a).dot((c - a).cross(d - a)) / 6.0
@@ -117,14 +122,17 @@ impl Mesh {
 
     /// Area of an interface face.
     pub fn interface_area(&self, f: &InterfaceFace) -> f64 {
-        let [a, b, c] = f.below.map(|i| self.nodes[i as usize]);
-        0.5 * (b - a).cross(c - a).length()
+        0.5 * triangle_normal2(f.below.map(|i| self.nodes[i as usize])).length()
+    }
+
+    /// Area of a boundary face.
+    pub fn face_area(&self, f: &BoundaryFace) -> f64 {
+        0.5 * self.face_normal2(f).length()
     }
 
     /// Area-weighted outward normal of a boundary face (length = 2 x area).
     pub fn face_normal2(&self, f: &BoundaryFace) -> DVec3 {
-        let [a, b, c] = self.face_points(f);
-        (b - a).cross(c - a)
+        triangle_normal2(self.face_points(f))
     }
 
     pub fn boundary_tag(&self, name: &str) -> Option<u16> {
@@ -137,7 +145,7 @@ impl Mesh {
 
     /// Total area of the boundary faces carrying `tag`.
     pub fn boundary_area(&self, tag: u16) -> f64 {
-        self.boundary_faces.iter().filter(|f| f.tag == tag).map(|f| 0.5 * self.face_normal2(f).length()).sum()
+        self.boundary_faces.iter().filter(|f| f.tag == tag).map(|f| self.face_area(f)).sum()
     }
 
     pub fn volume(&self) -> f64 {

@@ -29,8 +29,10 @@ pub struct MeshQuality {
 pub fn dihedral_angles_deg(p: [DVec3; 4]) -> [f64; 6] {
     // The dihedral angle at edge (i, j) is pi minus the angle between the outward normals of the two
     // faces that share it, i.e. the faces opposite the other two vertices k and l.
+    // The vertices of the face opposite each vertex.
+    const FACES: [[usize; 3]; 4] = [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]];
     let face_normal = |opposite: usize| {
-        let idx: Vec<usize> = (0..4).filter(|&v| v != opposite).collect();
+        let idx = FACES[opposite];
         let n = (p[idx[1]] - p[idx[0]]).cross(p[idx[2]] - p[idx[0]]);
         // Orient outward: away from the opposite vertex.
         if n.dot(p[opposite] - p[idx[0]]) > 0.0 {
@@ -40,9 +42,10 @@ pub fn dihedral_angles_deg(p: [DVec3; 4]) -> [f64; 6] {
         }
     };
     let normals = [face_normal(0), face_normal(1), face_normal(2), face_normal(3)];
-    TET_EDGES.map(|[i, j]| {
-        let others: Vec<usize> = (0..4).filter(|&v| v != i && v != j).collect();
-        let (a, b) = (normals[others[0]], normals[others[1]]);
+    std::array::from_fn(|e| {
+        // The faces sharing edge e are those opposite the vertices of the opposite edge.
+        let [k, l] = TET_EDGES[5 - e];
+        let (a, b) = (normals[k], normals[l]);
         let cos = (a.dot(b) / (a.length() * b.length())).clamp(-1.0, 1.0);
         180.0 - cos.acos().to_degrees()
     })

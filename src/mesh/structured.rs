@@ -9,7 +9,6 @@ use glam::DVec3;
 /// Names of the six box faces, in tag order.
 pub const BOX_BOUNDARIES: [&str; 6] = ["interface", "top", "x_min", "x_max", "y_min", "y_max"];
 pub const TAG_INTERFACE: u16 = 0;
-pub const TAG_TOP: u16 = 1;
 
 /// Kuhn split of the unit cube: for each permutation (a, b, c) of the axes, the path
 /// 0 -> e_a -> e_a + e_b -> (1,1,1). Corners are numbered by bits x = 1, y = 2, z = 4.
@@ -62,7 +61,7 @@ pub fn tensor_box(xs: &[f64], ys: &[f64], zs: &[f64]) -> Mesh {
 }
 
 /// Boundary faces of a box mesh: tet faces lying on a box plane, oriented outward and tagged.
-fn box_boundary_faces(mesh: &Mesh, lo: [f64; 3], hi: [f64; 3]) -> Vec<BoundaryFace> {
+pub(crate) fn box_boundary_faces(mesh: &Mesh, lo: [f64; 3], hi: [f64; 3]) -> Vec<BoundaryFace> {
     // (axis, coordinate, tag, outward sign)
     let planes = [
         (2, lo[2], 0u16, -1.0),

@@ -28,8 +28,8 @@ use crate::fem::{self, barycentric_gradients, post, BoundaryCondition, FemError,
 use crate::geometry::HotSpotShape;
 use crate::mesh::bisection::refine_box;
 use crate::mesh::implicit::DEFAULT_NODE_LIMIT;
-use crate::mesh::structured::BOX_BOUNDARIES;
-use crate::mesh::{signed_volume, BoundaryFace, Mesh, MeshError};
+use crate::mesh::structured::{box_boundary_faces, BOX_BOUNDARIES};
+use crate::mesh::{signed_volume, Mesh, MeshError};
 use crate::science::locate::PointLocator;
 use crate::solver::{SolveError, SymmetricSolver};
 use glam::DVec3;
@@ -310,15 +310,12 @@ fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, P
     let size = |x: DVec3| c.h_max.min(c.h_interface + slope * x.z).min(h_center + slope * (x - center).length());
     let hi = case.geometry.size;
     let hierarchy = refine_box(DVec3::ZERO, hi, c.h_max, &size, 1, DEFAULT_NODE_LIMIT, &mut |_, _| {})?;
-    let nodes = hierarchy.nodes;
     let tets: Vec<[u32; 4]> = hierarchy
-        .levels
-        .last()
-        .expect("one level")
+        .finest()
         .tets
         .iter()
         .map(|&t| {
-            let p = t.map(|v| nodes[v as usize]);
+            let p = t.map(|v| hierarchy.nodes[v as usize]);
             if signed_volume(p[0], p[1], p[2], p[3]) < 0.0 {
                 [t[0], t[1], t[3], t[2]]
             } else {
@@ -326,36 +323,17 @@ fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, P
             }
         })
         .collect();
-    // Box faces: (axis, coordinate, outward sign) in BOX_BOUNDARIES order. The mesher puts face nodes
-    // exactly on the box planes (bisection midpoints of face nodes stay on the face).
-    let planes = [(2, 0.0, -1.0), (2, hi.z, 1.0), (0, 0.0, -1.0), (0, hi.x, 1.0), (1, 0.0, -1.0), (1, hi.y, 1.0)];
-    let mut boundary_faces = Vec::new();
-    for tet in &tets {
-        for skip in 0..4 {
-            let mut face = [0u32; 3];
-            for (slot, &v) in face.iter_mut().zip(tet.iter().enumerate().filter(|&(m, _)| m != skip).map(|(_, v)| v)) {
-                *slot = v;
-            }
-            let p = face.map(|v| nodes[v as usize]);
-            for (tag, &(axis, value, sign)) in planes.iter().enumerate() {
-                if p.iter().all(|q| q[axis] == value) {
-                    if (p[1] - p[0]).cross(p[2] - p[0])[axis] * sign < 0.0 {
-                        face.swap(1, 2);
-                    }
-                    boundary_faces.push(BoundaryFace { nodes: face, tag: tag as u16 });
-                }
-            }
-        }
-    }
-    Ok(Mesh {
+    let mut mesh = Mesh {
         tet_region: vec![0; tets.len()],
-        nodes,
+        nodes: hierarchy.nodes,
         tets,
         region_names: vec![case.geometry.bulk_region.clone()],
-        boundary_faces,
         boundary_names: BOX_BOUNDARIES.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
-    })
+    };
+    // The mesher puts face nodes exactly on the box planes (bisection midpoints of face nodes stay there).
+    mesh.boundary_faces = box_boundary_faces(&mesh, [0.0; 3], hi.to_array());
+    Ok(mesh)
 }
 
 /// Current into the ball |x - c| <= radius (leaving the electrolyte there), as a consistent flux: with

@@ -133,7 +133,7 @@ impl InterfaceTets {
 /// Area mean of the P1 potential over the boundary faces carrying `tag` (exact for P1).
 pub fn mean_boundary_potential(mesh: &Mesh, phi: &[f64], tag: u16) -> f64 {
     let (integral, area) = mesh.boundary_faces.iter().filter(|f| f.tag == tag).fold((0.0, 0.0), |(sum, area), f| {
-        let a = 0.5 * mesh.face_normal2(f).length();
+        let a = mesh.face_area(f);
         let mean = f.nodes.iter().map(|&n| phi[n as usize]).sum::<f64>() / 3.0;
         (sum + a * mean, area + a)
     });

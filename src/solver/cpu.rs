@@ -21,7 +21,7 @@ pub struct Jacobi {
 
 impl Jacobi {
     pub fn new(a: &CsrMatrix) -> Self {
-        let inv_diag = a.diagonal().iter().map(|&d| if d != 0.0 { 1.0 / d } else { 1.0 }).collect();
+        let inv_diag = a.inverse_diagonal();
         Jacobi { inv_diag }
     }
 }
