@@ -21,7 +21,9 @@
 use crate::case::{Case, CylinderSpec};
 use crate::fem::BoundaryCondition;
 use crate::geometry::{HotSpot, HotSpotShape};
-use crate::pipeline::{RunError, RunOptions, Solution};
+use crate::io::summary::Timings;
+use crate::mesh::Mesh;
+use crate::pipeline::{assemble_and_solve, RunError, RunOptions, Solution};
 use crate::science::cylinder::{lateral_current, CurrentField, Cylinder, CylinderSampling, LateralCurrent};
 use crate::science::lithiation::{
     relithiation_steps, CurrentAt, DepletedRegion, LithiationStep, Phase, RadiusIntegration, RegionShape,
@@ -138,20 +140,21 @@ fn analyse_voids(
         return Ok(Vec::new());
     }
     let interface = case.boundaries.get("interface").expect("analysis.voids is checked to have an interface entry");
-    let current = interface_plane_current(case, solution);
+    let mesh = &solution.mesh;
+    let current = interface_plane_current(case, mesh, &solution.boundary_currents);
     if current == 0.0 {
         return Err(VoidError::NoCurrent.into());
     }
-    let resistance = top_to_interface_resistance(case, solution, current);
+    let resistance = top_to_interface_resistance(case, mesh, &solution.phi, current);
 
+    // The reference differs only in boundary conditions: the same mesh serves.
     let mut reference = case.clone();
-    reference.analysis = Default::default();
     for void in &voids {
         reference.boundaries.insert(void.name.clone(), interface.clone());
     }
-    let reference_solution = crate::pipeline::solve_case_with(&reference, solver, &RunOptions { progress: false })?;
-    let reference_current = interface_plane_current(&reference, &reference_solution);
-    let reference_resistance = top_to_interface_resistance(&reference, &reference_solution, reference_current);
+    let solved = assemble_and_solve(&reference, mesh, solver, &RunOptions::default(), &mut Timings::default())?;
+    let reference_current = interface_plane_current(&reference, mesh, &solved.assembly.boundary_currents(&solved.phi));
+    let reference_resistance = top_to_interface_resistance(&reference, mesh, &solved.phi, reference_current);
 
     let size = case.geometry.size;
     let applied = current / (size.x * size.y);
@@ -181,24 +184,24 @@ fn analyse_voids(
 }
 
 /// The current leaving through the interface plane z = 0: the `interface` boundary and every disk patch.
-fn interface_plane_current(case: &Case, solution: &Solution) -> f64 {
+fn interface_plane_current(case: &Case, mesh: &Mesh, boundary_currents: &[f64]) -> f64 {
     let disks = case.geometry.hotspots.iter().filter(|s| matches!(s.shape, HotSpotShape::Disk { .. }));
     std::iter::once("interface")
         .chain(disks.map(|s| s.name.as_str()))
-        .filter_map(|name| solution.mesh.boundary_tag(name))
-        .map(|tag| solution.boundary_currents[tag as usize])
+        .filter_map(|name| mesh.boundary_tag(name))
+        .map(|tag| boundary_currents[tag as usize])
         .sum()
 }
 
 /// (area-mean potential of the top face - the interface's potential) / `current`.
-fn top_to_interface_resistance(case: &Case, solution: &Solution, current: f64) -> f64 {
+fn top_to_interface_resistance(case: &Case, mesh: &Mesh, phi: &[f64], current: f64) -> f64 {
     let interface_potential = match case.condition_for("interface") {
         BoundaryCondition::Dirichlet { potential } => potential,
         BoundaryCondition::Robin { electrode_potential, .. } => electrode_potential,
         _ => unreachable!("analysis.voids is checked to have a dirichlet or robin interface"),
     };
-    let top = solution.mesh.boundary_tag("top").expect("every mesh has a top");
-    (mean_boundary_potential(&solution.mesh, &solution.phi, top) - interface_potential) / current
+    let top = mesh.boundary_tag("top").expect("every mesh has a top");
+    (mean_boundary_potential(mesh, phi, top) - interface_potential) / current
 }
 
 /// Re-lithiation of one depleted Sb sphere through the paper's two steps. One increment is the paper's
@@ -225,10 +228,14 @@ fn lithiate(
     relithiation_steps(&spot.name, &region, &SB_TO_LI3SB_STEPS, integration, |step_radius, step_potential| {
         let leaving = if step_radius == radius && sign * step_potential == potential {
             solution.boundary_currents[tag]
+        } else if step_radius == radius {
+            // Another potential on the same geometry: the case's own mesh serves.
+            let variant = shrunk_case(case, spot, radius, step_radius, sign * step_potential);
+            let solved = assemble_and_solve(&variant, &solution.mesh, solver, &quiet, &mut Timings::default())?;
+            solved.assembly.boundary_currents(&solved.phi)[tag]
         } else {
             let variant = shrunk_case(case, spot, radius, step_radius, sign * step_potential);
-            let solved = crate::pipeline::solve_case_with(&variant, solver, &quiet)?;
-            solved.boundary_currents[tag]
+            crate::pipeline::solve_case_with(&variant, solver, &quiet)?.boundary_currents[tag]
         };
         Ok(-sign * leaving)
     })
@@ -247,12 +254,8 @@ fn shrunk_case(case: &Case, spot: &HotSpot, radius: f64, new_radius: f64, potent
         }
     }
     variant.mesh.h_min = case.mesh.h_min * (new_radius / radius).min(1.0);
-    let mut boundary = case
-        .boundaries
-        .get(&spot.name)
-        .or_else(|| case.boundaries.get(&spot.group))
-        .cloned()
-        .expect("a Dirichlet hot spot has a boundary entry (its own or its group's)");
+    let mut boundary =
+        case.boundary_for(spot).cloned().expect("a Dirichlet hot spot has a boundary entry (its own or its group's)");
     boundary.condition = BoundaryCondition::Dirichlet { potential };
     variant.boundaries.insert(spot.name.clone(), boundary);
     variant

@@ -5,7 +5,7 @@
 
 use crate::analysis::{self, Analysis};
 use crate::case::Case;
-use crate::fem::{self, post, Assembly, BoundaryCondition};
+use crate::fem::{self, post, Assembly, BoundaryCondition, Problem};
 use crate::io::summary::{CaseInfo, Conservation, Current, InterfaceSummary, SolverSummary, Summary, Timings};
 use crate::io::{self, vtu};
 use crate::mesh::{self, quality::MeshQuality, Mesh};
@@ -73,6 +73,45 @@ pub struct Solution {
     pub analysis: Analysis,
 }
 
+/// The case's problem on a mesh, assembled and solved.
+pub struct Solved {
+    pub problem: Problem<'static>,
+    pub assembly: Assembly,
+    /// Nodal potential (V), Dirichlet values included.
+    pub phi: Vec<f64>,
+    pub report: CgReport,
+}
+
+/// Steps 3 and 4 on a given mesh. The analysis calls it directly for variants of the case that differ only
+/// in boundary conditions, so they are not meshed again.
+pub fn assemble_and_solve(
+    case: &Case,
+    mesh: &Mesh,
+    solver: &mut dyn SymmetricSolver,
+    options: &RunOptions,
+    timings: &mut Timings,
+) -> Result<Solved, RunError> {
+    // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.
+    let clock = Instant::now();
+    let stage = Stage::new("assembly", options.progress);
+    let problem = case.problem(mesh)?;
+    let assembly = fem::assemble(mesh, &problem)?;
+    stage.finish();
+    timings.assemble = clock.elapsed().as_secs_f64();
+
+    // 4. Solve the reduced SPD system.
+    let clock = Instant::now();
+    let stage = Stage::new("solving", options.progress);
+    stage.update(0.0, &format!("{} unknowns", assembly.matrix.nrows));
+    let mut x = vec![0.0; assembly.matrix.nrows];
+    let report = solver.solve(&assembly.matrix, &assembly.rhs, &mut x, &case.solver.cg_options());
+    stage.finish();
+    let report = report?;
+    timings.solve = clock.elapsed().as_secs_f64();
+    let phi = assembly.expand(&x);
+    Ok(Solved { problem, assembly, phi, report })
+}
+
 /// Step 2: mesh the case's geometry (layers, hot spots), graded toward the interface and the hot spots.
 pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<Mesh, RunError> {
     let stage = Stage::new("meshing", options.progress);
@@ -107,28 +146,11 @@ pub fn solve_case_with(
     let quality = MeshQuality::of(&mesh);
     timings.mesh = clock.elapsed().as_secs_f64();
 
-    // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.
-    let clock = Instant::now();
-    let stage = Stage::new("assembly", options.progress);
-    let problem = case.problem(&mesh)?;
-    let assembly: Assembly = fem::assemble(&mesh, &problem)?;
-    stage.finish();
-    timings.assemble = clock.elapsed().as_secs_f64();
+    // 3.-4. Assemble and solve.
+    let Solved { problem, assembly, phi, report } = assemble_and_solve(case, &mesh, solver, options, &mut timings)?;
 
-    // 4. Solve the reduced SPD system.
+    // 5. Post: current densities, consistent boundary and interface currents.
     let clock = Instant::now();
-    let stage = Stage::new("solving", options.progress);
-    stage.update(0.0, &format!("{} unknowns", assembly.matrix.nrows));
-    let cg = case.solver.cg_options();
-    let mut x = vec![0.0; assembly.matrix.nrows];
-    let report = solver.solve(&assembly.matrix, &assembly.rhs, &mut x, &cg);
-    stage.finish();
-    let report = report?;
-    timings.solve = clock.elapsed().as_secs_f64();
-
-    // 5. Post: potential everywhere, current densities, consistent boundary and interface currents.
-    let clock = Instant::now();
-    let phi = assembly.expand(&x);
     let cell_current = post::cell_current_density(&mesh, &problem.region_coefficient, &phi);
     let node_current = post::nodal_current_density(&mesh, &cell_current);
     let boundary_currents = assembly.boundary_currents(&phi);
@@ -137,13 +159,13 @@ pub fn solve_case_with(
 
     let mut solution = Solution {
         quality,
-        region_coefficient: problem.region_coefficient.clone(),
-        conditions: problem.boundary_conditions.clone(),
+        region_coefficient: problem.region_coefficient,
+        conditions: problem.boundary_conditions,
         phi,
         cell_current,
         node_current,
         boundary_currents,
-        interface_resistance: problem.interface_resistance.clone(),
+        interface_resistance: problem.interface_resistance,
         interface_currents,
         report,
         unknowns: assembly.matrix.nrows,

@@ -309,10 +309,16 @@ impl Case {
     }
 
     fn condition_with_group(&self, boundary: &str, group: Option<&str>) -> BoundaryCondition {
-        self.boundaries
-            .get(boundary)
-            .or_else(|| group.and_then(|g| self.boundaries.get(g)))
-            .map_or(BoundaryCondition::Insulating, |b| b.condition)
+        self.entry(boundary, group).map_or(BoundaryCondition::Insulating, |b| b.condition)
+    }
+
+    /// A hot spot's boundary entry: its own, else its group's.
+    pub fn boundary_for(&self, spot: &HotSpot) -> Option<&CaseBoundary> {
+        self.entry(&spot.name, Some(&spot.group))
+    }
+
+    fn entry(&self, boundary: &str, group: Option<&str>) -> Option<&CaseBoundary> {
+        self.boundaries.get(boundary).or_else(|| group.and_then(|g| self.boundaries.get(g)))
     }
 
     /// Conductivity per mesh region and condition per mesh boundary, in the mesh's order.
