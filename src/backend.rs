@@ -19,14 +19,14 @@ pub enum BackendError {
 }
 
 /// A GPU solver that owns its device (the pipeline keeps one for all the solves of a run).
-pub struct OwnedGpuSolver {
+struct OwnedGpuSolver {
     context: GpuContext,
     precision: Precision,
     check_every: usize,
 }
 
 impl OwnedGpuSolver {
-    pub fn open(settings: &SolverSettings, allow_software: bool) -> Result<OwnedGpuSolver, GpuError> {
+    fn open(settings: &SolverSettings, allow_software: bool) -> Result<OwnedGpuSolver, GpuError> {
         let request = GpuRequest {
             adapter: settings.adapter.clone(),
             allow_software,

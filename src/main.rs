@@ -2,9 +2,10 @@
 //! 1 case -> 2 mesh -> 3 assemble -> 4 solve -> 5 post -> 6 write.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ionflux::case::{Case, DEFAULT_CASE_TOML, DEFAULT_SOURCE};
+use ionflux::case::Case;
 use ionflux::io::summary::Summary;
 use ionflux::pipeline::{self, RunOptions};
+use ionflux::sweep::CaseInput;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -160,10 +161,7 @@ fn toml_string(text: &str) -> String {
 
 /// 1. Case: the file given, or the built-in default; `--set` overrides applied.
 fn load_case(path: Option<&Path>, set: &[String]) -> anyhow::Result<Case> {
-    Ok(match path {
-        Some(p) => Case::load(p, set)?,
-        None => Case::from_toml_str(DEFAULT_CASE_TOML, DEFAULT_SOURCE, set)?,
-    })
+    Ok(CaseInput::from_arg(path).load(set)?)
 }
 
 /// Optional outputs of `solve`.
@@ -197,12 +195,9 @@ fn solve(
 }
 
 fn sweep(case: CaseArgs, vary: &[String], out: Option<PathBuf>, plot: Vec<String>, quiet: bool) -> anyhow::Result<()> {
-    use ionflux::sweep::{run_sweep, CaseInput, SweepOptions, Vary};
+    use ionflux::sweep::{run_sweep, SweepOptions, Vary};
     let varies = vary.iter().map(|spec| Vary::parse(spec)).collect::<Result<Vec<_>, _>>()?;
-    let input = match &case.case {
-        Some(path) => CaseInput::File(path.clone()),
-        None => CaseInput::Text { text: DEFAULT_CASE_TOML.to_string(), source: DEFAULT_SOURCE.to_string() },
-    };
+    let input = CaseInput::from_arg(case.case.as_deref());
     let out_dir = out.unwrap_or_else(|| Path::new("out").join(format!("{}_sweep", output_stem(case.case.as_deref()))));
     let options = SweepOptions { out_dir, plot_columns: plot, progress: !quiet };
     let report = run_sweep(&input, &case.set, &varies, &options)?;

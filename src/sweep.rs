@@ -154,6 +154,17 @@ pub enum CaseInput {
 }
 
 impl CaseInput {
+    /// The case file given on the command line, or the built-in default case.
+    pub fn from_arg(path: Option<&Path>) -> CaseInput {
+        match path {
+            Some(path) => CaseInput::File(path.to_path_buf()),
+            None => CaseInput::Text {
+                text: crate::case::DEFAULT_CASE_TOML.to_string(),
+                source: crate::case::DEFAULT_SOURCE.to_string(),
+            },
+        }
+    }
+
     pub fn load(&self, overrides: &[String]) -> Result<Case, CaseError> {
         match self {
             CaseInput::File(path) => Case::load(path, overrides),
@@ -240,13 +251,13 @@ pub fn run_sweep(
         io::write_atomic(&path, pvd_text(&options.out_dir, varies, &points).as_bytes())?;
         written.push(path);
     }
-    let Some(first_error) = points.iter().all(|p| p.outcome.is_err()).then(|| first_error(&points)) else {
-        let path = options.out_dir.join("sweep.png");
-        plot_points(&path, varies, &columns, &points, &options.plot_columns)?;
-        written.push(path);
-        return Ok(SweepReport { points, written });
-    };
-    Err(SweepError::AllFailed { points: points.len(), first_error })
+    if points.iter().all(|p| p.outcome.is_err()) {
+        return Err(SweepError::AllFailed { points: points.len(), first_error: first_error(&points) });
+    }
+    let path = options.out_dir.join("sweep.png");
+    plot_points(&path, varies, &columns, &points, &options.plot_columns)?;
+    written.push(path);
+    Ok(SweepReport { points, written })
 }
 
 fn first_error(points: &[PointRecord]) -> String {
