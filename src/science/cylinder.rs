@@ -118,10 +118,7 @@ pub fn lateral_current(
         let location = locator.locate(p)?;
         Some(match current {
             CurrentField::PerTet(j) => j[location.tet],
-            CurrentField::Nodal(j) => {
-                let tet = mesh.tets[location.tet];
-                (0..4).map(|i| location.barycentric[i] * j[tet[i] as usize]).sum()
-            }
+            CurrentField::Nodal(j) => location.interpolate(mesh, j),
         })
     };
     validate(locator, cylinder, sampling)?;

@@ -25,7 +25,11 @@ pub struct Location {
 
 impl Location {
     /// Value at the point of the P1 field given by its nodal values.
-    pub fn interpolate(&self, mesh: &Mesh, nodal: &[f64]) -> f64 {
+    pub fn interpolate<T>(&self, mesh: &Mesh, nodal: &[T]) -> T
+    where
+        T: Copy + std::iter::Sum,
+        f64: std::ops::Mul<T, Output = T>,
+    {
         let tet = mesh.tets[self.tet];
         (0..4).map(|i| self.barycentric[i] * nodal[tet[i] as usize]).sum()
     }

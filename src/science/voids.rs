@@ -9,6 +9,7 @@
 //! - the area-mean potential of a boundary (the driving `top` face), from which the analysis forms the
 //!   resistance (mean top potential - interface potential) / current with and without the voids.
 
+use crate::mesh::quality::TET_EDGES;
 use crate::mesh::Mesh;
 use glam::DVec3;
 use serde::Serialize;
@@ -91,10 +92,7 @@ impl InterfaceTets {
                 }
                 let vertices = face.map(|n| mesh.nodes[n as usize]);
                 let points = mesh.tet_points(t);
-                let element_size = (0..4)
-                    .flat_map(|i| (i + 1..4).map(move |j| (i, j)))
-                    .map(|(i, j)| points[i].distance(points[j]))
-                    .fold(0.0, f64::max);
+                let element_size = TET_EDGES.iter().map(|&[i, j]| points[i].distance(points[j])).fold(0.0, f64::max);
                 tets.push(InterfaceTet {
                     current_density: cell_current[t].length(),
                     centroid: vertices.iter().sum::<DVec3>() / 3.0,
