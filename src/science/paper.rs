@@ -138,8 +138,9 @@ pub struct PaperModeResult {
     pub boundary_currents: Vec<BoundaryCurrent>,
     pub nodes: usize,
     pub tets: usize,
+    /// Shared, so the summary's copy of the numbers does not copy the mesh and fields.
     #[serde(skip)]
-    pub field: PaperField,
+    pub field: std::sync::Arc<PaperField>,
 }
 
 /// Runs paper mode for the sphere hot spot `hotspot` of `case` (see the module notes).
@@ -236,7 +237,7 @@ pub fn run_paper_mode(
         boundary_currents,
         nodes: mesh.nodes.len(),
         tets: mesh.tets.len(),
-        field: PaperField { mesh, potential, current_density },
+        field: std::sync::Arc::new(PaperField { mesh, potential, current_density }),
     })
 }
 
