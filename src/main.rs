@@ -83,7 +83,7 @@ enum Command {
     Bench {
         #[command(flatten)]
         case: CaseArgs,
-        /// Timed repetitions per kernel.
+        /// Timed repetitions per kernel in each of the interleaved rounds (the fastest round is reported).
         #[arg(long, default_value_t = 20)]
         iterations: usize,
         /// Also write the report as JSON to this file.
