@@ -148,15 +148,7 @@ impl SymmetricSolver for GpuSolver<'_> {
             // f32 reports what it reached; only running out of iterations is a failure.
             Precision::F32 => iterations < options.max_iter || residual_norm <= target,
         };
-        if !converged {
-            return Err(SolveError::NoConvergence {
-                iterations,
-                relative_residual,
-                target: options.rtol,
-                residual_history: history,
-            });
-        }
-        Ok(CgReport {
+        CgReport {
             backend: "gpu".to_string(),
             precision: self.precision.name().to_string(),
             device: self.ctx.device_name(),
@@ -164,6 +156,7 @@ impl SymmetricSolver for GpuSolver<'_> {
             relative_residual,
             residual_history: history,
             seconds: start.elapsed().as_secs_f64(),
-        })
+        }
+        .into_result(converged, options.rtol)
     }
 }

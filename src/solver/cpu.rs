@@ -84,15 +84,7 @@ pub fn pcg(
     op.apply(x, &mut r);
     let true_norm = r.iter().zip(b).map(|(ax, b)| (b - ax).powi(2)).sum::<f64>().sqrt();
     let relative_residual = true_norm / scale;
-    if r_norm > target {
-        return Err(SolveError::NoConvergence {
-            iterations,
-            relative_residual,
-            target: options.rtol,
-            residual_history: history,
-        });
-    }
-    Ok(CgReport {
+    CgReport {
         backend: "cpu".to_string(),
         precision: "f64".to_string(),
         device: format!("cpu ({} threads)", rayon::current_num_threads()),
@@ -100,7 +92,8 @@ pub fn pcg(
         relative_residual,
         residual_history: history,
         seconds: start.elapsed().as_secs_f64(),
-    })
+    }
+    .into_result(r_norm <= target, options.rtol)
 }
 
 /// The CPU reference solver: Jacobi PCG in f64.

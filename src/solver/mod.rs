@@ -46,6 +46,21 @@ pub struct CgReport {
     pub seconds: f64,
 }
 
+impl CgReport {
+    /// The end of a solve: the report, or `NoConvergence` carrying its numbers when it did not converge.
+    pub fn into_result(self, converged: bool, target: f64) -> Result<CgReport, SolveError> {
+        if converged {
+            return Ok(self);
+        }
+        Err(SolveError::NoConvergence {
+            iterations: self.iterations,
+            relative_residual: self.relative_residual,
+            target,
+            residual_history: self.residual_history,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SolveError {
     #[error(
