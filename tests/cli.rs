@@ -1,8 +1,9 @@
 //! The command line end to end: a good case writes its files and exits 0; bad input exits non-zero
 //! with a message naming the field and line, never panics and leaves no output behind.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{ionflux, read_summary};
 
 const GOOD: &str = r#"name = "cli slab"
 [domain]
@@ -21,10 +22,6 @@ h_max = "0.5 um"
 h_interface = "0.1 um"
 grading = 1.5
 "#;
-
-fn ionflux(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ionflux")).args(args).current_dir(cwd).output().unwrap()
-}
 
 /// Writes `text` as case.toml, runs `ionflux solve case.toml --out out`, and checks the failure.
 fn solve_fails(text: &str, expected: &[&str]) {
@@ -48,8 +45,7 @@ fn good_case_writes_summary_and_vtu() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("interface") && stdout.contains("conservation"), "{stdout}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("res/summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&dir.path().join("res/summary.json"));
     // sigma V A / H = 0.216 * 0.1 * 1e-12 / 2e-6
     let expected = 0.216 * 0.1 * 1e-12 / 2e-6;
     let interface = summary["boundaries"].as_array().unwrap().iter().find(|b| b["name"] == "interface").unwrap();
@@ -66,8 +62,7 @@ fn set_overrides_a_case_value() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("res/summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&dir.path().join("res/summary.json"));
     let expected = 0.216 * 0.2 * 1e-12 / 2e-6;
     let top = summary["boundaries"].as_array().unwrap().iter().find(|b| b["name"] == "top").unwrap();
     assert!((top["current_A"].as_f64().unwrap() + expected).abs() < 1e-8 * expected);

@@ -2,6 +2,9 @@
 //! Robin interface and the default hot-spot case at a reduced resolution; and `solve --backend gpu` from
 //! the command line. Skips (with a printed reason) without an adapter, fails under IONFLUX_REQUIRE_GPU=1.
 
+mod common;
+
+use common::{ionflux, read_summary};
 use ionflux::case::{Case, DEFAULT_CASE_TOML, DEFAULT_SOURCE};
 use ionflux::gpu::{test_context, GpuSolver, Precision};
 use ionflux::pipeline::{self, RunOptions, Solution};
@@ -58,15 +61,14 @@ fn default_hot_spot_case_at_reduced_resolution_on_gpu_matches_cpu() {
 fn cli_solve_on_gpu_names_adapter_and_precision() {
     let Some(context) = test_context() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ionflux"))
-        .args(["solve", concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/slab.toml"), "--backend", "gpu"])
-        .args(["--precision", "mixed", "--adapter", &context.adapter_name()[..4], "--quiet", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let slab = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/slab.toml");
+    let adapter = &context.adapter_name()[..4];
+    let out = ionflux(
+        &["solve", slab, "--backend", "gpu", "--precision", "mixed", "--adapter", adapter, "--quiet", "--out", "out"],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&dir.path().join("out/summary.json"));
     assert_eq!(summary["solver"]["backend"], "gpu");
     assert_eq!(summary["solver"]["precision"], "mixed");
     let device = summary["solver"]["device"].as_str().unwrap();

@@ -2,6 +2,9 @@
 //! nodes duplicated on the plane, consistent face-mass coupling), the case path, the refusal of hot spots
 //! touching the plane, the paper's hot spot inside its interlayer end to end, and the GPU on the same matrix.
 
+mod common;
+
+use common::{ionflux, read_summary};
 use ionflux::case::Case;
 use ionflux::fem::post::{cell_current_density, interface_currents};
 use ionflux::fem::{assemble, Assembly, BoundaryCondition, Problem};
@@ -203,17 +206,12 @@ fn hot_spot_touching_a_resistive_plane_is_refused_naming_the_layer() {
 fn paper_hot_spot_inside_the_interlayer_solves_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     // Coarser than the case file away from the hot spot, so that the test stays short.
-    let coarse = ["mesh.h_max=0.5 um", "mesh.h_interface=10 nm", "mesh.grading=1.5"];
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ionflux"))
-        .args(["solve", concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/interlayer_hotspot.toml"), "--quiet"])
-        .args(coarse.iter().flat_map(|s| ["--set", s]))
-        .args(["--backend", "cpu", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let coarse = ["--set", "mesh.h_max=0.5 um", "--set", "mesh.h_interface=10 nm", "--set", "mesh.grading=1.5"];
+    let case = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/interlayer_hotspot.toml");
+    let solve = ["solve", case, "--quiet", "--backend", "cpu", "--out", "out"];
+    let out = ionflux(&[&solve[..], &coarse[..]].concat(), dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&dir.path().join("out/summary.json"));
     println!("{}", serde_json::to_string_pretty(&summary).unwrap());
     let imbalance = summary["conservation"]["relative_imbalance"].as_f64().unwrap();
     assert!(imbalance < 1e-8, "conservation {imbalance:e}");
@@ -228,7 +226,7 @@ fn paper_hot_spot_inside_the_interlayer_solves_end_to_end() {
     assert!((crossing + applied).abs() < 0.01 * applied, "interface current {crossing} vs {}", -applied);
     let jump = interface["potential_jump_V"].as_f64().unwrap();
     assert!(relative_error(jump, 500.0 * 0.13e-4) < 0.01, "jump {jump}");
-    assert!(dir.path().join("solution.vtu").exists());
+    assert!(dir.path().join("out/solution.vtu").exists());
 }
 
 #[test]

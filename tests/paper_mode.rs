@@ -2,6 +2,9 @@
 //! charge is linear in U, superposition agrees with a direct solve, the ball current equals the enclosed
 //! source, and far from walls the potential is the free-space field of a Gaussian charge.
 
+mod common;
+
+use common::{ionflux, read_summary};
 use glam::DVec3;
 use ionflux::case::Case;
 use ionflux::fem::{self, Problem};
@@ -187,12 +190,8 @@ rtol = 1e-11
 }
 
 fn ionflux_solve(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_ionflux"))
-        .args(["solve", "--out", "out", "--quiet", "--no-vtu", "--backend", "cpu"])
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
+    let solve = ["solve", "--out", "out", "--quiet", "--no-vtu", "--backend", "cpu"];
+    ionflux(&[&solve[..], args].concat(), cwd)
 }
 
 /// `solve` with `analysis.paper_mode` on the default case reports the calibrated Gaussian next to the
@@ -203,8 +202,7 @@ fn cli_paper_mode_reports_the_gaussian_next_to_the_dirichlet_sphere() {
     let dir = tempfile::tempdir().unwrap();
     let out = ionflux_solve(&["--set", "analysis.paper_mode=true"], dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&dir.path().join("out/summary.json"));
     let paper = &summary["paper_mode"][0];
     assert_eq!(paper["hotspot"], "hotspot");
     assert_eq!(paper["calibration_distance_m"].as_f64().unwrap(), 10e-9, "the hot spot's radius");

@@ -8,7 +8,7 @@ use glam::DVec3;
 use ionflux::mesh::structured::{tensor_box, uniform_line};
 use ionflux::mesh::Mesh;
 use ionflux::science::cylinder::{
-    lateral_current, write_profile_csv, CurrentField, Cylinder, CylinderError, CylinderSampling,
+    lateral_current, write_profile_csv, CurrentField, Cylinder, CylinderError, CylinderSampling, LateralCurrent,
 };
 use ionflux::science::locate::PointLocator;
 use ionflux::science::plot::{
@@ -97,18 +97,17 @@ fn cylinder(radius: f64, z_max: f64) -> Cylinder {
     Cylinder { center_x: 1.0, center_y: 1.0, radius, z_min: 0.0, z_max }
 }
 
+/// The lateral current of a per-tet field through `cylinder`, default sampling.
+fn per_tet_lateral_current(mesh: &Mesh, j: &[DVec3], cylinder: &Cylinder) -> LateralCurrent {
+    lateral_current(&PointLocator::new(mesh), CurrentField::PerTet(j), cylinder, &CylinderSampling::default()).unwrap()
+}
+
 #[test]
 fn a_uniform_field_has_no_net_flux_through_the_cylinder() {
     let line = uniform_line(0.0, 2.0, 10);
     let mesh = tensor_box(&line, &line, &uniform_line(0.0, 1.0, 5));
     let j = vec![DVec3::new(3.0, -2.0, 5.0); mesh.tets.len()];
-    let result = lateral_current(
-        &PointLocator::new(&mesh),
-        CurrentField::PerTet(&j),
-        &cylinder(0.6, 1.0),
-        &CylinderSampling::default(),
-    )
-    .unwrap();
+    let result = per_tet_lateral_current(&mesh, &j, &cylinder(0.6, 1.0));
     // Equally spaced angles: sum of cos and sin vanish, so only round-off remains.
     let scale = 5.0 * TAU * 0.6 * 1.0;
     assert!(result.lateral_current_A.abs() < 1e-12 * scale, "{}", result.lateral_current_A);
@@ -128,13 +127,7 @@ fn radial_field_flux_matches_k_r_two_pi_r_h_and_improves_with_refinement() {
         let line = uniform_line(0.0, 2.0, cells);
         let mesh = tensor_box(&line, &line, &uniform_line(0.0, height, cells / 2));
         let j = per_tet(&mesh, |p| k * DVec3::new(p.x - 1.0, p.y - 1.0, 0.0));
-        let result = lateral_current(
-            &PointLocator::new(&mesh),
-            CurrentField::PerTet(&j),
-            &cylinder(radius, height),
-            &CylinderSampling::default(),
-        )
-        .unwrap();
+        let result = per_tet_lateral_current(&mesh, &j, &cylinder(radius, height));
         let exact = k * radius * TAU * radius * height;
         for point in &result.profile {
             assert!((point.jr_A_per_m2 - k * radius).abs() < 0.03 * k * radius, "ring at z = {}", point.z_m);
@@ -154,13 +147,7 @@ fn divergence_free_straining_field_has_no_net_flux() {
     let line = uniform_line(0.0, 2.0, 40);
     let mesh = tensor_box(&line, &line, &uniform_line(0.0, 1.0, 20));
     let j = per_tet(&mesh, |p| k * DVec3::new(p.x - 1.0, -(p.y - 1.0), 0.0));
-    let result = lateral_current(
-        &PointLocator::new(&mesh),
-        CurrentField::PerTet(&j),
-        &cylinder(0.5, 1.0),
-        &CylinderSampling::default(),
-    )
-    .unwrap();
+    let result = per_tet_lateral_current(&mesh, &j, &cylinder(0.5, 1.0));
     let scale = k * 0.5 * TAU * 0.5 * 1.0;
     assert!(result.lateral_current_A.abs() < 0.01 * scale, "{}", result.lateral_current_A / scale);
 }
@@ -176,9 +163,7 @@ fn graded_interface_flux_and_its_peak_depth() {
     let mesh = tensor_box(&xy, &xy, &z);
     let j = per_tet(&mesh, |p| k * (p.z / decay) * (-p.z / decay).exp() * DVec3::new(p.x - 1e-6, p.y - 1e-6, 0.0));
     let cylinder = Cylinder { center_x: 1e-6, center_y: 1e-6, radius, z_min: 0.0, z_max: height };
-    let result =
-        lateral_current(&PointLocator::new(&mesh), CurrentField::PerTet(&j), &cylinder, &CylinderSampling::default())
-            .unwrap();
+    let result = per_tet_lateral_current(&mesh, &j, &cylinder);
 
     let exact = k * radius * TAU * radius * decay * (1.0 - (1.0 + height / decay) * (-height / decay).exp());
     let error = (result.lateral_current_A - exact) / exact;
@@ -221,13 +206,7 @@ fn profile_csv_and_json_carry_units_in_their_keys() {
     let line = uniform_line(0.0, 2.0, 8);
     let mesh = tensor_box(&line, &line, &uniform_line(0.0, 1.0, 4));
     let j = per_tet(&mesh, |p| DVec3::new(p.x - 1.0, p.y - 1.0, 0.0));
-    let result = lateral_current(
-        &PointLocator::new(&mesh),
-        CurrentField::PerTet(&j),
-        &cylinder(0.5, 1.0),
-        &CylinderSampling::default(),
-    )
-    .unwrap();
+    let result = per_tet_lateral_current(&mesh, &j, &cylinder(0.5, 1.0));
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("profile.csv");

@@ -14,6 +14,9 @@
 //! as mirror voids at distances >= L: a neighbour at distance d adds (2 / (3 pi)) (a / d)^3 j near the void,
 //! summed over the square lattice about 1.9 (a / L)^3 = 0.4 % for L = 8 a.
 
+mod common;
+
+use common::{ionflux, read_summary};
 use ionflux::case::{Case, CaseError};
 use ionflux::fem::barycentric_gradients;
 use ionflux::pipeline::{solve_case_with, summarize, RunOptions, Solution};
@@ -277,17 +280,15 @@ fn bad_voids_settings_name_the_field() {
 fn cli_reports_the_void() {
     let dir = tempfile::tempdir().unwrap();
     let case = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/void.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ionflux"))
-        .args(["solve", case, "--out", "out", "--no-vtu", "--backend", "cpu"])
-        .args(["--set", "mesh.h_min=100 nm", "--set", "mesh.h_interface=500 nm"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let coarse = ["--set", "mesh.h_min=100 nm", "--set", "mesh.h_interface=500 nm"];
+    let out = ionflux(
+        &[&["solve", case, "--out", "out", "--no-vtu", "--backend", "cpu"][..], &coarse[..]].concat(),
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("void void (r = 1.000e-6 m): max |J|") && stdout.contains("constriction"), "{stdout}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    let summary = read_summary(&dir.path().join("out/summary.json"));
     let void = &summary["voids"][0];
     assert_eq!(void["hotspot"], "void");
     assert!(void["focusing_factor"].as_f64().unwrap() > 1.0, "{void}");

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{decode_png, grey_variance};
+use common::{decode_png, grey_variance, ionflux};
 use ionflux::sweep::{run_sweep, CaseInput, SweepError, SweepOptions, Vary};
 use std::path::Path;
 use std::process::Command;
@@ -218,9 +218,7 @@ fn an_unknown_plot_column_is_named() {
 fn cli_sweep_writes_files_and_bad_specs_fail_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("slab.toml"), SLAB).unwrap();
-    let ionflux = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_ionflux")).args(args).current_dir(dir.path()).output().unwrap()
-    };
+    let ionflux = |args: &[&str]| ionflux(args, dir.path());
 
     let out =
         ionflux(&["sweep", "slab.toml", "--vary", "boundaries.top.potential=0.1 V..0.3 V:3", "--out", "res", "-q"]);

@@ -1,4 +1,18 @@
-//! Helpers shared by several integration tests.
+//! Helpers shared by several integration tests. Each test binary uses only some of them.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the ionflux binary with `args` in `cwd`.
+pub fn ionflux(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ionflux")).args(args).current_dir(cwd).output().unwrap()
+}
+
+/// A `summary.json` written by a run, parsed.
+pub fn read_summary(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
 
 /// Width, height and RGB bytes of a PNG written by the plot module (8-bit RGB).
 pub fn decode_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
