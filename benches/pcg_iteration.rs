@@ -1,9 +1,10 @@
 //! One full Jacobi-PCG iteration, CPU (f64) and GPU (f32, loop on the GPU) side by side at three sizes.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ionflux::bench::{laplacian_7point, seeded_vector};
+use ionflux::app::bench::seeded_vector;
 use ionflux::gpu::{test_context, GpuSystem, Real, TimedOp};
 use ionflux::solver::cpu::{pcg, Jacobi};
+use ionflux::solver::sparse::CsrMatrix;
 use ionflux::solver::CgOptions;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ fn pcg_iteration(c: &mut Criterion) {
     let mut group = c.benchmark_group("pcg_iteration");
     group.sample_size(10);
     for edge in EDGES {
-        let a = laplacian_7point(edge, edge, edge);
+        let a = CsrMatrix::laplacian_7point(edge, edge, edge);
         let b = seeded_vector(a.nrows, 2);
         let jacobi = Jacobi::new(&a);
         // Time `runs` iterations of the CPU PCG minus its setup (measured as a 1-iteration solve).

@@ -1,8 +1,9 @@
 //! SpMV, CPU (f64) and GPU (f32) side by side at three sizes of the 7-point Laplacian.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ionflux::bench::{laplacian_7point, seeded_vector};
+use ionflux::app::bench::seeded_vector;
 use ionflux::gpu::{test_context, GpuSystem, Real, TimedOp};
+use ionflux::solver::sparse::CsrMatrix;
 
 const EDGES: [usize; 3] = [20, 40, 64];
 
@@ -11,7 +12,7 @@ fn spmv(c: &mut Criterion) {
     let mut group = c.benchmark_group("spmv");
     group.sample_size(10);
     for edge in EDGES {
-        let a = laplacian_7point(edge, edge, edge);
+        let a = CsrMatrix::laplacian_7point(edge, edge, edge);
         let x = seeded_vector(a.nrows, 1);
         let mut y = vec![0.0; a.nrows];
         group.bench_function(format!("cpu_f64/{}", a.nrows), |bench| bench.iter(|| a.spmv(&x, &mut y)));

@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --release --example hotspot_mesh_stats -- [radius_over_h_min=5] [grading=1.3]`
 use glam::DVec3;
-use ionflux::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls};
+use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls};
 use ionflux::mesh::hotspot::generate;
 use ionflux::mesh::quality::MeshQuality;
 use std::time::Instant;

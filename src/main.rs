@@ -2,10 +2,10 @@
 //! 1 case -> 2 mesh -> 3 assemble -> 4 solve -> 5 post -> 6 write.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use ionflux::app::pipeline::{self, RunOptions};
+use ionflux::app::sweep::CaseInput;
 use ionflux::case::Case;
 use ionflux::io::summary::Summary;
-use ionflux::pipeline::{self, RunOptions};
-use ionflux::sweep::CaseInput;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -195,7 +195,7 @@ fn solve(
 }
 
 fn sweep(case: CaseArgs, vary: &[String], out: Option<PathBuf>, plot: Vec<String>, quiet: bool) -> anyhow::Result<()> {
-    use ionflux::sweep::{run_sweep, SweepOptions, Vary};
+    use ionflux::app::sweep::{run_sweep, SweepOptions, Vary};
     let varies = vary.iter().map(|spec| Vary::parse(spec)).collect::<Result<Vec<_>, _>>()?;
     let input = CaseInput::from_arg(case.case.as_deref());
     let out_dir = out.unwrap_or_else(|| Path::new("out").join(format!("{}_sweep", output_stem(case.case.as_deref()))));
@@ -276,7 +276,7 @@ fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&P
             None
         }
     };
-    let report = ionflux::bench::run_bench(&assembly.matrix, context.as_ref(), iterations);
+    let report = ionflux::app::bench::run_bench(&assembly.matrix, context.as_ref(), iterations);
     println!("case: {} ({})", case.name, case.source);
     println!("{report}");
     if let Some(path) = json {

@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use glam::DVec3;
-use ionflux::case::{Backend, Case, CaseError, Precision};
+use ionflux::case::{Case, CaseError};
 use ionflux::fem::BoundaryCondition;
-use ionflux::geometry::{HotSpot, HotSpotShape};
+use ionflux::mesh::geometry::{HotSpot, HotSpotShape};
 use ionflux::mesh::structured::{tensor_box, uniform_line};
+use ionflux::solver::settings::{Backend, Precision, DEFAULT_CHECK_EVERY};
 
 /// A valid case; tests below edit one line or append tables. Line numbers: conductivity is line 6,
 /// the interface type line 8, the top current density line 12.
@@ -268,7 +269,7 @@ fn mesh_controls_are_checked() {
 
 #[test]
 fn gpu_check_interval_is_read_and_checked() {
-    assert_eq!(load(BASE, &[]).unwrap().solver.check_every, ionflux::gpu::DEFAULT_CHECK_EVERY);
+    assert_eq!(load(BASE, &[]).unwrap().solver.check_every, DEFAULT_CHECK_EVERY);
     assert_eq!(load(&format!("{BASE}[solver]\ncheck_every = 4\n"), &[]).unwrap().solver.check_every, 4);
     let message = error(&format!("{BASE}[solver]\ncheck_every = 0\n"), &[]);
     assert_mentions(&message, &["line 14", "`solver.check_every`", "at least 1"]);

@@ -1,8 +1,9 @@
 //! Each GPU kernel against its CPU reference on seeded random data (f32 kernels: norm-relative 1e-5).
 //! Skips with a printed reason when no adapter exists, unless IONFLUX_REQUIRE_GPU=1.
 
-use ionflux::bench::{laplacian_7point, seeded_vector};
+use ionflux::app::bench::seeded_vector;
 use ionflux::gpu::{test_context, test_context_with, GpuRequest, GpuSystem, Real};
+use ionflux::solver::sparse::CsrMatrix;
 
 const F32_TOLERANCE: f64 = 1e-5;
 
@@ -12,14 +13,14 @@ fn relative_diff(got: &[f64], want: &[f64]) -> f64 {
     diff / scale
 }
 
-fn inv_diag(a: &ionflux::sparse::CsrMatrix) -> Vec<f64> {
+fn inv_diag(a: &ionflux::solver::sparse::CsrMatrix) -> Vec<f64> {
     a.diagonal().iter().map(|d| 1.0 / d).collect()
 }
 
 #[test]
 fn spmv_matches_cpu() {
     let Some(ctx) = test_context() else { return };
-    let a = laplacian_7point(20, 17, 13);
+    let a = CsrMatrix::laplacian_7point(20, 17, 13);
     let system = GpuSystem::new(&ctx, &a, Real::F32).unwrap();
     let x = seeded_vector(a.nrows, 1);
     let mut want = vec![0.0; a.nrows];
@@ -32,7 +33,7 @@ fn spmv_matches_cpu() {
 fn dot_matches_cpu_across_many_workgroups() {
     let Some(ctx) = test_context() else { return };
     // 300k entries: over 1000 partial sums, more than one per final-stage invocation.
-    let a = laplacian_7point(100, 100, 30);
+    let a = CsrMatrix::laplacian_7point(100, 100, 30);
     let system = GpuSystem::new(&ctx, &a, Real::F32).unwrap();
     let (u, v) = (seeded_vector(a.nrows, 2), seeded_vector(a.nrows, 3));
     let want: f64 = u.iter().zip(&v).map(|(a, b)| a * b).sum();
@@ -44,7 +45,7 @@ fn dot_matches_cpu_across_many_workgroups() {
 #[test]
 fn fused_cg_update_matches_cpu() {
     let Some(ctx) = test_context() else { return };
-    let a = laplacian_7point(30, 20, 10);
+    let a = CsrMatrix::laplacian_7point(30, 20, 10);
     let n = a.nrows;
     let system = GpuSystem::new(&ctx, &a, Real::F32).unwrap();
     let (x, r, p, q) = (seeded_vector(n, 4), seeded_vector(n, 5), seeded_vector(n, 6), seeded_vector(n, 7));
@@ -64,7 +65,7 @@ fn fused_cg_update_matches_cpu() {
 #[test]
 fn p_update_matches_cpu() {
     let Some(ctx) = test_context() else { return };
-    let a = laplacian_7point(25, 25, 8);
+    let a = CsrMatrix::laplacian_7point(25, 25, 8);
     let system = GpuSystem::new(&ctx, &a, Real::F32).unwrap();
     let (r, p) = (seeded_vector(a.nrows, 8), seeded_vector(a.nrows, 9));
     let beta = 0.81;
@@ -85,7 +86,7 @@ fn folded_2d_dispatch_gives_the_same_results() {
         return;
     };
     assert_eq!(ctx.max_workgroups_per_dimension(), 16);
-    let a = laplacian_7point(41, 37, 23); // 34,891 rows: 137 workgroups -> a 16 x 9 grid.
+    let a = CsrMatrix::laplacian_7point(41, 37, 23); // 34,891 rows: 137 workgroups -> a 16 x 9 grid.
     let system = GpuSystem::new(&ctx, &a, Real::F32).unwrap();
     let x = seeded_vector(a.nrows, 10);
     let mut want = vec![0.0; a.nrows];
@@ -103,7 +104,7 @@ fn f64_spmv_matches_cpu_to_f64_roundoff() {
         eprintln!("skipping: {} lacks SHADER_F64", ctx.adapter_name());
         return;
     }
-    let a = laplacian_7point(20, 20, 20);
+    let a = CsrMatrix::laplacian_7point(20, 20, 20);
     let system = GpuSystem::new(&ctx, &a, Real::F64).unwrap();
     let x = seeded_vector(a.nrows, 11);
     let mut want = vec![0.0; a.nrows];
@@ -123,7 +124,7 @@ fn vector_chunked_kernels_match_cpu() {
         ..Default::default()
     };
     let Some(ctx) = test_context_with(request) else { return };
-    let a = laplacian_7point(30, 30, 30);
+    let a = CsrMatrix::laplacian_7point(30, 30, 30);
     let n = a.nrows;
     let system = GpuSystem::new(&ctx, &a, Real::F32).unwrap();
     assert_eq!(system.vector_chunk_count(), 2);

@@ -5,10 +5,11 @@
 mod common;
 
 use common::{ionflux, read_summary};
+use ionflux::app::pipeline::{self, RunOptions, Solution};
 use ionflux::case::{Case, DEFAULT_CASE_TOML, DEFAULT_SOURCE};
-use ionflux::gpu::{test_context, GpuSolver, Precision};
-use ionflux::pipeline::{self, RunOptions, Solution};
+use ionflux::gpu::{test_context, GpuSolver};
 use ionflux::solver::cpu::CpuSolver;
+use ionflux::solver::settings::Precision;
 
 fn relative_l2(a: &[f64], b: &[f64]) -> f64 {
     let diff: f64 = a.iter().zip(b).map(|(a, b)| (a - b).powi(2)).sum();

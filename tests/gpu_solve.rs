@@ -1,11 +1,12 @@
 //! Full GPU solves against the CPU f64 reference on 3D 7-point Laplacians with seeded right-hand sides.
 //! Skips with a printed reason when no adapter exists, unless IONFLUX_REQUIRE_GPU=1.
 
-use ionflux::bench::{laplacian_7point, seeded_vector};
-use ionflux::gpu::{test_context, test_context_with, GpuError, GpuRequest, GpuSolver, Precision, MAX_X_BINDINGS};
+use ionflux::app::bench::seeded_vector;
+use ionflux::gpu::{test_context, test_context_with, GpuError, GpuRequest, GpuSolver, MAX_X_BINDINGS};
 use ionflux::solver::cpu::CpuSolver;
+use ionflux::solver::settings::Precision;
+use ionflux::solver::sparse::CsrMatrix;
 use ionflux::solver::{CgOptions, SolveError, SymmetricSolver};
-use ionflux::sparse::CsrMatrix;
 
 fn relative_diff(got: &[f64], want: &[f64]) -> f64 {
     let diff: f64 = got.iter().zip(want).map(|(g, w)| (g - w).powi(2)).sum::<f64>().sqrt();
@@ -28,7 +29,7 @@ const OPTIONS: CgOptions = CgOptions { rtol: 1e-10, atol: 0.0, max_iter: 20_000 
 #[test]
 fn mixed_precision_matches_cpu_f64() {
     let Some(ctx) = test_context() else { return };
-    let a = laplacian_7point(24, 20, 16);
+    let a = CsrMatrix::laplacian_7point(24, 20, 16);
     let b = seeded_vector(a.nrows, 21);
     let want = cpu_reference(&a, &b, &OPTIONS);
     let mut x = vec![0.0; a.nrows];
@@ -45,7 +46,7 @@ fn mixed_precision_matches_cpu_f64() {
 #[test]
 fn f32_is_within_1e_4_of_cpu_f64() {
     let Some(ctx) = test_context() else { return };
-    let a = laplacian_7point(24, 20, 16);
+    let a = CsrMatrix::laplacian_7point(24, 20, 16);
     let b = seeded_vector(a.nrows, 22);
     let want = cpu_reference(&a, &b, &OPTIONS);
     let mut x = vec![0.0; a.nrows];
@@ -61,7 +62,7 @@ fn f32_is_within_1e_4_of_cpu_f64() {
 #[test]
 fn f64_matches_cpu_or_reports_missing_shader_f64() {
     let Some(ctx) = test_context() else { return };
-    let a = laplacian_7point(16, 16, 16);
+    let a = CsrMatrix::laplacian_7point(16, 16, 16);
     let b = seeded_vector(a.nrows, 23);
     let mut x = vec![0.0; a.nrows];
     let result = GpuSolver::new(&ctx, Precision::F64).solve(&a, &b, &mut x, &OPTIONS);
@@ -79,7 +80,7 @@ fn f64_without_shader_f64_is_a_clear_error() {
     let request = GpuRequest { allow_software: true, disable_f64: true, ..Default::default() };
     let Some(ctx) = test_context_with(request.clone()) else { return };
     assert!(!ctx.supports_f64());
-    let a = laplacian_7point(4, 4, 4);
+    let a = CsrMatrix::laplacian_7point(4, 4, 4);
     let mut x = vec![0.0; a.nrows];
     let err = GpuSolver::new(&ctx, Precision::F64).solve(&a, &vec![1.0; a.nrows], &mut x, &OPTIONS).unwrap_err();
     let expected = GpuError::NoF64 { adapter: ctx.adapter_name().to_string() }.to_string();
@@ -97,7 +98,7 @@ fn multi_chunk_solve_matches_cpu() {
     let request = GpuRequest { allow_software: true, max_binding_bytes: Some(256 << 10), ..Default::default() };
     let Some(ctx) = test_context_with(request) else { return };
     assert_eq!(ctx.max_binding_bytes(), 256 << 10);
-    let a = laplacian_7point(30, 30, 30);
+    let a = CsrMatrix::laplacian_7point(30, 30, 30);
     let b = seeded_vector(a.nrows, 24);
     let options = OPTIONS;
     let want = cpu_reference(&a, &b, &options);
@@ -119,7 +120,7 @@ fn solve_beyond_the_vector_binding_limit(precision: Precision) -> Option<(f64, u
         eprintln!("skipping: {} lacks SHADER_F64", ctx.adapter_name());
         return None;
     }
-    let a = laplacian_7point(30, 30, 30);
+    let a = CsrMatrix::laplacian_7point(30, 30, 30);
     let b = seeded_vector(a.nrows, 26);
     let want = cpu_reference(&a, &b, &OPTIONS);
     let mut solver = GpuSolver::new(&ctx, precision);
@@ -163,7 +164,7 @@ fn f64_beyond_the_vector_binding_limit_matches_cpu() {
 fn vectors_needing_more_x_bindings_than_supported_are_a_clear_error() {
     let request = GpuRequest { allow_software: true, max_binding_bytes: Some(16 << 10), ..Default::default() };
     let Some(ctx) = test_context_with(request) else { return };
-    let a = laplacian_7point(30, 30, 30);
+    let a = CsrMatrix::laplacian_7point(30, 30, 30);
     let mut x = vec![0.0; a.nrows];
     let err = GpuSolver::new(&ctx, Precision::Mixed).solve(&a, &vec![1.0; a.nrows], &mut x, &OPTIONS).unwrap_err();
     let needs = format!("needs more than {MAX_X_BINDINGS} x bindings");
@@ -173,7 +174,7 @@ fn vectors_needing_more_x_bindings_than_supported_are_a_clear_error() {
 #[test]
 fn non_convergence_is_an_error_with_history() {
     let Some(ctx) = test_context() else { return };
-    let a = laplacian_7point(20, 20, 20);
+    let a = CsrMatrix::laplacian_7point(20, 20, 20);
     let b = seeded_vector(a.nrows, 25);
     let mut x = vec![0.0; a.nrows];
     let options = CgOptions { max_iter: 10, ..OPTIONS };

@@ -5,7 +5,7 @@
 
 use glam::DVec3;
 use ionflux::fem::{assemble, BoundaryCondition, Problem};
-use ionflux::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls};
+use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls};
 use ionflux::mesh::hotspot::generate;
 use ionflux::mesh::implicit::{mesh_implicit, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT};
 use ionflux::mesh::Mesh;
@@ -163,7 +163,7 @@ fn default_case_hot_spot_current_is_that_of_a_sphere_over_a_grounded_plane() {
         &["solver.backend=\"cpu\"".to_string()],
     )
     .unwrap();
-    let solution = ionflux::pipeline::solve_case(&case, &ionflux::pipeline::RunOptions::default()).unwrap();
+    let solution = ionflux::app::pipeline::solve_case(&case, &ionflux::app::pipeline::RunOptions::default()).unwrap();
     let current = -solution.boundary_currents[solution.mesh.boundary_tag("hotspot").unwrap() as usize];
     let (a, h): (f64, f64) = (10e-9, 25e-9);
     let alpha = (h / a).acosh();

@@ -5,13 +5,13 @@
 mod common;
 
 use common::{ionflux, read_summary};
+use ionflux::app::pipeline::{self, RunOptions};
 use ionflux::case::Case;
 use ionflux::fem::post::{cell_current_density, interface_currents};
 use ionflux::fem::{assemble, Assembly, BoundaryCondition, Problem};
 use ionflux::mesh::interface::split_at_plane;
 use ionflux::mesh::structured::{tensor_box, uniform_line};
 use ionflux::mesh::Mesh;
-use ionflux::pipeline::{self, RunOptions};
 use ionflux::solver::cpu::CpuSolver;
 use ionflux::solver::{CgOptions, SymmetricSolver};
 
@@ -235,7 +235,7 @@ fn gpu_solves_the_split_slab_to_the_series_formula() {
     let mesh = split_slab();
     let v_top = 0.9;
     let problem = problem(Dirichlet { potential: 0.0 }, Dirichlet { potential: v_top });
-    let mut solver = ionflux::gpu::GpuSolver::new(&context, ionflux::gpu::Precision::Mixed);
+    let mut solver = ionflux::gpu::GpuSolver::new(&context, ionflux::solver::settings::Precision::Mixed);
     let (assembly, phi) = solve(&mesh, &problem, &mut solver);
     assert_series_answer(&mesh, &problem, &assembly, &phi, v_top / (T1 / S1 + R + T2 / S2));
 }

@@ -6,7 +6,7 @@
 //! (r / (r - s))^2 for the spread of the radial gap: 0 <= V_mesh - (V_box - V_balls) <= that sum.
 
 use glam::DVec3;
-use ionflux::geometry::{Geometry, HotSpot, HotSpotShape, Layer, MeshControls};
+use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, Layer, MeshControls};
 use ionflux::mesh::hotspot::{generate, generate_with_hierarchy};
 use ionflux::mesh::implicit::{
     mesh_implicit, ImplicitDomain, Keep, Surface, MAX_DIHEDRAL_BOUND_DEG, MIN_DIHEDRAL_BOUND_DEG, NOT_BACKGROUND,

@@ -6,10 +6,10 @@ mod common;
 
 use common::{ionflux, read_summary};
 use glam::DVec3;
+use ionflux::analysis::locate::PointLocator;
+use ionflux::analysis::paper::{gaussian_source, run_paper_mode, sphere_points, PaperSettings, VACUUM_PERMITTIVITY};
 use ionflux::case::Case;
 use ionflux::fem::{self, Problem};
-use ionflux::science::locate::PointLocator;
-use ionflux::science::paper::{gaussian_source, run_paper_mode, sphere_points, PaperSettings, VACUUM_PERMITTIVITY};
 use ionflux::solver::cpu::CpuSolver;
 use ionflux::solver::SymmetricSolver;
 use std::f64::consts::PI;

@@ -10,10 +10,10 @@
 //! current is their ~5e-10 A difference, so 1% of it is ~2e-4 of each term: the interface flux must be
 //! split at r = R exactly, hence the nodal consistent outflows weighed by the exact cut of each face.
 
+use ionflux::analysis::cylinder::{boundary_current_outside, Cylinder};
+use ionflux::app::pipeline::{self, RunOptions, Solution};
 use ionflux::case::{Case, DEFAULT_CASE_TOML, DEFAULT_SOURCE};
 use ionflux::fem::{self, BoundaryCondition};
-use ionflux::pipeline::{self, RunOptions, Solution};
-use ionflux::science::cylinder::{boundary_current_outside, Cylinder};
 use ionflux::solver::cpu::CpuSolver;
 use std::f64::consts::PI;
 
@@ -106,7 +106,7 @@ fn cylinder_current_equals_the_interface_and_top_outflow_beyond_its_radius() {
 fn the_lateral_profile_peaks_like_the_far_field_of_the_hot_spot_dipole() {
     let (case, solution, _, cylinder) = solve_default(1.5);
     let [result] = solution.analysis.cylinders.as_slice() else { panic!("one hot spot, one cylinder") };
-    let ionflux::geometry::HotSpotShape::Sphere { center, .. } = case.geometry.hotspots[0].shape else {
+    let ionflux::mesh::geometry::HotSpotShape::Sphere { center, .. } = case.geometry.hotspots[0].shape else {
         panic!("the default hot spot is a sphere")
     };
     let emitted = solution.boundary_currents[solution.mesh.boundary_tag("hotspot").unwrap() as usize].abs();

@@ -5,15 +5,13 @@ mod common;
 
 use common::{decode_png, grey_variance};
 use glam::DVec3;
+use ionflux::analysis::cylinder::{
+    lateral_current, CurrentField, Cylinder, CylinderError, CylinderSampling, LateralCurrent,
+};
+use ionflux::analysis::locate::PointLocator;
+use ionflux::io::plot::{plot_field_map, plot_radial_profile, plot_sweep, ImageSize, PlotError, Series, VerticalPlane};
 use ionflux::mesh::structured::{tensor_box, uniform_line};
 use ionflux::mesh::Mesh;
-use ionflux::science::cylinder::{
-    lateral_current, write_profile_csv, CurrentField, Cylinder, CylinderError, CylinderSampling, LateralCurrent,
-};
-use ionflux::science::locate::PointLocator;
-use ionflux::science::plot::{
-    plot_field_map, plot_radial_profile, plot_sweep, ImageSize, PlotError, Series, VerticalPlane,
-};
 use std::f64::consts::TAU;
 
 /// Lines from `a` to `b` whose cells grow geometrically from `first` by `growth` (the last cell
@@ -210,7 +208,7 @@ fn profile_csv_and_json_carry_units_in_their_keys() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("profile.csv");
-    write_profile_csv(&path, &result.profile).unwrap();
+    ionflux::io::write_profile_csv(&path, &result.profile).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("z_m,jr_A_per_m2"));

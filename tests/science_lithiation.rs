@@ -1,7 +1,7 @@
 //! Re-lithiation time (paper 001, Eqs. 19-23): hand-calculated charges, the single-solve estimate,
 //! and convergence of the quasi-static radius integral to closed forms.
 
-use ionflux::science::lithiation::{
+use ionflux::analysis::lithiation::{
     relithiation_steps, step_charge, CurrentAt, DepletedRegion, LithiationError, LithiationStep, Phase,
     RadiusIntegration, ReactionStep, RegionShape, SB_TO_LI3SB_STEPS,
 };
@@ -212,7 +212,7 @@ fn default_case_lithiation(increments: usize) -> Vec<LithiationStep> {
     let case =
         ionflux::case::Case::from_toml_str(ionflux::case::DEFAULT_CASE_TOML, ionflux::case::DEFAULT_SOURCE, &overrides)
             .unwrap();
-    let solution = ionflux::pipeline::solve_case(&case, &ionflux::pipeline::RunOptions::default()).unwrap();
+    let solution = ionflux::app::pipeline::solve_case(&case, &ionflux::app::pipeline::RunOptions::default()).unwrap();
     let hotspot_tag = solution.mesh.boundary_tag("hotspot").unwrap() as usize;
     let steps = solution.analysis.lithiation.clone();
     if increments == 1 {

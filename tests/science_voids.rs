@@ -17,9 +17,9 @@
 mod common;
 
 use common::{ionflux, read_summary};
+use ionflux::app::pipeline::{solve_case_with, summarize, RunOptions, Solution};
 use ionflux::case::{Case, CaseError};
 use ionflux::fem::barycentric_gradients;
-use ionflux::pipeline::{solve_case_with, summarize, RunOptions, Solution};
 use ionflux::solver::cpu::CpuSolver;
 use std::f64::consts::PI;
 

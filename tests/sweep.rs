@@ -5,7 +5,7 @@
 mod common;
 
 use common::{decode_png, grey_variance, ionflux};
-use ionflux::sweep::{run_sweep, CaseInput, SweepError, SweepOptions, Vary};
+use ionflux::app::sweep::{run_sweep, CaseInput, SweepError, SweepOptions, Vary};
 use std::path::Path;
 use std::process::Command;
 

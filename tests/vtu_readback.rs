@@ -1,8 +1,8 @@
 //! The written VTU is read back by an independent reader (the real VTK library, through
 //! tests/python/read_vtu.py) and its arrays carry the right names, sizes and exact values.
 
+use ionflux::app::pipeline::{self, RunOptions};
 use ionflux::case::Case;
-use ionflux::pipeline::{self, RunOptions};
 use ionflux::solver::cpu::CpuSolver;
 use serde_json::Value;
 use std::process::Command;

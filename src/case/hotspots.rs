@@ -7,9 +7,9 @@ use glam::{DVec2, DVec3};
 
 use super::schema::{RawCase, RawHotSpotArray, RawHotSpotRandom};
 use super::{show_length, Builder, CaseError, Location};
-use crate::geometry::{HotSpot, HotSpotShape};
+use crate::case::units::Dimension;
+use crate::mesh::geometry::{HotSpot, HotSpotShape};
 use crate::mesh::structured::BOX_BOUNDARIES;
-use crate::units::Dimension;
 
 /// How many candidates in a row may overlap before random placement gives up.
 const MAX_ATTEMPTS_PER_SPOT: usize = 1000;

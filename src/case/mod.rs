@@ -102,8 +102,10 @@
 //! entries of `[[...]]` arrays are picked by index or by name (`hotspots.sb.radius=20 nm`).
 
 mod hotspots;
+pub use hotspots::SplitMix64;
 mod schema;
 mod source;
+pub mod units;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -111,20 +113,21 @@ use std::ops::Range;
 use std::path::Path;
 
 use glam::DVec3;
-use serde::{Deserialize, Serialize};
 
+use crate::case::units::{parse_quantity, Dimension, UnitError};
 use crate::fem::{BoundaryCondition, Problem};
-use crate::geometry::{Geometry, HotSpot, Layer, MeshControls};
+use crate::mesh::geometry::{Geometry, HotSpot, Layer, MeshControls};
 use crate::mesh::structured::BOX_BOUNDARIES;
 use crate::mesh::Mesh;
-use crate::science::paper::PaperSettings;
+use crate::solver::settings::{SolverSettings, DEFAULT_CHECK_EVERY};
 use crate::solver::CgOptions;
-use crate::units::{parse_quantity, Dimension, UnitError};
 use schema::{OneOrList, QuantityText, RawBoundary, RawCase};
 use source::SourceText;
 
 /// The built-in default case (the paper's 3D hot spot), the text of `meshes/default.toml`.
 pub const DEFAULT_CASE_TOML: &str = include_str!("../../meshes/default.toml");
+/// Gaussian width of paper mode when `[analysis] paper_width` is not given: the paper's 2 nm.
+pub const DEFAULT_PAPER_WIDTH_M: f64 = 2e-9;
 /// The source name errors in the built-in default case carry.
 pub const DEFAULT_SOURCE: &str = "built-in default";
 
@@ -179,19 +182,6 @@ pub enum CaseError {
     Override { at: Box<Location>, reason: String },
 }
 
-/// Which solver runs: `auto` takes the GPU when there is one and falls back to the CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    #[default]
-    Auto,
-    Cpu,
-    Gpu,
-}
-
-/// GPU arithmetic (`solver.precision`); the CPU is always f64.
-pub use crate::gpu::Precision;
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Material {
     /// S/m
@@ -205,25 +195,6 @@ pub struct Material {
 pub struct CaseBoundary {
     pub condition: BoundaryCondition,
     pub at: Location,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SolverSettings {
-    pub backend: Backend,
-    pub precision: Precision,
-    /// Substring of the GPU adapter name to use; `None` picks the best adapter.
-    pub adapter: Option<String>,
-    pub rtol: f64,
-    pub atol: f64,
-    pub max_iter: usize,
-    /// GPU: iterations between reads of the convergence scalars (the only host traffic of the CG loop).
-    pub check_every: usize,
-}
-
-impl SolverSettings {
-    pub fn cg_options(&self) -> CgOptions {
-        CgOptions { rtol: self.rtol, atol: self.atol, max_iter: self.max_iter }
-    }
 }
 
 /// A vertical cylinder around every hot spot's axis, over depths z_min..z_max (metres).
@@ -825,7 +796,7 @@ impl Builder<'_> {
         let lithiation_increments = analysis.lithiation.unwrap_or(false).then_some(increments as usize);
         let paper_width = match &analysis.paper_width {
             Some(width) => self.positive(width, "analysis.paper_width", Dimension::Length)?,
-            None => PaperSettings::default().width_m,
+            None => DEFAULT_PAPER_WIDTH_M,
         };
         let paper_width = analysis.paper_mode.unwrap_or(false).then_some(paper_width);
         let voids = analysis.voids.as_ref().is_some_and(|v| *v.get_ref());
@@ -865,7 +836,7 @@ impl Builder<'_> {
             let span = solver.max_iter.as_ref().map(|m| m.span());
             return Err(self.invalid_at(span, "solver.max_iter", "must be at least 1".into()));
         }
-        let check_every = solver.check_every.as_ref().map_or(crate::gpu::DEFAULT_CHECK_EVERY as u64, |k| *k.get_ref());
+        let check_every = solver.check_every.as_ref().map_or(DEFAULT_CHECK_EVERY as u64, |k| *k.get_ref());
         if check_every == 0 {
             let span = solver.check_every.as_ref().map(|k| k.span());
             return Err(self.invalid_at(span, "solver.check_every", "must be at least 1".into()));

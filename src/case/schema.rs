@@ -139,8 +139,8 @@ pub struct RawMesh {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSolver {
-    pub backend: Option<super::Backend>,
-    pub precision: Option<super::Precision>,
+    pub backend: Option<crate::solver::settings::Backend>,
+    pub precision: Option<crate::solver::settings::Precision>,
     pub adapter: Option<String>,
     pub rtol: Option<Spanned<f64>>,
     pub atol: Option<Spanned<f64>>,

@@ -15,7 +15,7 @@
 use super::element::{barycentric_gradients, element_load};
 use super::{BoundaryCondition, FemError, Problem, Source};
 use crate::mesh::{BoundaryFace, InterfaceFace, Mesh};
-use crate::sparse::{CsrMatrix, PAR_MIN_LEN};
+use crate::solver::sparse::{CsrMatrix, PAR_MIN_LEN};
 use rayon::prelude::*;
 
 /// Marks a node that has no column in the matrix being built (a Dirichlet node of the reduced system).

@@ -5,7 +5,7 @@
 use super::assembly::NodeTets;
 use super::element::barycentric_gradients;
 use crate::mesh::Mesh;
-use crate::sparse::PAR_MIN_LEN;
+use crate::solver::sparse::PAR_MIN_LEN;
 use glam::DVec3;
 use rayon::prelude::*;
 

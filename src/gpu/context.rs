@@ -2,7 +2,8 @@
 //! checks, submission and read-back.
 
 use super::kernels::KernelSet;
-use super::system::Real;
+use super::kernels::{fold_dispatch, Kernel};
+use super::real::Real;
 use super::GpuError;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -282,6 +283,46 @@ impl GpuContext {
             return Err(fault);
         }
         polled.map(|_| ()).map_err(|e| GpuError::Backend(format!("waiting for the GPU: {e}")))
+    }
+
+    /// Records one dispatch of `kernel` over `workgroups` groups (folded into 2D beyond the per-dimension limit).
+    pub(crate) fn dispatch(
+        &self,
+        kernels: &KernelSet,
+        pass: &mut wgpu::ComputePass,
+        kernel: Kernel,
+        bind_group: &wgpu::BindGroup,
+        workgroups: u32,
+    ) {
+        let (x, y, z) = fold_dispatch(workgroups, self.max_workgroups_per_dimension);
+        pass.set_pipeline(kernels.pipeline(kernel));
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+
+    /// Records `count` runs of `op` into one submission and waits for it.
+    pub(crate) fn run(&self, op: impl Fn(&mut wgpu::ComputePass), count: usize) -> Result<(), GpuError> {
+        self.run_from_zero(&[], op, count)
+    }
+
+    /// Zeroes `buffers` on the GPU (no host traffic), then records `op` `count` times, in one submission.
+    pub(crate) fn run_from_zero(
+        &self,
+        buffers: &[&wgpu::Buffer],
+        op: impl Fn(&mut wgpu::ComputePass),
+        count: usize,
+    ) -> Result<(), GpuError> {
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        for buffer in buffers {
+            encoder.clear_buffer(buffer, 0, None);
+        }
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for _ in 0..count {
+                op(&mut pass);
+            }
+        }
+        self.submit_and_wait(encoder)
     }
 
     /// Copies `size` bytes at `offset` of `buffer` to the host through the reusable staging buffer.

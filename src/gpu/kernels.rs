@@ -1,7 +1,7 @@
 //! The WGSL kernels: sources, their bind-group layouts (from one declarative table), pipelines, and
 //! dispatch sizing with the 2D fold.
 
-use super::system::Real;
+use super::real::Real;
 use super::GpuError;
 
 /// Invocations per workgroup of every vector kernel; substituted into the WGSL as `WORKGROUP_SIZE`.
@@ -98,12 +98,9 @@ impl Kernel {
 /// The full WGSL a kernel is compiled from: generated constants, the shared structs, then the kernel.
 /// The runtime and the naga test both use this, so the test validates exactly what runs.
 pub(crate) fn shader_source(kernel_source: &str, real: Real) -> String {
-    let real_type = match real {
-        Real::F32 => "f32",
-        Real::F64 => "f64",
-    };
     let mut source = format!(
-        "alias real = {real_type};\nconst WORKGROUP_SIZE: u32 = {WORKGROUP_SIZE}u;\nconst REDUCE_ITEMS: u32 = {REDUCE_ITEMS}u;\n"
+        "alias real = {};\nconst WORKGROUP_SIZE: u32 = {WORKGROUP_SIZE}u;\nconst REDUCE_ITEMS: u32 = {REDUCE_ITEMS}u;\n",
+        real.wgsl_name()
     );
     for shared in SHARED_SOURCES {
         source.push_str(shared);
@@ -289,9 +286,7 @@ mod tests {
     #[test]
     fn shared_struct_sizes_match_rust_twins() {
         use super::super::layout::{CgScalars, KernelParams};
-        for (real, scalars_size) in
-            [(Real::F32, std::mem::size_of::<CgScalars<f32>>()), (Real::F64, std::mem::size_of::<CgScalars<f64>>())]
-        {
+        for (real, scalars_size) in [(Real::F32, CgScalars::size(Real::F32)), (Real::F64, CgScalars::size(Real::F64))] {
             let module = validate(Kernel::CgUpdate, real);
             let mut layouter = naga::proc::Layouter::default();
             layouter.update(module.to_ctx()).unwrap();
@@ -299,7 +294,7 @@ mod tests {
                 let (handle, _) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some(name)).unwrap();
                 layouter[handle].size as usize
             };
-            assert_eq!(size_of("CgScalars"), scalars_size, "{real:?}");
+            assert_eq!(size_of("CgScalars") as u64, scalars_size, "{real:?}");
             assert_eq!(size_of("KernelParams"), std::mem::size_of::<KernelParams>());
         }
     }

@@ -1,5 +1,6 @@
 //! Rust twins of the structs in `shaders/shared/`: same field order and sizes, checked by the tests below.
 
+use super::real::Real;
 use bytemuck::{Pod, Zeroable};
 
 /// Twin of `KernelParams` in shaders/shared/kernel_params.wgsl. Keep in sync.
@@ -13,85 +14,56 @@ pub(crate) struct KernelParams {
     pub x_chunk_len: u32,
 }
 
-/// The scalar type the WGSL `real` alias stands for.
-pub(crate) trait GpuReal: Pod + Copy + Default {
-    fn from_f64(value: f64) -> Self;
-    fn to_f64(self) -> f64;
-}
-
-impl GpuReal for f32 {
-    fn from_f64(value: f64) -> Self {
-        value as f32
-    }
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-}
-
-impl GpuReal for f64 {
-    fn from_f64(value: f64) -> Self {
-        value
-    }
-    fn to_f64(self) -> f64 {
-        self
-    }
-}
-
-/// Twin of `CgScalars` in shaders/shared/cg_scalars.wgsl, for `real` = R. Keep in sync.
-/// Eight R then four u32: no padding for f32 (48 bytes) or f64 (80 bytes, WGSL align 16 of vec2<f64>).
-#[repr(C)]
+/// Twin of `CgScalars` in shaders/shared/cg_scalars.wgsl. Keep in sync. The host keeps it in f64; on the GPU
+/// its reals are `real` (f32 or f64), encoded by [`CgScalars::encode`]: eight reals then four u32, which
+/// leaves no padding for either width (48 or 80 bytes; the size test compares naga's layout).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct CgScalars<R> {
-    pub reduced: [R; 2],
-    pub rz: R,
-    pub alpha: R,
-    pub beta: R,
-    pub rr: R,
-    pub target_rr: R,
-    pub pad: R,
+pub(crate) struct CgScalars {
+    pub reduced: [f64; 2],
+    pub rz: f64,
+    pub alpha: f64,
+    pub beta: f64,
+    pub rr: f64,
+    pub target_rr: f64,
+    pub pad: f64,
     pub iteration: u32,
     pub max_iterations: u32,
     pub running: u32,
     pub breakdown: u32,
 }
 
-// SAFETY: R is f32 or f64 (GpuReal is implemented only for those); eight R followed by four u32 leave no
-// padding bytes for either (8*4+16 = 48, 8*8+16 = 80, both multiples of the alignment), and every bit
-// pattern is valid.
-unsafe impl<R: GpuReal> Zeroable for CgScalars<R> {}
-unsafe impl<R: GpuReal> Pod for CgScalars<R> {}
-
-impl<R: GpuReal> CgScalars<R> {
-    /// The same scalars in f64, whatever precision the GPU used.
-    pub fn to_f64(self) -> CgScalars<f64> {
-        CgScalars {
-            reduced: [self.reduced[0].to_f64(), self.reduced[1].to_f64()],
-            rz: self.rz.to_f64(),
-            alpha: self.alpha.to_f64(),
-            beta: self.beta.to_f64(),
-            rr: self.rr.to_f64(),
-            target_rr: self.target_rr.to_f64(),
-            pad: self.pad.to_f64(),
-            iteration: self.iteration,
-            max_iterations: self.max_iterations,
-            running: self.running,
-            breakdown: self.breakdown,
-        }
+impl CgScalars {
+    /// Bytes of the struct for `real` kernels.
+    pub fn size(real: Real) -> u64 {
+        8 * real.bytes() + 16
     }
 
-    pub fn from_f64(s: CgScalars<f64>) -> Self {
+    pub fn encode(&self, real: Real) -> Vec<u8> {
+        let reals =
+            [self.reduced[0], self.reduced[1], self.rz, self.alpha, self.beta, self.rr, self.target_rr, self.pad];
+        let mut bytes = real.encode(&reals);
+        for word in [self.iteration, self.max_iterations, self.running, self.breakdown] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes
+    }
+
+    pub fn decode(real: Real, bytes: &[u8]) -> CgScalars {
+        let split = 8 * real.bytes() as usize;
+        let r = real.decode(&bytes[..split]);
+        let word = |i: usize| u32::from_le_bytes(bytes[split + 4 * i..split + 4 * i + 4].try_into().expect("4 bytes"));
         CgScalars {
-            reduced: [R::from_f64(s.reduced[0]), R::from_f64(s.reduced[1])],
-            rz: R::from_f64(s.rz),
-            alpha: R::from_f64(s.alpha),
-            beta: R::from_f64(s.beta),
-            rr: R::from_f64(s.rr),
-            target_rr: R::from_f64(s.target_rr),
-            pad: R::from_f64(s.pad),
-            iteration: s.iteration,
-            max_iterations: s.max_iterations,
-            running: s.running,
-            breakdown: s.breakdown,
+            reduced: [r[0], r[1]],
+            rz: r[2],
+            alpha: r[3],
+            beta: r[4],
+            rr: r[5],
+            target_rr: r[6],
+            pad: r[7],
+            iteration: word(0),
+            max_iterations: word(1),
+            running: word(2),
+            breakdown: word(3),
         }
     }
 }
@@ -104,9 +76,29 @@ mod tests {
     fn twins_match_the_wgsl_sizes() {
         // WGSL: 4 x u32 = 16; CgScalars: vec2<real> + 6 real + 4 u32, rounded to the vec2 alignment.
         assert_eq!(std::mem::size_of::<KernelParams>(), 16);
-        assert_eq!(std::mem::size_of::<CgScalars<f32>>(), 48);
-        assert_eq!(std::mem::size_of::<CgScalars<f64>>(), 80);
-        assert_eq!(std::mem::offset_of!(CgScalars<f64>, iteration), 64);
-        assert_eq!(std::mem::offset_of!(CgScalars<f32>, iteration), 32);
+        assert_eq!(CgScalars::size(Real::F32), 48);
+        assert_eq!(CgScalars::size(Real::F64), 80);
+    }
+
+    #[test]
+    fn scalars_round_trip_through_both_widths() {
+        let scalars = CgScalars {
+            reduced: [1.5, -2.25],
+            rz: 3.0,
+            alpha: 0.5,
+            beta: 0.25,
+            rr: 9.0,
+            target_rr: 0.125,
+            pad: 0.0,
+            iteration: 7,
+            max_iterations: 100,
+            running: 1,
+            breakdown: 0,
+        };
+        for real in [Real::F32, Real::F64] {
+            let bytes = scalars.encode(real);
+            assert_eq!(bytes.len() as u64, CgScalars::size(real));
+            assert_eq!(CgScalars::decode(real, &bytes), scalars, "{real:?}");
+        }
     }
 }

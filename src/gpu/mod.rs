@@ -2,19 +2,24 @@
 //! the whole loop on the GPU, in f32 (with f64 iterative refinement on the CPU for `mixed`) or in f64
 //! where the adapter has SHADER_F64. Everything that touches wgpu lives in this module.
 
+mod chunks;
 mod context;
 mod kernels;
 mod layout;
+mod real;
+pub mod select;
 mod solver;
 mod system;
 
+pub use chunks::MAX_X_BINDINGS;
 pub use context::{
     list_adapters, quiet_headless_vulkan_layers, test_context, test_context_with, AdapterInfoRow, GpuContext,
     GpuRequest, MAX_BINDING_BYTES_ENV,
 };
 pub use kernels::WORKGROUP_SIZE;
-pub use solver::{GpuSolver, Precision, DEFAULT_CHECK_EVERY, MIXED_INNER_RTOL};
-pub use system::{copy_seconds, GpuSystem, InnerSolve, Real, TimedOp, MAX_X_BINDINGS};
+pub use real::Real;
+pub use solver::{GpuSolver, MIXED_INNER_RTOL};
+pub use system::{copy_seconds, GpuSystem, InnerSolve, TimedOp};
 
 /// What can go wrong on the GPU side. Each message says what to do about it.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,15 +1,14 @@
 //! `GpuSolver`: the [`SymmetricSolver`] on the GPU, in three precisions.
 
 use super::context::GpuContext;
-use super::system::{GpuSystem, Real};
+use super::real::Real;
+use super::system::GpuSystem;
 use super::GpuError;
 use crate::solver::cpu::norm;
+use crate::solver::settings::{Precision, DEFAULT_CHECK_EVERY};
+use crate::solver::sparse::CsrMatrix;
 use crate::solver::{CgOptions, CgReport, SolveError, SymmetricSolver};
-use crate::sparse::CsrMatrix;
 use std::time::Instant;
-
-/// Iterations recorded per submission between two convergence checks.
-pub const DEFAULT_CHECK_EVERY: usize = 32;
 
 /// Relative tolerance of each f32 inner solve of the mixed-precision refinement: well above the f32
 /// round-off floor (~1e-7 relative), so each step gains about four to five digits reliably.
@@ -20,29 +19,6 @@ const MAX_STALLED_STEPS: usize = 3;
 
 /// Best relative residual an f32 recurrence can be asked for.
 const F32_RTOL_FLOOR: f64 = 1e-7;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// f32 PCG on the GPU inside f64 iterative refinement on the CPU: reaches the CPU solver's tolerance.
-    #[default]
-    Mixed,
-    /// Plain f32 PCG: stops when the f32 recurrence residual reaches max(rtol, 1e-7) and reports the true
-    /// f64 residual it reached, which may be above rtol (f32 cannot do better); not an error.
-    F32,
-    /// f64 PCG on the GPU; needs SHADER_F64.
-    F64,
-}
-
-impl Precision {
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::Mixed => "mixed",
-            Precision::F32 => "f32",
-            Precision::F64 => "f64",
-        }
-    }
-}
 
 /// Jacobi-PCG on the GPU.
 pub struct GpuSolver<'a> {

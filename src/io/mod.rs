@@ -2,9 +2,11 @@
 //! file in the same folder, then a rename), so an interrupted run never leaves a half file that
 //! looks whole.
 
+pub mod plot;
 pub mod summary;
 pub mod vtu;
 
+use crate::analysis::cylinder::ProfilePoint;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +39,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(fail)
+}
+
+/// A cylinder's J_r(z) profile as CSV (`z_m,jr_A_per_m2`), written atomically.
+pub fn write_profile_csv(path: &Path, profile: &[ProfilePoint]) -> Result<(), OutputError> {
+    let mut text = String::from("z_m,jr_A_per_m2\n");
+    for p in profile {
+        text.push_str(&format!("{:e},{:e}\n", p.z_m, p.jr_A_per_m2));
+    }
+    write_atomic(path, text.as_bytes())
 }
 
 /// Serialize `value` as pretty JSON and write it atomically.

@@ -20,12 +20,12 @@ pub struct Summary {
     /// `[analysis] cylinder_radius`: lateral current through a cylinder around each hot spot's axis.
     pub cylinders: Vec<crate::analysis::CylinderSummary>,
     /// `[analysis] lithiation`: re-lithiation time per depleted sphere hot spot and reaction step.
-    pub lithiation: Vec<crate::science::lithiation::LithiationStep>,
+    pub lithiation: Vec<crate::analysis::lithiation::LithiationStep>,
     /// `[analysis] paper_mode`: the paper's Gaussian-charge model of each sphere hot spot, calibrated to U
     /// at the hot spot's radius, to compare with its Dirichlet-sphere current in `hotspots`.
-    pub paper_mode: Vec<crate::science::paper::PaperModeResult>,
+    pub paper_mode: Vec<crate::analysis::paper::PaperModeResult>,
     /// `[analysis] voids`: focusing factor and constriction resistance of each void (insulating disk).
-    pub voids: Vec<crate::science::voids::VoidResult>,
+    pub voids: Vec<crate::analysis::voids::VoidResult>,
     pub timings_s: Timings,
 }
 

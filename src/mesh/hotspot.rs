@@ -7,7 +7,7 @@ use super::implicit::{mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomai
 use super::interface::split_at_plane;
 use super::structured::BOX_BOUNDARIES;
 use super::{Mesh, MeshError};
-use crate::geometry::{Geometry, HotSpotShape, MeshControls};
+use crate::mesh::geometry::{Geometry, HotSpotShape, MeshControls};
 use glam::DVec3;
 
 /// Meshes the geometry: tets with region ids (materials in order of first appearance: layers bottom-up, then

@@ -5,6 +5,7 @@
 //! Boundary faces are stored with outward orientation (right-hand normal points out of the domain).
 
 pub mod bisection;
+pub mod geometry;
 pub mod hotspot;
 pub mod implicit;
 pub mod interface;

@@ -2,7 +2,7 @@
 //! GPU code on purpose, so agreement between the two means something.
 
 use super::{CgOptions, CgReport, LinearOperator, Preconditioner, SolveError, SymmetricSolver};
-use crate::sparse::{CsrMatrix, PAR_MIN_LEN};
+use crate::solver::sparse::{CsrMatrix, PAR_MIN_LEN};
 use rayon::prelude::*;
 use std::time::Instant;
 

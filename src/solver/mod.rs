@@ -3,8 +3,10 @@
 //! `crate::gpu` implements the same [`SymmetricSolver`] trait.
 
 pub mod cpu;
+pub mod settings;
+pub mod sparse;
 
-use crate::sparse::CsrMatrix;
+use crate::solver::sparse::CsrMatrix;
 use serde::Serialize;
 
 /// y = A x for a symmetric positive definite A.

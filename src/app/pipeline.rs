@@ -1,15 +1,18 @@
-//! The main path, as a numbered walkthrough (DESIGN.md §3):
-//! 1 case -> 2 mesh -> 3 assemble (materials, boundary conditions) -> 4 solve -> 5 post -> 6 analyse
-//! -> 7 write.
-//! The CLI and the tests call these functions; each stage is a plain function over plain data.
+//! The main path as a numbered walkthrough (ARCHITECTURE.md, "The pipeline"):
+//! 1 case -> 2 mesh -> 3 assemble -> 4 solve -> 5 post -> 6 analyse -> 7 write.
+//! Steps 2 to 4 are the solve service of [`crate::analysis::resolve`], which the analyses use for their own
+//! variants of the case; the CLI and the tests call the functions here.
 
-use crate::analysis::{self, Analysis};
+use crate::analysis::resolve;
+use crate::analysis::{self, Analysis, AnalysisError, SolvedField};
+use crate::app::progress::Stage;
 use crate::case::Case;
-use crate::fem::{self, post, Assembly, BoundaryCondition, Problem};
+use crate::fem::{post, BoundaryCondition};
+use crate::gpu::select::BackendError;
+use crate::io::plot::PlotError;
 use crate::io::summary::{CaseInfo, Conservation, Current, InterfaceSummary, SolverSummary, Summary, Timings};
 use crate::io::{self, vtu};
-use crate::mesh::{self, quality::MeshQuality, Mesh};
-use crate::progress::Stage;
+use crate::mesh::{quality::MeshQuality, Mesh};
 use crate::solver::{CgReport, SymmetricSolver};
 use glam::DVec3;
 use std::path::{Path, PathBuf};
@@ -19,27 +22,13 @@ use std::time::Instant;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Case(#[from] crate::case::CaseError),
-    #[error("meshing failed: {0}")]
-    Mesh(#[from] mesh::MeshError),
-    #[error("assembly failed: {0}")]
-    Fem(#[from] fem::FemError),
-    #[error(transparent)]
-    Solve(#[from] crate::solver::SolveError),
+    Analysis(#[from] AnalysisError),
     #[error(transparent)]
     Output(#[from] io::OutputError),
     #[error(transparent)]
-    Backend(#[from] crate::backend::BackendError),
+    Backend(#[from] BackendError),
     #[error(transparent)]
-    Cylinder(#[from] crate::science::cylinder::CylinderError),
-    #[error(transparent)]
-    Lithiation(#[from] crate::science::lithiation::LithiationError),
-    #[error(transparent)]
-    Plot(#[from] crate::science::plot::PlotError),
-    #[error(transparent)]
-    Paper(#[from] crate::science::paper::PaperError),
-    #[error(transparent)]
-    Voids(#[from] crate::science::voids::VoidError),
+    Plot(#[from] PlotError),
 }
 
 /// How a run behaves, beyond what the case file says.
@@ -73,54 +62,28 @@ pub struct Solution {
     pub analysis: Analysis,
 }
 
-/// The case's problem on a mesh, assembled and solved.
-pub struct Solved {
-    pub problem: Problem<'static>,
-    pub assembly: Assembly,
-    /// Nodal potential (V), Dirichlet values included.
-    pub phi: Vec<f64>,
-    pub report: CgReport,
+impl Solution {
+    /// The solved field as the analyses read it.
+    pub fn field(&self) -> SolvedField<'_> {
+        SolvedField {
+            mesh: &self.mesh,
+            phi: &self.phi,
+            cell_current: &self.cell_current,
+            node_current: &self.node_current,
+            boundary_currents: &self.boundary_currents,
+        }
+    }
 }
 
-/// Steps 3 and 4 on a given mesh. The analysis calls it directly for variants of the case that differ only
-/// in boundary conditions, so they are not meshed again.
-pub fn assemble_and_solve(
-    case: &Case,
-    mesh: &Mesh,
-    solver: &mut dyn SymmetricSolver,
-    options: &RunOptions,
-    timings: &mut Timings,
-) -> Result<Solved, RunError> {
-    // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.
-    let clock = Instant::now();
-    let stage = Stage::new("assembly", options.progress);
-    let problem = case.problem(mesh)?;
-    let assembly = fem::assemble(mesh, &problem)?;
-    stage.finish();
-    timings.assemble = clock.elapsed().as_secs_f64();
-
-    // 4. Solve the reduced SPD system.
-    let clock = Instant::now();
-    let stage = Stage::new("solving", options.progress);
-    stage.update(0.0, &format!("{} unknowns", assembly.matrix.nrows));
-    let mut x = vec![0.0; assembly.matrix.nrows];
-    let report = solver.solve(&assembly.matrix, &assembly.rhs, &mut x, &case.solver.cg_options());
-    stage.finish();
-    let report = report?;
-    timings.solve = clock.elapsed().as_secs_f64();
-    let phi = assembly.expand(&x);
-    Ok(Solved { problem, assembly, phi, report })
-}
-
-/// Step 2: mesh the case's geometry (layers, hot spots), graded toward the interface and the hot spots.
+/// Step 2 with a progress bar.
 pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<Mesh, RunError> {
     let stage = Stage::new("meshing", options.progress);
-    let mesh = mesh::hotspot::generate(&case.geometry, &case.mesh, &mut |what, fraction| stage.update(fraction, what))?;
+    let mesh = resolve::mesh_case(case, &mut |what, fraction| stage.update(fraction, what))?;
     stage.finish();
     Ok(mesh)
 }
 
-/// Steps 2-5 for one case on the solver the case asks for.
+/// Steps 2-6 for one case on the solver the case asks for.
 pub fn solve_case(case: &Case, options: &RunOptions) -> Result<Solution, RunError> {
     let quiet = !options.progress;
     let notice = Box::new(move |line: &str| {
@@ -128,11 +91,11 @@ pub fn solve_case(case: &Case, options: &RunOptions) -> Result<Solution, RunErro
             eprintln!("note: {line}")
         }
     });
-    let mut solver = crate::backend::select(&case.solver, notice)?;
+    let mut solver = crate::gpu::select::select(&case.solver, notice)?;
     solve_case_with(case, solver.as_mut(), options)
 }
 
-/// Steps 2-5 with a given solver (tests compare backends on one case this way).
+/// Steps 2-6 with a given solver (tests compare backends on one case this way).
 pub fn solve_case_with(
     case: &Case,
     solver: &mut dyn SymmetricSolver,
@@ -146,8 +109,21 @@ pub fn solve_case_with(
     let quality = MeshQuality::of(&mesh);
     timings.mesh = clock.elapsed().as_secs_f64();
 
-    // 3.-4. Assemble and solve.
-    let Solved { problem, assembly, phi, report } = assemble_and_solve(case, &mesh, solver, options, &mut timings)?;
+    // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.
+    let clock = Instant::now();
+    let stage = Stage::new("assembly", options.progress);
+    let (problem, assembly) = resolve::assemble(case, &mesh)?;
+    stage.finish();
+    timings.assemble = clock.elapsed().as_secs_f64();
+
+    // 4. Solve the reduced SPD system.
+    let clock = Instant::now();
+    let stage = Stage::new("solving", options.progress);
+    stage.update(0.0, &format!("{} unknowns", assembly.matrix.nrows));
+    let solved = resolve::solve(&assembly, solver, &case.solver.cg_options());
+    stage.finish();
+    let (phi, report) = solved?;
+    timings.solve = clock.elapsed().as_secs_f64();
 
     // 5. Post: current densities, consistent boundary and interface currents.
     let clock = Instant::now();
@@ -177,7 +153,7 @@ pub fn solve_case_with(
 
     // 6. Analyse: cylinder currents, re-lithiation times, voids (which re-solve variants of the case).
     let clock = Instant::now();
-    solution.analysis = analysis::analyse(case, &solution, solver)?;
+    solution.analysis = analysis::analyse(case, solution.field(), solver)?;
     solution.timings.analysis = clock.elapsed().as_secs_f64();
     Ok(solution)
 }
@@ -303,7 +279,7 @@ pub fn write_outputs(
     }
     for cylinder in &solution.analysis.cylinders {
         let path = out_dir.join(format!("profile_{}.csv", cylinder.hotspot));
-        crate::science::cylinder::write_profile_csv(&path, &cylinder.lateral.profile)?;
+        io::write_profile_csv(&path, &cylinder.lateral.profile)?;
         written.push(path);
     }
     let path = out_dir.join("summary.json");
@@ -316,7 +292,7 @@ pub fn write_outputs(
 /// scale) with potential contours on the x-z plane through the first hot spot, or the box centre
 /// (`jmap.png`; `jmap_near.png` zoomed on the hot spot). Returns the paths written.
 pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<Vec<PathBuf>, RunError> {
-    use crate::science::plot::{plot_field_map, plot_radial_profile, ImageSize, VerticalPlane};
+    use crate::io::plot::{plot_field_map, plot_radial_profile, ImageSize, VerticalPlane};
     let size = ImageSize { width: 900, height: 600 };
     let mut written = Vec::new();
     for cylinder in &solution.analysis.cylinders {
@@ -332,11 +308,11 @@ pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<V
     // the lateral flow around it (twice the cylinder radius each side, or the whole box: `jmap.png`).
     let wide = case.analysis.cylinder.map_or(0.5 * extent.x, |c| (2.0 * c.radius).min(0.5 * extent.x));
     let near = first.map(|spot| match spot.shape {
-        crate::geometry::HotSpotShape::Sphere { center, radius } => 10.0 * radius + center.z,
-        crate::geometry::HotSpotShape::Disk { radius, .. } => 2.0 * radius,
+        crate::mesh::geometry::HotSpotShape::Sphere { center, radius } => 10.0 * radius + center.z,
+        crate::mesh::geometry::HotSpotShape::Disk { radius, .. } => 2.0 * radius,
     });
     let windows = near.map(|h| ("jmap_near.png", h.min(wide))).into_iter().chain([("jmap.png", wide)]);
-    let locator = crate::science::locate::PointLocator::new(&solution.mesh);
+    let locator = crate::analysis::locate::PointLocator::new(&solution.mesh);
     for (file, half_width) in windows {
         let x_range = ((x - half_width).max(0.0), (x + half_width).min(extent.x));
         let plane = VerticalPlane { y, x_range, z_range: (0.0, (x_range.1 - x_range.0).min(extent.z)) };

@@ -23,14 +23,14 @@
 //! i.e. < 0.5 nm) only matters within a few w of c; beyond 3 w the field is that of a point charge, so the
 //! default w = 2 nm gives the same potential at d = 10 nm with a mesh 64 times smaller.
 
+use crate::analysis::locate::PointLocator;
 use crate::case::Case;
 use crate::fem::{self, barycentric_gradients, post, BoundaryCondition, FemError, Problem};
-use crate::geometry::HotSpotShape;
 use crate::mesh::bisection::refine_box;
+use crate::mesh::geometry::HotSpotShape;
 use crate::mesh::implicit::DEFAULT_NODE_LIMIT;
 use crate::mesh::structured::{box_boundary_faces, BOX_BOUNDARIES};
 use crate::mesh::{signed_volume, Mesh, MeshError};
-use crate::science::locate::PointLocator;
 use crate::solver::{SolveError, SymmetricSolver};
 use glam::DVec3;
 use serde::Serialize;
@@ -86,7 +86,7 @@ pub struct PaperSettings {
 impl Default for PaperSettings {
     fn default() -> Self {
         PaperSettings {
-            width_m: 2e-9,
+            width_m: crate::case::DEFAULT_PAPER_WIDTH_M,
             calibration_distance_m: 10e-9,
             potential_v: None,
             h_center_m: None,

@@ -2,79 +2,20 @@
 //! each respect the storage-binding limit, the scalars, the bind groups, and the GPU-resident Jacobi-PCG
 //! loop.
 
+mod kernel_checks;
+mod timing;
+
+pub use timing::{copy_seconds, TimedOp};
+
+use super::chunks::{plan_chunks, split, vector_chunk_len, MAX_X_BINDINGS};
 use super::context::GpuContext;
-use super::kernels::{fold_dispatch, reduction_workgroups_for, workgroups_for, Kernel, KernelSet};
+use super::kernels::{reduction_workgroups_for, workgroups_for, Kernel, KernelSet};
 use super::layout::{CgScalars, KernelParams};
+use super::real::Real;
 use super::GpuError;
-use crate::sparse::CsrMatrix;
+use crate::solver::sparse::CsrMatrix;
 use std::ops::Range;
-use std::time::Instant;
 use wgpu::BufferUsages;
-
-/// The scalar type of the GPU kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Real {
-    F32,
-    /// Needs SHADER_F64.
-    F64,
-}
-
-impl Real {
-    pub fn bytes(self) -> u64 {
-        match self {
-            Real::F32 => 4,
-            Real::F64 => 8,
-        }
-    }
-
-    fn encode(self, values: &[f64]) -> Vec<u8> {
-        match self {
-            Real::F32 => bytemuck::cast_slice(&values.iter().map(|&v| v as f32).collect::<Vec<f32>>()).to_vec(),
-            Real::F64 => bytemuck::cast_slice(values).to_vec(),
-        }
-    }
-
-    fn decode(self, bytes: &[u8]) -> Vec<f64> {
-        match self {
-            Real::F32 => bytemuck::pod_collect_to_vec::<u8, f32>(bytes).into_iter().map(f64::from).collect(),
-            Real::F64 => bytemuck::pod_collect_to_vec::<u8, f64>(bytes),
-        }
-    }
-
-    /// `value` rounded to this precision, as the GPU sees it.
-    fn round(self, value: f64) -> f64 {
-        match self {
-            Real::F32 => value as f32 as f64,
-            Real::F64 => value,
-        }
-    }
-
-    fn encode_scalars(self, scalars: CgScalars<f64>) -> Vec<u8> {
-        match self {
-            Real::F32 => bytemuck::bytes_of(&CgScalars::<f32>::from_f64(scalars)).to_vec(),
-            Real::F64 => bytemuck::bytes_of(&scalars).to_vec(),
-        }
-    }
-
-    fn decode_scalars(self, bytes: &[u8]) -> CgScalars<f64> {
-        match self {
-            Real::F32 => bytemuck::pod_read_unaligned::<CgScalars<f32>>(bytes).to_f64(),
-            Real::F64 => bytemuck::pod_read_unaligned::<CgScalars<f64>>(bytes),
-        }
-    }
-
-    fn scalars_size(self) -> u64 {
-        match self {
-            Real::F32 => std::mem::size_of::<CgScalars<f32>>() as u64,
-            Real::F64 => std::mem::size_of::<CgScalars<f64>>() as u64,
-        }
-    }
-}
-
-/// SpMV gathers x at any column, so it binds the whole of x as this many consecutive chunks (x0..x3 in
-/// shaders/spmv.wgsl): vectors may span at most four storage bindings. Four keeps the SpMV at eight
-/// storage buffers, the WebGPU default of max_storage_buffers_per_shader_stage.
-pub const MAX_X_BINDINGS: usize = 4;
 
 /// Rows of the matrix whose cols and values each fit in one storage binding; y is bound from the first
 /// row, so chunks start at aligned rows and span at most one vector chunk.
@@ -102,14 +43,8 @@ pub struct InnerSolve {
     pub breakdown: Option<f64>,
 }
 
-/// Timed operations for the benchmarks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimedOp {
-    Spmv,
-    CgIteration,
-}
-
-const STORAGE: BufferUsages = BufferUsages::STORAGE.union(BufferUsages::COPY_DST).union(BufferUsages::COPY_SRC);
+pub(crate) const STORAGE: BufferUsages =
+    BufferUsages::STORAGE.union(BufferUsages::COPY_DST).union(BufferUsages::COPY_SRC);
 
 /// A matrix and its PCG workspace on the GPU.
 pub struct GpuSystem<'a> {
@@ -125,63 +60,6 @@ pub struct GpuSystem<'a> {
     q: wgpu::Buffer,
     scalars: wgpu::Buffer,
     reduce_bind_group: wgpu::BindGroup,
-}
-
-/// Entries per vector chunk: as many as one binding holds, rounded down to a multiple of `granule` (the
-/// entries per min_storage_buffer_offset_alignment) so every chunk's binding offset is aligned.
-fn vector_chunk_len(real: Real, max_bytes: u64, granule: usize) -> Result<usize, GpuError> {
-    let len = (max_bytes / real.bytes()) as usize / granule * granule;
-    if len == 0 {
-        return Err(GpuError::Backend(format!(
-            "the {max_bytes}-byte storage binding limit is below the {}-byte offset alignment",
-            granule as u64 * real.bytes()
-        )));
-    }
-    Ok(len)
-}
-
-/// 0..n in pieces of `chunk_len`; an empty system still gets one (empty) piece, bound as its whole buffer.
-fn split(n: usize, chunk_len: usize) -> Vec<Range<usize>> {
-    (0..n.max(1)).step_by(chunk_len).map(|begin| begin..(begin + chunk_len).min(n)).collect()
-}
-
-/// Splits rows into chunks whose cols, values and row_ptr each need at most `max_bytes`, of at most
-/// `max_rows` rows, every chunk but the last ending at a multiple of `row_granule` (so the next starts
-/// there).
-fn plan_chunks(
-    a: &CsrMatrix,
-    real: Real,
-    max_bytes: u64,
-    row_granule: usize,
-    max_rows: usize,
-) -> Result<Vec<Range<usize>>, GpuError> {
-    let bytes_per_nonzero = real.bytes().max(4);
-    let mut chunks = Vec::new();
-    let mut begin = 0;
-    while begin < a.nrows {
-        let mut end = begin;
-        while end < a.nrows && end - begin < max_rows {
-            let nonzeros = (a.row_ptr[end + 1] - a.row_ptr[begin]) as u64;
-            let row_ptr_bytes = (end + 2 - begin) as u64 * 4;
-            if nonzeros * bytes_per_nonzero > max_bytes || row_ptr_bytes > max_bytes {
-                break;
-            }
-            end += 1;
-        }
-        if end < a.nrows {
-            end = begin + (end - begin) / row_granule * row_granule;
-        }
-        if end == begin {
-            return Err(GpuError::Backend(format!(
-                "rows {begin}..{} (one offset-alignment step) need more than the {max_bytes}-byte storage \
-                 binding limit",
-                begin + row_granule
-            )));
-        }
-        chunks.push(begin..end);
-        begin = end;
-    }
-    Ok(chunks)
 }
 
 /// `entries` of a vector buffer as one binding.
@@ -228,7 +106,7 @@ impl<'a> GpuSystem<'a> {
         // One partial pair per workgroup of entries: with at most MAX_X_BINDINGS chunks, well inside one binding.
         let partial_count: u32 = entry_chunks.iter().map(|entries| reduction_workgroups_for(entries.len())).sum();
         let partials = ctx.create_buffer("partials", partial_count as u64 * 2 * real.bytes(), STORAGE)?;
-        let scalars = ctx.create_buffer("scalars", real.scalars_size(), STORAGE)?;
+        let scalars = ctx.create_buffer("scalars", CgScalars::size(real), STORAGE)?;
         let reduce_params = uniform("reduce params", KernelParams { partial_count, ..Default::default() })?;
 
         let mut vector_chunks = Vec::new();
@@ -351,11 +229,7 @@ impl<'a> GpuSystem<'a> {
     }
 
     fn dispatch(&self, pass: &mut wgpu::ComputePass, kernel: Kernel, bind_group: &wgpu::BindGroup, workgroups: u32) {
-        dispatch(self.ctx, self.kernels(), pass, kernel, bind_group, workgroups);
-    }
-
-    fn run(&self, op: impl Fn(&mut wgpu::ComputePass), count: usize) -> Result<(), GpuError> {
-        run(self.ctx, op, count)
+        self.ctx.dispatch(self.kernels(), pass, kernel, bind_group, workgroups);
     }
 
     fn record_spmv(&self, pass: &mut wgpu::ComputePass) {
@@ -413,12 +287,12 @@ impl<'a> GpuSystem<'a> {
         Ok(self.real.decode(&self.ctx.read_back(buffer, 0, self.n as u64 * self.real.bytes())?))
     }
 
-    fn write_scalars(&self, scalars: CgScalars<f64>) {
-        self.ctx.queue().write_buffer(&self.scalars, 0, &self.real.encode_scalars(scalars));
+    fn write_scalars(&self, scalars: CgScalars) {
+        self.ctx.queue().write_buffer(&self.scalars, 0, &scalars.encode(self.real));
     }
 
-    fn read_scalars(&self) -> Result<CgScalars<f64>, GpuError> {
-        Ok(self.real.decode_scalars(&self.ctx.read_back(&self.scalars, 0, self.real.scalars_size())?))
+    fn read_scalars(&self) -> Result<CgScalars, GpuError> {
+        Ok(CgScalars::decode(self.real, &self.ctx.read_back(&self.scalars, 0, CgScalars::size(self.real))?))
     }
 
     fn history_bind_group(&self, capacity: usize) -> Result<(wgpu::Buffer, wgpu::BindGroup), GpuError> {
@@ -429,48 +303,6 @@ impl<'a> GpuSystem<'a> {
             &[self.scalars.as_entire_binding(), history.as_entire_binding()],
         );
         Ok((history, bind_group))
-    }
-
-    /// y = A x (the SpMV kernel alone).
-    pub fn spmv(&self, x: &[f64]) -> Result<Vec<f64>, GpuError> {
-        self.upload(&self.p, x);
-        self.run(|pass| self.record_spmv(pass), 1)?;
-        self.download(&self.q)
-    }
-
-    /// a . b (the two-stage reduction alone).
-    pub fn dot(&self, a: &[f64], b: &[f64]) -> Result<f64, GpuError> {
-        self.upload(&self.p, a);
-        self.upload(&self.q, b);
-        self.run(|pass| self.record_dot(pass), 1)?;
-        Ok(self.read_scalars()?.reduced[0])
-    }
-
-    /// The fused update alone: returns (x + alpha p, r - alpha q, r'.D^-1 r', r'.r') with r' the new r.
-    pub fn cg_update(
-        &self,
-        alpha: f64,
-        x: &[f64],
-        r: &[f64],
-        p: &[f64],
-        q: &[f64],
-    ) -> Result<(Vec<f64>, Vec<f64>, f64, f64), GpuError> {
-        for (buffer, values) in [(&self.x, x), (&self.r, r), (&self.p, p), (&self.q, q)] {
-            self.upload(buffer, values);
-        }
-        self.write_scalars(CgScalars { alpha, ..Default::default() });
-        self.run(|pass| self.record_cg_update(pass), 1)?;
-        let reduced = self.read_scalars()?.reduced;
-        Ok((self.download(&self.x)?, self.download(&self.r)?, reduced[0], reduced[1]))
-    }
-
-    /// The search-direction update alone: D^-1 r + beta p.
-    pub fn p_update(&self, beta: f64, r: &[f64], p: &[f64]) -> Result<Vec<f64>, GpuError> {
-        self.upload(&self.r, r);
-        self.upload(&self.p, p);
-        self.write_scalars(CgScalars { beta, ..Default::default() });
-        self.run(|pass| self.record_p_update(pass), 1)?;
-        self.download(&self.p)
     }
 
     /// Jacobi-PCG for A d = rhs from d = 0 until ||r|| <= relative_tolerance * ||rhs|| (recurrence residual)
@@ -501,10 +333,10 @@ impl<'a> GpuSystem<'a> {
             ..Default::default()
         });
         // d = 0, and with beta = 0: p = D^-1 r.
-        run_from_zero(self.ctx, &[&self.x], |pass| self.record_p_update(pass), 1)?;
+        self.ctx.run_from_zero(&[&self.x], |pass| self.record_p_update(pass), 1)?;
         let mut scalars = self.read_scalars()?;
         while scalars.running == 1 {
-            self.run(|pass| self.record_iteration(pass, &scalars_bind_group), check_every.max(1))?;
+            self.ctx.run(|pass| self.record_iteration(pass, &scalars_bind_group), check_every.max(1))?;
             scalars = self.read_scalars()?;
         }
         let iterations = scalars.iteration as usize;
@@ -517,156 +349,5 @@ impl<'a> GpuSystem<'a> {
             residual_history: rr_history.iter().map(|v| v.max(0.0).sqrt() / scale).collect(),
             breakdown: (scalars.breakdown == 1).then_some(scalars.reduced[0]),
         })
-    }
-
-    /// Wall seconds per `op`, averaged over `repeats` runs recorded in one submission (after a warm-up).
-    pub fn seconds_per(&self, op: TimedOp, repeats: usize) -> Result<f64, GpuError> {
-        let ones = vec![1.0; self.n];
-        self.upload(&self.r, &ones);
-        self.upload(&self.p, &ones);
-        // A target below zero keeps the loop running, so every timed iteration does the full work.
-        let scalars =
-            CgScalars { rz: 1.0, rr: 1.0, target_rr: -1.0, max_iterations: u32::MAX, running: 1, ..Default::default() };
-        self.write_scalars(scalars);
-        let (_history, scalars_bind_group) = self.history_bind_group(repeats + 2)?;
-        let scalars_bind_group = &scalars_bind_group;
-        let record = |pass: &mut wgpu::ComputePass| match op {
-            TimedOp::Spmv => self.record_spmv(pass),
-            TimedOp::CgIteration => self.record_iteration(pass, scalars_bind_group),
-        };
-        run_from_zero(self.ctx, &[&self.x], record, 1)?;
-        self.write_scalars(scalars);
-        let start = Instant::now();
-        self.run(record, repeats.max(1))?;
-        Ok(start.elapsed().as_secs_f64() / repeats.max(1) as f64)
-    }
-}
-
-fn dispatch(
-    ctx: &GpuContext,
-    kernels: &KernelSet,
-    pass: &mut wgpu::ComputePass,
-    kernel: Kernel,
-    bind_group: &wgpu::BindGroup,
-    workgroups: u32,
-) {
-    let (x, y, z) = fold_dispatch(workgroups, ctx.max_workgroups_per_dimension());
-    pass.set_pipeline(kernels.pipeline(kernel));
-    pass.set_bind_group(0, bind_group, &[]);
-    pass.dispatch_workgroups(x, y, z);
-}
-
-/// Records `count` runs of `op` into one submission and waits for it.
-fn run(ctx: &GpuContext, op: impl Fn(&mut wgpu::ComputePass), count: usize) -> Result<(), GpuError> {
-    run_from_zero(ctx, &[], op, count)
-}
-
-/// Zeroes `buffers` on the GPU (no host traffic), then records `op` `count` times, in one submission.
-fn run_from_zero(
-    ctx: &GpuContext,
-    buffers: &[&wgpu::Buffer],
-    op: impl Fn(&mut wgpu::ComputePass),
-    count: usize,
-) -> Result<(), GpuError> {
-    let mut encoder = ctx.device().create_command_encoder(&Default::default());
-    for buffer in buffers {
-        encoder.clear_buffer(buffer, 0, None);
-    }
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        for _ in 0..count {
-            op(&mut pass);
-        }
-    }
-    ctx.submit_and_wait(encoder)
-}
-
-/// Wall seconds of one run of the copy kernel over `len` f32 values (clamped to the binding limit; the
-/// length used is returned too), averaged over `repeats` runs in one submission after a warm-up.
-pub fn copy_seconds(ctx: &GpuContext, len: usize, repeats: usize) -> Result<(usize, f64), GpuError> {
-    let len = len.min((ctx.max_binding_bytes() / Real::F32.bytes()) as usize).max(1);
-    let kernels = ctx.kernels(Real::F32)?;
-    let bytes = len as u64 * Real::F32.bytes();
-    let src = ctx.create_buffer("copy src", bytes, STORAGE)?;
-    let dst = ctx.create_buffer("copy dst", bytes, STORAGE)?;
-    let params = ctx.create_buffer("copy params", 16, BufferUsages::UNIFORM | BufferUsages::COPY_DST)?;
-    let groups = workgroups_for(len);
-    let kernel_params = KernelParams { len: len as u32, ..Default::default() };
-    ctx.queue().write_buffer(&params, 0, bytemuck::bytes_of(&kernel_params));
-    ctx.queue().write_buffer(&src, 0, &Real::F32.encode(&vec![1.0; len]));
-    let bind_group = kernels.bind_group(
-        ctx.device(),
-        Kernel::Copy,
-        &[params.as_entire_binding(), src.as_entire_binding(), dst.as_entire_binding()],
-    );
-    let record = |pass: &mut wgpu::ComputePass| dispatch(ctx, kernels, pass, Kernel::Copy, &bind_group, groups);
-    run(ctx, record, 1)?;
-    let start = Instant::now();
-    run(ctx, record, repeats.max(1))?;
-    Ok((len, start.elapsed().as_secs_f64() / repeats.max(1) as f64))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_respect_the_binding_limit_and_cover_all_rows() {
-        // 1D Laplacian: 3 nonzeros per interior row.
-        let n = 1000;
-        let mut triplets = Vec::new();
-        for i in 0..n {
-            triplets.push((i, i, 2.0));
-            if i > 0 {
-                triplets.push((i, i - 1, -1.0));
-            }
-            if i + 1 < n {
-                triplets.push((i, i + 1, -1.0));
-            }
-        }
-        let a = CsrMatrix::from_triplets(n, &triplets);
-        let chunks = plan_chunks(&a, Real::F64, 1024, 1, usize::MAX).unwrap();
-        assert_eq!(chunks.first().unwrap().start, 0);
-        assert_eq!(chunks.last().unwrap().end, n);
-        for pair in chunks.windows(2) {
-            assert_eq!(pair[0].end, pair[1].start);
-        }
-        for rows in &chunks {
-            assert!((a.row_ptr[rows.end] - a.row_ptr[rows.start]) * 8 <= 1024);
-            // Greedy: one more row would not have fitted.
-            if rows.end < n {
-                assert!((a.row_ptr[rows.end + 1] - a.row_ptr[rows.start]) * 8 > 1024);
-            }
-        }
-        assert!(chunks.len() >= (a.nnz() * 8).div_ceil(1024));
-    }
-
-    #[test]
-    fn aligned_chunks_start_at_the_granule_and_fit_one_vector_chunk() {
-        let a = crate::bench::laplacian_7point(10, 10, 10);
-        let chunks = plan_chunks(&a, Real::F32, 4096, 64, 320).unwrap();
-        assert_eq!(chunks.first().unwrap().start, 0);
-        assert_eq!(chunks.last().unwrap().end, a.nrows);
-        for pair in chunks.windows(2) {
-            assert_eq!(pair[0].end, pair[1].start);
-            assert_eq!(pair[1].start % 64, 0);
-        }
-        for rows in &chunks {
-            assert!(rows.len() <= 320);
-            assert!((a.row_ptr[rows.end] - a.row_ptr[rows.start]) * 4 <= 4096);
-        }
-        // 64 rows of 7 nonzeros need more than 256 bytes.
-        assert!(plan_chunks(&a, Real::F32, 256, 64, 320).is_err());
-    }
-
-    #[test]
-    fn vector_chunks_are_aligned_and_cover_every_entry() {
-        // 1000 bytes hold 250 f32, rounded down to three granules of 64 (125 f64: three of 32).
-        assert_eq!(vector_chunk_len(Real::F32, 1000, 64).unwrap(), 192);
-        assert_eq!(vector_chunk_len(Real::F64, 1000, 32).unwrap(), 96);
-        assert!(vector_chunk_len(Real::F32, 100, 64).is_err());
-        assert_eq!(split(600, 256), vec![0..256, 256..512, 512..600]);
-        assert_eq!(split(512, 256), vec![0..256, 256..512]);
-        assert_eq!(split(0, 256), vec![0..0]);
     }
 }

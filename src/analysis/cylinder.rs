@@ -21,7 +21,6 @@ use glam::{DVec2, DVec3};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::path::Path;
 
 /// A vertical cylinder (axis parallel to z through (center_x, center_y)) over depths z_min..z_max, metres.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,8 +86,6 @@ pub struct LateralCurrent {
 pub enum CylinderError {
     #[error("cylinder of radius {radius_m:.3e} m at ({center_x:.3e}, {center_y:.3e}) m: {reason}")]
     Invalid { radius_m: f64, center_x: f64, center_y: f64, reason: String },
-    #[error(transparent)]
-    Output(#[from] crate::io::OutputError),
 }
 
 /// The current density the cylinder is integrated from (A/m^2).
@@ -167,15 +164,6 @@ pub fn lateral_current(
         profile,
         samples_outside_mesh: rings.iter().map(|r| r.2).sum(),
     })
-}
-
-/// Writes the profile as CSV with the units in the header: `z_m,jr_A_per_m2`.
-pub fn write_profile_csv(path: &Path, profile: &[ProfilePoint]) -> Result<(), CylinderError> {
-    let mut text = String::from("z_m,jr_A_per_m2\n");
-    for p in profile {
-        text.push_str(&format!("{:e},{:e}\n", p.z_m, p.jr_A_per_m2));
-    }
-    Ok(crate::io::write_atomic(path, text.as_bytes())?)
 }
 
 /// Current leaving the domain through the faces of boundary `tag` outside the cylinder's radius (A):

@@ -1,5 +1,5 @@
-//! Step 6 of the walkthrough: the numbers a case's `[analysis]` asks for, computed from the solved field
-//! with [`crate::science`]: the lateral current through a cylinder around each hot spot's axis, and the
+//! Step 6 of the walkthrough: the numbers a case's `[analysis]` asks for, computed from the solved field:
+//! the lateral current through a cylinder around each hot spot's axis, and the
 //! re-lithiation time of each depleted sphere hot spot (one solve per reaction step and radius increment), and
 //! the paper's own Gaussian-charge model of each Dirichlet sphere hot spot next to it (paper mode), and the
 //! current focusing and constriction resistance of the voids (insulating disk hot spots).
@@ -8,7 +8,7 @@
 //! boundary and every disk patch, from the consistent boundary currents) over the box's bottom area Lx Ly; with
 //! a Neumann top of the same area it is the top's current density. The focusing factor is the largest |J| of
 //! an interface tet near the void over it (a mesh-resolution value: the rim is singular, see
-//! [`crate::science::voids`]). The resistance of a case is (area-mean potential of the top face - the
+//! [`crate::analysis::voids`]). The resistance of a case is (area-mean potential of the top face - the
 //! interface's potential (Dirichlet) or electrode potential (Robin)) / the interface-plane current; the
 //! constriction resistance is that of the case minus that of the same case (same mesh) with every void given
 //! the interface's own condition, one extra solve.
@@ -18,22 +18,63 @@
 //! solved field is the mirror image phi -> -phi of the physical one: magnitudes are the same, and the Li+
 //! current that re-lithiates the region is `-sign(U) x` the current leaving the electrolyte through it.
 
-use crate::case::{Case, CylinderSpec};
-use crate::fem::BoundaryCondition;
-use crate::geometry::{HotSpot, HotSpotShape};
-use crate::io::summary::Timings;
-use crate::mesh::Mesh;
-use crate::pipeline::{assemble_and_solve, RunError, RunOptions, Solution};
-use crate::science::cylinder::{lateral_current, CurrentField, Cylinder, CylinderSampling, LateralCurrent};
-use crate::science::lithiation::{
-    relithiation_steps, CurrentAt, DepletedRegion, LithiationStep, Phase, RadiusIntegration, RegionShape,
-    SB_TO_LI3SB_STEPS,
+pub mod cylinder;
+pub mod lithiation;
+pub mod locate;
+pub mod paper;
+pub mod resolve;
+pub mod voids;
+
+use crate::case::{Case, CaseError, CylinderSpec};
+use crate::fem::{BoundaryCondition, FemError};
+use crate::mesh::geometry::{HotSpot, HotSpotShape};
+use crate::mesh::{Mesh, MeshError};
+use crate::solver::{SolveError, SymmetricSolver};
+use cylinder::{lateral_current, CurrentField, Cylinder, CylinderError, CylinderSampling, LateralCurrent};
+use glam::DVec3;
+use lithiation::{
+    relithiation_steps, CurrentAt, DepletedRegion, LithiationError, LithiationStep, Phase, RadiusIntegration,
+    RegionShape, SB_TO_LI3SB_STEPS,
 };
-use crate::science::locate::PointLocator;
-use crate::science::paper::{run_paper_mode, PaperError, PaperModeResult, PaperSettings};
-use crate::science::voids::{mean_boundary_potential, InterfaceTets, VoidError, VoidResult};
-use crate::solver::SymmetricSolver;
+use locate::PointLocator;
+use paper::{run_paper_mode, PaperError, PaperModeResult, PaperSettings};
+use resolve::assemble_and_solve;
 use serde::Serialize;
+use voids::{mean_boundary_potential, InterfaceTets, VoidError, VoidResult};
+
+/// Anything that stops steps 2 to 6, typed by stage; the CLI prints it as one or two sentences.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    Case(#[from] CaseError),
+    #[error("meshing failed: {0}")]
+    Mesh(#[from] MeshError),
+    #[error("assembly failed: {0}")]
+    Fem(#[from] FemError),
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+    #[error(transparent)]
+    Cylinder(#[from] CylinderError),
+    #[error(transparent)]
+    Lithiation(#[from] LithiationError),
+    #[error(transparent)]
+    Paper(#[from] PaperError),
+    #[error(transparent)]
+    Voids(#[from] VoidError),
+}
+
+/// The solved field of a case, as the analyses read it.
+#[derive(Clone, Copy)]
+pub struct SolvedField<'a> {
+    pub mesh: &'a Mesh,
+    /// Nodal potential (V).
+    pub phi: &'a [f64],
+    /// Current density per tet and recovered per node (A/m^2).
+    pub cell_current: &'a [DVec3],
+    pub node_current: &'a [DVec3],
+    /// Current leaving the domain through each boundary tag (A).
+    pub boundary_currents: &'a [f64],
+}
 
 /// The lateral current through the cylinder around one hot spot's axis.
 #[derive(Debug, Clone)]
@@ -85,15 +126,15 @@ pub fn axis_of(spot: &HotSpot) -> (f64, f64) {
 }
 
 /// Runs the case's `[analysis]` on a solved case. `solver` re-solves the case for lithiation steps.
-pub fn analyse(case: &Case, solution: &Solution, solver: &mut dyn SymmetricSolver) -> Result<Analysis, RunError> {
+pub fn analyse(case: &Case, field: SolvedField, solver: &mut dyn SymmetricSolver) -> Result<Analysis, AnalysisError> {
     let mut analysis = Analysis::default();
     if let Some(spec) = &case.analysis.cylinder {
-        let locator = PointLocator::new(&solution.mesh);
+        let locator = PointLocator::new(field.mesh);
         for spot in &case.geometry.hotspots {
             let (center_x, center_y) = axis_of(spot);
             let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };
             // The recovered nodal J: see the module notes of science::cylinder for why not the per-tet one.
-            let current = CurrentField::Nodal(&solution.node_current);
+            let current = CurrentField::Nodal(field.node_current);
             let lateral = lateral_current(&locator, current, &cylinder, &CylinderSampling::default())?;
             analysis.cylinders.push(CylinderResult { hotspot: spot.name.clone(), lateral });
         }
@@ -115,11 +156,11 @@ pub fn analyse(case: &Case, solution: &Solution, solver: &mut dyn SymmetricSolve
         for spot in &case.geometry.hotspots {
             let HotSpotShape::Sphere { radius, .. } = spot.shape else { continue };
             let BoundaryCondition::Dirichlet { potential } = case.condition_for(&spot.name) else { continue };
-            analysis.lithiation.extend(lithiate(case, solution, solver, spot, radius, potential, increments)?);
+            analysis.lithiation.extend(lithiate(case, field, solver, spot, radius, potential, increments)?);
         }
     }
     if case.analysis.voids {
-        analysis.voids = analyse_voids(case, solution, solver)?;
+        analysis.voids = analyse_voids(case, field, solver)?;
     }
     Ok(analysis)
 }
@@ -132,34 +173,34 @@ fn is_void(case: &Case, spot: &HotSpot) -> bool {
 /// Focusing factor of each void and the constriction resistance of all of them (one reference solve).
 fn analyse_voids(
     case: &Case,
-    solution: &Solution,
+    field: SolvedField,
     solver: &mut dyn SymmetricSolver,
-) -> Result<Vec<VoidResult>, RunError> {
+) -> Result<Vec<VoidResult>, AnalysisError> {
     let voids: Vec<&HotSpot> = case.geometry.hotspots.iter().filter(|s| is_void(case, s)).collect();
     if voids.is_empty() {
         return Ok(Vec::new());
     }
     let interface = case.boundaries.get("interface").expect("analysis.voids is checked to have an interface entry");
-    let mesh = &solution.mesh;
-    let current = interface_plane_current(case, mesh, &solution.boundary_currents);
+    let mesh = field.mesh;
+    let current = interface_plane_current(case, mesh, field.boundary_currents);
     if current == 0.0 {
         return Err(VoidError::NoCurrent.into());
     }
-    let resistance = top_to_interface_resistance(case, mesh, &solution.phi, current);
+    let resistance = top_to_interface_resistance(case, mesh, field.phi, current);
 
     // The reference differs only in boundary conditions: the same mesh serves.
     let mut reference = case.clone();
     for void in &voids {
         reference.boundaries.insert(void.name.clone(), interface.clone());
     }
-    let solved = assemble_and_solve(&reference, mesh, solver, &RunOptions::default(), &mut Timings::default())?;
+    let solved = assemble_and_solve(&reference, mesh, solver)?;
     let reference_current = interface_plane_current(&reference, mesh, &solved.assembly.boundary_currents(&solved.phi));
     let reference_resistance = top_to_interface_resistance(&reference, mesh, &solved.phi, reference_current);
 
     let size = case.geometry.size;
     let applied = current / (size.x * size.y);
-    let tag = solution.mesh.boundary_tag("interface").expect("every mesh has an interface");
-    let interface_tets = InterfaceTets::new(&solution.mesh, &solution.cell_current, tag);
+    let tag = field.mesh.boundary_tag("interface").expect("every mesh has an interface");
+    let interface_tets = InterfaceTets::new(field.mesh, field.cell_current, tag);
     voids
         .into_iter()
         .map(|void| {
@@ -209,13 +250,13 @@ fn top_to_interface_resistance(case: &Case, mesh: &Mesh, phi: &[f64], current: f
 #[allow(clippy::too_many_arguments)]
 fn lithiate(
     case: &Case,
-    solution: &Solution,
+    field: SolvedField,
     solver: &mut dyn SymmetricSolver,
     spot: &HotSpot,
     radius: f64,
     potential: f64,
     increments: usize,
-) -> Result<Vec<LithiationStep>, RunError> {
+) -> Result<Vec<LithiationStep>, AnalysisError> {
     let region = DepletedRegion { shape: RegionShape::Sphere, radius, phase: Phase::sb() };
     let integration = if increments == 1 {
         RadiusIntegration::SINGLE_SOLVE
@@ -223,19 +264,19 @@ fn lithiate(
         RadiusIntegration { increments, current_at: CurrentAt::Midpoint }
     };
     let sign = if potential < 0.0 { -1.0 } else { 1.0 };
-    let tag = solution.mesh.boundary_tag(&spot.name).expect("every sphere hot spot has a boundary") as usize;
-    let quiet = RunOptions { progress: false };
+    let tag = field.mesh.boundary_tag(&spot.name).expect("every sphere hot spot has a boundary") as usize;
     relithiation_steps(&spot.name, &region, &SB_TO_LI3SB_STEPS, integration, |step_radius, step_potential| {
         let leaving = if step_radius == radius && sign * step_potential == potential {
-            solution.boundary_currents[tag]
+            field.boundary_currents[tag]
         } else if step_radius == radius {
             // Another potential on the same geometry: the case's own mesh serves.
             let variant = shrunk_case(case, spot, radius, step_radius, sign * step_potential);
-            let solved = assemble_and_solve(&variant, &solution.mesh, solver, &quiet, &mut Timings::default())?;
+            let solved = assemble_and_solve(&variant, field.mesh, solver)?;
             solved.assembly.boundary_currents(&solved.phi)[tag]
         } else {
             let variant = shrunk_case(case, spot, radius, step_radius, sign * step_potential);
-            crate::pipeline::solve_case_with(&variant, solver, &quiet)?.boundary_currents[tag]
+            // Its mesh numbers the boundaries as the case's: the box faces, then the hot spots in order.
+            resolve::boundary_currents(&variant, solver)?[tag]
         };
         Ok(-sign * leaving)
     })

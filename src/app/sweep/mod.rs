@@ -7,11 +7,11 @@
 //! geometrically with `:log`) and the unit kept, so each point is an ordinary `--set` override.
 //! Several `--vary` make the Cartesian product (the last one varies fastest).
 
+use crate::app::pipeline::{self, RunOptions};
+use crate::case::units::{parse_quantity, Dimension};
 use crate::case::{Case, CaseError};
+use crate::io::plot::{plot_sweep, ImageSize, PlotError, Series};
 use crate::io::{self, OutputError};
-use crate::pipeline::{self, RunOptions};
-use crate::science::plot::{plot_sweep, ImageSize, PlotError, Series};
-use crate::units::{parse_quantity, Dimension};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -7,10 +7,10 @@
 //!   of memory, device lost), one line says so and the CPU solves. Software adapters are skipped:
 //!   on the same cores the CPU reference is faster than a Vulkan emulation.
 
-use crate::case::{Backend, Precision, SolverSettings};
 use crate::gpu::{GpuContext, GpuError, GpuRequest, GpuSolver};
+use crate::solver::settings::{Backend, Precision, SolverSettings};
+use crate::solver::sparse::CsrMatrix;
 use crate::solver::{cpu::CpuSolver, CgOptions, CgReport, SolveError, SymmetricSolver};
-use crate::sparse::CsrMatrix;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {

@@ -17,7 +17,7 @@ use super::bisection::{refine_box, BisectionHierarchy};
 use super::quality::{dihedral_angles_deg, first_bad_tet, MeshQuality};
 use super::structured::{BOX_BOUNDARIES, TAG_INTERFACE};
 use super::{signed_volume, BoundaryFace, Mesh, MeshError};
-use crate::geometry::MeshControls;
+use crate::mesh::geometry::MeshControls;
 use glam::DVec3;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;

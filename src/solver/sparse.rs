@@ -71,6 +71,39 @@ impl CsrMatrix {
         });
     }
 
+    /// The 7-point Laplacian of an nx x ny x nz grid of interior nodes with the Dirichlet boundary nodes
+    /// eliminated: 6 on the diagonal, -1 to each interior neighbour (SPD). Node (i, j, k) is i + nx (j + ny k).
+    pub fn laplacian_7point(nx: usize, ny: usize, nz: usize) -> CsrMatrix {
+        let n = nx * ny * nz;
+        let mut row_ptr = Vec::with_capacity(n + 1);
+        let mut col_idx = Vec::with_capacity(7 * n);
+        let mut values = Vec::with_capacity(7 * n);
+        row_ptr.push(0);
+        for k in 0..nz {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let node = i + nx * (j + ny * k);
+                    // Neighbours in increasing column order keep each row sorted.
+                    let neighbours = [
+                        (k > 0).then(|| node - nx * ny),
+                        (j > 0).then(|| node - nx),
+                        (i > 0).then(|| node - 1),
+                        Some(node),
+                        (i + 1 < nx).then(|| node + 1),
+                        (j + 1 < ny).then(|| node + nx),
+                        (k + 1 < nz).then(|| node + nx * ny),
+                    ];
+                    for column in neighbours.into_iter().flatten() {
+                        col_idx.push(column as u32);
+                        values.push(if column == node { 6.0 } else { -1.0 });
+                    }
+                    row_ptr.push(col_idx.len());
+                }
+            }
+        }
+        CsrMatrix { nrows: n, row_ptr, col_idx, values }
+    }
+
     /// Build from (row, col, value) triplets, summing duplicates.
     pub fn from_triplets(nrows: usize, triplets: &[(usize, usize, f64)]) -> Self {
         let mut sorted = triplets.to_vec();

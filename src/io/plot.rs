@@ -2,8 +2,8 @@
 //! font embedded in the binary (crate `dejavu`), so plotting needs no system fonts or font libraries
 //! on a headless machine. Images are drawn into memory, encoded with `png`, and written atomically.
 
-use super::cylinder::LateralCurrent;
-use super::locate::PointLocator;
+use crate::analysis::cylinder::LateralCurrent;
+use crate::analysis::locate::PointLocator;
 use glam::DVec3;
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -1,0 +1,57 @@
+//! The solve service: a case's problem meshed (step 2), assembled (step 3) and solved (step 4). The pipeline
+//! walks these steps for the case itself; the analyses call them for variants of the case (another potential,
+//! a shrunk sphere, the voids' reference), so no analysis calls back into the pipeline (ARCHITECTURE.md).
+
+use super::AnalysisError;
+use crate::case::Case;
+use crate::fem::{self, Assembly, Problem};
+use crate::mesh::{self, Mesh};
+use crate::solver::{CgOptions, CgReport, SymmetricSolver};
+
+/// The case's problem on a mesh, assembled and solved.
+pub struct Solved {
+    pub problem: Problem<'static>,
+    pub assembly: Assembly,
+    /// Nodal potential (V), Dirichlet values included.
+    pub phi: Vec<f64>,
+    pub report: CgReport,
+}
+
+/// Step 2: the case's geometry meshed, graded toward the interface and the hot spots. `progress` receives
+/// (stage name, fraction done).
+pub fn mesh_case(case: &Case, progress: &mut dyn FnMut(&str, f64)) -> Result<Mesh, AnalysisError> {
+    Ok(mesh::hotspot::generate(&case.geometry, &case.mesh, progress)?)
+}
+
+/// Step 3: materials per region, conditions per boundary, Dirichlet lifted out.
+pub fn assemble(case: &Case, mesh: &Mesh) -> Result<(Problem<'static>, Assembly), AnalysisError> {
+    let problem = case.problem(mesh)?;
+    let assembly = fem::assemble(mesh, &problem)?;
+    Ok((problem, assembly))
+}
+
+/// Step 4: the reduced SPD system solved from zero; returns the nodal potential with the Dirichlet values.
+pub fn solve(
+    assembly: &Assembly,
+    solver: &mut dyn SymmetricSolver,
+    options: &CgOptions,
+) -> Result<(Vec<f64>, CgReport), AnalysisError> {
+    let mut x = vec![0.0; assembly.matrix.nrows];
+    let report = solver.solve(&assembly.matrix, &assembly.rhs, &mut x, options)?;
+    Ok((assembly.expand(&x), report))
+}
+
+/// Steps 3 and 4 on a given mesh: variants of a case that differ only in boundary conditions reuse its mesh.
+pub fn assemble_and_solve(case: &Case, mesh: &Mesh, solver: &mut dyn SymmetricSolver) -> Result<Solved, AnalysisError> {
+    let (problem, assembly) = assemble(case, mesh)?;
+    let (phi, report) = solve(&assembly, solver, &case.solver.cg_options())?;
+    Ok(Solved { problem, assembly, phi, report })
+}
+
+/// Steps 2 to 4 for a variant of a case with its own geometry: the current leaving through each boundary tag
+/// of its mesh (A).
+pub fn boundary_currents(case: &Case, solver: &mut dyn SymmetricSolver) -> Result<Vec<f64>, AnalysisError> {
+    let mesh = mesh_case(case, &mut |_, _| {})?;
+    let solved = assemble_and_solve(case, &mesh, solver)?;
+    Ok(solved.assembly.boundary_currents(&solved.phi))
+}
