@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use glam::{DVec2, DVec3};
 
 use super::schema::{RawCase, RawHotSpotArray, RawHotSpotRandom};
-use super::{show_length, Builder, CaseError, Location};
+use super::{Builder, CaseError, Location};
+use crate::mesh::geometry::show_length;
 use crate::case::units::Dimension;
 use crate::mesh::geometry::{HotSpot, HotSpotShape};
 use crate::mesh::structured::BOX_BOUNDARIES;
@@ -286,7 +287,7 @@ fn random_members(
                 None => HotSpotShape::Disk { center_x: x, center_y: y, radius },
             };
             let clear =
-                existing.iter().chain(&members).all(|other| overlap(&shape, &other.spot.shape, min_gap).is_none());
+                existing.iter().chain(&members).all(|other| shape.clash(&other.spot.shape, min_gap).is_none());
             if clear {
                 break HotSpot { name: format!("{group}_{k}"), group: group.clone(), shape };
             }
@@ -332,73 +333,20 @@ fn check_names(placed: &[Placed]) -> Result<(), CaseError> {
 }
 
 fn check_inside(placed: &Placed, size: DVec3) -> Result<(), CaseError> {
-    let name = placed.spot.name.clone();
-    let span = |low: f64, high: f64| format!("[{}, {}]", show_length(low), show_length(high));
-    let (lows, highs, box_text) = match placed.spot.shape {
-        HotSpotShape::Sphere { center, radius } => {
-            if center.z <= radius {
-                return Err(CaseError::HotSpotCutsInterface {
-                    at: placed.at.clone().into(),
-                    field: placed.field.clone(),
-                    name,
-                    reason: format!(
-                        "its centre z = {} must exceed its radius {} (a depleted region touching the interface \
-                         is a disk hot spot)",
-                        show_length(center.z),
-                        show_length(radius)
-                    ),
-                });
-            }
-            (center - radius, center + radius, "box")
-        }
-        HotSpotShape::Disk { center_x, center_y, radius } => {
-            let center = DVec3::new(center_x, center_y, 0.0);
-            (center - DVec3::new(radius, radius, 0.0), center + DVec3::new(radius, radius, 0.0), "interface rectangle")
-        }
-    };
-    let inside = lows.x > 0.0 && lows.y > 0.0 && highs.x < size.x && highs.y < size.y && highs.z < size.z;
-    if inside {
-        return Ok(());
+    let (at, field, name) = (placed.at.clone().into(), placed.field.clone(), placed.spot.name.clone());
+    if let Some(reason) = placed.spot.shape.cuts_interface() {
+        return Err(CaseError::HotSpotCutsInterface { at, field, name, reason });
     }
-    Err(CaseError::HotSpotOutsideBox {
-        at: placed.at.clone().into(),
-        field: placed.field.clone(),
-        name,
-        reason: format!(
-            "it spans x {}, y {}, z {}, not strictly inside the {box_text} x [0, {}], y [0, {}], z [0, {}]",
-            span(lows.x, highs.x),
-            span(lows.y, highs.y),
-            span(lows.z, highs.z),
-            show_length(size.x),
-            show_length(size.y),
-            show_length(size.z)
-        ),
-    })
-}
-
-/// Why two hot spots closer than `gap` (surface to surface) clash, or None. Spheres lie above z = 0 and
-/// disks on it, so a sphere and a disk never meet.
-fn overlap(a: &HotSpotShape, b: &HotSpotShape, gap: f64) -> Option<String> {
-    let (distance, ra, rb) = match (a, b) {
-        (HotSpotShape::Sphere { center: ca, radius: ra }, HotSpotShape::Sphere { center: cb, radius: rb }) => {
-            (ca.distance(*cb), *ra, *rb)
-        }
-        (
-            HotSpotShape::Disk { center_x: xa, center_y: ya, radius: ra },
-            HotSpotShape::Disk { center_x: xb, center_y: yb, radius: rb },
-        ) => (DVec2::new(*xa, *ya).distance(DVec2::new(*xb, *yb)), *ra, *rb),
-        _ => return None,
-    };
-    // Touching counts: the relative slack absorbs rounding ("1.02 um" - "1 um" is not exactly 20 nm).
-    (distance <= (ra + rb + gap) * (1.0 + 1e-9)).then(|| {
-        format!("their centres are {} apart, radii {} + {}", show_length(distance), show_length(ra), show_length(rb))
-    })
+    match placed.spot.shape.outside_box(size) {
+        Some(reason) => Err(CaseError::HotSpotOutsideBox { at, field, name, reason }),
+        None => Ok(()),
+    }
 }
 
 fn check_overlaps(placed: &[Placed]) -> Result<(), CaseError> {
     for (j, second) in placed.iter().enumerate() {
         for first in &placed[..j] {
-            if let Some(reason) = overlap(&first.spot.shape, &second.spot.shape, 0.0) {
+            if let Some(reason) = first.spot.shape.clash(&second.spot.shape, 0.0) {
                 return Err(CaseError::HotSpotsOverlap {
                     at: second.at.clone().into(),
                     field: second.field.clone(),

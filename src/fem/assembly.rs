@@ -315,16 +315,7 @@ fn validate(mesh: &Mesh, problem: &Problem) -> Result<(), FemError> {
     {
         return Err(FemError::UnknownBoundary { face, tag: f.tag, count: mesh.boundary_names.len() });
     }
-    let fixes_potential = mesh.boundary_faces.iter().any(|f| {
-        matches!(
-            problem.boundary_conditions[f.tag as usize],
-            BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Robin { .. }
-        )
-    });
-    if !fixes_potential {
-        return Err(FemError::Singular);
-    }
-    Ok(())
+    super::check_potential_fixed(mesh, &problem.boundary_conditions)
 }
 
 /// The volume stiffness matrix over all nodes (no boundary terms, no interface coupling, no lifting):

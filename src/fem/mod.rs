@@ -18,6 +18,7 @@ pub use post::InterfaceCurrent;
 pub use assembly::{assemble, stiffness_matrix, Assembly};
 pub use element::{barycentric_gradients, element_stiffness};
 
+use crate::mesh::Mesh;
 use glam::DVec3;
 
 /// Why a problem could not be assembled. Each variant names the region, boundary or tet at fault.
@@ -45,10 +46,7 @@ pub enum FemError {
     UnknownBoundary { face: usize, tag: u16, count: usize },
     #[error("node {node} belongs to no tet, so nothing determines its potential (remove it from the mesh)")]
     OrphanNode { node: usize },
-    #[error(
-        "the problem is singular: no boundary face carries a dirichlet or robin condition, so the potential \
-         is fixed nowhere; add a dirichlet or robin boundary"
-    )]
+    #[error("singular problem: {}", SINGULAR_REASON)]
     Singular,
 }
 
@@ -61,6 +59,29 @@ pub enum BoundaryCondition {
     Neumann { inward_current_density: f64 },
     Insulating,
     Robin { resistance: f64, electrode_potential: f64 },
+}
+
+impl BoundaryCondition {
+    /// Whether the condition pins the potential (Dirichlet directly, Robin through its electrode): a problem
+    /// needs one such boundary face, else the potential is defined only up to a constant.
+    pub fn fixes_potential(&self) -> bool {
+        matches!(self, BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Robin { .. })
+    }
+}
+
+/// Why a problem without a potential-fixing boundary is refused (the case file's check says the same).
+pub const SINGULAR_REASON: &str = "no boundary of the domain has a dirichlet or robin condition, so the potential \
+     is defined only up to a constant; give at least one boundary (e.g. [boundaries.interface]) type = \
+     \"dirichlet\" or \"robin\"";
+
+/// [`FemError::Singular`] unless a boundary face of the mesh carries a condition that fixes the potential.
+pub fn check_potential_fixed(mesh: &Mesh, conditions: &[BoundaryCondition]) -> Result<(), FemError> {
+    let fixed = mesh.boundary_faces.iter().any(|f| conditions.get(f.tag as usize).is_some_and(|c| c.fixes_potential()));
+    if fixed {
+        Ok(())
+    } else {
+        Err(FemError::Singular)
+    }
 }
 
 /// A volumetric source f(x) (A/m^3 in current mode, C/m^3 in Poisson mode).

@@ -35,6 +35,71 @@ pub enum HotSpotShape {
     Disk { center_x: f64, center_y: f64, radius: f64 },
 }
 
+impl HotSpotShape {
+    /// Why a sphere does not lie wholly above the interface plane z = 0 (centre z > radius), or None.
+    pub fn cuts_interface(&self) -> Option<String> {
+        match *self {
+            HotSpotShape::Sphere { center, radius } if center.z <= radius => Some(format!(
+                "its centre z = {} must exceed its radius {} (a depleted region touching the interface is a disk \
+                 hot spot)",
+                show_length(center.z),
+                show_length(radius)
+            )),
+            _ => None,
+        }
+    }
+
+    /// Why the hot spot is not strictly inside the box [0, size] (a disk: inside the interface rectangle), or
+    /// None.
+    pub fn outside_box(&self, size: DVec3) -> Option<String> {
+        let (lows, highs, box_text) = match *self {
+            HotSpotShape::Sphere { center, radius } => (center - radius, center + radius, "box"),
+            HotSpotShape::Disk { center_x, center_y, radius } => {
+                let center = DVec3::new(center_x, center_y, 0.0);
+                let half = DVec3::new(radius, radius, 0.0);
+                (center - half, center + half, "interface rectangle")
+            }
+        };
+        let inside = lows.x > 0.0 && lows.y > 0.0 && highs.x < size.x && highs.y < size.y && highs.z < size.z;
+        let span = |low: f64, high: f64| format!("[{}, {}]", show_length(low), show_length(high));
+        (!inside).then(|| {
+            format!(
+                "it spans x {}, y {}, z {}, not strictly inside the {box_text} x [0, {}], y [0, {}], z [0, {}]",
+                span(lows.x, highs.x),
+                span(lows.y, highs.y),
+                span(lows.z, highs.z),
+                show_length(size.x),
+                show_length(size.y),
+                show_length(size.z)
+            )
+        })
+    }
+
+    /// Why two hot spots closer than `gap` (surface to surface) clash, or None. Spheres lie above z = 0 and
+    /// disks on it, so a sphere and a disk never meet.
+    pub fn clash(&self, other: &HotSpotShape, gap: f64) -> Option<String> {
+        let (distance, ra, rb) = match (self, other) {
+            (HotSpotShape::Sphere { center: ca, radius: ra }, HotSpotShape::Sphere { center: cb, radius: rb }) => {
+                (ca.distance(*cb), *ra, *rb)
+            }
+            (
+                HotSpotShape::Disk { center_x: xa, center_y: ya, radius: ra },
+                HotSpotShape::Disk { center_x: xb, center_y: yb, radius: rb },
+            ) => ((xa - xb).hypot(ya - yb), *ra, *rb),
+            _ => return None,
+        };
+        // Touching counts: the relative slack absorbs rounding ("1.02 um" - "1 um" is not exactly 20 nm).
+        (distance <= (ra + rb + gap) * (1.0 + 1e-9)).then(|| {
+            format!(
+                "their centres are {} apart, radii {} + {}",
+                show_length(distance),
+                show_length(ra),
+                show_length(rb)
+            )
+        })
+    }
+}
+
 /// A named hot spot; its name is the name of the boundary it creates (and under which its current
 /// is reported). `group` names the `[boundaries.<group>]` entry that gives its condition: the hot
 /// spot's own name for a single hot spot, the array's name for members of an array.
@@ -83,4 +148,16 @@ pub struct MeshControls {
     pub h_interface: f64,
     /// Ratio between neighbouring element sizes as they grow away from features (> 1).
     pub grading: f64,
+}
+
+/// A length for messages: "25 nm", "1.5 um".
+pub fn show_length(metres: f64) -> String {
+    let (value, unit) = if metres.abs() < 1e-6 {
+        (metres * 1e9, "nm")
+    } else if metres.abs() < 1e-3 {
+        (metres * 1e6, "um")
+    } else {
+        (metres, "m")
+    };
+    format!("{} {unit}", (value * 1e6).round() / 1e6)
 }

@@ -81,16 +81,14 @@ pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError>
         if taken {
             return Err(MeshError::DuplicateBoundaryName { name });
         }
+        if let Some(reason) = spot.shape.cuts_interface() {
+            return Err(MeshError::HotSpotCutsInterface { name, reason });
+        }
+        if let Some(reason) = spot.shape.outside_box(size) {
+            return Err(MeshError::HotSpotOutsideBox { name, reason });
+        }
         surfaces.push(match spot.shape {
             HotSpotShape::Sphere { center, radius } => {
-                if center.z - radius <= 0.0 {
-                    let reason = format!(
-                        "centre at z = {:e} m with radius {:e} m; a sphere must lie wholly above the interface \
-                         (centre z > radius); use a disk hot spot for a patch of the interface",
-                        center.z, radius
-                    );
-                    return Err(MeshError::HotSpotCutsInterface { name, reason });
-                }
                 if let Some(plane) = resistive_planes.iter().find(|p| (center.z - p.z).abs() <= radius) {
                     return Err(MeshError::HotSpotTouchesResistivePlane {
                         name,
@@ -100,12 +98,6 @@ pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError>
                         reach_low_m: center.z - radius,
                         reach_high_m: center.z + radius,
                     });
-                }
-                let inside = (center - radius).cmpgt(DVec3::ZERO).all() && (center + radius).cmplt(size).all();
-                if !inside {
-                    let reason =
-                        format!("the sphere at {center:?} m with radius {radius:e} m leaves the box {size:?} m");
-                    return Err(MeshError::HotSpotOutsideBox { name, reason });
                 }
                 Surface::Sphere { name, center, radius, keep: Keep::Outside }
             }

@@ -140,10 +140,6 @@ impl Mesh {
         self.boundary_names.iter().position(|n| n == name).map(|i| i as u16)
     }
 
-    pub fn region_id(&self, name: &str) -> Option<u16> {
-        self.region_names.iter().position(|n| n == name).map(|i| i as u16)
-    }
-
     /// Total area of the boundary faces carrying `tag`.
     pub fn boundary_area(&self, tag: u16) -> f64 {
         self.boundary_faces.iter().filter(|f| f.tag == tag).map(|f| self.face_area(f)).sum()

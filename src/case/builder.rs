@@ -1,0 +1,451 @@
+//! The raw case (TOML with spans) turned into SI values, every field checked, errors naming file, line and key.
+
+use super::schema::{self, OneOrList, QuantityText, RawBoundary, RawCase};
+use super::source::SourceText;
+use super::units::{parse_quantity, Dimension, UnitError};
+use super::{
+    hotspots, join, unique_names, AnalysisSettings, Case, CaseBoundary, CaseError, CylinderSpec,
+    Location, Material, OutputSettings, DEFAULT_PAPER_WIDTH_M,
+};
+use crate::fem::{BoundaryCondition, SINGULAR_REASON};
+use crate::mesh::geometry::{show_length, Geometry, HotSpot, Layer, MeshControls};
+use crate::mesh::structured::BOX_BOUNDARIES;
+use crate::solver::settings::{SolverSettings, DEFAULT_CHECK_EVERY};
+use crate::solver::CgOptions;
+use glam::DVec3;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+/// Turns the raw case into SI values, checking every field.
+pub(super) struct Builder<'a> {
+    pub(super) source: &'a SourceText,
+}
+
+impl Builder<'_> {
+    pub(super) fn at(&self, span: Range<usize>, field: &str) -> Location {
+        self.source.locate(span, field)
+    }
+
+    pub(super) fn invalid(&self, span: Range<usize>, field: &str, reason: String) -> CaseError {
+        self.invalid_at(Some(span), field, reason)
+    }
+
+    /// An invalid value; without a span (a default value) the error names the source only.
+    pub(super) fn invalid_at(&self, span: Option<Range<usize>>, field: &str, reason: String) -> CaseError {
+        let at = span.map_or_else(|| self.source.whole(), |span| self.at(span, field));
+        CaseError::Invalid { at: at.into(), field: field.to_string(), reason }
+    }
+
+    pub(super) fn convert(
+        &self,
+        text: &QuantityText,
+        span: Range<usize>,
+        field: &str,
+        dimension: Dimension,
+    ) -> Result<f64, CaseError> {
+        let result = match text {
+            QuantityText::Text(text) => parse_quantity(text, dimension),
+            QuantityText::Number(number) => {
+                Err(UnitError::MissingUnit { text: number.to_string(), expected: dimension })
+            }
+        };
+        result.map_err(|error| CaseError::Unit { at: self.at(span, field).into(), field: field.to_string(), error })
+    }
+
+    pub(super) fn quantity(&self, quantity: &schema::Quantity, field: &str, dimension: Dimension) -> Result<f64, CaseError> {
+        self.convert(quantity.get_ref(), quantity.span(), field, dimension)
+    }
+
+    pub(super) fn positive(&self, quantity: &schema::Quantity, field: &str, dimension: Dimension) -> Result<f64, CaseError> {
+        let value = self.quantity(quantity, field, dimension)?;
+        if value > 0.0 && value.is_finite() {
+            Ok(value)
+        } else {
+            Err(self.invalid(quantity.span(), field, format!("must be positive (got {value:e} in SI units)")))
+        }
+    }
+
+    /// Exactly `count` quantities ("center", "size").
+    pub(super) fn list(
+        &self,
+        list: &schema::QuantityList,
+        field: &str,
+        dimension: Dimension,
+        count: usize,
+    ) -> Result<Vec<f64>, CaseError> {
+        if list.get_ref().len() != count {
+            let reason = format!("needs {count} values, got {}", list.get_ref().len());
+            return Err(self.invalid(list.span(), field, reason));
+        }
+        list.get_ref()
+            .iter()
+            .enumerate()
+            .map(|(i, text)| self.convert(text, list.span(), &format!("{field}[{i}]"), dimension))
+            .collect()
+    }
+
+    /// One positive value v (as (v, v)) or two [a, b] with 0 < a <= b.
+    pub(super) fn positive_pair(
+        &self,
+        value: &toml::Spanned<OneOrList>,
+        field: &str,
+        dimension: Dimension,
+    ) -> Result<(f64, f64), CaseError> {
+        let span = value.span();
+        let (a, b) = match value.get_ref() {
+            OneOrList::One(text) => {
+                let v = self.convert(text, span.clone(), field, dimension)?;
+                (v, v)
+            }
+            OneOrList::List(texts) if texts.len() == 2 => (
+                self.convert(&texts[0], span.clone(), &format!("{field}[0]"), dimension)?,
+                self.convert(&texts[1], span.clone(), &format!("{field}[1]"), dimension)?,
+            ),
+            OneOrList::List(texts) => {
+                return Err(self.invalid(span, field, format!("needs one value or two, got {}", texts.len())))
+            }
+        };
+        if !(a > 0.0 && a <= b && b.is_finite()) {
+            return Err(self.invalid(span, field, format!("needs 0 < first <= second (got {a:e}, {b:e} in SI units)")));
+        }
+        Ok((a, b))
+    }
+
+    pub(super) fn build(&self, raw: RawCase) -> Result<Case, CaseError> {
+        let size_values = self.list(&raw.domain.size, "domain.size", Dimension::Length, 3)?;
+        for (axis, value) in ["Lx", "Ly", "H"].iter().zip(&size_values) {
+            if !(*value > 0.0 && value.is_finite()) {
+                let reason = format!("{axis} must be positive (got {})", show_length(*value));
+                return Err(self.invalid(raw.domain.size.span(), "domain.size", reason));
+            }
+        }
+        let size = DVec3::new(size_values[0], size_values[1], size_values[2]);
+        let materials = self.materials(&raw)?;
+        let layers = self.layers(&raw, &materials, size.z)?;
+        let bulk = &raw.domain.material;
+        self.check_material_exists(bulk, "domain.material", &materials)?;
+        let hotspots = hotspots::expand(self, &raw, size)?;
+        let boundaries = self.boundaries(&raw, &hotspots)?;
+        let geometry = Geometry { size, layers, bulk_region: bulk.get_ref().clone(), hotspots };
+        let mesh = self.mesh_controls(&raw, &geometry)?;
+        let solver = self.solver(&raw)?;
+        let analysis = self.analysis(&raw, size.z, &boundaries)?;
+        let output = OutputSettings {
+            vtu: raw.output.vtu.unwrap_or(true),
+            summary_json: raw.output.summary_json.unwrap_or(true),
+        };
+        let name = raw.name.clone().unwrap_or_else(|| {
+            let source = &self.source.source;
+            Path::new(source).file_stem().map_or(source.clone(), |stem| stem.to_string_lossy().into_owned())
+        });
+        Ok(Case {
+            name,
+            source: self.source.source.clone(),
+            geometry,
+            mesh,
+            materials,
+            boundaries,
+            solver,
+            analysis,
+            output,
+        })
+    }
+
+    fn materials(&self, raw: &RawCase) -> Result<BTreeMap<String, Material>, CaseError> {
+        let mut materials = BTreeMap::new();
+        for (name, material) in &raw.materials {
+            let material = material.get_ref();
+            let field = format!("materials.{name}.conductivity");
+            let conductivity = self.quantity(&material.conductivity, &field, Dimension::Conductivity)?;
+            if !(conductivity > 0.0 && conductivity.is_finite()) {
+                let reason = format!("the conductivity of `{name}` must be positive (got {conductivity:e} S/m)");
+                return Err(self.invalid(material.conductivity.span(), &field, reason));
+            }
+            let relative_permittivity = match &material.relative_permittivity {
+                Some(eps) if !(*eps.get_ref() > 0.0 && eps.get_ref().is_finite()) => {
+                    let field = format!("materials.{name}.relative_permittivity");
+                    return Err(self.invalid(eps.span(), &field, format!("must be positive (got {})", eps.get_ref())));
+                }
+                Some(eps) => *eps.get_ref(),
+                None => 1.0,
+            };
+            materials.insert(name.clone(), Material { conductivity, relative_permittivity });
+        }
+        Ok(materials)
+    }
+
+    fn check_material_exists(
+        &self,
+        name: &schema::Name,
+        field: &str,
+        materials: &BTreeMap<String, Material>,
+    ) -> Result<(), CaseError> {
+        if materials.contains_key(name.get_ref()) {
+            return Ok(());
+        }
+        let reason = format!(
+            "no material `{}` is defined (add [materials.{}]); defined: {}",
+            name.get_ref(),
+            name.get_ref(),
+            join(materials.keys())
+        );
+        Err(self.invalid(name.span(), field, reason))
+    }
+
+    fn layers(
+        &self,
+        raw: &RawCase,
+        materials: &BTreeMap<String, Material>,
+        height: f64,
+    ) -> Result<Vec<Layer>, CaseError> {
+        let mut layers = Vec::new();
+        let mut total = 0.0;
+        for (i, layer) in raw.layers.iter().enumerate() {
+            self.check_material_exists(&layer.material, &format!("layers[{i}].material"), materials)?;
+            let field = format!("layers[{i}].thickness");
+            let thickness = self.positive(&layer.thickness, &field, Dimension::Length)?;
+            total += thickness;
+            if total >= height {
+                let reason = format!(
+                    "the layers up to this one are {} thick in all, not less than the box height {}",
+                    show_length(total),
+                    show_length(height)
+                );
+                return Err(self.invalid(layer.thickness.span(), &field, reason));
+            }
+            let top_resistance = layer
+                .top_resistance
+                .as_ref()
+                .map(|r| self.positive(r, &format!("layers[{i}].top_resistance"), Dimension::AreaResistance))
+                .transpose()?;
+            layers.push(Layer { region: layer.material.get_ref().clone(), thickness, top_resistance });
+        }
+        Ok(layers)
+    }
+
+    fn boundaries(&self, raw: &RawCase, hotspots: &[HotSpot]) -> Result<BTreeMap<String, CaseBoundary>, CaseError> {
+        let (known, seen) = unique_names(
+            BOX_BOUNDARIES.into_iter().chain(hotspots.iter().flat_map(|h| [h.name.as_str(), h.group.as_str()])),
+        );
+        let mut boundaries = BTreeMap::new();
+        for (name, entry) in &raw.boundaries {
+            let field = format!("boundaries.{name}");
+            let at = self.at(entry.span(), &field);
+            if !seen.contains(name.as_str()) {
+                return Err(CaseError::UnknownBoundary {
+                    at: at.into(),
+                    field,
+                    name: name.clone(),
+                    known: join(&known),
+                });
+            }
+            let condition = self.condition(entry.get_ref(), &field)?;
+            boundaries.insert(name.clone(), CaseBoundary { condition, at });
+        }
+        if !boundaries.values().any(|b| b.condition.fixes_potential()) {
+            return Err(CaseError::Singular { at: self.source.whole().into(), reason: SINGULAR_REASON.into() });
+        }
+        Ok(boundaries)
+    }
+
+    fn condition(&self, entry: &RawBoundary, field: &str) -> Result<BoundaryCondition, CaseError> {
+        let kind = entry.kind.get_ref().as_str();
+        let given = [
+            ("potential", &entry.potential),
+            ("current_density", &entry.current_density),
+            ("resistance", &entry.resistance),
+            ("electrode_potential", &entry.electrode_potential),
+        ];
+        let (required, optional): (&[&str], &[&str]) = match kind {
+            "dirichlet" => (&["potential"], &[]),
+            "neumann" => (&["current_density"], &[]),
+            "insulating" => (&[], &[]),
+            "robin" => (&["resistance"], &["electrode_potential"]),
+            other => {
+                let reason =
+                    format!("unknown boundary type `{other}`; expected dirichlet, neumann, insulating or robin");
+                return Err(self.invalid(entry.kind.span(), &format!("{field}.type"), reason));
+            }
+        };
+        for (key, value) in &given {
+            if let Some(value) = value {
+                if !required.contains(key) && !optional.contains(key) {
+                    let takes = join(required.iter().chain(optional));
+                    let reason = format!("`{key}` does not apply to a {kind} boundary (it takes: {takes})");
+                    return Err(self.invalid(value.span(), &format!("{field}.{key}"), reason));
+                }
+            }
+        }
+        let need = |key: &str, value: &Option<schema::Quantity>| {
+            value.clone().ok_or_else(|| {
+                self.invalid(entry.kind.span(), &format!("{field}.{key}"), format!("a {kind} boundary needs `{key}`"))
+            })
+        };
+        Ok(match kind {
+            "dirichlet" => BoundaryCondition::Dirichlet {
+                potential: self.quantity(
+                    &need("potential", &entry.potential)?,
+                    &format!("{field}.potential"),
+                    Dimension::Potential,
+                )?,
+            },
+            "neumann" => BoundaryCondition::Neumann {
+                inward_current_density: self.quantity(
+                    &need("current_density", &entry.current_density)?,
+                    &format!("{field}.current_density"),
+                    Dimension::CurrentDensity,
+                )?,
+            },
+            "robin" => BoundaryCondition::Robin {
+                resistance: self.positive(
+                    &need("resistance", &entry.resistance)?,
+                    &format!("{field}.resistance"),
+                    Dimension::AreaResistance,
+                )?,
+                electrode_potential: match &entry.electrode_potential {
+                    Some(value) => {
+                        self.quantity(value, &format!("{field}.electrode_potential"), Dimension::Potential)?
+                    }
+                    None => 0.0,
+                },
+            },
+            _ => BoundaryCondition::Insulating,
+        })
+    }
+
+    fn mesh_controls(&self, raw: &RawCase, geometry: &Geometry) -> Result<MeshControls, CaseError> {
+        let mesh = &raw.mesh;
+        let optional = |value: &Option<schema::Quantity>, key: &str| {
+            value.as_ref().map(|q| self.positive(q, &format!("mesh.{key}"), Dimension::Length)).transpose()
+        };
+        let smallest_side = geometry.size.min_element();
+        let h_max = optional(&mesh.h_max, "h_max")?.unwrap_or(smallest_side / 8.0);
+        let h_interface = optional(&mesh.h_interface, "h_interface")?.unwrap_or(h_max / 8.0);
+        let smallest_radius =
+            geometry.hotspots.iter().map(|h| hotspots::radius(&h.shape)).fold(f64::INFINITY, f64::min);
+        let h_min = optional(&mesh.h_min, "h_min")?.unwrap_or(h_interface.min(smallest_radius / 5.0));
+        let grading = mesh.grading.as_ref().map_or(1.3, |g| *g.get_ref());
+        if !(grading > 1.0 && grading.is_finite()) {
+            let span = mesh.grading.as_ref().map(|g| g.span());
+            return Err(self.invalid_at(span, "mesh.grading", format!("must be greater than 1 (got {grading})")));
+        }
+        // Blame the value the user wrote: the smaller one when set, else the larger one.
+        let order = [
+            ("h_min", h_min, &mesh.h_min),
+            ("h_interface", h_interface, &mesh.h_interface),
+            ("h_max", h_max, &mesh.h_max),
+        ];
+        for pair in order.windows(2) {
+            let [(small_key, small, small_raw), (large_key, large, large_raw)] = pair else { continue };
+            if small > large {
+                let (key, written) = if small_raw.is_some() { (small_key, small_raw) } else { (large_key, large_raw) };
+                let span = written.as_ref().map(|q| q.span());
+                let reason = format!(
+                    "need {small_key} <= {large_key}, got {small_key} = {} and {large_key} = {} \
+                     (defaults: h_max = smallest box side / 8, h_interface = h_max / 8, \
+                     h_min = min(h_interface, smallest hot-spot radius / 5))",
+                    show_length(*small),
+                    show_length(*large)
+                );
+                return Err(self.invalid_at(span, &format!("mesh.{key}"), reason));
+            }
+        }
+        Ok(MeshControls { h_max, h_min, h_interface, grading })
+    }
+
+    fn analysis(
+        &self,
+        raw: &RawCase,
+        height: f64,
+        boundaries: &BTreeMap<String, CaseBoundary>,
+    ) -> Result<AnalysisSettings, CaseError> {
+        let analysis = &raw.analysis;
+        let cylinder = match &analysis.cylinder_radius {
+            None => None,
+            Some(radius) => {
+                let radius = self.positive(radius, "analysis.cylinder_radius", Dimension::Length)?;
+                let (z_min, z_max) = match &analysis.cylinder_depth {
+                    None => (0.0, height),
+                    Some(depth) => {
+                        let field = "analysis.cylinder_depth";
+                        let values = self.list(depth, field, Dimension::Length, 2)?;
+                        if !(0.0 <= values[0] && values[0] < values[1] && values[1] <= height) {
+                            let reason = format!(
+                                "needs 0 <= from < to <= H = {} (got {} .. {})",
+                                show_length(height),
+                                show_length(values[0]),
+                                show_length(values[1])
+                            );
+                            return Err(self.invalid(depth.span(), field, reason));
+                        }
+                        (values[0], values[1])
+                    }
+                };
+                Some(CylinderSpec { radius, z_min, z_max })
+            }
+        };
+        let increments = analysis.lithiation_increments.as_ref().map_or(1, |n| *n.get_ref());
+        if increments == 0 {
+            let span = analysis.lithiation_increments.as_ref().map(|n| n.span());
+            return Err(self.invalid_at(span, "analysis.lithiation_increments", "must be at least 1".into()));
+        }
+        let lithiation_increments = analysis.lithiation.unwrap_or(false).then_some(increments as usize);
+        let paper_width = match &analysis.paper_width {
+            Some(width) => self.positive(width, "analysis.paper_width", Dimension::Length)?,
+            None => DEFAULT_PAPER_WIDTH_M,
+        };
+        let paper_width = analysis.paper_mode.unwrap_or(false).then_some(paper_width);
+        let voids = analysis.voids.as_ref().is_some_and(|v| *v.get_ref());
+        if let Some(switch) = analysis.voids.as_ref().filter(|_| voids) {
+            // The constriction resistance is that of the path from the top face to the interface.
+            let condition = |name: &str| boundaries.get(name).map_or(BoundaryCondition::Insulating, |b| b.condition);
+            let interface = condition("interface");
+            if !matches!(interface, BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Robin { .. }) {
+                let reason = "needs a dirichlet or robin interface (the current leaves there and the voids are \
+                              compared with it)"
+                    .into();
+                return Err(self.invalid(switch.span(), "analysis.voids", reason));
+            }
+            if condition("top") == BoundaryCondition::Insulating {
+                let reason = "needs a top face that carries current (dirichlet, neumann or robin)".into();
+                return Err(self.invalid(switch.span(), "analysis.voids", reason));
+            }
+        }
+        Ok(AnalysisSettings { cylinder, lithiation_increments, paper_width, voids })
+    }
+
+    fn solver(&self, raw: &RawCase) -> Result<SolverSettings, CaseError> {
+        let solver = &raw.solver;
+        let defaults = CgOptions::default();
+        let rtol = solver.rtol.as_ref().map_or(defaults.rtol, |r| *r.get_ref());
+        if !(rtol > 0.0 && rtol < 1.0) {
+            let span = solver.rtol.as_ref().map(|r| r.span());
+            return Err(self.invalid_at(span, "solver.rtol", format!("must lie in (0, 1) (got {rtol})")));
+        }
+        let atol = solver.atol.as_ref().map_or(defaults.atol, |a| *a.get_ref());
+        if !(atol >= 0.0 && atol.is_finite()) {
+            let span = solver.atol.as_ref().map(|a| a.span());
+            return Err(self.invalid_at(span, "solver.atol", format!("must be zero or positive (got {atol})")));
+        }
+        let max_iter = solver.max_iter.as_ref().map_or(defaults.max_iter as u64, |m| *m.get_ref());
+        if max_iter == 0 {
+            let span = solver.max_iter.as_ref().map(|m| m.span());
+            return Err(self.invalid_at(span, "solver.max_iter", "must be at least 1".into()));
+        }
+        let check_every = solver.check_every.as_ref().map_or(DEFAULT_CHECK_EVERY as u64, |k| *k.get_ref());
+        if check_every == 0 {
+            let span = solver.check_every.as_ref().map(|k| k.span());
+            return Err(self.invalid_at(span, "solver.check_every", "must be at least 1".into()));
+        }
+        Ok(SolverSettings {
+            backend: solver.backend.unwrap_or_default(),
+            precision: solver.precision.unwrap_or_default(),
+            adapter: solver.adapter.clone(),
+            rtol,
+            atol,
+            max_iter: max_iter as usize,
+            check_every: check_every as usize,
+        })
+    }
+}
