@@ -1,9 +1,9 @@
-//! The `ionflux` command line. `solve` reads as the numbered walkthrough of the pipeline:
-//! 1 case -> 2 mesh -> 3 assemble -> 4 solve -> 5 post -> 6 write.
+//! The `ionflux` command line. `solve` reads as the numbered walkthrough of the pipeline (ARCHITECTURE.md):
+//! 1 case -> 2 mesh -> 3 assemble -> 4 solve -> 5 post -> 6 analyse -> 7 write.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ionflux::app::pipeline::{self, RunOptions};
-use ionflux::app::sweep::CaseInput;
+use ionflux::app::CaseInput;
 use ionflux::case::Case;
 use ionflux::io::summary::Summary;
 use std::path::{Path, PathBuf};
@@ -180,10 +180,10 @@ fn solve(
     let case = load_case(path, set)?;
     let out_dir = out.unwrap_or_else(|| Path::new("out").join(output_stem(path)));
     let options = RunOptions { progress: !quiet };
-    // 2.-5. Mesh, assemble, solve, post-process.
+    // 2.-6. Mesh, assemble, solve, post-process, analyse.
     let solution = pipeline::solve_case(&case, &options)?;
     let summary = pipeline::summarize(&case, &solution);
-    // 6. Write.
+    // 7. Write.
     let mut written = pipeline::write_outputs(&out_dir, outputs.vtu && case.output.vtu, &solution, &summary)?;
     if outputs.plots {
         written.extend(pipeline::write_plots(&out_dir, &case, &solution)?);

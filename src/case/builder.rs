@@ -4,8 +4,8 @@ use super::schema::{self, OneOrList, QuantityText, RawBoundary, RawCase};
 use super::source::SourceText;
 use super::units::{parse_quantity, Dimension, UnitError};
 use super::{
-    hotspots, join, unique_names, AnalysisSettings, Case, CaseBoundary, CaseError, CylinderSpec,
-    Location, Material, OutputSettings, DEFAULT_PAPER_WIDTH_M,
+    hotspots, join, unique_names, AnalysisSettings, Case, CaseBoundary, CaseError, CylinderSpec, Location, Material,
+    OutputSettings, DEFAULT_PAPER_WIDTH_M,
 };
 use crate::fem::{BoundaryCondition, SINGULAR_REASON};
 use crate::mesh::geometry::{show_length, Geometry, HotSpot, Layer, MeshControls};
@@ -53,11 +53,21 @@ impl Builder<'_> {
         result.map_err(|error| CaseError::Unit { at: self.at(span, field).into(), field: field.to_string(), error })
     }
 
-    pub(super) fn quantity(&self, quantity: &schema::Quantity, field: &str, dimension: Dimension) -> Result<f64, CaseError> {
+    pub(super) fn quantity(
+        &self,
+        quantity: &schema::Quantity,
+        field: &str,
+        dimension: Dimension,
+    ) -> Result<f64, CaseError> {
         self.convert(quantity.get_ref(), quantity.span(), field, dimension)
     }
 
-    pub(super) fn positive(&self, quantity: &schema::Quantity, field: &str, dimension: Dimension) -> Result<f64, CaseError> {
+    pub(super) fn positive(
+        &self,
+        quantity: &schema::Quantity,
+        field: &str,
+        dimension: Dimension,
+    ) -> Result<f64, CaseError> {
         let value = self.quantity(quantity, field, dimension)?;
         if value > 0.0 && value.is_finite() {
             Ok(value)

@@ -76,4 +76,3 @@ pub(super) fn field_path(path: &serde_path_to_error::Path) -> String {
         field
     }
 }
-

@@ -7,8 +7,8 @@ use glam::{DVec2, DVec3};
 
 use super::schema::{RawCase, RawHotSpotArray, RawHotSpotRandom};
 use super::{Builder, CaseError, Location};
-use crate::mesh::geometry::show_length;
 use crate::case::units::Dimension;
+use crate::mesh::geometry::show_length;
 use crate::mesh::geometry::{HotSpot, HotSpotShape};
 use crate::mesh::structured::BOX_BOUNDARIES;
 
@@ -286,8 +286,7 @@ fn random_members(
                 Some((low, high)) => HotSpotShape::Sphere { center: DVec3::new(x, y, rng.uniform(low, high)), radius },
                 None => HotSpotShape::Disk { center_x: x, center_y: y, radius },
             };
-            let clear =
-                existing.iter().chain(&members).all(|other| shape.clash(&other.spot.shape, min_gap).is_none());
+            let clear = existing.iter().chain(&members).all(|other| shape.clash(&other.spot.shape, min_gap).is_none());
             if clear {
                 break HotSpot { name: format!("{group}_{k}"), group: group.clone(), shape };
             }

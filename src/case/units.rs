@@ -155,6 +155,23 @@ pub fn parse_quantity(text: &str, expected: Dimension) -> Result<f64, UnitError>
     Ok(value * unit.factor)
 }
 
+/// A number and the unit text after it: "0.80 V" -> (0.8, "V"), "1e-8" -> (1e-8, ""). None when the text does
+/// not start with a finite number. Sweeps interpolate the number and keep the unit.
+pub fn split_value(text: &str) -> Option<(f64, &str)> {
+    let (mantissa, exponent10, rest) = split_number(text.trim())?;
+    let value: f64 = format!("{mantissa}e{exponent10}").parse().ok()?;
+    value.is_finite().then_some((value, rest.trim()))
+}
+
+/// The SI value of one `unit` of any dimension ("nm" -> 1e-9, "mA/cm^2" -> 10); 1 for no unit; None for a
+/// unit this module does not know.
+pub fn si_factor(unit: &str) -> Option<f64> {
+    if unit.trim().is_empty() {
+        return Some(1.0);
+    }
+    parse_unit(unit.trim()).map(|u| u.factor * 10f64.powi(u.power_of_ten))
+}
+
 /// Splits "-2.16e-3 S/cm" into ("-2.16", -3, " S/cm"). None when the text does not start with a number.
 fn split_number(text: &str) -> Option<(&str, i32, &str)> {
     let bytes = text.as_bytes();
@@ -352,6 +369,19 @@ mod tests {
 
     fn si(text: &str, dimension: Dimension) -> f64 {
         parse_quantity(text, dimension).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn values_split_into_number_and_unit_and_units_have_si_factors() {
+        assert_eq!(split_value(" 0.80 V"), Some((0.8, "V")));
+        assert_eq!(split_value("1e-8"), Some((1e-8, "")));
+        assert_eq!(split_value("2.5e3 mA/cm^2"), Some((2500.0, "mA/cm^2")));
+        assert_eq!(split_value("V"), None);
+        assert_eq!(split_value("1e400 V"), None);
+        assert_eq!(si_factor(""), Some(1.0));
+        assert!((si_factor("nm").unwrap() - 1e-9).abs() < 1e-24);
+        assert!((si_factor("mA/cm^2").unwrap() - 10.0).abs() < 1e-12);
+        assert_eq!(si_factor("furlong"), None);
     }
 
     #[test]

@@ -93,7 +93,7 @@ fn kuhn_grid(lo: DVec3, hi: DVec3, h: f64) -> (Vec<DVec3>, Vec<[u32; 4]>) {
 }
 
 /// One key per undirected edge.
-pub(super) fn edge_key(a: u32, b: u32) -> u64 {
+pub(crate) fn edge_key(a: u32, b: u32) -> u64 {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
     ((lo as u64) << 32) | hi as u64
 }

@@ -1,6 +1,6 @@
 //! Tetrahedral meshes: the data every later stage reads.
 //!
-//! Conventions (see DESIGN.md §2): SI metres; the Li | interlayer | SSE interface is z = 0 and the
+//! Conventions (ARCHITECTURE.md, "Conventions"): SI metres; the Li | interlayer | SSE interface is z = 0 and the
 //! electrolyte fills 0 <= z <= H. Every tet is stored positively oriented (signed volume > 0).
 //! Boundary faces are stored with outward orientation (right-hand normal points out of the domain).
 

@@ -129,12 +129,12 @@ mod tests {
         let p = [DVec3::ZERO, DVec3::X, DVec3::Y, DVec3::Z];
         let a = dihedral_angles_deg(p);
         // Edges at the origin (0-1, 0-2, 0-3) carry right angles; the others atan(sqrt 2).
-        for e in 0..3 {
-            assert!((a[e] - 90.0).abs() < 1e-9);
+        for angle in &a[..3] {
+            assert!((angle - 90.0).abs() < 1e-9);
         }
         let other = 2f64.sqrt().atan().to_degrees();
-        for e in 3..6 {
-            assert!((a[e] - other).abs() < 1e-9, "{}", a[e]);
+        for angle in &a[3..] {
+            assert!((angle - other).abs() < 1e-9, "{angle}");
         }
     }
 

@@ -2,6 +2,26 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+
+/// A 1 um x 1 um x 2 um LLZO slab, interface at 0 V, top at 0.1 V: every current is sigma V A / H, exact on any
+/// P1 mesh. Line numbers the tests rely on: `material` 4, `conductivity` 6, the top `potential` 12.
+pub const SLAB: &str = r#"name = "slab"
+[domain]
+size = ["1 um", "1 um", "2 um"]
+material = "llzo"
+[materials.llzo]
+conductivity = "0.00216 S/cm"
+[boundaries.interface]
+type = "dirichlet"
+potential = "0 V"
+[boundaries.top]
+type = "dirichlet"
+potential = "0.1 V"
+[mesh]
+h_max = "0.5 um"
+h_interface = "0.1 um"
+grading = 1.5
+"#;
 use std::process::{Command, Output};
 
 /// Runs the ionflux binary with `args` in `cwd`.

@@ -2,9 +2,7 @@
 //! nodes duplicated on the plane, consistent face-mass coupling), the case path, the refusal of hot spots
 //! touching the plane, the paper's hot spot inside its interlayer end to end, and the GPU on the same matrix.
 
-mod common;
-
-use common::{ionflux, read_summary};
+use crate::common::{ionflux, read_summary};
 use ionflux::app::pipeline::{self, RunOptions};
 use ionflux::case::Case;
 use ionflux::fem::post::{cell_current_density, interface_currents};

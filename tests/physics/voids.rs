@@ -14,9 +14,7 @@
 //! as mirror voids at distances >= L: a neighbour at distance d adds (2 / (3 pi)) (a / d)^3 j near the void,
 //! summed over the square lattice about 1.9 (a / L)^3 = 0.4 % for L = 8 a.
 
-mod common;
-
-use common::{ionflux, read_summary};
+use crate::common::{ionflux, read_summary};
 use ionflux::app::pipeline::{solve_case_with, summarize, RunOptions, Solution};
 use ionflux::case::{Case, CaseError};
 use ionflux::fem::barycentric_gradients;

@@ -1,9 +1,7 @@
 //! Point location, lateral current through a cylinder, and plots, on tensor meshes with fields made
 //! from exact formulas.
 
-mod common;
-
-use common::{decode_png, grey_variance};
+use crate::common::{decode_png, grey_variance};
 use glam::DVec3;
 use ionflux::analysis::cylinder::{
     lateral_current, CurrentField, Cylinder, CylinderError, CylinderSampling, LateralCurrent,

@@ -2,9 +2,7 @@
 //! charge is linear in U, superposition agrees with a direct solve, the ball current equals the enclosed
 //! source, and far from walls the potential is the free-space field of a Gaussian charge.
 
-mod common;
-
-use common::{ionflux, read_summary};
+use crate::common::{ionflux, read_summary};
 use glam::DVec3;
 use ionflux::analysis::locate::PointLocator;
 use ionflux::analysis::paper::{gaussian_source, run_paper_mode, sphere_points, PaperSettings, VACUUM_PERMITTIVITY};

@@ -1,27 +1,7 @@
 //! The command line end to end: a good case writes its files and exits 0; bad input exits non-zero
 //! with a message naming the field and line, never panics and leaves no output behind.
 
-mod common;
-
-use common::{ionflux, read_summary};
-
-const GOOD: &str = r#"name = "cli slab"
-[domain]
-size = ["1 um", "1 um", "2 um"]
-material = "llzo"
-[materials.llzo]
-conductivity = "0.00216 S/cm"
-[boundaries.interface]
-type = "dirichlet"
-potential = "0 V"
-[boundaries.top]
-type = "dirichlet"
-potential = "0.1 V"
-[mesh]
-h_max = "0.5 um"
-h_interface = "0.1 um"
-grading = 1.5
-"#;
+use crate::common::{ionflux, read_summary, SLAB};
 
 /// Writes `text` as case.toml, runs `ionflux solve case.toml --out out`, and checks the failure.
 fn solve_fails(text: &str, expected: &[&str]) {
@@ -40,7 +20,7 @@ fn solve_fails(text: &str, expected: &[&str]) {
 #[test]
 fn good_case_writes_summary_and_vtu() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("case.toml"), GOOD).unwrap();
+    std::fs::write(dir.path().join("case.toml"), SLAB).unwrap();
     let out = ionflux(&["solve", "case.toml", "--out", "res", "--backend", "cpu"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -56,7 +36,7 @@ fn good_case_writes_summary_and_vtu() {
 #[test]
 fn set_overrides_a_case_value() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("case.toml"), GOOD).unwrap();
+    std::fs::write(dir.path().join("case.toml"), SLAB).unwrap();
     let out = ionflux(
         &["solve", "case.toml", "--out", "res", "--quiet", "--no-vtu", "--set", "boundaries.top.potential=0.2 V"],
         dir.path(),
@@ -71,31 +51,31 @@ fn set_overrides_a_case_value() {
 
 #[test]
 fn malformed_toml_names_the_line() {
-    solve_fails(&GOOD.replace("material = \"llzo\"", "material = \"llzo"), &["case.toml", "line 4"]);
+    solve_fails(&SLAB.replace("material = \"llzo\"", "material = \"llzo"), &["case.toml", "line 4"]);
 }
 
 #[test]
 fn unknown_unit_names_field_and_line() {
     solve_fails(
-        &GOOD.replace("0.00216 S/cm", "0.00216 S/furlong"),
+        &SLAB.replace("0.00216 S/cm", "0.00216 S/furlong"),
         &["materials.llzo.conductivity", "line 6", "S/furlong"],
     );
 }
 
 #[test]
 fn wrong_dimension_names_field_and_line() {
-    solve_fails(&GOOD.replace("\"0.1 V\"", "\"0.1 um\""), &["boundaries.top.potential", "line 12"]);
+    solve_fails(&SLAB.replace("\"0.1 V\"", "\"0.1 um\""), &["boundaries.top.potential", "line 12"]);
 }
 
 #[test]
 fn non_positive_conductivity_is_rejected() {
-    solve_fails(&GOOD.replace("0.00216 S/cm", "0 S/cm"), &["materials.llzo.conductivity", "line 6"]);
-    solve_fails(&GOOD.replace("0.00216 S/cm", "-1 S/cm"), &["materials.llzo.conductivity", "line 6"]);
+    solve_fails(&SLAB.replace("0.00216 S/cm", "0 S/cm"), &["materials.llzo.conductivity", "line 6"]);
+    solve_fails(&SLAB.replace("0.00216 S/cm", "-1 S/cm"), &["materials.llzo.conductivity", "line 6"]);
 }
 
 #[test]
 fn singular_problem_is_rejected() {
-    let text = GOOD
+    let text = SLAB
         .replace("type = \"dirichlet\"\npotential = \"0 V\"", "type = \"insulating\"")
         .replace("type = \"dirichlet\"\npotential = \"0.1 V\"", "type = \"neumann\"\ncurrent_density = \"1 mA/cm^2\"");
     solve_fails(&text, &["singular"]);
@@ -104,7 +84,7 @@ fn singular_problem_is_rejected() {
 #[test]
 fn layer_thicker_than_box_is_rejected() {
     let text =
-        GOOD.replace("[materials.llzo]", "[[layers]]\nmaterial = \"llzo\"\nthickness = \"3 um\"\n[materials.llzo]");
+        SLAB.replace("[materials.llzo]", "[[layers]]\nmaterial = \"llzo\"\nthickness = \"3 um\"\n[materials.llzo]");
     solve_fails(&text, &["layers", "3"]);
 }
 

@@ -1,9 +1,9 @@
 //! The README stays true to the code: its case-file reference is `src/case/reference.toml`, and CI runs
 //! the test command the README gives.
 
-const README: &str = include_str!("../README.md");
-const CASE_REFERENCE: &str = include_str!("../src/case/reference.toml");
-const CI_SCRIPT: &str = include_str!("../.ci/run");
+const README: &str = include_str!("../../README.md");
+const CASE_REFERENCE: &str = include_str!("../../src/case/reference.toml");
+const CI_SCRIPT: &str = include_str!("../../.ci/run");
 
 #[test]
 fn readme_case_reference_is_the_code_reference() {

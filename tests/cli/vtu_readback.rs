@@ -7,28 +7,11 @@ use ionflux::solver::cpu::CpuSolver;
 use serde_json::Value;
 use std::process::Command;
 
+use crate::common::SLAB;
+
 const SIGMA: f64 = 0.216; // S/m
 const VOLTS: f64 = 0.1;
 const HEIGHT: f64 = 2e-6;
-
-const SLAB: &str = r#"
-name = "readback slab"
-[domain]
-size = ["1 um", "1 um", "2 um"]
-material = "llzo"
-[materials.llzo]
-conductivity = "0.00216 S/cm"
-[boundaries.interface]
-type = "dirichlet"
-potential = "0 V"
-[boundaries.top]
-type = "dirichlet"
-potential = "100 mV"
-[mesh]
-h_max = "0.5 um"
-h_interface = "0.1 um"
-grading = 1.5
-"#;
 
 /// Runs the Python VTK reader; fails with an install hint when VTK is missing (CI installs it).
 fn read_with_vtk(path: &std::path::Path) -> Value {

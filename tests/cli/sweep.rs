@@ -2,41 +2,23 @@
 //! (I = sigma V A / H through the interface, P1-exact on any mesh), checked in sweep.csv; the PVD read
 //! back by VTK; the PNG not blank; failed points recorded while the others run; the CLI end to end.
 
-mod common;
-
-use common::{decode_png, grey_variance, ionflux};
-use ionflux::app::sweep::{run_sweep, CaseInput, SweepError, SweepOptions, Vary};
+use crate::common::{decode_png, grey_variance, ionflux, SLAB};
+use ionflux::app::sweep::{run_sweep, SweepError, SweepOptions, Vary};
+use ionflux::app::CaseInput;
 use std::path::Path;
 use std::process::Command;
 
-/// 1 um x 1 um x 2 um LLZO slab, interface at 0 V, top at 0.1 V.
-const SLAB: &str = r#"name = "sweep slab"
-[domain]
-size = ["1 um", "1 um", "2 um"]
-material = "llzo"
-[materials.llzo]
-conductivity = "0.00216 S/cm"
-[boundaries.interface]
-type = "dirichlet"
-potential = "0 V"
-[boundaries.top]
-type = "dirichlet"
-potential = "0.1 V"
-[mesh]
-h_max = "0.5 um"
-h_interface = "0.1 um"
-grading = 1.5
-[solver]
-backend = "cpu"
-rtol = 1e-12
-"#;
+/// The shared slab, solved on the CPU to a tight tolerance.
+fn slab_text() -> String {
+    format!("{SLAB}[solver]\nbackend = \"cpu\"\nrtol = 1e-12\n")
+}
 
 const SIGMA: f64 = 0.216;
 const AREA: f64 = 1e-12;
 const HEIGHT: f64 = 2e-6;
 
 fn slab() -> CaseInput {
-    CaseInput::Text { text: SLAB.to_string(), source: "sweep slab".to_string() }
+    CaseInput::Text { text: slab_text(), source: "sweep slab".to_string() }
 }
 
 fn options(dir: &Path) -> SweepOptions {
@@ -217,7 +199,7 @@ fn an_unknown_plot_column_is_named() {
 #[test]
 fn cli_sweep_writes_files_and_bad_specs_fail_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("slab.toml"), SLAB).unwrap();
+    std::fs::write(dir.path().join("slab.toml"), slab_text()).unwrap();
     let ionflux = |args: &[&str]| ionflux(args, dir.path());
 
     let out =

@@ -2,9 +2,7 @@
 //! Robin interface and the default hot-spot case at a reduced resolution; and `solve --backend gpu` from
 //! the command line. Skips (with a printed reason) without an adapter, fails under IONFLUX_REQUIRE_GPU=1.
 
-mod common;
-
-use common::{ionflux, read_summary};
+use crate::common::{ionflux, read_summary};
 use ionflux::app::pipeline::{self, RunOptions, Solution};
 use ionflux::case::{Case, DEFAULT_CASE_TOML, DEFAULT_SOURCE};
 use ionflux::gpu::{test_context, GpuSolver};

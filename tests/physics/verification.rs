@@ -1,4 +1,4 @@
-//! The verification ladder (DESIGN.md §4): each test asserts a number against an exact value.
+//! The verification ladder (ARCHITECTURE.md, "Verification ladder"): each test asserts a number against an exact value.
 
 use glam::DVec3;
 use ionflux::fem::{

@@ -1,0 +1,181 @@
+//! The sweep's own files: `sweep.csv` (one row per point with every number of its summary), `sweep.pvd` (a
+//! ParaView collection of the points' VTU files) and `sweep.png` (chosen columns against the first varied key).
+
+use super::{PointRecord, SweepError, Vary};
+use crate::io::plot::{plot_sweep, ImageSize, Series};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// Every number of a JSON value under dotted names. Objects add their keys; list entries add the value
+/// of their `name` (or `hotspot`, with `step` appended if present), else their index.
+pub fn flatten_numbers(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, f64)>) {
+    use serde_json::Value;
+    let join = |key: &str| if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") };
+    match value {
+        Value::Number(n) => out.extend(n.as_f64().map(|x| (prefix.to_string(), x))),
+        Value::Object(map) => map.iter().for_each(|(k, v)| flatten_numbers(&join(k), v, out)),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let text = |key: &str| item.get(key).and_then(|v| v.as_str().map(str::to_string));
+                let label = text("name")
+                    .or_else(|| {
+                        text("hotspot").map(|h| match item.get("step") {
+                            Some(step) => format!("{h}.{}", step.as_str().map_or(step.to_string(), str::to_string)),
+                            None => h,
+                        })
+                    })
+                    .unwrap_or_else(|| i.to_string());
+                flatten_numbers(&join(&label), item, out);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+}
+
+/// Summary columns in order of first appearance over the points.
+pub(super) fn summary_columns(points: &[PointRecord]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut columns = Vec::new();
+    for numbers in points.iter().filter_map(|p| p.outcome.as_ref().ok()) {
+        for (name, _) in numbers {
+            if seen.insert(name.as_str()) {
+                columns.push(name.clone());
+            }
+        }
+    }
+    columns
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+pub(super) fn csv_text(varies: &[Vary], columns: &[String], points: &[PointRecord]) -> String {
+    let header: Vec<String> = ["index", "status", "error"]
+        .into_iter()
+        .map(str::to_string)
+        .chain(varies.iter().map(|v| v.key.clone()))
+        .chain(columns.iter().cloned())
+        .map(|c| csv_field(&c))
+        .collect();
+    let mut text = header.join(",") + "\n";
+    for p in points {
+        let (status, error) = match &p.outcome {
+            Ok(_) => ("ok", String::new()),
+            Err(message) => ("failed", csv_field(message)),
+        };
+        let mut row = vec![p.index.to_string(), status.to_string(), error];
+        row.extend(p.values.iter().map(|v| format!("{v:e}")));
+        let numbers = p.outcome.as_deref().unwrap_or_default();
+        row.extend(
+            columns
+                .iter()
+                .map(|c| numbers.iter().find(|(n, _)| n == c).map_or(String::new(), |(_, v)| format!("{v:e}"))),
+        );
+        text += &(row.join(",") + "\n");
+    }
+    text
+}
+
+/// XML attribute text.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// ParaView collection of the points' VTU files; the timestep is the varied value when one key is
+/// swept, else the point index.
+pub(super) fn pvd_text(out_dir: &Path, varies: &[Vary], points: &[PointRecord]) -> String {
+    let mut text = String::from(
+        "<?xml version=\"1.0\"?>\n<VTKFile type=\"Collection\" version=\"0.1\" byte_order=\"LittleEndian\">\n  \
+         <Collection>\n",
+    );
+    for p in points {
+        let Some(vtu) = &p.vtu else { continue };
+        let relative = vtu.strip_prefix(out_dir).unwrap_or(vtu);
+        let file: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let timestep = if varies.len() == 1 { p.values[0] } else { p.index as f64 };
+        text += &format!(
+            "    <DataSet timestep=\"{timestep:e}\" group=\"\" part=\"0\" file=\"{}\"/>\n",
+            xml_escape(&file.join("/"))
+        );
+    }
+    text + "  </Collection>\n</VTKFile>\n"
+}
+
+/// The chosen columns of the successful points against the first varied key, one curve per column and
+/// per combination of the other varied keys.
+pub(super) fn plot_points(
+    path: &Path,
+    varies: &[Vary],
+    columns: &[String],
+    points: &[PointRecord],
+    chosen: &[String],
+) -> Result<(), SweepError> {
+    let wanted: Vec<String> = if chosen.is_empty() {
+        let hotspots: Vec<String> =
+            columns.iter().filter(|c| c.starts_with("hotspots.") && c.ends_with(".current_A")).cloned().collect();
+        if hotspots.is_empty() {
+            vec!["boundaries.interface.current_A".to_string()]
+        } else {
+            hotspots
+        }
+    } else {
+        chosen.to_vec()
+    };
+    for column in &wanted {
+        if !columns.contains(column) {
+            return Err(SweepError::UnknownPlotColumn { column: column.clone(), known: columns.join(", ") });
+        }
+    }
+    let mut series: Vec<Series> = Vec::new();
+    for p in points {
+        let Ok(numbers) = &p.outcome else { continue };
+        let others: Vec<String> =
+            varies.iter().zip(&p.values).skip(1).map(|(v, value)| format!("{}={value:.3e}", v.key)).collect();
+        for column in &wanted {
+            let Some(&(_, y)) = numbers.iter().find(|(n, _)| n == column) else { continue };
+            let name = if others.is_empty() { column.clone() } else { format!("{column} @ {}", others.join(", ")) };
+            match series.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.points.push((p.values[0], y)),
+                None => series.push(Series { name, points: vec![(p.values[0], y)] }),
+            }
+        }
+    }
+    let x_label = format!("{} (SI)", varies[0].key);
+    let title = format!("sweep over {}", varies.iter().map(|v| v.key.as_str()).collect::<Vec<_>>().join(" x "));
+    plot_sweep(path, &title, &x_label, "value (SI)", &series, ImageSize { width: 900, height: 600 })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattening_names_list_entries_by_name_or_hotspot_and_step() {
+        let value = serde_json::json!({
+            "solver": { "iterations": 12, "backend": "cpu" },
+            "hotspots": [ { "name": "hs", "condition": "dirichlet", "current_A": -2.5 } ],
+            "lithiation": [ { "hotspot": "hs", "step": "Sb->Li2Sb", "time_s": 3.0 } ],
+            "plain": [ 1.5 ],
+        });
+        let mut out = Vec::new();
+        flatten_numbers("", &value, &mut out);
+        let names: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"solver.iterations") && names.contains(&"hotspots.hs.current_A"), "{names:?}");
+        assert!(names.contains(&"lithiation.hs.Sb->Li2Sb.time_s") && names.contains(&"plain.0"), "{names:?}");
+        assert_eq!(out.len(), 4);
+        assert_eq!(out.iter().find(|(n, _)| n == "hotspots.hs.current_A").unwrap().1, -2.5);
+    }
+
+    #[test]
+    fn csv_fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
+    }
+}

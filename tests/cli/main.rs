@@ -1,0 +1,12 @@
+//! The command line and its inputs and outputs: CLI runs end to end, case files and their error
+//! messages, sweeps, VTU read back by VTK, and the README and ARCHITECTURE.md kept true to the code.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod architecture;
+mod case_files;
+mod commands;
+mod readme;
+mod sweep;
+mod vtu_readback;

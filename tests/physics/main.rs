@@ -1,0 +1,15 @@
+//! The verification ladder and the science (ARCHITECTURE.md, "Verification"): each test asserts a number
+//! against an exact or independent value.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod conservation;
+mod fields;
+mod hotspot_analytic;
+mod interlayer;
+mod lithiation;
+mod mesh_hotspots;
+mod paper_mode;
+mod verification;
+mod voids;
