@@ -86,6 +86,13 @@ enum Command {
         /// Timed repetitions per kernel in each of the interleaved rounds (the fastest round is reported).
         #[arg(long, default_value_t = 20)]
         iterations: usize,
+        /// Bench the mesher instead: seconds per million nodes and peak bytes per node of each stage, for CASE, or
+        /// without CASE for random-sphere interfaces with 1, 50, 200 and 1000 spheres at about --nodes nodes.
+        #[arg(long)]
+        mesh: bool,
+        /// Node count of each family member of `--mesh` (the box is sized by the node estimate).
+        #[arg(long, default_value_t = 2e6)]
+        nodes: f64,
         /// Also write the report as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -141,7 +148,10 @@ fn main() -> ExitCode {
         Command::Sweep { case, vary, out, plot, quiet } => sweep(case, &vary, out, plot, quiet),
         Command::Mesh { case, out, quiet } => mesh(case.case.as_deref(), &case.set, &out, quiet),
         Command::Devices { json } => devices(json),
-        Command::Bench { case, iterations, json } => {
+        Command::Bench { case, json, mesh: true, nodes, .. } => {
+            bench_mesh(case.case.as_deref(), &case.set, nodes, json.as_deref())
+        }
+        Command::Bench { case, iterations, json, mesh: false, .. } => {
             bench(case.case.as_deref(), &case.set, iterations, json.as_deref())
         }
     };
@@ -220,8 +230,7 @@ fn output_stem(path: Option<&Path>) -> String {
 
 fn mesh(path: Option<&Path>, set: &[String], out: &Path, quiet: bool) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
-    let mesh = pipeline::mesh_case(&case, &RunOptions { progress: !quiet })?;
-    let quality = ionflux::mesh::quality::MeshQuality::of(&mesh);
+    let (mesh, quality) = pipeline::mesh_case(&case, &RunOptions { progress: !quiet })?;
     ionflux::io::vtu::write_mesh(out, &mesh)?;
     if !quiet {
         println!("{}", mesh_line(&quality));
@@ -265,7 +274,7 @@ fn devices(json: bool) -> anyhow::Result<()> {
 /// the GPU the case asks for (any adapter, software included, so lavapipe can be measured too).
 fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&Path>) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
-    let mesh = pipeline::mesh_case(&case, &RunOptions { progress: true })?;
+    let (mesh, _) = pipeline::mesh_case(&case, &RunOptions { progress: true })?;
     let assembly = ionflux::fem::assemble(&mesh, &case.problem(&mesh)?)?;
     let request =
         ionflux::gpu::GpuRequest { adapter: case.solver.adapter.clone(), allow_software: true, ..Default::default() };
@@ -278,6 +287,23 @@ fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&P
     };
     let report = ionflux::app::bench::run_bench(&assembly.matrix, context.as_ref(), iterations);
     println!("case: {} ({})", case.name, case.source);
+    println!("{report}");
+    if let Some(path) = json {
+        ionflux::io::write_json(path, &report)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `bench --mesh`: the family of random-sphere interfaces, or the case given.
+fn bench_mesh(path: Option<&Path>, set: &[String], nodes: f64, json: Option<&Path>) -> anyhow::Result<()> {
+    use ionflux::app::bench::mesh::{bench_mesh, run_family, MeshBenchReport};
+    let report = match path {
+        Some(_) => {
+            MeshBenchReport { threads: rayon::current_num_threads(), cases: vec![bench_mesh(&load_case(path, set)?)?] }
+        }
+        None => run_family(nodes)?,
+    };
     println!("{report}");
     if let Some(path) = json {
         ionflux::io::write_json(path, &report)?;

@@ -310,7 +310,7 @@ fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, P
     let slope = c.grading - 1.0;
     let size = |x: DVec3| c.h_max.min(c.h_interface + slope * x.z).min(h_center + slope * (x - center).length());
     let hi = case.geometry.size;
-    let hierarchy = refine_box(DVec3::ZERO, hi, c.h_max, &size, 1, DEFAULT_NODE_LIMIT, &mut |_, _| {})?;
+    let hierarchy = refine_box(DVec3::ZERO, hi, c.h_max, &size, 1, DEFAULT_NODE_LIMIT, 0, &mut |_, _| {})?;
     let tets: Vec<[u32; 4]> = hierarchy
         .finest()
         .tets

@@ -75,12 +75,12 @@ impl Solution {
     }
 }
 
-/// Step 2 with a progress bar.
-pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<Mesh, RunError> {
+/// Step 2 with a progress bar, and the mesh's statistics.
+pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<(Mesh, MeshQuality), RunError> {
     let stage = Stage::new("meshing", options.progress);
-    let mesh = resolve::mesh_case(case, &mut |what, fraction| stage.update(fraction, what))?;
+    let meshed = resolve::mesh_case(case, &mut |what, fraction| stage.update(fraction, what))?;
     stage.finish();
-    Ok(mesh)
+    Ok(meshed)
 }
 
 /// Steps 2-6 for one case on the solver the case asks for.
@@ -105,8 +105,7 @@ pub fn solve_case_with(
 
     // 2. Mesh.
     let clock = Instant::now();
-    let mesh = mesh_case(case, options)?;
-    let quality = MeshQuality::of(&mesh);
+    let (mesh, quality) = mesh_case(case, options)?;
     timings.mesh = clock.elapsed().as_secs_f64();
 
     // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.

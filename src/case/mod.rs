@@ -27,7 +27,6 @@ mod source;
 pub mod units;
 
 pub use error::{CaseError, Location};
-pub use hotspots::SplitMix64;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;

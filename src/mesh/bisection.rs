@@ -13,6 +13,7 @@
 use super::quality::TET_EDGES;
 use super::MeshError;
 use glam::DVec3;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 /// Kuhn split of a cube as paths 0 -> e_a -> e_a + e_b -> (1,1,1); corners numbered by bits x = 1, y = 2, z = 4.
@@ -57,14 +58,20 @@ impl BisectionHierarchy {
 
 /// Number of cells along an axis of length `length` so that Kuhn tets have mean edge <= `h`.
 fn cells_for(length: f64, h: f64) -> usize {
+    // The cast saturates: absurd ratios (or NaN, as 0 -> 1) are caught by the node count check.
     ((length * KUHN_MEAN_EDGE_OVER_SIDE / h).ceil() as usize).max(1)
 }
 
 /// Uniform Kuhn grid of the box [lo, hi] with cells of mean tet edge at most `h`; coordinates on the box
 /// faces are exactly `lo` and `hi` so later stages can recognise box faces by equality.
-fn kuhn_grid(lo: DVec3, hi: DVec3, h: f64) -> (Vec<DVec3>, Vec<[u32; 4]>) {
+fn kuhn_grid(lo: DVec3, hi: DVec3, h: f64, node_limit: usize) -> Result<(Vec<DVec3>, Vec<[u32; 4]>), MeshError> {
     let size = hi - lo;
     let n = [cells_for(size.x, h), cells_for(size.y, h), cells_for(size.z, h)];
+    // Checked before anything is allocated, in arithmetic that cannot overflow.
+    let grid_nodes = n.iter().try_fold(1usize, |count, &cells| count.checked_mul(cells.checked_add(1)?));
+    if grid_nodes.is_none_or(|count| count > node_limit) {
+        return Err(MeshError::TooLarge { limit: node_limit });
+    }
     let line = |axis: usize| -> Vec<f64> {
         (0..=n[axis])
             .map(|i| if i == n[axis] { hi[axis] } else { lo[axis] + size[axis] * i as f64 / n[axis] as f64 })
@@ -89,7 +96,7 @@ fn kuhn_grid(lo: DVec3, hi: DVec3, h: f64) -> (Vec<DVec3>, Vec<[u32; 4]>) {
             }
         }
     }
-    (nodes, tets)
+    Ok((nodes, tets))
 }
 
 /// One key per undirected edge.
@@ -98,10 +105,20 @@ pub(crate) fn edge_key(a: u32, b: u32) -> u64 {
     ((lo as u64) << 32) | hi as u64
 }
 
+/// A tet that may carry a hanging node: known to hold the split `edge`, or (None) to be checked on all six.
+struct Hanging {
+    tet: u32,
+    edge: Option<[u32; 2]>,
+}
+
 struct Refiner<'a> {
+    lo: DVec3,
+    hi: DVec3,
     nodes: Vec<DVec3>,
     grid_node_count: usize,
     node_parents: Vec<[u32; 2]>,
+    /// The size target at each node, evaluated once when the node is made.
+    node_size: Vec<f64>,
     tets: Vec<[u32; 4]>,
     tags: Vec<u8>,
     /// Tets incident to each node, to find the tets sharing a freshly split edge.
@@ -112,17 +129,30 @@ struct Refiner<'a> {
 }
 
 impl Refiner<'_> {
-    fn mean_edge(&self, t: usize) -> f64 {
-        let p = self.tets[t].map(|v| self.nodes[v as usize]);
-        TET_EDGES.iter().map(|&[i, j]| (p[i] - p[j]).length()).sum::<f64>() / 6.0
+    /// Whether tet `t` is larger than `scale` times its size target: the smallest of the size function at its
+    /// corners and centroid (the size function is Lipschitz, so that is close to its minimum over the tet).
+    fn too_large(&self, t: usize, scale: f64) -> bool {
+        let v = self.tets[t];
+        let p = v.map(|i| self.nodes[i as usize]);
+        let mean_edge = TET_EDGES.iter().map(|&[i, j]| (p[i] - p[j]).length()).sum::<f64>() / 6.0;
+        let corners = v.iter().map(|&i| self.node_size[i as usize]).fold(f64::INFINITY, f64::min);
+        // Cheap test first: the centroid can only lower the target.
+        mean_edge > scale * corners || mean_edge > scale * (self.size)((p[0] + p[1] + p[2] + p[3]) / 4.0)
     }
 
-    /// Target size over the tet: the smallest of the size function at its corners and centroid (the size
-    /// function is Lipschitz, so this is close to its minimum over the tet).
-    fn target(&self, t: usize) -> f64 {
-        let p = self.tets[t].map(|v| self.nodes[v as usize]);
-        let centroid = (p[0] + p[1] + p[2] + p[3]) / 4.0;
-        p.iter().map(|&q| (self.size)(q)).fold((self.size)(centroid), f64::min)
+    /// The Morton (Z-order) code of a point of the box on a 2^21 grid per axis.
+    fn morton(&self, x: DVec3) -> u64 {
+        let spread = |v: u64| {
+            let mut v = v & 0x1f_ffff;
+            v = (v | v << 32) & 0x1f_0000_0000_ffff;
+            v = (v | v << 16) & 0x1f_0000_ff00_00ff;
+            v = (v | v << 8) & 0x100f_00f0_0f00_f00f;
+            v = (v | v << 4) & 0x10c3_0c30_c30c_30c3;
+            (v | v << 2) & 0x1249_2492_4924_9249
+        };
+        let t = (x - self.lo) / (self.hi - self.lo);
+        let q = |a: f64| (a.clamp(0.0, 1.0) * 2_097_151.0) as u64;
+        spread(q(t.x)) | spread(q(t.y)) << 1 | spread(q(t.z)) << 2
     }
 
     fn has_hanging_node(&self, t: usize) -> bool {
@@ -130,9 +160,18 @@ impl Refiner<'_> {
         TET_EDGES.iter().any(|&[i, j]| self.midpoints.contains_key(&edge_key(v[i], v[j])))
     }
 
-    /// Bisects tet `t`; the first child keeps index `t`, the second is appended. Tets sharing the split
-    /// edge are pushed on `work` when the midpoint is new (they now carry a hanging node).
-    fn bisect(&mut self, t: usize, work: &mut Vec<u32>) -> Result<(), MeshError> {
+    /// Bisects tet `t`; the first child keeps index `t`, the second is appended. Both children go on `changed`
+    /// (for the next size test). The tets sharing the split edge go on `hanging` with that edge when the midpoint
+    /// is new (they now carry a hanging node). A tet bisected for closure (`conforming` false) may have more
+    /// hanging edges, which its children inherit: they go on `hanging` for a full check. A conforming tet's
+    /// children are conforming (their edges are its edges, halves of the split edge, or new).
+    fn bisect(
+        &mut self,
+        t: usize,
+        conforming: bool,
+        changed: &mut Vec<u32>,
+        hanging: &mut Vec<Hanging>,
+    ) -> Result<(), MeshError> {
         let v = self.tets[t];
         let k = self.tags[t] as usize;
         let (a, b) = (v[0], v[k]);
@@ -144,15 +183,18 @@ impl Refiner<'_> {
                     return Err(MeshError::TooLarge { limit: self.node_limit });
                 }
                 let z = self.nodes.len() as u32;
-                self.nodes.push(0.5 * (self.nodes[a as usize] + self.nodes[b as usize]));
+                let x = 0.5 * (self.nodes[a as usize] + self.nodes[b as usize]);
+                self.nodes.push(x);
+                self.node_size.push((self.size)(x));
                 self.node_parents.push([a, b]);
-                self.incident.push(Vec::new());
+                // Nodes of bisection meshes sit in about 20 tets: one allocation instead of several.
+                self.incident.push(Vec::with_capacity(24));
                 self.midpoints.insert(key, z);
-                work.extend(
+                hanging.extend(
                     self.incident[a as usize]
                         .iter()
-                        .copied()
-                        .filter(|&u| u as usize != t && self.tets[u as usize].contains(&b)),
+                        .filter(|&&u| u as usize != t && self.tets[u as usize].contains(&b))
+                        .map(|&u| Hanging { tet: u, edge: Some([a, b]) }),
                 );
                 z
             }
@@ -178,18 +220,57 @@ impl Refiner<'_> {
             }
         }
         self.incident[z as usize].extend([t as u32, c]);
-        work.extend([t as u32, c]);
+        changed.extend([t as u32, c]);
+        if !conforming {
+            hanging.extend([t as u32, c].map(|tet| Hanging { tet, edge: None }));
+        }
         Ok(())
     }
 
-    /// Refines until every tet has mean edge <= scale x target and no tet has a hanging node.
-    fn refine(&mut self, scale: f64) -> Result<(), MeshError> {
-        let mut work: Vec<u32> = (0..self.tets.len() as u32).collect();
-        while let Some(t) = work.pop() {
-            let t = t as usize;
-            if self.has_hanging_node(t) || self.mean_edge(t) > scale * self.target(t) {
-                self.bisect(t, &mut work)?;
+    /// Refines until every tet has mean edge <= scale x target and no tet has a hanging node. Generation by
+    /// generation: the size test of every tet made in the last generation runs in parallel, then the tets that
+    /// fail it are bisected in index order, with the conforming closure (tets with a hanging node are bisected
+    /// until none is left). The result is the unique coarsest conforming refinement that meets the size
+    /// target, and its numbering depends only on that order, not on the number of threads.
+    fn refine(&mut self, scale: f64, progress: &mut dyn FnMut(&str, f64)) -> Result<(), MeshError> {
+        let mut pending: Vec<u32> = (0..self.tets.len() as u32).collect();
+        let mut generation = 0;
+        while !pending.is_empty() {
+            let mut marked: Vec<(u64, u32, [u32; 4])> = pending
+                .par_iter()
+                .filter(|&&t| self.too_large(t as usize, scale))
+                .map(|&t| {
+                    let tet = self.tets[t as usize];
+                    (self.morton(self.nodes[tet[0] as usize]), t, tet)
+                })
+                .collect();
+            // In space-filling-curve order, consecutive bisections touch nearby nodes and tets, so the sequential
+            // part works in cache; ties keep index order, so the order does not depend on the threads.
+            marked.par_sort_unstable_by_key(|&(code, t, _)| (code, t));
+            let mut changed = Vec::new();
+            let mut hanging = Vec::new();
+            for (_, t, tet) in marked {
+                // A closure bisection earlier in this generation replaced it: its children are on `changed`.
+                if self.tets[t as usize] == tet {
+                    self.bisect(t as usize, true, &mut changed, &mut hanging)?;
+                }
+                while let Some(Hanging { tet: u, edge }) = hanging.pop() {
+                    let hangs = match edge {
+                        // Still holding the split edge: it hangs. Otherwise it was bisected since and its
+                        // children were queued for a full check.
+                        Some([a, b]) => self.tets[u as usize].contains(&a) && self.tets[u as usize].contains(&b),
+                        None => self.has_hanging_node(u as usize),
+                    };
+                    if hangs {
+                        self.bisect(u as usize, false, &mut changed, &mut hanging)?;
+                    }
+                }
             }
+            changed.sort_unstable();
+            changed.dedup();
+            pending = changed;
+            generation += 1;
+            progress("refine", 1.0 - 1.0 / (1.0 + 0.1 * generation as f64));
         }
         Ok(())
     }
@@ -205,35 +286,47 @@ pub fn refine_box(
     size: &(dyn Fn(DVec3) -> f64 + Sync),
     levels: usize,
     node_limit: usize,
+    expected_nodes: usize,
     progress: &mut dyn FnMut(&str, f64),
 ) -> Result<BisectionHierarchy, MeshError> {
-    let (nodes, tets) = kuhn_grid(lo, hi, h_max);
-    if nodes.len() > node_limit {
-        return Err(MeshError::TooLarge { limit: node_limit });
-    }
+    let (mut nodes, mut tets) = kuhn_grid(lo, hi, h_max, node_limit)?;
+    // Room for the expected mesh up front: growing these (and rehashing the midpoints) is a large share of
+    // the refinement's time otherwise. Bisection meshes have about 5.2 tets per node.
+    let expected = expected_nodes.min(node_limit);
+    nodes.reserve(expected.saturating_sub(nodes.len()));
+    tets.reserve((expected * 26 / 5).saturating_sub(tets.len()));
     let mut incident = vec![Vec::new(); nodes.len()];
     for (t, tet) in tets.iter().enumerate() {
         for &v in tet {
             incident[v as usize].push(t as u32);
         }
     }
+    let mut node_size: Vec<f64> = nodes.par_iter().map(|&x| size(x)).collect();
+    node_size.reserve(expected.saturating_sub(nodes.len()));
+    incident.reserve(expected.saturating_sub(nodes.len()));
+    let mut tags = vec![3; tets.len()];
+    tags.reserve(tets.capacity() - tets.len());
     let mut refiner = Refiner {
+        lo,
+        hi,
         grid_node_count: nodes.len(),
+        node_size,
+        node_parents: Vec::with_capacity(expected.saturating_sub(nodes.len())),
         nodes,
-        node_parents: Vec::new(),
-        tags: vec![3; tets.len()],
+        tags,
         tets,
         incident,
-        midpoints: FxHashMap::default(),
+        midpoints: FxHashMap::with_capacity_and_hasher(expected, Default::default()),
         size,
         node_limit,
     };
     let levels = levels.max(1);
     let mut kept = Vec::with_capacity(levels);
     for stage in 0..levels {
-        progress("refine", stage as f64 / levels as f64);
-        refiner.refine(2f64.powi((levels - 1 - stage) as i32))?;
-        kept.push(Level { node_count: refiner.nodes.len(), tets: refiner.tets.clone() });
+        refiner.refine(2f64.powi((levels - 1 - stage) as i32), progress)?;
+        // The finest level takes the tets; coarser ones keep a copy.
+        let tets = if stage + 1 == levels { std::mem::take(&mut refiner.tets) } else { refiner.tets.clone() };
+        kept.push(Level { node_count: refiner.nodes.len(), tets });
     }
     progress("refine", 1.0);
     Ok(BisectionHierarchy {
@@ -283,7 +376,7 @@ mod tests {
         let (lo, hi) = (DVec3::ZERO, DVec3::new(1.0, 1.0, 0.5));
         let focus = DVec3::new(0.3, 0.4, 0.2);
         let size = |x: DVec3| (0.01 + 0.4 * (x - focus).length()).min(0.5);
-        let h = refine_box(lo, hi, 0.5, &size, 3, 1_000_000, &mut |_, _| {}).unwrap();
+        let h = refine_box(lo, hi, 0.5, &size, 3, 1_000_000, 0, &mut |_, _| {}).unwrap();
         assert_eq!(h.levels.len(), 3);
         for level in &h.levels {
             assert!((volume(&h, level) - 0.5).abs() < 1e-12);
@@ -315,7 +408,7 @@ mod tests {
     #[test]
     fn node_limit_is_an_error() {
         let size = |_: DVec3| 0.01;
-        let err = refine_box(DVec3::ZERO, DVec3::ONE, 1.0, &size, 1, 5000, &mut |_, _| {}).unwrap_err();
+        let err = refine_box(DVec3::ZERO, DVec3::ONE, 1.0, &size, 1, 5000, 0, &mut |_, _| {}).unwrap_err();
         assert_eq!(err, MeshError::TooLarge { limit: 5000 });
     }
 }

@@ -161,3 +161,39 @@ pub fn show_length(metres: f64) -> String {
     };
     format!("{} {unit}", (value * 1e6).round() / 1e6)
 }
+
+/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014):
+/// a 64-bit counter advanced by the golden-ratio constant and mixed by two xor-shift-multiply rounds.
+/// Integer arithmetic only, so a seed gives the same sequence on every platform.
+#[derive(Debug, Clone)]
+pub struct SplitMix64 {
+    state: u64,
+}
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64 { state: seed }
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in the open interval (0, 1): the top 53 bits, offset by half a step.
+    pub fn next_open01(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in (low, high); exactly `low` when the range is empty.
+    pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
+        if high > low {
+            low + (high - low) * self.next_open01()
+        } else {
+            low
+        }
+    }
+}

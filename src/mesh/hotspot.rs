@@ -3,8 +3,11 @@
 //! interface and layer planes to `h_max` far away. The top plane of a layer with an interfacial resistance is
 //! cut open afterwards ([`super::interface::split_at_plane`]).
 
-use super::implicit::{mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT};
+use super::implicit::{
+    mesh_implicit, mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT,
+};
 use super::interface::split_at_plane;
+use super::quality::MeshQuality;
 use super::structured::BOX_BOUNDARIES;
 use super::{Mesh, MeshError};
 use crate::mesh::geometry::{Geometry, HotSpotShape, MeshControls};
@@ -19,7 +22,22 @@ pub fn generate(
     controls: &MeshControls,
     progress: &mut dyn FnMut(&str, f64),
 ) -> Result<Mesh, MeshError> {
-    generate_with_hierarchy(geometry, controls, 1, progress).map(|g| g.mesh)
+    generate_measured(geometry, controls, progress).map(|(mesh, _)| mesh)
+}
+
+/// [`generate`], with the mesh's statistics (computed once, by the mesher's quality check).
+pub fn generate_measured(
+    geometry: &Geometry,
+    controls: &MeshControls,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<(Mesh, MeshQuality), MeshError> {
+    let (mut mesh, mut quality) = mesh_implicit(&implicit_domain(geometry)?, controls, progress)?;
+    merge_regions_by_name(&mut mesh);
+    for plane in geometry.resistive_planes() {
+        split_at_plane(&mut mesh, plane.z, &plane.name);
+    }
+    quality.nodes = mesh.nodes.len();
+    Ok((mesh, quality))
 }
 
 /// [`generate`], keeping `levels` nested background levels for multigrid (coarsest first).

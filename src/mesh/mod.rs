@@ -60,6 +60,11 @@ pub enum MeshError {
     UntaggedBoundaryFace { centroid: [f64; 3] },
     #[error("the mesh would need more than {limit} nodes; raise mesh.h_min / mesh.h_max or mesh.grading")]
     TooLarge { limit: usize },
+    #[error(
+        "the mesh would need about {estimate:.3e} nodes (estimated from the size field before meshing), more than \
+         the limit of {limit}; raise mesh.h_max, mesh.h_interface, mesh.h_min or mesh.grading, or mesh.max_nodes"
+    )]
+    EstimateTooLarge { estimate: f64, limit: usize },
 }
 
 /// A boundary triangle with the index of the named boundary it belongs to.

@@ -25,10 +25,9 @@ pub struct MeshQuality {
     pub volume_m3: f64,
 }
 
-/// The six interior dihedral angles of a tet (degrees), one per edge in [`TET_EDGES`] order.
-pub fn dihedral_angles_deg(p: [DVec3; 4]) -> [f64; 6] {
-    // The dihedral angle at edge (i, j) is pi minus the angle between the outward normals of the two
-    // faces that share it, i.e. the faces opposite the other two vertices k and l.
+/// Per edge in [`TET_EDGES`] order, the cosine of the angle between the outward normals of the two faces that
+/// share it; the dihedral angle is 180 degrees minus that angle, so it grows with the cosine.
+fn normal_cosines(p: [DVec3; 4]) -> [f64; 6] {
     // The vertices of the face opposite each vertex.
     const FACES: [[usize; 3]; 4] = [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]];
     let face_normal = |opposite: usize| {
@@ -46,9 +45,23 @@ pub fn dihedral_angles_deg(p: [DVec3; 4]) -> [f64; 6] {
         // The faces sharing edge e are those opposite the vertices of the opposite edge.
         let [k, l] = TET_EDGES[5 - e];
         let (a, b) = (normals[k], normals[l]);
-        let cos = (a.dot(b) / (a.length() * b.length())).clamp(-1.0, 1.0);
-        180.0 - cos.acos().to_degrees()
+        (a.dot(b) / (a.length() * b.length())).clamp(-1.0, 1.0)
     })
+}
+
+fn dihedral_of_cosine(cos: f64) -> f64 {
+    180.0 - cos.acos().to_degrees()
+}
+
+/// The six interior dihedral angles of a tet (degrees), one per edge in [`TET_EDGES`] order.
+pub fn dihedral_angles_deg(p: [DVec3; 4]) -> [f64; 6] {
+    normal_cosines(p).map(dihedral_of_cosine)
+}
+
+/// The smallest and largest dihedral angle of a tet (degrees), with two arc cosines instead of six.
+pub fn dihedral_extremes_deg(p: [DVec3; 4]) -> (f64, f64) {
+    let (low, high) = normal_cosines(p).iter().fold((1.0f64, -1.0f64), |(l, h), &c| (l.min(c), h.max(c)));
+    (dihedral_of_cosine(low), dihedral_of_cosine(high))
 }
 
 impl MeshQuality {
@@ -68,9 +81,8 @@ impl MeshQuality {
                     let len = (p[i] - p[j]).length();
                     acc.h = (acc.h.0.min(len), acc.h.1.max(len));
                 }
-                for angle in dihedral_angles_deg(p) {
-                    acc.dihedral = (acc.dihedral.0.min(angle), acc.dihedral.1.max(angle));
-                }
+                let (low, high) = dihedral_extremes_deg(p);
+                acc.dihedral = (acc.dihedral.0.min(low), acc.dihedral.1.max(high));
                 let v = mesh.tet_volume(t);
                 acc.min_volume = acc.min_volume.min(v);
                 acc.volume += v;
@@ -109,6 +121,16 @@ pub fn first_bad_tet(mesh: &Mesh) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extremes_are_the_smallest_and_largest_angle() {
+        let p = [DVec3::ZERO, DVec3::new(1.0, 0.1, 0.0), DVec3::new(0.3, 0.9, 0.1), DVec3::new(0.2, 0.3, 0.05)];
+        let angles = dihedral_angles_deg(p);
+        let (low, high) = dihedral_extremes_deg(p);
+        assert_eq!(low, angles.iter().copied().fold(180.0, f64::min));
+        assert_eq!(high, angles.iter().copied().fold(0.0, f64::max));
+        assert!(low < 10.0 && high > 150.0, "{angles:?}");
+    }
 
     #[test]
     fn regular_tet_has_equal_dihedral_angles() {

@@ -89,6 +89,8 @@ fn every_shipped_case_file_loads() {
             "interlayer_hotspot",
             "interlayer_robin",
             "random",
+            "random_200",
+            "random_500",
             "slab",
             "slab_neumann",
             "void"
@@ -97,6 +99,8 @@ fn every_shipped_case_file_loads() {
     let hot_spot_count = |name: &str| loaded.iter().find(|(n, _)| n == name).unwrap().1.geometry.hotspots.len();
     assert_eq!(hot_spot_count("array_5x5"), 25);
     assert_eq!(hot_spot_count("random"), 10);
+    assert_eq!(hot_spot_count("random_200"), 200);
+    assert_eq!(hot_spot_count("random_500"), 500);
     assert_eq!(hot_spot_count("slab"), 0);
     assert_eq!(hot_spot_count("interlayer_hotspot"), 1);
     let interlayer = &loaded.iter().find(|(n, _)| n == "interlayer_hotspot").unwrap().1;

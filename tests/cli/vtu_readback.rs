@@ -94,7 +94,7 @@ fn vtk_reads_solution_with_exact_slab_fields() {
 #[test]
 fn vtk_reads_mesh_with_region_and_boundary_tags() {
     let case = Case::from_toml_str(SLAB, "readback.toml", &[]).unwrap();
-    let mesh = pipeline::mesh_case(&case, &RunOptions::default()).unwrap();
+    let (mesh, _) = pipeline::mesh_case(&case, &RunOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mesh.vtu");
     ionflux::io::vtu::write_mesh(&path, &mesh).unwrap();

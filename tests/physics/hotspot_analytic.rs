@@ -63,7 +63,7 @@ fn shell_current(a: f64, b: f64, h: f64) -> f64 {
         node_limit: DEFAULT_NODE_LIMIT,
     };
     let controls = MeshControls { h_max: h, h_min: h, h_interface: h, grading: 1.3 };
-    let mesh = mesh_implicit(&domain, &controls, &mut |_, _| {}).expect("shell meshes");
+    let (mesh, _) = mesh_implicit(&domain, &controls, &mut |_, _| {}).expect("shell meshes");
     let currents = boundary_currents(&mesh, |name| match name {
         "inner" => Dirichlet { potential: U },
         "outer" => Dirichlet { potential: 0.0 },

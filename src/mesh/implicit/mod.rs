@@ -2,8 +2,11 @@
 //! boundaries), spheres (their inside or their outside removed, the surface a named boundary) and disks on
 //! the bottom face (a named patch whose circle is resolved by mesh nodes).
 //!
-//! Algorithm: (1) a graded, conforming, nested background mesh by Maubach bisection of a Kuhn grid
-//! ([`super::bisection`]); (2) for each surface in turn (planes first, then spheres, then disks), snap every
+//! Algorithm, in the stages the progress bar names: (refine) a graded, conforming, nested background mesh by
+//! Maubach bisection of a Kuhn grid ([`super::bisection`]) to the size field of [`SizeField`], whose node count is
+//! estimated first and refused beyond the domain's node limit; (surfaces) for each surface in turn (planes
+//! first, through the whole mesh; then spheres and disks, each in its own neighbourhood, see
+//! [`surfaces`]), snap every
 //! node that a crossing lies within [`SNAP_FRACTIONS`] of an edge's length from onto it (spheres: radial projection,
 //! so |x - c| = r exactly; nodes on box faces or planes move only within them), undoing any snap that would
 //! leave an incident tet flatter than [`SNAP_GUARD_DEG`], then cut the tets still crossed by the surface at
@@ -11,14 +14,18 @@
 //! into tets with the rule "quad diagonal through the smallest global node index", which makes neighbouring
 //! pieces agree, so the result stays conforming. A disk's circle is cut in by the hemisphere over it (centre
 //! on the bottom face, same radius), which meets the bottom face exactly in the circle and keeps the extra
-//! cutting local. Snapping keeps cut points away from nodes, which is what keeps slivers out.
+//! cutting local. Snapping keeps cut points away from nodes, which is what keeps slivers out; (tag) nodes
+//! renumbered, tets oriented, regions and boundary faces assigned; (quality) the dihedral-angle check.
 
 mod cut;
+mod index;
 mod size;
+mod smooth;
+mod surfaces;
 mod tag;
 mod work;
 
-pub use size::target_size;
+pub use size::{NodeEstimate, SizeField, NODES_PER_INVERSE_CUBE};
 
 use super::bisection::{refine_box, BisectionHierarchy};
 use super::quality::MeshQuality;
@@ -27,15 +34,19 @@ use crate::mesh::geometry::MeshControls;
 use cut::cut_list;
 use glam::DVec3;
 use size::as_ball;
-use tag::check_quality;
-use work::{Work, NO_SURFACE};
+use surfaces::cut_surfaces;
+use tag::{check_quality, finish};
 
 /// A node is snapped onto a surface when the surface crosses one of its edges closer to it than this fraction
 /// of the edge; the fractions are tried in order until the mesh meets the dihedral range. A sweep over 240
 /// random sphere + disk placements (the `random_hot_spots...` test setting) gave, for a single fraction, the
 /// worst dihedral angles 0.1: 1.7, 0.15: 3.7, 0.18: 5.3, 0.2: 5.5, 0.22: 3.9, 0.25: 3.3 degrees (0.3 and above:
 /// < 0.1, snapped nodes then flatten neighbours); the worst cases of different fractions do not coincide.
-pub const SNAP_FRACTIONS: [f64; 4] = [0.2, 0.18, 0.22, 0.15];
+/// A cluster of surfaces whose pieces miss [`MIN_DIHEDRAL_TARGET_DEG`] is cut again with the next fraction (it is
+/// local, so trying more is cheap); the last four widen the search for the rare cluster the first four miss.
+pub const SNAP_FRACTIONS: [f64; 8] = [0.2, 0.18, 0.22, 0.15, 0.25, 0.12, 0.16, 0.24];
+/// The smallest dihedral angle a cluster's pieces aim for; below it the next snap fraction is tried.
+pub const MIN_DIHEDRAL_TARGET_DEG: f64 = 10.0;
 /// A snap is undone when it would leave an incident tet with a dihedral angle below this.
 pub const SNAP_GUARD_DEG: f64 = 15.0;
 /// Dihedral-angle range every generated mesh is checked against; a mesh outside it (after all
@@ -95,13 +106,18 @@ pub struct GeneratedMesh {
     pub quality: MeshQuality,
 }
 
-/// Meshes the domain (one background level).
+/// Meshes the domain (one background level); returns the mesh and its statistics.
 pub fn mesh_implicit(
     domain: &ImplicitDomain,
     controls: &MeshControls,
     progress: &mut dyn FnMut(&str, f64),
-) -> Result<Mesh, MeshError> {
-    mesh_implicit_with_hierarchy(domain, controls, 1, progress).map(|g| g.mesh)
+) -> Result<(Mesh, MeshQuality), MeshError> {
+    let background = refine(domain, controls, 1, progress)?;
+    let BisectionHierarchy { nodes, mut levels, .. } = background;
+    let tets = levels.pop().expect("a hierarchy has a level").tets;
+    let background_count = nodes.len();
+    let (mesh, _, quality) = cut_and_finish(domain, controls, nodes, tets, background_count, progress)?;
+    Ok((mesh, quality))
 }
 
 /// Meshes the domain and keeps `levels` nested background levels (each one's size target twice the next).
@@ -111,44 +127,51 @@ pub fn mesh_implicit_with_hierarchy(
     levels: usize,
     progress: &mut dyn FnMut(&str, f64),
 ) -> Result<GeneratedMesh, MeshError> {
-    validate(domain, controls)?;
-    let size = |x: DVec3| target_size(domain, controls, x);
-    let background = refine_box(domain.lo, domain.hi, controls.h_max, &size, levels, domain.node_limit, progress)?;
-    let cuts = cut_list(domain);
-    // Snap-and-cut has no proven angle bound: when a snap fraction leaves a tet outside the checked range,
-    // the next fraction (whose worst tets sit elsewhere) is tried on the same background mesh.
-    let mut outcome = None;
-    for (attempt, &snap_fraction) in SNAP_FRACTIONS.iter().enumerate() {
-        let mut work = Work {
-            nodes: background.nodes.clone(),
-            tets: background.finest().tets.clone(),
-            on_surface: vec![NO_SURFACE; background.nodes.len()],
-            lo: domain.lo,
-            hi: domain.hi,
-            planes_z: domain.planes_z.clone(),
-            max_edge: 3.0 * controls.h_max,
-            snap_fraction,
-        };
-        work.snap_to_circles(&cuts);
-        for (i, cut) in cuts.iter().enumerate() {
-            progress("surfaces", (attempt as f64 + i as f64 / cuts.len().max(1) as f64) / SNAP_FRACTIONS.len() as f64);
-            work.apply(cut);
-            if work.nodes.len() > domain.node_limit {
-                return Err(MeshError::TooLarge { limit: domain.node_limit });
-            }
-        }
-        let (mesh, background_node) = work.finish(domain, background.nodes.len())?;
-        let checked = check_quality(&mesh, domain).map(|quality| (mesh, background_node, quality));
-        let retry = matches!(checked, Err(MeshError::PoorElement { .. } | MeshError::BadElement { .. }));
-        outcome = Some(checked);
-        if !retry {
-            break;
-        }
-    }
-    let (mesh, background_node, quality) = outcome.expect("SNAP_FRACTIONS is not empty")?;
-    progress("surfaces", 1.0);
-    progress("done", 1.0);
+    let background = refine(domain, controls, levels, progress)?;
+    let (nodes, tets) = (background.nodes.clone(), background.finest().tets.clone());
+    let (mesh, background_node, quality) =
+        cut_and_finish(domain, controls, nodes, tets, background.nodes.len(), progress)?;
     Ok(GeneratedMesh { mesh, background, background_node, quality })
+}
+
+/// Checks the controls, estimates the node count (refusing a mesh beyond the node limit before anything is
+/// allocated for it), and refines the background.
+fn refine(
+    domain: &ImplicitDomain,
+    controls: &MeshControls,
+    levels: usize,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<BisectionHierarchy, MeshError> {
+    validate(domain, controls)?;
+    let field = SizeField::new(domain, controls);
+    let estimate = field.estimate_nodes(domain.node_limit as f64);
+    if !estimate.complete {
+        return Err(MeshError::EstimateTooLarge { estimate: estimate.nodes, limit: domain.node_limit });
+    }
+    let expected = estimate.nodes as usize;
+    refine_box(domain.lo, domain.hi, controls.h_max, &|x| field.at(x), levels, domain.node_limit, expected, progress)
+}
+
+/// The surfaces, tagging and quality stages on a background mesh.
+fn cut_and_finish(
+    domain: &ImplicitDomain,
+    controls: &MeshControls,
+    nodes: Vec<DVec3>,
+    tets: Vec<[u32; 4]>,
+    background_count: usize,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<(Mesh, Vec<u32>, MeshQuality), MeshError> {
+    progress("surfaces", 0.0);
+    let cut = cut_surfaces(domain, nodes, tets, &cut_list(domain), 3.0 * controls.h_max, progress)?;
+    if cut.nodes.len() > domain.node_limit {
+        return Err(MeshError::TooLarge { limit: domain.node_limit });
+    }
+    progress("tag", 0.0);
+    let (mesh, background_node) = finish(domain, cut, background_count)?;
+    progress("quality", 0.0);
+    let quality = check_quality(&mesh, domain)?;
+    progress("quality", 1.0);
+    Ok((mesh, background_node, quality))
 }
 
 fn invalid(field: &'static str, reason: String) -> MeshError {

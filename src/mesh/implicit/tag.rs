@@ -1,13 +1,68 @@
-//! Boundary faces found, oriented and tagged; the final quality check.
+//! The tag stage (nodes renumbered, tets oriented, regions, boundary faces found, oriented and tagged) and the
+//! quality stage (the dihedral-angle check).
 
 use super::size::as_ball;
+use super::surfaces::CutMesh;
 use super::work::NO_SURFACE;
-use super::{ImplicitDomain, Surface, MAX_DIHEDRAL_BOUND_DEG, MIN_DIHEDRAL_BOUND_DEG};
+use super::{ImplicitDomain, Surface, MAX_DIHEDRAL_BOUND_DEG, MIN_DIHEDRAL_BOUND_DEG, NOT_BACKGROUND};
 use crate::mesh::quality::{dihedral_angles_deg, first_bad_tet, MeshQuality};
+use crate::mesh::signed_volume;
 use crate::mesh::structured::{BOX_BOUNDARIES, TAG_INTERFACE};
 use crate::mesh::{BoundaryFace, Mesh, MeshError};
 use glam::DVec3;
 use rayon::prelude::*;
+
+/// Drops unused nodes (numbering the rest by first use), orients tets, assigns regions, finds and tags the
+/// boundary faces. Also returns, per node, the background node it was (or [`NOT_BACKGROUND`]).
+pub(super) fn finish(
+    domain: &ImplicitDomain,
+    cut: CutMesh,
+    background_count: usize,
+) -> Result<(Mesh, Vec<u32>), MeshError> {
+    let mut new_index = vec![u32::MAX; cut.nodes.len()];
+    let mut nodes = Vec::new();
+    let mut background_node = Vec::new();
+    let mut on_surface = Vec::new();
+    let mut tets = cut.tets;
+    for tet in &mut tets {
+        for v in tet.iter_mut() {
+            let old = *v as usize;
+            if new_index[old] == u32::MAX {
+                new_index[old] = nodes.len() as u32;
+                nodes.push(cut.nodes[old]);
+                background_node.push(if old < background_count { old as u32 } else { NOT_BACKGROUND });
+                on_surface.push(cut.on_surface[old]);
+            }
+            *v = new_index[old];
+        }
+    }
+    tets.par_iter_mut().for_each(|t| {
+        let p = t.map(|v| nodes[v as usize]);
+        if signed_volume(p[0], p[1], p[2], p[3]) < 0.0 {
+            t.swap(2, 3);
+        }
+    });
+    let tet_region: Vec<u16> = tets
+        .par_iter()
+        .map(|t| {
+            let z = t.iter().map(|&v| nodes[v as usize].z).sum::<f64>() / 4.0;
+            domain.planes_z.iter().filter(|&&p| p < z).count() as u16
+        })
+        .collect();
+    let mut boundary_names: Vec<String> = BOX_BOUNDARIES.iter().map(|s| s.to_string()).collect();
+    boundary_names.extend(domain.surfaces.iter().map(|s| s.name().to_string()));
+    let mut mesh = Mesh {
+        nodes,
+        tets,
+        tet_region,
+        region_names: domain.region_names.clone(),
+        boundary_faces: Vec::new(),
+        boundary_names,
+        ..Default::default()
+    };
+    mesh.boundary_faces = boundary_faces(&mesh, domain, &on_surface)?;
+    Ok((mesh, background_node))
+}
 
 /// Faces of exactly one tet: found among faces whose three nodes all lie on the box or on a removed
 /// sphere, then oriented outward and tagged (box face, sphere, or disk patch of the bottom face).

@@ -1,13 +1,11 @@
-//! The mesh while surfaces are cut in: snapping nodes onto a surface, undoing snaps that flatten tets, cutting
-//! the crossed tets, and finishing (renumbering, orienting, regions, boundary faces).
+//! A mesh (the whole background, or the neighbourhood of a few surfaces) while surfaces are cut in: snapping
+//! nodes onto a surface, undoing snaps that flatten tets, and cutting the crossed tets into pieces on either side.
 
 use super::cut::{split_tet, Cut};
-use super::tag::boundary_faces;
-use super::{ImplicitDomain, NOT_BACKGROUND, SNAP_GUARD_DEG};
+use super::SNAP_GUARD_DEG;
 use crate::mesh::bisection::edge_key;
-use crate::mesh::quality::{dihedral_angles_deg, TET_EDGES};
-use crate::mesh::structured::BOX_BOUNDARIES;
-use crate::mesh::{signed_volume, Mesh, MeshError};
+use crate::mesh::quality::{dihedral_extremes_deg, TET_EDGES};
+use crate::mesh::signed_volume;
 use glam::DVec3;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -15,35 +13,37 @@ use rustc_hash::FxHashMap;
 pub(super) const NO_SURFACE: u16 = u16::MAX;
 
 /// The mesh while surfaces are being cut in: tets are unoriented, nodes remember the curved surface they
-/// were put on.
-pub(super) struct Work {
-    pub(super) nodes: Vec<DVec3>,
-    pub(super) tets: Vec<[u32; 4]>,
-    pub(super) on_surface: Vec<u16>,
-    pub(super) lo: DVec3,
-    pub(super) hi: DVec3,
-    pub(super) planes_z: Vec<f64>,
+/// were put on, and every tet remembers which of the tets the work started from it is a piece of.
+pub(super) struct Work<'a> {
+    pub nodes: Vec<DVec3>,
+    pub tets: Vec<[u32; 4]>,
+    /// For each tet, the index of the starting tet it is (a piece of); pieces follow the order of their origins.
+    pub origin: Vec<u32>,
+    pub on_surface: Vec<u16>,
+    pub lo: DVec3,
+    pub hi: DVec3,
+    pub planes_z: &'a [f64],
     /// No edge is longer than this: tets with all corners farther from a surface are not crossed by it.
-    pub(super) max_edge: f64,
+    pub max_edge: f64,
     /// See [`super::SNAP_FRACTIONS`].
-    pub(super) snap_fraction: f64,
+    pub snap_fraction: f64,
 }
 
 fn min_dihedral(p: [DVec3; 4]) -> f64 {
     if signed_volume(p[0], p[1], p[2], p[3]).abs() == 0.0 {
         return 0.0;
     }
-    dihedral_angles_deg(p).into_iter().fold(180.0, f64::min)
+    dihedral_extremes_deg(p).0
 }
 
-impl Work {
-    fn locked(&self, x: DVec3) -> [bool; 3] {
+impl Work<'_> {
+    pub(super) fn locked(&self, x: DVec3) -> [bool; 3] {
         let mut locked = [0, 1, 2].map(|a| x[a] == self.lo[a] || x[a] == self.hi[a]);
         locked[2] |= self.planes_z.contains(&x.z);
         locked
     }
 
-    fn points(&self, t: &[u32; 4]) -> [DVec3; 4] {
+    pub(super) fn points(&self, t: &[u32; 4]) -> [DVec3; 4] {
         t.map(|v| self.nodes[v as usize])
     }
 
@@ -53,7 +53,7 @@ impl Work {
         let mut circles = Vec::new();
         for cut in cuts {
             if let Cut::Sphere { center, radius, .. } = *cut {
-                for &p in &self.planes_z {
+                for &p in self.planes_z {
                     let height = center.z - p;
                     if height.abs() < radius {
                         circles.push((DVec3::new(center.x, center.y, p), (radius * radius - height * height).sqrt()));
@@ -167,12 +167,15 @@ impl Work {
         }
         let mut crossings: FxHashMap<u64, u32> = FxHashMap::default();
         let old_tets = std::mem::take(&mut self.tets);
+        let old_origin = std::mem::take(&mut self.origin);
         let mut tets = Vec::with_capacity(old_tets.len() + active.len());
-        for (t, &tet) in old_tets.iter().enumerate() {
+        let mut origin = Vec::with_capacity(tets.capacity());
+        for (t, (&tet, &from)) in old_tets.iter().zip(&old_origin).enumerate() {
             if !is_active[t] {
                 // Far from the surface: all corners on one side.
                 if cut.keeps(sign(tet[0])) {
                     tets.push(tet);
+                    origin.push(from);
                 }
                 continue;
             }
@@ -188,10 +191,12 @@ impl Work {
             for (piece, side) in split_tet(tet, signs, &mut crossing) {
                 if cut.keeps(side) {
                     tets.push(piece);
+                    origin.push(from);
                 }
             }
         }
         self.tets = tets;
+        self.origin = origin;
     }
 
     /// Snaps the nodes of active tets that lie close to the surface onto it; returns which nodes lie on it.
@@ -235,56 +240,5 @@ impl Work {
         }
         self.undo_flattening_snaps(&mut moved, active, &mut on_surface);
         on_surface
-    }
-
-    /// Drops unused nodes, orients tets, assigns regions, finds and tags the boundary faces.
-    pub(super) fn finish(
-        self,
-        domain: &ImplicitDomain,
-        background_count: usize,
-    ) -> Result<(Mesh, Vec<u32>), MeshError> {
-        let mut new_index = vec![u32::MAX; self.nodes.len()];
-        let mut nodes = Vec::new();
-        let mut background_node = Vec::new();
-        let mut on_surface = Vec::new();
-        let mut tets = self.tets;
-        for tet in &mut tets {
-            for v in tet.iter_mut() {
-                let old = *v as usize;
-                if new_index[old] == u32::MAX {
-                    new_index[old] = nodes.len() as u32;
-                    nodes.push(self.nodes[old]);
-                    background_node.push(if old < background_count { old as u32 } else { NOT_BACKGROUND });
-                    on_surface.push(self.on_surface[old]);
-                }
-                *v = new_index[old];
-            }
-        }
-        tets.par_iter_mut().for_each(|t| {
-            let p = t.map(|v| nodes[v as usize]);
-            if signed_volume(p[0], p[1], p[2], p[3]) < 0.0 {
-                t.swap(2, 3);
-            }
-        });
-        let tet_region: Vec<u16> = tets
-            .par_iter()
-            .map(|t| {
-                let z = t.iter().map(|&v| nodes[v as usize].z).sum::<f64>() / 4.0;
-                domain.planes_z.iter().filter(|&&p| p < z).count() as u16
-            })
-            .collect();
-        let mut boundary_names: Vec<String> = BOX_BOUNDARIES.iter().map(|s| s.to_string()).collect();
-        boundary_names.extend(domain.surfaces.iter().map(|s| s.name().to_string()));
-        let mut mesh = Mesh {
-            nodes,
-            tets,
-            tet_region,
-            region_names: domain.region_names.clone(),
-            boundary_faces: Vec::new(),
-            boundary_names,
-            ..Default::default()
-        };
-        mesh.boundary_faces = boundary_faces(&mesh, domain, &on_surface)?;
-        Ok((mesh, background_node))
     }
 }

@@ -1,8 +1,10 @@
 //! Benchmark problems and the bandwidth report of `ionflux bench`: CPU and GPU side by side, each
-//! measured against a plain copy on the same device in the same run.
+//! measured against a plain copy on the same device in the same run. The mesher's benchmark is [`mesh`].
 
-use crate::case::SplitMix64;
+pub mod mesh;
+
 use crate::gpu::{copy_seconds, GpuContext, GpuSystem, Real, TimedOp};
+use crate::mesh::geometry::SplitMix64;
 use crate::solver::cpu::{pcg, Jacobi};
 use crate::solver::sparse::CsrMatrix;
 use crate::solver::CgOptions;

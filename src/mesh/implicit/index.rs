@@ -1,0 +1,161 @@
+//! A uniform bucket grid over the box: each cell lists the surfaces that matter inside it, so the size field at a
+//! point and the cut of a tet look only at nearby surfaces. That keeps the mesher's cost independent of how many
+//! hot spots the interface carries.
+
+use glam::DVec3;
+use rayon::prelude::*;
+
+/// The most cells a grid gets (its offsets cost 4 bytes each).
+const MAX_CELLS: usize = 1 << 21;
+
+/// An axis-aligned box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Aabb {
+    pub lo: DVec3,
+    pub hi: DVec3,
+}
+
+impl Aabb {
+    pub fn center(&self) -> DVec3 {
+        0.5 * (self.lo + self.hi)
+    }
+
+    /// Half the diagonal: every point of the box is this close to its centre.
+    pub fn radius(&self) -> f64 {
+        0.5 * (self.hi - self.lo).length()
+    }
+}
+
+/// Cells of edge `cell` (per axis: the box length over the cell count) listing item indices in CSR form.
+#[derive(Debug, Clone)]
+pub(super) struct BucketGrid {
+    lo: DVec3,
+    cell: DVec3,
+    dims: [usize; 3],
+    offsets: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl BucketGrid {
+    /// A grid over [lo, hi] with cells of edge about `cell_edge` (coarser if the box would need more than
+    /// [`MAX_CELLS`]). Item `i` is listed in every cell of `bounds(i)` (a box; clipped to the grid) for which
+    /// `keep(i, cell box)` holds. Items are listed in ascending order in each cell, whatever the thread count.
+    pub fn build(
+        lo: DVec3,
+        hi: DVec3,
+        cell_edge: f64,
+        count: usize,
+        bounds: impl Fn(usize) -> Aabb + Sync,
+        keep: impl Fn(usize, &Aabb) -> bool + Sync,
+    ) -> BucketGrid {
+        let size = hi - lo;
+        let mut edge = cell_edge.max(size.max_element() / 1024.0);
+        let cells_at = |edge: f64| size.to_array().map(|l| ((l / edge).ceil() as usize).clamp(1, 1024));
+        while cells_at(edge).iter().product::<usize>() > MAX_CELLS {
+            edge *= 1.25;
+        }
+        let dims = cells_at(edge);
+        let cell = DVec3::new(size.x / dims[0] as f64, size.y / dims[1] as f64, size.z / dims[2] as f64);
+        let mut grid = BucketGrid { lo, cell, dims, offsets: Vec::new(), items: Vec::new() };
+        // (cell, item) pairs, found per item in parallel, then sorted: deterministic and independent of threads.
+        let mut pairs: Vec<(u32, u32)> = (0..count)
+            .into_par_iter()
+            .flat_map_iter(|item| {
+                let b = bounds(item);
+                let (first, last) = (grid.cell_coords(b.lo), grid.cell_coords(b.hi));
+                let grid = &grid;
+                let keep = &keep;
+                (first[2]..=last[2]).flat_map(move |k| {
+                    (first[1]..=last[1]).flat_map(move |j| {
+                        (first[0]..=last[0]).filter_map(move |i| {
+                            let c = [i, j, k];
+                            keep(item, &grid.cell_box(c)).then(|| (grid.cell_index(c) as u32, item as u32))
+                        })
+                    })
+                })
+            })
+            .collect();
+        pairs.par_sort_unstable();
+        let cells = dims.iter().product::<usize>();
+        let mut offsets = vec![0u32; cells + 1];
+        for &(c, _) in &pairs {
+            offsets[c as usize + 1] += 1;
+        }
+        for c in 0..cells {
+            offsets[c + 1] += offsets[c];
+        }
+        grid.offsets = offsets;
+        grid.items = pairs.into_iter().map(|(_, item)| item).collect();
+        grid
+    }
+
+    fn cell_coords(&self, x: DVec3) -> [usize; 3] {
+        std::array::from_fn(|a| {
+            let t = ((x[a] - self.lo[a]) / self.cell[a]).floor();
+            if t > 0.0 {
+                (t as usize).min(self.dims[a] - 1)
+            } else {
+                0
+            }
+        })
+    }
+
+    fn cell_index(&self, c: [usize; 3]) -> usize {
+        c[0] + self.dims[0] * (c[1] + self.dims[1] * c[2])
+    }
+
+    fn cell_box(&self, c: [usize; 3]) -> Aabb {
+        let lo = self.lo + DVec3::new(c[0] as f64, c[1] as f64, c[2] as f64) * self.cell;
+        Aabb { lo, hi: lo + self.cell }
+    }
+
+    /// The items listed in the cell holding `x`.
+    pub fn at(&self, x: DVec3) -> &[u32] {
+        let c = self.cell_index(self.cell_coords(x));
+        &self.items[self.offsets[c] as usize..self.offsets[c + 1] as usize]
+    }
+
+    /// Calls `f` with the items listed in every cell overlapping `b` (an item listed in several cells comes
+    /// once per cell).
+    pub fn for_each_overlapping(&self, b: &Aabb, mut f: impl FnMut(u32)) {
+        let (first, last) = (self.cell_coords(b.lo), self.cell_coords(b.hi));
+        for k in first[2]..=last[2] {
+            for j in first[1]..=last[1] {
+                for i in first[0]..=last[0] {
+                    let c = self.cell_index([i, j, k]);
+                    self.items[self.offsets[c] as usize..self.offsets[c + 1] as usize].iter().for_each(|&item| f(item));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_land_in_the_cells_their_test_accepts() {
+        let (lo, hi) = (DVec3::ZERO, DVec3::new(4.0, 2.0, 1.0));
+        // Items are points; a cell keeps the points inside it.
+        let points = [DVec3::new(0.1, 0.1, 0.1), DVec3::new(3.9, 1.9, 0.9), DVec3::new(2.0, 1.0, 0.5)];
+        let grid = BucketGrid::build(
+            lo,
+            hi,
+            0.5,
+            points.len(),
+            |i| Aabb { lo: points[i] - 0.01, hi: points[i] + 0.01 },
+            |i, b| (0..3).all(|a| points[i][a] >= b.lo[a] && points[i][a] < b.hi[a]),
+        );
+        for (i, &p) in points.iter().enumerate() {
+            assert_eq!(grid.at(p), [i as u32]);
+        }
+        assert!(grid.at(DVec3::new(1.0, 0.2, 0.7)).is_empty());
+        let mut found = Vec::new();
+        grid.for_each_overlapping(&Aabb { lo, hi }, |i| found.push(i));
+        found.sort_unstable();
+        assert_eq!(found, [0, 1, 2]);
+        // Outside the grid: the nearest cell.
+        assert_eq!(grid.at(DVec3::new(-1.0, -1.0, -1.0)), [0]);
+    }
+}
