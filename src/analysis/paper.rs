@@ -26,7 +26,7 @@
 use crate::analysis::locate::PointLocator;
 use crate::case::Case;
 use crate::fem::{self, barycentric_gradients, post, BoundaryCondition, FemError, Problem};
-use crate::mesh::bisection::refine_box;
+use crate::mesh::bisection::{refine_box, NodeBudget};
 use crate::mesh::geometry::HotSpotShape;
 use crate::mesh::implicit::DEFAULT_NODE_LIMIT;
 use crate::mesh::structured::{box_boundary_faces, BOX_BOUNDARIES};
@@ -310,7 +310,15 @@ fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, P
     let slope = c.grading - 1.0;
     let size = |x: DVec3| c.h_max.min(c.h_interface + slope * x.z).min(h_center + slope * (x - center).length());
     let hi = case.geometry.size;
-    let hierarchy = refine_box(DVec3::ZERO, hi, c.h_max, &size, 1, DEFAULT_NODE_LIMIT, 0, &mut |_, _| {})?;
+    let hierarchy = refine_box(
+        DVec3::ZERO,
+        hi,
+        c.h_max,
+        &size,
+        1,
+        NodeBudget { limit: DEFAULT_NODE_LIMIT, expected: 0 },
+        &mut |_, _| {},
+    )?;
     let tets: Vec<[u32; 4]> = hierarchy
         .finest()
         .tets

@@ -276,6 +276,14 @@ impl Refiner<'_> {
     }
 }
 
+/// How many nodes a refinement may make (`limit`, an error beyond) and is expected to make (`expected`, room
+/// reserved up front; 0 when unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeBudget {
+    pub limit: usize,
+    pub expected: usize,
+}
+
 /// Builds the graded background mesh of the box [lo, hi]: a Kuhn grid with mean edge <= `h_max`,
 /// bisected until every tet's mean edge is at most `size(x)` over it, conforming. `levels` >= 1 nested
 /// levels are kept: level i (from the finest, i = 0) meets the size target scaled by 2^i.
@@ -285,10 +293,10 @@ pub fn refine_box(
     h_max: f64,
     size: &(dyn Fn(DVec3) -> f64 + Sync),
     levels: usize,
-    node_limit: usize,
-    expected_nodes: usize,
+    budget: NodeBudget,
     progress: &mut dyn FnMut(&str, f64),
 ) -> Result<BisectionHierarchy, MeshError> {
+    let NodeBudget { limit: node_limit, expected: expected_nodes } = budget;
     let (mut nodes, mut tets) = kuhn_grid(lo, hi, h_max, node_limit)?;
     // Room for the expected mesh up front: growing these (and rehashing the midpoints) is a large share of
     // the refinement's time otherwise. Bisection meshes have about 5.2 tets per node.
@@ -376,7 +384,8 @@ mod tests {
         let (lo, hi) = (DVec3::ZERO, DVec3::new(1.0, 1.0, 0.5));
         let focus = DVec3::new(0.3, 0.4, 0.2);
         let size = |x: DVec3| (0.01 + 0.4 * (x - focus).length()).min(0.5);
-        let h = refine_box(lo, hi, 0.5, &size, 3, 1_000_000, 0, &mut |_, _| {}).unwrap();
+        let h =
+            refine_box(lo, hi, 0.5, &size, 3, NodeBudget { limit: 1_000_000, expected: 0 }, &mut |_, _| {}).unwrap();
         assert_eq!(h.levels.len(), 3);
         for level in &h.levels {
             assert!((volume(&h, level) - 0.5).abs() < 1e-12);
@@ -408,7 +417,9 @@ mod tests {
     #[test]
     fn node_limit_is_an_error() {
         let size = |_: DVec3| 0.01;
-        let err = refine_box(DVec3::ZERO, DVec3::ONE, 1.0, &size, 1, 5000, 0, &mut |_, _| {}).unwrap_err();
+        let err =
+            refine_box(DVec3::ZERO, DVec3::ONE, 1.0, &size, 1, NodeBudget { limit: 5000, expected: 0 }, &mut |_, _| {})
+                .unwrap_err();
         assert_eq!(err, MeshError::TooLarge { limit: 5000 });
     }
 }

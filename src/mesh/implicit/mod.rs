@@ -27,7 +27,7 @@ mod work;
 
 pub use size::{NodeEstimate, SizeField, NODES_PER_INVERSE_CUBE};
 
-use super::bisection::{refine_box, BisectionHierarchy};
+use super::bisection::{refine_box, BisectionHierarchy, NodeBudget};
 use super::quality::MeshQuality;
 use super::{Mesh, MeshError};
 use crate::mesh::geometry::MeshControls;
@@ -148,8 +148,8 @@ fn refine(
     if !estimate.complete {
         return Err(MeshError::EstimateTooLarge { estimate: estimate.nodes, limit: domain.node_limit });
     }
-    let expected = estimate.nodes as usize;
-    refine_box(domain.lo, domain.hi, controls.h_max, &|x| field.at(x), levels, domain.node_limit, expected, progress)
+    let budget = NodeBudget { limit: domain.node_limit, expected: estimate.nodes as usize };
+    refine_box(domain.lo, domain.hi, controls.h_max, &|x| field.at(x), levels, budget, progress)
 }
 
 /// The surfaces, tagging and quality stages on a background mesh.
