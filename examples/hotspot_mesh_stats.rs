@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --release --example hotspot_mesh_stats -- [radius_over_h_min=5] [grading=1.3]`
 use glam::DVec3;
-use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls};
+use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls, DEFAULT_MAX_NODES};
 use ionflux::mesh::hotspot::generate;
 use ionflux::mesh::quality::MeshQuality;
 use std::time::Instant;
@@ -27,7 +27,13 @@ fn main() {
     };
     let h_max = side / 8.0;
     let h_interface = h_max / 8.0;
-    let controls = MeshControls { h_max, h_interface, h_min: h_interface.min(radius / radius_over_h_min), grading };
+    let controls = MeshControls {
+        h_max,
+        h_interface,
+        h_min: h_interface.min(radius / radius_over_h_min),
+        grading,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let start = Instant::now();
     let mut last_stage = String::new();
     let mesh = generate(&geometry, &controls, &mut |stage, fraction| {

@@ -28,7 +28,6 @@ use crate::case::Case;
 use crate::fem::{self, barycentric_gradients, post, BoundaryCondition, FemError, Problem};
 use crate::mesh::bisection::{refine_box, NodeBudget};
 use crate::mesh::geometry::HotSpotShape;
-use crate::mesh::implicit::DEFAULT_NODE_LIMIT;
 use crate::mesh::structured::{box_boundary_faces, BOX_BOUNDARIES};
 use crate::mesh::{signed_volume, Mesh, MeshError};
 use crate::solver::{SolveError, SymmetricSolver};
@@ -316,7 +315,7 @@ fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, P
         c.h_max,
         &size,
         1,
-        NodeBudget { limit: DEFAULT_NODE_LIMIT, expected: 0 },
+        NodeBudget { limit: case.mesh.max_nodes, expected: 0 },
         &mut |_, _| {},
     )?;
     let tets: Vec<[u32; 4]> = hierarchy

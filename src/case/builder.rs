@@ -4,11 +4,13 @@ use super::schema::{self, OneOrList, QuantityText, RawBoundary, RawCase};
 use super::source::SourceText;
 use super::units::{parse_quantity, Dimension, UnitError};
 use super::{
-    hotspots, join, unique_names, AnalysisSettings, Case, CaseBoundary, CaseError, CylinderSpec, Location, Material,
-    OutputSettings, DEFAULT_PAPER_WIDTH_M,
+    hotspots, join, show_number, unique_names, AnalysisSettings, Case, CaseBoundary, CaseError, CylinderSpec, Location,
+    Material, OutputSettings, DEFAULT_PAPER_WIDTH_M,
 };
 use crate::fem::{BoundaryCondition, SINGULAR_REASON};
-use crate::mesh::geometry::{show_length, Geometry, HotSpot, Layer, MeshControls};
+use crate::mesh::geometry::{
+    max_nodes_for_this_machine, show_length, Geometry, HotSpot, Layer, MeshControls, MAX_GRADING, MAX_NODE_INDEX,
+};
 use crate::mesh::structured::BOX_BOUNDARIES;
 use crate::solver::settings::{SolverSettings, DEFAULT_CHECK_EVERY};
 use crate::solver::CgOptions;
@@ -336,10 +338,25 @@ impl Builder<'_> {
             geometry.hotspots.iter().map(|h| hotspots::radius(&h.shape)).fold(f64::INFINITY, f64::min);
         let h_min = optional(&mesh.h_min, "h_min")?.unwrap_or(h_interface.min(smallest_radius / 5.0));
         let grading = mesh.grading.as_ref().map_or(1.3, |g| *g.get_ref());
-        if !(grading > 1.0 && grading.is_finite()) {
+        if !(grading > 1.0 && grading <= MAX_GRADING) {
             let span = mesh.grading.as_ref().map(|g| g.span());
-            return Err(self.invalid_at(span, "mesh.grading", format!("must be greater than 1 (got {grading})")));
+            let reason = format!("must be greater than 1 and at most {MAX_GRADING} (got {})", show_number(grading));
+            return Err(self.invalid_at(span, "mesh.grading", reason));
         }
+        let max_nodes = match &mesh.max_nodes {
+            None => max_nodes_for_this_machine(),
+            Some(value) => {
+                let n = *value.get_ref();
+                if !(n >= 1.0 && n <= MAX_NODE_INDEX as f64) {
+                    let reason = format!(
+                        "must be a number of nodes from 1 to {MAX_NODE_INDEX} (node indices are 32-bit; got {})",
+                        show_number(n)
+                    );
+                    return Err(self.invalid(value.span(), "mesh.max_nodes", reason));
+                }
+                n as usize
+            }
+        };
         // Blame the value the user wrote: the smaller one when set, else the larger one.
         let order = [
             ("h_min", h_min, &mesh.h_min),
@@ -361,7 +378,7 @@ impl Builder<'_> {
                 return Err(self.invalid_at(span, &format!("mesh.{key}"), reason));
             }
         }
-        Ok(MeshControls { h_max, h_min, h_interface, grading })
+        Ok(MeshControls { h_max, h_min, h_interface, grading, max_nodes })
     }
 
     fn analysis(

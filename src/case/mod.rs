@@ -158,6 +158,15 @@ impl Case {
     }
 }
 
+/// A plain number for messages: decimal when moderate, else in exponent form (never hundreds of digits).
+pub(crate) fn show_number(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// The names in first-seen order without repeats, and the same names as a set.
 fn unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> (Vec<&'a str>, HashSet<&'a str>) {
     let mut order = Vec::new();

@@ -134,6 +134,7 @@ pub struct RawMesh {
     pub h_min: Option<Quantity>,
     pub h_interface: Option<Quantity>,
     pub grading: Option<Spanned<f64>>,
+    pub max_nodes: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -148,6 +148,34 @@ pub struct MeshControls {
     pub h_interface: f64,
     /// Ratio between neighbouring element sizes as they grow away from features (> 1).
     pub grading: f64,
+    /// The most nodes the mesh may have: checked against the size field's node estimate before meshing, and
+    /// against the count while refining.
+    pub max_nodes: usize,
+}
+
+/// The largest grading the mesher accepts: beyond it neighbouring elements differ by more than a factor four.
+pub const MAX_GRADING: f64 = 4.0;
+
+/// Nodes are numbered in 32 bits; the last value marks "none" in several arrays.
+pub const MAX_NODE_INDEX: usize = u32::MAX as usize - 1;
+
+/// A node limit for tests and examples: well above their meshes, well below a workstation's memory.
+pub const DEFAULT_MAX_NODES: usize = 20_000_000;
+
+/// Bytes per mesh node a whole `solve` needs at its peak (measured, BENCHMARKS.md), with some margin.
+pub const BYTES_PER_NODE: u64 = 600;
+
+/// The node limit the machine's available memory allows: MemAvailable / [`BYTES_PER_NODE`] (Linux), else
+/// [`DEFAULT_MAX_NODES`].
+pub fn max_nodes_for_this_machine() -> usize {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    });
+    match available {
+        Some(kib) => (kib * 1024 / BYTES_PER_NODE).max(1) as usize,
+        None => DEFAULT_MAX_NODES,
+    }
 }
 
 /// A length for messages: "25 nm", "1.5 um".

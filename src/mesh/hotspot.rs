@@ -3,9 +3,7 @@
 //! interface and layer planes to `h_max` far away. The top plane of a layer with an interfacial resistance is
 //! cut open afterwards ([`super::interface::split_at_plane`]).
 
-use super::implicit::{
-    mesh_implicit, mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT,
-};
+use super::implicit::{mesh_implicit, mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface};
 use super::interface::split_at_plane;
 use super::quality::MeshQuality;
 use super::structured::BOX_BOUNDARIES;
@@ -124,5 +122,5 @@ pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError>
     }
     let mut region_names: Vec<String> = geometry.layers.iter().map(|l| l.region.clone()).collect();
     region_names.push(geometry.bulk_region.clone());
-    Ok(ImplicitDomain { lo: DVec3::ZERO, hi: size, planes_z, region_names, surfaces, node_limit: DEFAULT_NODE_LIMIT })
+    Ok(ImplicitDomain { lo: DVec3::ZERO, hi: size, planes_z, region_names, surfaces })
 }

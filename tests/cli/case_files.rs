@@ -262,6 +262,14 @@ fn boundary_entries_are_checked() {
 fn mesh_controls_are_checked() {
     let message = error(&format!("{BASE}[mesh]\ngrading = 1.0\n"), &[]);
     assert_mentions(&message, &["line 14", "`mesh.grading`", "greater than 1"]);
+    let message = error(&format!("{BASE}[mesh]\ngrading = 1e300\n"), &[]);
+    assert_mentions(&message, &["line 14", "`mesh.grading`", "at most 4", "(got 1e300)"]);
+    assert!(message.len() < 200, "a short message, not a 301-digit number: {message}");
+    for bad in ["0", "-5", "1e300", "nan", "5e9"] {
+        let message = error(&format!("{BASE}[mesh]\nmax_nodes = {bad}\n"), &[]);
+        assert_mentions(&message, &["line 14", "`mesh.max_nodes`", "from 1 to 4294967294"]);
+    }
+    assert_eq!(load(&format!("{BASE}[mesh]\nmax_nodes = 5000000\n"), &[]).unwrap().mesh.max_nodes, 5_000_000);
     let message = error(&format!("{BASE}[mesh]\nh_min = \"0.1 um\"\nh_interface = \"50 nm\"\n"), &[]);
     assert_mentions(&message, &["line 14", "`mesh.h_min`", "need h_min <= h_interface"]);
     // A default that ends up out of order blames the value written: h_interface > default h_max = 0.25 um.

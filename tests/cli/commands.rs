@@ -1,7 +1,7 @@
 //! The command line end to end: a good case writes its files and exits 0; bad input exits non-zero
 //! with a message naming the field and line, never panics and leaves no output behind.
 
-use crate::common::{ionflux, read_summary, SLAB};
+use crate::common::{ionflux, ionflux_capped, read_summary, SLAB, SPHERE_CASE};
 
 /// Writes `text` as case.toml, runs `ionflux solve case.toml --out out`, and checks the failure.
 fn solve_fails(text: &str, expected: &[&str]) {
@@ -140,5 +140,49 @@ fn bench_reports_rates_consistent_with_its_byte_model() {
         assert!((report["gpu_over_cpu_spmv_speed"].as_f64().unwrap() - speed).abs() <= 1e-9 * speed);
     } else if std::env::var_os("IONFLUX_REQUIRE_GPU").is_some() {
         panic!("no GPU row although IONFLUX_REQUIRE_GPU is set: {}", report["gpu_error"]);
+    }
+}
+
+/// Sizes that would need absurd meshes stop at once with the node estimate, the limit and the settings to
+/// change: exit 1, no output, within seconds and a 1 GiB address-space cap (no large allocation).
+#[test]
+fn absurd_mesh_sizes_are_refused_before_allocating() {
+    let cases = [
+        (
+            "h_max 1 nm in an 8 um box",
+            SPHERE_CASE
+                .replace("\"1 um\", \"1 um\", \"1 um\"", "\"8 um\", \"8 um\", \"8 um\"")
+                .replace("h_min = \"5 nm\"", "h_min = \"0.1 nm\"\nh_max = \"1 nm\"\nh_interface = \"1 nm\""),
+        ),
+        (
+            "a 1 nm x 1 nm x 1 mm box",
+            SLAB.replace("\"1 um\", \"1 um\", \"2 um\"", "\"1 nm\", \"1 nm\", \"1 mm\"")
+                .replace("[mesh]\nh_max = \"0.5 um\"\nh_interface = \"0.1 um\"\ngrading = 1.5\n", ""),
+        ),
+        (
+            "1e-30 m sizes",
+            SLAB.replace(
+                "h_max = \"0.5 um\"\nh_interface = \"0.1 um\"",
+                "h_max = \"1e-30 m\"\nh_interface = \"1e-30 m\"\nh_min = \"1e-30 m\"",
+            ),
+        ),
+        (
+            "h_max 4 nm in a 1 um box",
+            SPHERE_CASE.replace("h_min = \"5 nm\"", "h_min = \"1 nm\"\nh_max = \"4 nm\"\nh_interface = \"4 nm\""),
+        ),
+    ];
+    for (what, text) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("case.toml"), &text).unwrap();
+        let (out, elapsed) =
+            ionflux_capped(&["solve", "case.toml", "--out", "out", "--quiet", "--backend", "cpu"], dir.path(), 1 << 20);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        for fragment in ["would need about", "nodes", "more than the limit", "mesh.h_max", "mesh.max_nodes"] {
+            assert!(stderr.contains(fragment), "{what}: `{fragment}` missing from: {stderr}");
+        }
+        assert!(!stderr.contains("panicked") && !stderr.contains("memory allocation"), "{what}: {stderr}");
+        assert!(!dir.path().join("out").exists(), "{what}: a refused run left output behind");
+        assert!(elapsed.as_secs_f64() < 5.0, "{what}: took {elapsed:?}");
     }
 }

@@ -51,3 +51,43 @@ pub fn grey_variance(rgb: &[u8]) -> f64 {
     let mean = grey.iter().sum::<f64>() / grey.len() as f64;
     grey.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / grey.len() as f64
 }
+
+/// The base case of the reliability checks: a 1 um box with one 20 nm sphere hot spot `hs` at 0.9 V above the
+/// 0 V interface, h_min 5 nm, solved on the CPU.
+pub const SPHERE_CASE: &str = r#"name = "one sphere"
+[domain]
+size = ["1 um", "1 um", "1 um"]
+material = "llzo"
+[materials.llzo]
+conductivity = "0.00216 S/cm"
+[boundaries.interface]
+type = "dirichlet"
+potential = "0 V"
+[[hotspots]]
+name = "hs"
+shape = "sphere"
+center = ["0.5 um", "0.5 um", "60 nm"]
+radius = "20 nm"
+[boundaries.hs]
+type = "dirichlet"
+potential = "0.9 V"
+[mesh]
+h_min = "5 nm"
+[solver]
+backend = "cpu"
+"#;
+
+/// Runs ionflux under a virtual-memory cap (`ulimit -v`, in KiB) and reports the output and the wall time.
+pub fn ionflux_capped(args: &[&str], cwd: &Path, memory_kib: u64) -> (Output, std::time::Duration) {
+    let command = format!("ulimit -v {memory_kib}; exec \"$0\" \"$@\"");
+    let start = std::time::Instant::now();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .arg(env!("CARGO_BIN_EXE_ionflux"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    (output, start.elapsed())
+}

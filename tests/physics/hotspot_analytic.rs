@@ -5,9 +5,9 @@
 
 use glam::DVec3;
 use ionflux::fem::{assemble, BoundaryCondition, Problem};
-use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls};
+use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls, DEFAULT_MAX_NODES};
 use ionflux::mesh::hotspot::generate;
-use ionflux::mesh::implicit::{mesh_implicit, ImplicitDomain, Keep, Surface, DEFAULT_NODE_LIMIT};
+use ionflux::mesh::implicit::{mesh_implicit, ImplicitDomain, Keep, Surface};
 use ionflux::mesh::Mesh;
 use ionflux::solver::cpu::CpuSolver;
 use ionflux::solver::{CgOptions, SymmetricSolver};
@@ -60,9 +60,8 @@ fn shell_current(a: f64, b: f64, h: f64) -> f64 {
             Surface::Sphere { name: "inner".into(), center, radius: a, keep: Keep::Outside },
             Surface::Sphere { name: "outer".into(), center, radius: b, keep: Keep::Inside },
         ],
-        node_limit: DEFAULT_NODE_LIMIT,
     };
-    let controls = MeshControls { h_max: h, h_min: h, h_interface: h, grading: 1.3 };
+    let controls = MeshControls { h_max: h, h_min: h, h_interface: h, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
     let (mesh, _) = mesh_implicit(&domain, &controls, &mut |_, _| {}).expect("shell meshes");
     let currents = boundary_currents(&mesh, |name| match name {
         "inner" => Dirichlet { potential: U },
@@ -111,7 +110,13 @@ fn small_sphere_in_a_large_grounded_box_matches_the_isolated_sphere() {
             shape: HotSpotShape::Sphere { center: DVec3::splat(side / 2.0), radius: a },
         }],
     };
-    let controls = MeshControls { h_max: side / 8.0, h_min: a / 8.0, h_interface: side / 8.0, grading: 1.2 };
+    let controls = MeshControls {
+        h_max: side / 8.0,
+        h_min: a / 8.0,
+        h_interface: side / 8.0,
+        grading: 1.2,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let mesh = generate(&geometry, &controls, &mut |_, _| {}).expect("meshes");
     let currents = boundary_currents(&mesh, grounded_box(&[]));
     let current = current_in(&mesh, &currents, "sphere");
@@ -137,7 +142,13 @@ fn disk_electrode_on_an_insulating_plane_matches_newman() {
             shape: HotSpotShape::Disk { center_x: width / 2.0, center_y: width / 2.0, radius: a },
         }],
     };
-    let controls = MeshControls { h_max: width / 8.0, h_min: a / 40.0, h_interface: width / 8.0, grading: 1.2 };
+    let controls = MeshControls {
+        h_max: width / 8.0,
+        h_min: a / 40.0,
+        h_interface: width / 8.0,
+        grading: 1.2,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let mesh = generate(&geometry, &controls, &mut |_, _| {}).expect("meshes");
     let currents = boundary_currents(&mesh, grounded_box(&["interface"]));
     let current = current_in(&mesh, &currents, "disk");

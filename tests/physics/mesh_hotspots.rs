@@ -6,7 +6,7 @@
 //! (r / (r - s))^2 for the spread of the radial gap: 0 <= V_mesh - (V_box - V_balls) <= that sum.
 
 use glam::DVec3;
-use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, Layer, MeshControls};
+use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, Layer, MeshControls, DEFAULT_MAX_NODES};
 use ionflux::mesh::hotspot::{generate, generate_with_hierarchy};
 use ionflux::mesh::implicit::{
     mesh_implicit, ImplicitDomain, Keep, Surface, MAX_DIHEDRAL_BOUND_DEG, MIN_DIHEDRAL_BOUND_DEG, NOT_BACKGROUND,
@@ -191,7 +191,7 @@ proptest! {
             hotspots.push(disk("d", x, y, r));
         }
         let geometry = cube_geometry(UM, vec![], hotspots);
-        let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.02 * UM, h_interface: 0.1 * UM, grading: 1.5 };
+        let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.02 * UM, h_interface: 0.1 * UM, grading: 1.5, max_nodes: DEFAULT_MAX_NODES };
         let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
         assert_valid(&mesh);
         let mut bound = 0.0;
@@ -217,7 +217,13 @@ fn default_resolution_sphere_is_small_graded_and_within_the_dihedral_bound() {
     let radius = 10e-9;
     let center = DVec3::new(4.0 * UM, 4.0 * UM, 25e-9);
     let geometry = cube_geometry(8.0 * UM, vec![], vec![sphere("hot", center, radius)]);
-    let controls = MeshControls { h_max: UM, h_min: radius / 5.0, h_interface: 0.2 * UM, grading: 1.3 };
+    let controls = MeshControls {
+        h_max: UM,
+        h_min: radius / 5.0,
+        h_interface: 0.2 * UM,
+        grading: 1.3,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
     assert!(mesh.nodes.len() < 2_000_000, "{} nodes", mesh.nodes.len());
     assert_valid(&mesh);
@@ -237,7 +243,13 @@ fn layers_are_conforming_planes_with_exact_region_volumes() {
         Layer { region: "coating".into(), thickness: 0.21 * UM, top_resistance: None },
     ];
     let geometry = cube_geometry(UM, layers, vec![disk("d", 0.5 * UM, 0.5 * UM, 0.2 * UM)]);
-    let controls = MeshControls { h_max: 0.3 * UM, h_min: 0.05 * UM, h_interface: 0.08 * UM, grading: 1.4 };
+    let controls = MeshControls {
+        h_max: 0.3 * UM,
+        h_min: 0.05 * UM,
+        h_interface: 0.08 * UM,
+        grading: 1.4,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
     assert_valid(&mesh);
     assert_eq!(mesh.region_names, ["interlayer", "coating", "electrolyte"]);
@@ -262,7 +274,8 @@ fn sphere_crossing_a_layer_plane_keeps_both_exact() {
     let layers = vec![Layer { region: "interlayer".into(), thickness: 20e-9, top_resistance: None }];
     let (center, radius) = (DVec3::new(0.5 * UM, 0.5 * UM, 25e-9), 10e-9);
     let geometry = cube_geometry(UM, layers, vec![sphere("hot", center, radius)]);
-    let controls = MeshControls { h_max: 0.25 * UM, h_min: 2e-9, h_interface: 20e-9, grading: 1.3 };
+    let controls =
+        MeshControls { h_max: 0.25 * UM, h_min: 2e-9, h_interface: 20e-9, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
     let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
     assert_valid(&mesh);
     let bound = sphere_boundary_bound(&mesh, "hot", center, radius);
@@ -288,9 +301,14 @@ fn concentric_shell_has_both_spheres_exact() {
             Surface::Sphere { name: "inner".into(), center, radius: a, keep: Keep::Outside },
             Surface::Sphere { name: "outer".into(), center, radius: b, keep: Keep::Inside },
         ],
-        node_limit: 1_000_000,
     };
-    let controls = MeshControls { h_max: 0.1 * UM, h_min: 0.03 * UM, h_interface: 0.1 * UM, grading: 1.3 };
+    let controls = MeshControls {
+        h_max: 0.1 * UM,
+        h_min: 0.03 * UM,
+        h_interface: 0.1 * UM,
+        grading: 1.3,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let (mesh, _) = mesh_implicit(&domain, &controls, &mut no_progress()).unwrap();
     assert_valid(&mesh);
     let inner = sphere_boundary_bound(&mesh, "inner", center, a);
@@ -309,7 +327,13 @@ fn concentric_shell_has_both_spheres_exact() {
 fn background_levels_are_nested_and_the_final_mesh_maps_onto_them() {
     let (center, radius) = (DVec3::new(0.4 * UM, 0.5 * UM, 0.5 * UM), 0.1 * UM);
     let geometry = cube_geometry(UM, vec![], vec![sphere("hot", center, radius)]);
-    let controls = MeshControls { h_max: 0.4 * UM, h_min: 0.03 * UM, h_interface: 0.2 * UM, grading: 1.5 };
+    let controls = MeshControls {
+        h_max: 0.4 * UM,
+        h_min: 0.03 * UM,
+        h_interface: 0.2 * UM,
+        grading: 1.5,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let generated = generate_with_hierarchy(&geometry, &controls, 3, &mut no_progress()).unwrap();
     let h = &generated.background;
     assert_eq!(h.levels.len(), 3);
@@ -369,7 +393,13 @@ fn background_levels_are_nested_and_the_final_mesh_maps_onto_them() {
 
 #[test]
 fn radius_below_resolution_is_a_clear_error() {
-    let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.02 * UM, h_interface: 0.1 * UM, grading: 1.5 };
+    let controls = MeshControls {
+        h_max: 0.25 * UM,
+        h_min: 0.02 * UM,
+        h_interface: 0.1 * UM,
+        grading: 1.5,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let tiny = cube_geometry(UM, vec![], vec![sphere("tiny", DVec3::splat(0.5 * UM), 0.039 * UM)]);
     match generate(&tiny, &controls, &mut no_progress()) {
         Err(MeshError::RadiusBelowResolution { name, radius_m, min_m }) => {
@@ -387,7 +417,13 @@ fn radius_below_resolution_is_a_clear_error() {
 
 #[test]
 fn misplaced_hot_spots_and_huge_meshes_are_errors() {
-    let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.02 * UM, h_interface: 0.1 * UM, grading: 1.5 };
+    let controls = MeshControls {
+        h_max: 0.25 * UM,
+        h_min: 0.02 * UM,
+        h_interface: 0.1 * UM,
+        grading: 1.5,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let mesh_of = |spots: Vec<HotSpot>| generate(&cube_geometry(UM, vec![], spots), &controls, &mut no_progress());
     let cuts = mesh_of(vec![sphere("low", DVec3::new(0.5, 0.5, 0.05) * UM, 0.1 * UM)]).unwrap_err();
     assert!(matches!(cuts, MeshError::HotSpotCutsInterface { ref name, .. } if name == "low"), "{cuts:?}");
@@ -415,8 +451,8 @@ fn misplaced_hot_spots_and_huge_meshes_are_errors() {
             radius: 0.1 * UM,
             keep: Keep::Outside,
         }],
-        node_limit: 2000,
     };
+    let controls = MeshControls { max_nodes: 2000, ..controls };
     // Refused from the node estimate, before the background is refined.
     let huge = mesh_implicit(&domain, &controls, &mut no_progress()).unwrap_err();
     assert!(matches!(huge, MeshError::EstimateTooLarge { limit: 2000, estimate } if estimate > 2000.0), "{huge:?}");
@@ -425,7 +461,8 @@ fn misplaced_hot_spots_and_huge_meshes_are_errors() {
 #[test]
 fn no_hot_spot_box_is_graded_towards_the_interface() {
     let geometry = cube_geometry(4.0 * UM, vec![], vec![]);
-    let controls = MeshControls { h_max: UM, h_min: 0.1 * UM, h_interface: 0.1 * UM, grading: 1.3 };
+    let controls =
+        MeshControls { h_max: UM, h_min: 0.1 * UM, h_interface: 0.1 * UM, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
     let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
     assert_valid(&mesh);
     assert!((mesh.volume() - (4.0 * UM).powi(3)).abs() < 1e-12 * (4.0 * UM).powi(3));
@@ -452,7 +489,13 @@ fn layered_box_without_hot_spots_shares_regions_by_material() {
         Layer { region: "LLZO".into(), thickness: 0.3 * UM, top_resistance: None },
     ];
     let geometry = Geometry { bulk_region: "Li3Sb".into(), ..cube_geometry(UM, layers, vec![]) };
-    let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.05 * UM, h_interface: 0.05 * UM, grading: 1.4 };
+    let controls = MeshControls {
+        h_max: 0.25 * UM,
+        h_min: 0.05 * UM,
+        h_interface: 0.05 * UM,
+        grading: 1.4,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
     assert_valid(&mesh);
     assert_eq!(mesh.region_names, ["LLZO", "Li3Sb"]);
@@ -479,7 +522,13 @@ fn layered_box_without_hot_spots_shares_regions_by_material() {
 
 #[test]
 fn bad_hot_spots_are_refused_with_messages_that_name_them() {
-    let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.02 * UM, h_interface: 0.1 * UM, grading: 1.5 };
+    let controls = MeshControls {
+        h_max: 0.25 * UM,
+        h_min: 0.02 * UM,
+        h_interface: 0.1 * UM,
+        grading: 1.5,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
     let message_of = |spots: Vec<HotSpot>| {
         generate(&cube_geometry(UM, vec![], spots), &controls, &mut no_progress()).unwrap_err().to_string()
     };

@@ -34,6 +34,9 @@ pub(super) struct BucketGrid {
     dims: [usize; 3],
     offsets: Vec<u32>,
     items: Vec<u32>,
+    /// Entries listed in cells [0, i) x [0, j) x [0, k), at (i, j, k) of a (dims + 1)^3 array: the count in any
+    /// block of cells in eight reads.
+    prefix: Vec<u32>,
 }
 
 impl BucketGrid {
@@ -56,7 +59,7 @@ impl BucketGrid {
         }
         let dims = cells_at(edge);
         let cell = DVec3::new(size.x / dims[0] as f64, size.y / dims[1] as f64, size.z / dims[2] as f64);
-        let mut grid = BucketGrid { lo, cell, dims, offsets: Vec::new(), items: Vec::new() };
+        let mut grid = BucketGrid { lo, cell, dims, offsets: Vec::new(), items: Vec::new(), prefix: Vec::new() };
         // (cell, item) pairs, found per item in parallel, then sorted: deterministic and independent of threads.
         let mut pairs: Vec<(u32, u32)> = (0..count)
             .into_par_iter()
@@ -86,7 +89,53 @@ impl BucketGrid {
         }
         grid.offsets = offsets;
         grid.items = pairs.into_iter().map(|(_, item)| item).collect();
+        grid.prefix = grid.prefix_counts();
         grid
+    }
+
+    fn prefix_index(&self, i: usize, j: usize, k: usize) -> usize {
+        i + (self.dims[0] + 1) * (j + (self.dims[1] + 1) * k)
+    }
+
+    fn prefix_counts(&self) -> Vec<u32> {
+        let [nx, ny, nz] = self.dims;
+        let mut prefix = vec![0u32; (nx + 1) * (ny + 1) * (nz + 1)];
+        for k in 0..nz {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let c = self.cell_index([i, j, k]);
+                    let count = self.offsets[c + 1] - self.offsets[c];
+                    let at = |a: usize, b: usize, d: usize| prefix[self.prefix_index(a, b, d)];
+                    prefix[self.prefix_index(i + 1, j + 1, k + 1)] =
+                        count + at(i, j + 1, k + 1) + at(i + 1, j, k + 1) + at(i + 1, j + 1, k)
+                            - at(i, j, k + 1)
+                            - at(i, j + 1, k)
+                            - at(i + 1, j, k)
+                            + at(i, j, k);
+                }
+            }
+        }
+        prefix
+    }
+
+    /// Whether any cell overlapping `b` lists an item (from the prefix counts: cheap for any box).
+    pub fn any_in(&self, b: &Aabb) -> bool {
+        let (first, last) = (self.cell_coords(b.lo), self.cell_coords(b.hi));
+        let (i0, j0, k0) = (first[0], first[1], first[2]);
+        let (i1, j1, k1) = (last[0] + 1, last[1] + 1, last[2] + 1);
+        let at = |i: usize, j: usize, k: usize| self.prefix[self.prefix_index(i, j, k)] as i64;
+        let count = at(i1, j1, k1) - at(i0, j1, k1) - at(i1, j0, k1) - at(i1, j1, k0)
+            + at(i0, j0, k1)
+            + at(i0, j1, k0)
+            + at(i1, j0, k0)
+            - at(i0, j0, k0);
+        count > 0
+    }
+
+    /// The number of cells overlapping `b`.
+    pub fn cells_in(&self, b: &Aabb) -> usize {
+        let (first, last) = (self.cell_coords(b.lo), self.cell_coords(b.hi));
+        (0..3).map(|a| last[a] - first[a] + 1).product()
     }
 
     fn cell_coords(&self, x: DVec3) -> [usize; 3] {
@@ -157,5 +206,10 @@ mod tests {
         assert_eq!(found, [0, 1, 2]);
         // Outside the grid: the nearest cell.
         assert_eq!(grid.at(DVec3::new(-1.0, -1.0, -1.0)), [0]);
+        // Block counts agree with the lists.
+        assert!(grid.any_in(&Aabb { lo, hi }));
+        assert!(grid.any_in(&Aabb { lo: DVec3::new(1.9, 0.9, 0.4), hi: DVec3::new(2.1, 1.1, 0.6) }));
+        assert!(!grid.any_in(&Aabb { lo: DVec3::new(0.6, 0.6, 0.1), hi: DVec3::new(1.4, 0.9, 0.4) }));
+        assert_eq!(grid.cells_in(&Aabb { lo, hi }), 8 * 4 * 2);
     }
 }

@@ -30,7 +30,7 @@ pub use size::{NodeEstimate, SizeField, NODES_PER_INVERSE_CUBE};
 use super::bisection::{refine_box, BisectionHierarchy, NodeBudget};
 use super::quality::MeshQuality;
 use super::{Mesh, MeshError};
-use crate::mesh::geometry::MeshControls;
+use crate::mesh::geometry::{MeshControls, MAX_GRADING, MAX_NODE_INDEX};
 use cut::cut_list;
 use glam::DVec3;
 use size::as_ball;
@@ -54,8 +54,6 @@ pub const SNAP_GUARD_DEG: f64 = 15.0;
 /// proof of a bound: over 1000 random placements the worst angles were 4.29 and 168.4 degrees, all accepted.
 pub const MIN_DIHEDRAL_BOUND_DEG: f64 = 4.0;
 pub const MAX_DIHEDRAL_BOUND_DEG: f64 = 172.0;
-/// Default guard against meshes too large for a workstation.
-pub const DEFAULT_NODE_LIMIT: usize = 20_000_000;
 /// Marks a final-mesh node that is not a background node (it was created by a cut).
 pub const NOT_BACKGROUND: u32 = u32::MAX;
 
@@ -92,7 +90,6 @@ pub struct ImplicitDomain {
     pub planes_z: Vec<f64>,
     pub region_names: Vec<String>,
     pub surfaces: Vec<Surface>,
-    pub node_limit: usize,
 }
 
 /// The final mesh with the nested background hierarchy it was cut from.
@@ -144,11 +141,11 @@ fn refine(
 ) -> Result<BisectionHierarchy, MeshError> {
     validate(domain, controls)?;
     let field = SizeField::new(domain, controls);
-    let estimate = field.estimate_nodes(domain.node_limit as f64);
+    let estimate = field.estimate_nodes(controls.max_nodes as f64);
     if !estimate.complete {
-        return Err(MeshError::EstimateTooLarge { estimate: estimate.nodes, limit: domain.node_limit });
+        return Err(MeshError::EstimateTooLarge { estimate: estimate.nodes, limit: controls.max_nodes });
     }
-    let budget = NodeBudget { limit: domain.node_limit, expected: estimate.nodes as usize };
+    let budget = NodeBudget { limit: controls.max_nodes, expected: estimate.nodes as usize };
     refine_box(domain.lo, domain.hi, controls.h_max, &|x| field.at(x), levels, budget, progress)
 }
 
@@ -163,8 +160,8 @@ fn cut_and_finish(
 ) -> Result<(Mesh, Vec<u32>, MeshQuality), MeshError> {
     progress("surfaces", 0.0);
     let cut = cut_surfaces(domain, nodes, tets, &cut_list(domain), 3.0 * controls.h_max, progress)?;
-    if cut.nodes.len() > domain.node_limit {
-        return Err(MeshError::TooLarge { limit: domain.node_limit });
+    if cut.nodes.len() > controls.max_nodes {
+        return Err(MeshError::TooLarge { limit: controls.max_nodes });
     }
     progress("tag", 0.0);
     let (mesh, background_node) = finish(domain, cut, background_count)?;
@@ -190,8 +187,11 @@ fn validate(domain: &ImplicitDomain, c: &MeshControls) -> Result<(), MeshError> 
     if c.h_interface > c.h_max {
         return Err(invalid("h_interface", format!("{:e} m exceeds h_max = {:e} m", c.h_interface, c.h_max)));
     }
-    if !(c.grading > 1.0 && c.grading <= 4.0) {
-        return Err(invalid("grading", format!("must lie in (1, 4], got {}", c.grading)));
+    if !(c.grading > 1.0 && c.grading <= MAX_GRADING) {
+        return Err(invalid("grading", format!("must lie in (1, {MAX_GRADING}], got {:e}", c.grading)));
+    }
+    if c.max_nodes > MAX_NODE_INDEX {
+        return Err(invalid("max_nodes", format!("must be at most {MAX_NODE_INDEX} (32-bit node indices)")));
     }
     let size = domain.hi - domain.lo;
     if !(size.min_element() > 0.0) {

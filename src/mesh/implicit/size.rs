@@ -91,6 +91,34 @@ impl Background {
         self.planes.iter().fold(self.h_max, |h, &p| h.min(self.h_interface + self.slope * farthest(p)))
     }
 
+    /// The integral of h^-3 over z0..z1 (exact: h is piecewise linear in z, and on each piece between the
+    /// planes, the points where two plane terms meet and where a term reaches h_max, it is one term).
+    fn integral_inverse_cube(&self, z0: f64, z1: f64) -> f64 {
+        let reach = (self.h_max - self.h_interface) / self.slope;
+        let mut breaks = vec![z0, z1];
+        for (i, &p) in self.planes.iter().enumerate() {
+            breaks.extend([p, p - reach, p + reach]);
+            if let Some(&q) = self.planes.get(i + 1) {
+                breaks.push(0.5 * (p + q));
+            }
+        }
+        breaks.retain(|&z| z >= z0 && z <= z1);
+        breaks.sort_by(f64::total_cmp);
+        breaks
+            .windows(2)
+            .map(|w| {
+                let (a, b) = (w[0], w[1]);
+                let (ha, hb) = (self.at(a), self.at(b));
+                if (ha - hb).abs() <= 1e-12 * ha {
+                    (b - a) / ha.powi(3)
+                } else {
+                    // h linear from ha to hb: the integral of h^-3 dz is (1/ha^2 - 1/hb^2) / (2 dh/dz).
+                    (b - a) * (1.0 / (ha * ha) - 1.0 / (hb * hb)) / (2.0 * (hb - ha))
+                }
+            })
+            .sum()
+    }
+
     /// A lower bound over a box.
     fn min_over(&self, b: &Aabb) -> f64 {
         let nearest = |p: f64| (b.lo.z - p).max(p - b.hi.z).max(0.0);
@@ -159,18 +187,30 @@ impl SizeField {
     }
 
     /// The node count the size field implies, [`NODES_PER_INVERSE_CUBE`] times the integral of h^-3 over the box,
-    /// by adaptive octree integration (boxes are split until h varies by less than a factor 1.5 over them). Stops
-    /// as soon as the count passes `limit`, so absurd sizes are refused at once: the result is then a lower bound
-    /// and `complete` is false.
+    /// by adaptive octree integration: a box no surface influences is integrated exactly (h depends on z alone
+    /// there); others are split until h varies by less than a factor 1.5 over them. Stops as soon as the count
+    /// passes `limit`, so absurd sizes are refused at once: the result is then a lower bound and `complete` is
+    /// false.
     pub fn estimate_nodes(&self, limit: f64) -> NodeEstimate {
         const MAX_DEPTH: u32 = 48;
+        // Boxes over more cells than this are split without bounding h over them first.
+        const BOUNDED_CELLS: usize = 64;
         let mut stack = vec![(self.domain, 0u32)];
         let mut nodes = 0.0;
         while let Some((b, depth)) = stack.pop() {
-            let (low, high) = self.bounds_over(&b);
-            if high <= 1.5 * low || depth >= MAX_DEPTH {
-                let size = b.hi - b.lo;
-                nodes += NODES_PER_INVERSE_CUBE * size.x * size.y * size.z / self.at(b.center()).powi(3);
+            let size = b.hi - b.lo;
+            let count = if !self.grid.any_in(&b) {
+                Some(size.x * size.y * self.background.integral_inverse_cube(b.lo.z, b.hi.z))
+            } else if depth >= MAX_DEPTH {
+                Some(size.x * size.y * size.z / self.at(b.center()).powi(3))
+            } else if self.grid.cells_in(&b) > BOUNDED_CELLS {
+                None
+            } else {
+                let (low, high) = self.bounds_over(&b);
+                (high <= 1.5 * low).then(|| size.x * size.y * size.z / self.at(b.center()).powi(3))
+            };
+            if let Some(count) = count {
+                nodes += NODES_PER_INVERSE_CUBE * count;
                 if !(nodes <= limit) {
                     return NodeEstimate { nodes, complete: false };
                 }
@@ -200,7 +240,7 @@ pub struct NodeEstimate {
 mod tests {
     use super::super::{ImplicitDomain, Keep, Surface};
     use super::*;
-    use crate::mesh::geometry::SplitMix64;
+    use crate::mesh::geometry::{SplitMix64, DEFAULT_MAX_NODES};
 
     /// The size field by its definition: the minimum over every term, no index.
     fn by_definition(domain: &ImplicitDomain, c: &MeshControls, x: DVec3) -> f64 {
@@ -242,13 +282,13 @@ mod tests {
             planes_z: vec![1e-6],
             region_names: vec!["a".into(), "b".into()],
             surfaces,
-            node_limit: usize::MAX,
         }
     }
 
     #[test]
     fn the_indexed_field_equals_the_definition_exactly() {
-        let controls = MeshControls { h_max: 1e-6, h_min: 2e-9, h_interface: 200e-9, grading: 1.3 };
+        let controls =
+            MeshControls { h_max: 1e-6, h_min: 2e-9, h_interface: 200e-9, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
         let domain = random_domain(300, 4);
         let field = SizeField::new(&domain, &controls);
         let mut rng = SplitMix64::new(9);
@@ -265,7 +305,8 @@ mod tests {
 
     #[test]
     fn estimates_stop_at_the_limit_at_once() {
-        let controls = MeshControls { h_max: 1e-9, h_min: 1e-9, h_interface: 1e-9, grading: 1.3 };
+        let controls =
+            MeshControls { h_max: 1e-9, h_min: 1e-9, h_interface: 1e-9, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
         let domain = ImplicitDomain { hi: DVec3::splat(8e-6), ..random_domain(0, 1) };
         let field = SizeField::new(&domain, &controls);
         let estimate = field.estimate_nodes(1e7);
