@@ -134,97 +134,123 @@ struct RowAssembler<'a> {
 }
 
 impl RowAssembler<'_> {
-    /// Phase 1: the sorted, unique columns of each row node.
+    /// The sorted, unique columns of the row of `node`, into `cols`.
+    fn columns(&self, node: u32, cols: &mut Vec<u32>) {
+        cols.clear();
+        let tet_neighbours = self.incidence.of(node as usize).iter().flat_map(|&t| self.mesh.tets[t as usize]);
+        let interface_neighbours = self.interfaces.into_iter().flat_map(|coupling| {
+            coupling.of(node as usize).iter().flat_map(|&(face, _, _)| {
+                let f = &coupling.faces[face as usize];
+                f.below.into_iter().chain(f.above)
+            })
+        });
+        cols.extend(
+            tet_neighbours.chain(interface_neighbours).map(|m| self.column_of[m as usize]).filter(|&c| c != NO_COLUMN),
+        );
+        cols.sort_unstable();
+        cols.dedup();
+    }
+
+    /// Phase 1: the pattern, counted row by row, then filled in place (no per-row allocation).
     fn pattern(&self, row_nodes: &[u32]) -> (Vec<usize>, Vec<u32>) {
-        let rows: Vec<Vec<u32>> = row_nodes
+        let counts: Vec<u32> = row_nodes
             .par_iter()
-            .with_min_len(PAR_MIN_LEN / 16)
-            .map(|&node| {
-                let tet_neighbours = self.incidence.of(node as usize).iter().flat_map(|&t| self.mesh.tets[t as usize]);
-                let interface_neighbours = self.interfaces.into_iter().flat_map(|coupling| {
-                    coupling.of(node as usize).iter().flat_map(|&(face, _, _)| {
-                        let f = &coupling.faces[face as usize];
-                        f.below.into_iter().chain(f.above)
-                    })
-                });
-                let mut cols: Vec<u32> = tet_neighbours
-                    .chain(interface_neighbours)
-                    .map(|m| self.column_of[m as usize])
-                    .filter(|&c| c != NO_COLUMN)
-                    .collect();
-                cols.sort_unstable();
-                cols.dedup();
-                cols
+            .with_min_len(ROW_BLOCK)
+            .map_init(Vec::new, |cols, &node| {
+                self.columns(node, cols);
+                cols.len() as u32
             })
             .collect();
-        let mut row_ptr = Vec::with_capacity(rows.len() + 1);
+        let mut row_ptr = Vec::with_capacity(counts.len() + 1);
         row_ptr.push(0);
-        for r in &rows {
-            row_ptr.push(row_ptr.last().unwrap() + r.len());
+        for &count in &counts {
+            row_ptr.push(row_ptr.last().unwrap() + count as usize);
         }
-        let col_idx = rows.concat();
+        drop(counts);
+        let mut col_idx = vec![0u32; *row_ptr.last().unwrap()];
+        let mut unused = vec![(); row_nodes.len()];
+        par_rows(&row_ptr, &mut col_idx, &mut unused, |row, cols, scratch| {
+            self.columns(row_nodes[row], scratch);
+            cols.copy_from_slice(scratch);
+        });
         (row_ptr, col_idx)
     }
 
     /// Phase 2: stiffness values of each row and its right-hand side (source load minus lifted
-    /// Dirichlet columns), row by row in parallel.
+    /// Dirichlet columns), blocks of rows in parallel.
     fn fill(&self, row_nodes: &[u32]) -> (SparseRows, Vec<f64>) {
         let (row_ptr, col_idx) = self.pattern(row_nodes);
         let mut values = vec![0.0; col_idx.len()];
         let mut rhs = vec![0.0; row_nodes.len()];
-        split_rows(&mut values, &row_ptr)
-            .into_par_iter()
-            .with_min_len(PAR_MIN_LEN / 16)
-            .zip(rhs.par_iter_mut())
-            .zip(row_nodes.par_iter())
-            .enumerate()
-            .for_each(|(row, ((row_values, rhs), &node))| {
-                let cols = &col_idx[row_ptr[row]..row_ptr[row + 1]];
-                let mut add = |other: u32, entry: f64| match self.column_of[other as usize] {
-                    NO_COLUMN => {
-                        if let Some(fixed) = self.fixed_potential {
-                            *rhs -= entry * fixed[other as usize];
-                        }
-                    }
-                    c => row_values[cols.binary_search(&c).expect("pattern holds every neighbour")] += entry,
-                };
-                let mut load = 0.0;
-                for &t in self.incidence.of(node as usize) {
-                    let tet = self.mesh.tets[t as usize];
-                    let points = self.mesh.tet_points(t as usize);
-                    let local =
-                        tet.iter().position(|&m| m == node).expect("incidence lists only tets holding the node");
-                    let (gradients, volume) = barycentric_gradients(points);
-                    let k = self.region_coefficient[self.mesh.tet_region[t as usize] as usize];
-                    for (b, &other) in tet.iter().enumerate() {
-                        add(other, k * volume * gradients[local].dot(gradients[b]));
-                    }
-                    if let Some(source) = self.source {
-                        load += element_load(points, volume, source, local);
+        par_rows(&row_ptr, &mut values, &mut rhs, |row, row_values, _| {
+            let node = row_nodes[row];
+            let cols = &col_idx[row_ptr[row]..row_ptr[row + 1]];
+            let mut lifted = 0.0;
+            let mut add = |other: u32, entry: f64| match self.column_of[other as usize] {
+                NO_COLUMN => {
+                    if let Some(fixed) = self.fixed_potential {
+                        lifted -= entry * fixed[other as usize];
                     }
                 }
-                if let Some(coupling) = self.interfaces {
-                    for &(face, side, corner) in coupling.of(node as usize) {
-                        for (other, entry) in coupling.row(face, side, corner) {
-                            add(other, entry);
-                        }
+                c => row_values[cols.binary_search(&c).expect("pattern holds every neighbour")] += entry,
+            };
+            let mut load = 0.0;
+            for &t in self.incidence.of(node as usize) {
+                let tet = self.mesh.tets[t as usize];
+                let points = self.mesh.tet_points(t as usize);
+                let local = tet.iter().position(|&m| m == node).expect("incidence lists only tets holding the node");
+                let (gradients, volume) = barycentric_gradients(points);
+                let k = self.region_coefficient[self.mesh.tet_region[t as usize] as usize];
+                for (b, &other) in tet.iter().enumerate() {
+                    add(other, k * volume * gradients[local].dot(gradients[b]));
+                }
+                if let Some(source) = self.source {
+                    load += element_load(points, volume, source, local);
+                }
+            }
+            if let Some(coupling) = self.interfaces {
+                for &(face, side, corner) in coupling.of(node as usize) {
+                    for (other, entry) in coupling.row(face, side, corner) {
+                        add(other, entry);
                     }
                 }
-                *rhs += load;
-            });
+            }
+            lifted + load
+        });
         (SparseRows { row_ptr, col_idx, values }, rhs)
     }
 }
 
-/// Per-row mutable slices of `values`, so that rows can be filled in parallel without atomics.
-fn split_rows<'v>(mut values: &'v mut [f64], row_ptr: &[usize]) -> Vec<&'v mut [f64]> {
-    let mut rows = Vec::with_capacity(row_ptr.len().saturating_sub(1));
-    for w in row_ptr.windows(2) {
-        let (row, rest) = values.split_at_mut(w[1] - w[0]);
-        rows.push(row);
-        values = rest;
+/// Rows per parallel task of the row-wise assembly: large enough that scheduling is negligible, small enough to
+/// balance the threads.
+const ROW_BLOCK: usize = 1024;
+
+/// Calls `fill(row, data of the row, scratch)` for every row of a CSR array (row `i` owns
+/// `data[row_ptr[i]..row_ptr[i + 1]]`) and stores its result in `per_row[i]`; blocks of rows run in parallel,
+/// each with its own scratch vector.
+fn par_rows<T: Send, R: Send>(
+    row_ptr: &[usize],
+    data: &mut [T],
+    per_row: &mut [R],
+    fill: impl Fn(usize, &mut [T], &mut Vec<u32>) -> R + Sync,
+) {
+    let rows = per_row.len();
+    let mut blocks = Vec::with_capacity(rows.div_ceil(ROW_BLOCK));
+    let mut rest = data;
+    for (first, results) in (0..rows).step_by(ROW_BLOCK).zip(per_row.chunks_mut(ROW_BLOCK)) {
+        let last = first + results.len();
+        let (block, tail) = rest.split_at_mut(row_ptr[last] - row_ptr[first]);
+        blocks.push((first, block, results));
+        rest = tail;
     }
-    rows
+    blocks.into_par_iter().for_each(|(first, block, results)| {
+        let mut scratch = Vec::new();
+        let base = row_ptr[first];
+        for (offset, result) in results.iter_mut().enumerate() {
+            let row = first + offset;
+            *result = fill(row, &mut block[row_ptr[row] - base..row_ptr[row + 1] - base], &mut scratch);
+        }
+    });
 }
 
 /// Adds `value` to the stored entry (i, j) of a matrix whose pattern already holds it.

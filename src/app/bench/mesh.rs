@@ -62,15 +62,15 @@ fn peak_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The node count the case's size field implies (before meshing).
-pub fn estimated_nodes(case: &Case) -> Result<f64, AnalysisError> {
+/// The node count the case's size field implies (before meshing); counting stops past `limit`.
+pub fn estimated_nodes(case: &Case, limit: f64) -> Result<f64, AnalysisError> {
     let domain = implicit_domain(&case.geometry).map_err(AnalysisError::Mesh)?;
-    Ok(SizeField::new(&domain, &case.mesh).estimate_nodes(f64::INFINITY).nodes)
+    Ok(SizeField::new(&domain, &case.mesh).estimate_nodes(limit).nodes)
 }
 
 /// Meshes `case` with a clock and a memory reading per stage.
 pub fn bench_mesh(case: &Case) -> Result<MeshBench, AnalysisError> {
-    let estimated = estimated_nodes(case)?;
+    let estimated = estimated_nodes(case, f64::INFINITY)?;
     let mut marks: Vec<(String, f64, Option<u64>)> = Vec::new();
     let start = Instant::now();
     reset_peak_memory();
@@ -113,10 +113,10 @@ pub fn bench_mesh(case: &Case) -> Result<MeshBench, AnalysisError> {
 }
 
 /// A random-sphere interface: `spheres` depleted Sb spheres (radius 10-20 nm, centres 25-60 nm deep, at least
-/// 100 nm apart) on an L x L x L/4 box, meshed at h_max 1 um, h_interface 250 nm, h_min 4 nm.
-pub fn sphere_case(spheres: usize, side_um: f64) -> Result<Case, crate::case::CaseError> {
+/// 100 nm apart) on an L x L x L/4 box, meshed at h_max 1 um, h_min 4 nm and the given h_interface.
+pub fn sphere_case(spheres: usize, side_um: f64, h_interface_nm: f64) -> Result<Case, crate::case::CaseError> {
     let text = format!(
-        r#"name = "{spheres} random spheres, {side_um:.2} um"
+        r#"name = "{spheres} spheres, {side_um:.1} um, h_i {h_interface_nm:.0} nm"
 [domain]
 size = ["{side_um} um", "{side_um} um", "{height} um"]
 material = "llzo"
@@ -141,7 +141,7 @@ type = "dirichlet"
 potential = "0.90 V"
 [mesh]
 h_max = "1 um"
-h_interface = "250 nm"
+h_interface = "{h_interface_nm} nm"
 h_min = "4 nm"
 "#,
         height = side_um / 4.0
@@ -149,32 +149,52 @@ h_min = "4 nm"
     Case::from_toml_str(&text, "mesh bench family", &[])
 }
 
-/// The family member with `spheres` spheres whose box is sized (by the node estimate) for about `nodes` nodes.
-pub fn family_case(spheres: usize, nodes: f64) -> Result<Case, AnalysisError> {
-    // The estimate grows with the box; bisect its side (um) on a log scale. A box too small to place the
-    // spheres counts as too small.
-    let (mut small, mut large) = (2.0f64, 400.0f64);
-    for _ in 0..40 {
-        let side = (small * large).sqrt();
-        let fits = match sphere_case(spheres, side) {
-            Ok(case) => estimated_nodes(&case)? >= nodes,
-            Err(_) => false,
-        };
-        if fits {
-            large = side;
-        } else {
-            small = side;
+/// The interface h_interface of the family's largest member; the others are refined toward the interface until
+/// they have as many nodes.
+const FAMILY_H_INTERFACE_NM: f64 = 250.0;
+
+/// The family at about `nodes` nodes each, on one box: sized so that the 1000-sphere member at h_interface 250 nm
+/// has that many nodes; members with fewer spheres refine the interface (a smaller h_interface) to the same count,
+/// so every member is mostly refined mesh and the comparison isolates the number of surfaces.
+pub fn family(nodes: f64) -> Result<Vec<Case>, AnalysisError> {
+    let largest = *FAMILY_SPHERES.iter().max().expect("the family has members");
+    // Bisections on a log scale to 0.1 %; counting stops once a candidate is known to be too large.
+    let bisect = |mut small: f64, mut large: f64, too_large: &dyn Fn(f64) -> Result<bool, AnalysisError>| {
+        while large / small > 1.001 {
+            let mid = (small * large).sqrt();
+            if too_large(mid)? {
+                large = mid;
+            } else {
+                small = mid;
+            }
         }
-    }
-    Ok(sphere_case(spheres, large)?)
+        Ok::<f64, AnalysisError>(large)
+    };
+    // A box too small to place the spheres counts as too small.
+    let side = bisect(2.0, 400.0, &|side| match sphere_case(largest, side, FAMILY_H_INTERFACE_NM) {
+        Ok(case) => Ok(estimated_nodes(&case, nodes)? >= nodes),
+        Err(_) => Ok(false),
+    })?;
+    FAMILY_SPHERES
+        .iter()
+        .map(|&spheres| {
+            let h_interface = if spheres == largest {
+                FAMILY_H_INTERFACE_NM
+            } else {
+                // Fewer nodes as h_interface grows: "too large" means a count below the target.
+                bisect(4.0, FAMILY_H_INTERFACE_NM, &|h| {
+                    let case = sphere_case(spheres, side, h).map_err(AnalysisError::Case)?;
+                    Ok(estimated_nodes(&case, nodes)? < nodes)
+                })?
+            };
+            sphere_case(spheres, side, h_interface).map_err(AnalysisError::Case)
+        })
+        .collect()
 }
 
 /// Meshes the family at about `nodes` nodes each.
 pub fn run_family(nodes: f64) -> Result<MeshBenchReport, AnalysisError> {
-    let cases = FAMILY_SPHERES
-        .iter()
-        .map(|&spheres| family_case(spheres, nodes).and_then(|case| bench_mesh(&case)))
-        .collect::<Result<_, _>>()?;
+    let cases = family(nodes)?.iter().map(bench_mesh).collect::<Result<_, _>>()?;
     Ok(MeshBenchReport { threads: rayon::current_num_threads(), cases })
 }
 
