@@ -237,9 +237,9 @@ pub fn write_outputs(
     let mut written = Vec::new();
     if write_vtu {
         let m = &solution.mesh;
-        let j_magnitude: Vec<f64> = solution.node_current.iter().map(|j| j.length()).collect();
-        let region: Vec<i32> = m.tet_region.iter().map(|&r| r as i32).collect();
-        let sigma: Vec<f64> = m.tet_region.iter().map(|&r| solution.region_coefficient[r as usize]).collect();
+        let j_magnitude = |i: usize| solution.node_current[i].length();
+        let region = |t: usize| m.tet_region[t] as i32;
+        let sigma = |t: usize| solution.region_coefficient[m.tet_region[t] as usize];
         let grid = vtu::Grid {
             points: &m.nodes,
             tets: &m.tets,
@@ -247,11 +247,15 @@ pub fn write_outputs(
             point_data: vec![
                 vtu::Field { name: "phi", unit: "V", values: vtu::Values::Scalars(&solution.phi) },
                 vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.node_current) },
-                vtu::Field { name: "J_magnitude", unit: "A/m^2", values: vtu::Values::Scalars(&j_magnitude) },
+                vtu::Field {
+                    name: "J_magnitude",
+                    unit: "A/m^2",
+                    values: vtu::Values::ScalarsFn(m.nodes.len(), &j_magnitude),
+                },
             ],
             cell_data: vec![
-                vtu::Field { name: "region", unit: "", values: vtu::Values::Ints(&region) },
-                vtu::Field { name: "sigma", unit: "S/m", values: vtu::Values::Scalars(&sigma) },
+                vtu::Field { name: "region", unit: "", values: vtu::Values::IntsFn(m.tets.len(), &region) },
+                vtu::Field { name: "sigma", unit: "S/m", values: vtu::Values::ScalarsFn(m.tets.len(), &sigma) },
                 vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.cell_current) },
             ],
         };

@@ -1,40 +1,115 @@
 //! VTK XML unstructured grids (`.vtu`), binary: raw appended data with UInt64 block headers,
 //! little endian, which ParaView, VTK and meshio read. Tets and (optionally) boundary triangles
 //! share one grid so a mesh and its boundary tags can be inspected together.
+//!
+//! The file is streamed: the header's offsets follow from the array lengths, and every array (including the
+//! derived ones: connectivity, |J|, per-tet region and sigma) is encoded in small chunks straight into the
+//! temporary file, so writing adds a fixed buffer to the run's memory, not a copy of the mesh.
 
-use super::{write_atomic, OutputError};
+use super::{write_atomic_with, OutputError};
 use crate::mesh::Mesh;
 use glam::DVec3;
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::Path;
 
 const VTK_TETRA: u8 = 10;
 const VTK_TRIANGLE: u8 = 5;
+/// Bytes encoded at a time.
+const CHUNK_BYTES: usize = 1 << 20;
 
-/// The values of one data array; borrowed, one entry per point or per cell.
+/// The values of one data array, one entry per point or per cell: borrowed, or computed per entry.
 pub enum Values<'a> {
     Scalars(&'a [f64]),
     Vectors(&'a [DVec3]),
     Ints(&'a [i32]),
+    /// `len` scalars, entry i computed by the function.
+    ScalarsFn(usize, &'a (dyn Fn(usize) -> f64 + Sync)),
+    /// `len` integers, entry i computed by the function.
+    IntsFn(usize, &'a (dyn Fn(usize) -> i32 + Sync)),
 }
 
-impl Values<'_> {
+/// Appends the little-endian bytes of a range of entries to the buffer.
+type Encode<'a> = Box<dyn Fn(std::ops::Range<usize>, &mut Vec<u8>) + 'a>;
+
+/// What the appended section holds for one array: its VTK type, components, entry count and encoder.
+struct Payload<'a> {
+    vtk_type: &'static str,
+    components: usize,
+    entries: usize,
+    entry_bytes: usize,
+    encode: Encode<'a>,
+}
+
+fn payload<'a>(
+    vtk_type: &'static str,
+    components: usize,
+    entries: usize,
+    entry_bytes: usize,
+    encode: Encode<'a>,
+) -> Payload<'a> {
+    Payload { vtk_type, components, entries, entry_bytes, encode }
+}
+
+/// Declares an array in the header at `position` of the appended section and advances it past the array.
+fn declare(xml: &mut String, position: &mut u64, name: &str, unit: &str, payload: &Payload) {
+    let unit_attr = if unit.is_empty() { String::new() } else { format!(r#" unit="{unit}""#) };
+    let _ = writeln!(
+        xml,
+        r#"        <DataArray type="{}" Name="{name}" NumberOfComponents="{}"{unit_attr} format="appended" offset="{position}"/>"#,
+        payload.vtk_type, payload.components
+    );
+    *position += 8 + payload.bytes();
+}
+
+impl Payload<'_> {
+    fn bytes(&self) -> u64 {
+        (self.entries * self.entry_bytes) as u64
+    }
+
+    fn stream(&self, out: &mut impl Write, buffer: &mut Vec<u8>) -> std::io::Result<()> {
+        out.write_all(&self.bytes().to_le_bytes())?;
+        let per_chunk = (CHUNK_BYTES / self.entry_bytes).max(1);
+        for first in (0..self.entries).step_by(per_chunk) {
+            buffer.clear();
+            (self.encode)(first..(first + per_chunk).min(self.entries), buffer);
+            out.write_all(buffer)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Values<'a> {
     fn len(&self) -> usize {
         match self {
             Values::Scalars(v) => v.len(),
             Values::Vectors(v) => v.len(),
             Values::Ints(v) => v.len(),
+            Values::ScalarsFn(n, _) | Values::IntsFn(n, _) => *n,
         }
     }
 
-    /// (VTK type name, components, little-endian bytes)
-    fn encode(&self) -> (&'static str, usize, Vec<u8>) {
-        match self {
-            Values::Scalars(v) => ("Float64", 1, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Values::Vectors(v) => {
-                ("Float64", 3, v.iter().flat_map(|p| p.to_array()).flat_map(|x| x.to_le_bytes()).collect())
+    fn payload(&self) -> Payload<'a> {
+        let f64s = |n: usize, components: usize, encode| payload("Float64", components, n, 8 * components, encode);
+        let i32s = |n: usize, encode| payload("Int32", 1, n, 4, encode);
+        match *self {
+            Values::Scalars(v) => {
+                f64s(v.len(), 1, Box::new(move |r, out| v[r].iter().for_each(|x| out.extend(x.to_le_bytes()))))
             }
-            Values::Ints(v) => ("Int32", 1, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            Values::Vectors(v) => f64s(
+                v.len(),
+                3,
+                Box::new(move |r, out| {
+                    v[r].iter().flat_map(|p| p.to_array()).for_each(|x| out.extend(x.to_le_bytes()))
+                }),
+            ),
+            Values::Ints(v) => {
+                i32s(v.len(), Box::new(move |r, out| v[r].iter().for_each(|x| out.extend(x.to_le_bytes()))))
+            }
+            Values::ScalarsFn(n, f) => {
+                f64s(n, 1, Box::new(move |r, out| r.for_each(|i| out.extend(f(i).to_le_bytes()))))
+            }
+            Values::IntsFn(n, f) => i32s(n, Box::new(move |r, out| r.for_each(|i| out.extend(f(i).to_le_bytes())))),
         }
     }
 }
@@ -55,40 +130,57 @@ pub struct Grid<'a> {
     pub cell_data: Vec<Field<'a>>,
 }
 
-/// Accumulates the XML header and the appended binary blocks side by side.
-struct Encoder {
-    xml: String,
-    appended: Vec<u8>,
-}
-
-impl Encoder {
-    fn data_array(&mut self, name: &str, unit: &str, vtk_type: &str, components: usize, bytes: &[u8]) {
-        let unit_attr = if unit.is_empty() { String::new() } else { format!(r#" unit="{unit}""#) };
-        let _ = writeln!(
-            self.xml,
-            r#"        <DataArray type="{vtk_type}" Name="{name}" NumberOfComponents="{components}"{unit_attr} format="appended" offset="{}"/>"#,
-            self.appended.len()
-        );
-        self.appended.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        self.appended.extend_from_slice(bytes);
-    }
-
-    fn fields(&mut self, tag: &str, fields: &[Field], expected_len: usize) {
-        let _ = writeln!(self.xml, "      <{tag}>");
-        for f in fields {
-            assert_eq!(f.values.len(), expected_len, "{tag} array `{}` has the wrong length", f.name);
-            let (vtk_type, components, bytes) = f.values.encode();
-            self.data_array(f.name, f.unit, vtk_type, components, &bytes);
-        }
-        let _ = writeln!(self.xml, "      </{tag}>");
-    }
-}
-
-/// The complete `.vtu` file as bytes.
-pub fn encode(grid: &Grid) -> Vec<u8> {
+/// Writes the whole `.vtu` file to `out`, streaming the appended arrays.
+pub fn write_to(out: &mut impl Write, grid: &Grid) -> std::io::Result<()> {
     let n_cells = grid.tets.len() + grid.triangles.len();
-    let mut enc = Encoder { xml: String::new(), appended: Vec::new() };
-    enc.xml.push_str("<?xml version=\"1.0\"?>\n");
+    let (tets, triangles) = (grid.tets, grid.triangles);
+    let i64s = |n: usize, encode| payload("Int64", 1, n, 8, encode);
+    // Connectivity entry i: tets' corners first, then the triangles'.
+    let corner = move |i: usize| -> i64 {
+        if i < 4 * tets.len() {
+            tets[i / 4][i % 4] as i64
+        } else {
+            let j = i - 4 * tets.len();
+            triangles[j / 3][j % 3] as i64
+        }
+    };
+    let offset = move |c: usize| -> i64 {
+        if c < tets.len() {
+            4 * (c as i64 + 1)
+        } else {
+            4 * tets.len() as i64 + 3 * (c - tets.len()) as i64 + 3
+        }
+    };
+    let cell_arrays = [
+        (
+            "connectivity",
+            i64s(
+                4 * tets.len() + 3 * triangles.len(),
+                Box::new(move |r, o| r.for_each(|i| o.extend(corner(i).to_le_bytes()))),
+            ),
+        ),
+        ("offsets", i64s(n_cells, Box::new(move |r, o| r.for_each(|c| o.extend(offset(c).to_le_bytes()))))),
+        (
+            "types",
+            payload(
+                "UInt8",
+                1,
+                n_cells,
+                1,
+                Box::new(move |r, o| r.for_each(|c| o.push(if c < tets.len() { VTK_TETRA } else { VTK_TRIANGLE }))),
+            ),
+        ),
+    ];
+    let fields = |fields: &[Field], expected: usize, tag: &str| {
+        for f in fields {
+            assert_eq!(f.values.len(), expected, "{tag} array `{}` has the wrong length", f.name);
+        }
+    };
+    fields(&grid.point_data, grid.points.len(), "PointData");
+    fields(&grid.cell_data, n_cells, "CellData");
+
+    // The header, with every array's offset into the appended section (an 8-byte length, then the bytes).
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n");
     let units: Vec<String> = grid
         .point_data
         .iter()
@@ -97,67 +189,70 @@ pub fn encode(grid: &Grid) -> Vec<u8> {
         .map(|f| format!("{} [{}]", f.name, f.unit))
         .collect();
     if !units.is_empty() {
-        let _ = writeln!(enc.xml, "<!-- written by ionflux; units: {} -->", units.join(", "));
+        let _ = writeln!(xml, "<!-- written by ionflux; units: {} -->", units.join(", "));
     }
-    enc.xml.push_str(
+    xml.push_str(
         "<VTKFile type=\"UnstructuredGrid\" version=\"1.0\" byte_order=\"LittleEndian\" header_type=\"UInt64\">\n",
     );
-    enc.xml.push_str("  <UnstructuredGrid>\n");
-    let _ = writeln!(enc.xml, r#"    <Piece NumberOfPoints="{}" NumberOfCells="{n_cells}">"#, grid.points.len());
-    enc.fields("PointData", &grid.point_data, grid.points.len());
-    enc.fields("CellData", &grid.cell_data, n_cells);
+    xml.push_str("  <UnstructuredGrid>\n");
+    let _ = writeln!(xml, r#"    <Piece NumberOfPoints="{}" NumberOfCells="{n_cells}">"#, grid.points.len());
+    let mut appended: Vec<Payload> = Vec::new();
+    let mut position = 0u64;
+    for (tag, data) in [("PointData", &grid.point_data), ("CellData", &grid.cell_data)] {
+        let _ = writeln!(xml, "      <{tag}>");
+        for f in data.iter() {
+            let payload = f.values.payload();
+            declare(&mut xml, &mut position, f.name, f.unit, &payload);
+            appended.push(payload);
+        }
+        let _ = writeln!(xml, "      </{tag}>");
+    }
+    xml.push_str("      <Points>\n");
+    let points = Values::Vectors(grid.points).payload();
+    declare(&mut xml, &mut position, "Points", "m", &points);
+    appended.push(points);
+    xml.push_str("      </Points>\n      <Cells>\n");
+    for (name, payload) in cell_arrays {
+        declare(&mut xml, &mut position, name, "", &payload);
+        appended.push(payload);
+    }
+    xml.push_str("      </Cells>\n    </Piece>\n  </UnstructuredGrid>\n  <AppendedData encoding=\"raw\">\n   _");
+    out.write_all(xml.as_bytes())?;
+    let mut buffer = Vec::with_capacity(CHUNK_BYTES + 64);
+    for payload in &appended {
+        payload.stream(out, &mut buffer)?;
+    }
+    out.write_all(b"\n  </AppendedData>\n</VTKFile>\n")
+}
 
-    enc.xml.push_str("      <Points>\n");
-    let (_, _, point_bytes) = Values::Vectors(grid.points).encode();
-    enc.data_array("Points", "m", "Float64", 3, &point_bytes);
-    enc.xml.push_str("      </Points>\n      <Cells>\n");
-    let connectivity: Vec<u8> = grid
-        .tets
-        .iter()
-        .flat_map(|t| t.iter())
-        .chain(grid.triangles.iter().flat_map(|t| t.iter()))
-        .flat_map(|&v| (v as i64).to_le_bytes())
-        .collect();
-    let offsets: Vec<u8> = (1..=grid.tets.len())
-        .map(|i| 4 * i as i64)
-        .chain((1..=grid.triangles.len()).map(|i| 4 * grid.tets.len() as i64 + 3 * i as i64))
-        .flat_map(|o| o.to_le_bytes())
-        .collect();
-    let types: Vec<u8> = std::iter::repeat_n(VTK_TETRA, grid.tets.len())
-        .chain(std::iter::repeat_n(VTK_TRIANGLE, grid.triangles.len()))
-        .collect();
-    enc.data_array("connectivity", "", "Int64", 1, &connectivity);
-    enc.data_array("offsets", "", "Int64", 1, &offsets);
-    enc.data_array("types", "", "UInt8", 1, &types);
-    enc.xml.push_str("      </Cells>\n    </Piece>\n  </UnstructuredGrid>\n  <AppendedData encoding=\"raw\">\n   _");
-
-    let mut bytes = enc.xml.into_bytes();
-    bytes.extend_from_slice(&enc.appended);
-    bytes.extend_from_slice(b"\n  </AppendedData>\n</VTKFile>\n");
+/// The complete `.vtu` file as bytes (for tests and small grids).
+pub fn encode(grid: &Grid) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    write_to(&mut bytes, grid).expect("writing to memory cannot fail");
     bytes
 }
 
-/// Write `grid` to `path` atomically.
+/// Write `grid` to `path` atomically, streamed.
 pub fn write(path: &Path, grid: &Grid) -> Result<(), OutputError> {
-    write_atomic(path, &encode(grid))
+    write_atomic_with(path, |out| write_to(out, grid))
 }
 
 /// The mesh alone, for inspection: tets with cell data `region` (and -1 on triangles) and the
 /// boundary triangles with cell data `boundary` (their tag; -1 on tets).
 pub fn write_mesh(path: &Path, mesh: &Mesh) -> Result<(), OutputError> {
     let triangles: Vec<[u32; 3]> = mesh.boundary_faces.iter().map(|f| f.nodes).collect();
-    let region: Vec<i32> =
-        mesh.tet_region.iter().map(|&r| r as i32).chain(std::iter::repeat_n(-1, triangles.len())).collect();
-    let boundary: Vec<i32> =
-        std::iter::repeat_n(-1, mesh.tets.len()).chain(mesh.boundary_faces.iter().map(|f| f.tag as i32)).collect();
+    let tets = mesh.tets.len();
+    let region = |c: usize| if c < tets { mesh.tet_region[c] as i32 } else { -1 };
+    let boundary = |c: usize| if c < tets { -1 } else { mesh.boundary_faces[c - tets].tag as i32 };
+    let cells = tets + triangles.len();
     let grid = Grid {
         points: &mesh.nodes,
         tets: &mesh.tets,
         triangles: &triangles,
         point_data: vec![],
         cell_data: vec![
-            Field { name: "region", unit: "", values: Values::Ints(&region) },
-            Field { name: "boundary", unit: "", values: Values::Ints(&boundary) },
+            Field { name: "region", unit: "", values: Values::IntsFn(cells, &region) },
+            Field { name: "boundary", unit: "", values: Values::IntsFn(cells, &boundary) },
         ],
     };
     write(path, &grid)
