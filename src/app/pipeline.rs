@@ -123,6 +123,9 @@ pub fn solve_case_with(
     stage.finish();
     let (phi, report) = solved?;
     timings.solve = clock.elapsed().as_secs_f64();
+    let (unknowns, nonzeros) = (assembly.matrix.nrows, assembly.matrix.nnz());
+    let mut assembly = assembly;
+    assembly.release_system();
 
     // 5. Post: current densities, consistent boundary and interface currents.
     let clock = Instant::now();
@@ -143,8 +146,8 @@ pub fn solve_case_with(
         interface_resistance: problem.interface_resistance,
         interface_currents,
         report,
-        unknowns: assembly.matrix.nrows,
-        nonzeros: assembly.matrix.nnz(),
+        unknowns,
+        nonzeros,
         timings,
         mesh,
         analysis: Analysis::default(),

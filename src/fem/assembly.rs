@@ -422,7 +422,9 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
     drop(fixing_tag);
 
     let incidence = NodeTets::new(mesh);
-    let interfaces = InterfaceCoupling::new(mesh, &problem.interface_resistance);
+    // Without resistive interfaces, no coupling table (it would cost two words per node).
+    let interfaces =
+        (!mesh.interface_faces.is_empty()).then(|| InterfaceCoupling::new(mesh, &problem.interface_resistance));
     // A free node outside every tet would give an empty row and a singular matrix.
     if let Some(&node) = free_nodes.iter().find(|&&n| incidence.of(n as usize).is_empty()) {
         return Err(FemError::OrphanNode { node: node as usize });
@@ -434,7 +436,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
         column_of: &column_of,
         fixed_potential: Some(&fixed_potential),
         source: problem.source,
-        interfaces: Some(&interfaces),
+        interfaces: interfaces.as_ref(),
     };
     let (SparseRows { row_ptr, col_idx, values }, mut rhs) = reduced.fill(&free_nodes);
     let mut matrix = CsrMatrix { nrows: free_nodes.len(), row_ptr, col_idx, values };
@@ -477,7 +479,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
         column_of: &identity,
         fixed_potential: None,
         source: problem.source,
-        interfaces: Some(&interfaces),
+        interfaces: interfaces.as_ref(),
     };
     let (reaction_rows, reaction_source_load) = reaction.fill(&dirichlet_nodes);
 
@@ -497,6 +499,14 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
 }
 
 impl Assembly {
+    /// Frees the reduced matrix and right-hand side once the system is solved: the currents
+    /// ([`Assembly::boundary_currents`], [`Assembly::face_outflows`]) need only the reaction rows, and a large
+    /// mesh's post-processing then runs without the matrix in memory.
+    pub fn release_system(&mut self) {
+        self.matrix = CsrMatrix::default();
+        self.rhs = Vec::new();
+    }
+
     /// Full nodal potential from the values of the unknowns, Dirichlet values included.
     pub fn expand(&self, free_values: &[f64]) -> Vec<f64> {
         assert_eq!(free_values.len(), self.free_nodes.len(), "one value per free node");

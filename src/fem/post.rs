@@ -2,7 +2,6 @@
 //! nodal average for smooth display (duplicated interface nodes average their own side only), and the
 //! current through each internal resistive interface.
 
-use super::assembly::NodeTets;
 use super::element::barycentric_gradients;
 use crate::mesh::Mesh;
 use crate::solver::sparse::PAR_MIN_LEN;
@@ -24,25 +23,21 @@ pub fn cell_current_density(mesh: &Mesh, region_coefficient: &[f64], phi: &[f64]
         .collect()
 }
 
-/// Per-node average of a per-tet field over the incident tets, weighted by tet volume.
+/// Per-node average of a per-tet field over the incident tets, weighted by tet volume. One pass over the tets in
+/// order (no node-to-tet table): each node's sum runs over its tets in index order.
 pub fn nodal_current_density(mesh: &Mesh, cell: &[DVec3]) -> Vec<DVec3> {
     assert_eq!(cell.len(), mesh.tets.len(), "one value per tet");
-    let incidence = NodeTets::new(mesh);
-    (0..mesh.nodes.len())
-        .into_par_iter()
-        .with_min_len(PAR_MIN_LEN)
-        .map(|n| {
-            let (sum, volume) = incidence.of(n).iter().fold((DVec3::ZERO, 0.0), |(sum, volume), &t| {
-                let v = mesh.tet_volume(t as usize);
-                (sum + v * cell[t as usize], volume + v)
-            });
-            if volume > 0.0 {
-                sum / volume
-            } else {
-                DVec3::ZERO
-            }
-        })
-        .collect()
+    let mut sum = vec![DVec3::ZERO; mesh.nodes.len()];
+    let mut volume = vec![0.0; mesh.nodes.len()];
+    for (t, (tet, &j)) in mesh.tets.iter().zip(cell).enumerate() {
+        let v = mesh.tet_volume(t);
+        for &n in tet {
+            sum[n as usize] += v * j;
+            volume[n as usize] += v;
+        }
+    }
+    sum.par_iter_mut().zip(&volume).for_each(|(s, &v)| *s = if v > 0.0 { *s / v } else { DVec3::ZERO });
+    sum
 }
 
 /// The current through an internal resistive interface and the potential jump across it.

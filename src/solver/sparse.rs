@@ -25,7 +25,7 @@ fn row_dot(cols: &[u32], vals: &[f64], x: &[f64]) -> f64 {
 }
 
 /// A square CSR matrix with f64 values and u32 column indices (sorted within each row).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CsrMatrix {
     pub nrows: usize,
     pub row_ptr: Vec<usize>,
