@@ -105,6 +105,58 @@ pub(crate) fn edge_key(a: u32, b: u32) -> u64 {
     ((lo as u64) << 32) | hi as u64
 }
 
+/// Tets incident to each node: up to [`Incidence::INLINE`] in one flat array (no allocation per node, and a
+/// node's tets sit in one cache line or two), the rare rest in an overflow map.
+struct Incidence {
+    slots: Vec<[u32; Incidence::INLINE]>,
+    len: Vec<u8>,
+    overflow: FxHashMap<u32, Vec<u32>>,
+}
+
+impl Incidence {
+    const INLINE: usize = 20;
+
+    fn with_capacity(nodes: usize) -> Incidence {
+        Incidence { slots: Vec::with_capacity(nodes), len: Vec::with_capacity(nodes), overflow: FxHashMap::default() }
+    }
+
+    fn add_node(&mut self) {
+        self.slots.push([0; Incidence::INLINE]);
+        self.len.push(0);
+    }
+
+    fn push(&mut self, node: u32, tet: u32) {
+        let n = node as usize;
+        let len = self.len[n] as usize;
+        if len < Incidence::INLINE {
+            self.slots[n][len] = tet;
+        } else {
+            self.overflow.entry(node).or_default().push(tet);
+        }
+        self.len[n] = self.len[n].saturating_add(1);
+    }
+
+    /// The node's tets (inline ones, then the overflow).
+    fn of(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
+        let n = node as usize;
+        let inline = (self.len[n] as usize).min(Incidence::INLINE);
+        let more = if self.len[n] as usize > Incidence::INLINE { self.overflow.get(&node) } else { None };
+        self.slots[n][..inline].iter().copied().chain(more.into_iter().flatten().copied())
+    }
+
+    /// Replaces `old` by `new` in the node's list.
+    fn replace(&mut self, node: u32, old: u32, new: u32) {
+        let n = node as usize;
+        let inline = (self.len[n] as usize).min(Incidence::INLINE);
+        if let Some(slot) = self.slots[n][..inline].iter_mut().find(|t| **t == old) {
+            *slot = new;
+            return;
+        }
+        let list = self.overflow.get_mut(&node).expect("incidence lists are kept in sync");
+        *list.iter_mut().find(|t| **t == old).expect("incidence lists are kept in sync") = new;
+    }
+}
+
 /// A tet that may carry a hanging node: known to hold the split `edge`, or (None) to be checked on all six.
 struct Hanging {
     tet: u32,
@@ -122,7 +174,7 @@ struct Refiner<'a> {
     tets: Vec<[u32; 4]>,
     tags: Vec<u8>,
     /// Tets incident to each node, to find the tets sharing a freshly split edge.
-    incident: Vec<Vec<u32>>,
+    incident: Incidence,
     midpoints: FxHashMap<u64, u32>,
     size: &'a (dyn Fn(DVec3) -> f64 + Sync),
     node_limit: usize,
@@ -187,14 +239,13 @@ impl Refiner<'_> {
                 self.nodes.push(x);
                 self.node_size.push((self.size)(x));
                 self.node_parents.push([a, b]);
-                // Nodes of bisection meshes sit in about 20 tets: one allocation instead of several.
-                self.incident.push(Vec::with_capacity(24));
+                self.incident.add_node();
                 self.midpoints.insert(key, z);
                 hanging.extend(
-                    self.incident[a as usize]
-                        .iter()
-                        .filter(|&&u| u as usize != t && self.tets[u as usize].contains(&b))
-                        .map(|&u| Hanging { tet: u, edge: Some([a, b]) }),
+                    self.incident
+                        .of(a)
+                        .filter(|&u| u as usize != t && self.tets[u as usize].contains(&b))
+                        .map(|u| Hanging { tet: u, edge: Some([a, b]) }),
                 );
                 z
             }
@@ -211,15 +262,14 @@ impl Refiner<'_> {
         self.tets.push(second);
         self.tags.push(tag);
         // Incidence: the first child lacks v[k], the second lacks v[0]; z belongs to both.
-        let list = &mut self.incident[b as usize];
-        let pos = list.iter().position(|&u| u as usize == t).expect("incidence lists are kept in sync");
-        list[pos] = c;
+        self.incident.replace(b, t as u32, c);
         for &w in &v[1..] {
             if w != b {
-                self.incident[w as usize].push(c);
+                self.incident.push(w, c);
             }
         }
-        self.incident[z as usize].extend([t as u32, c]);
+        self.incident.push(z, t as u32);
+        self.incident.push(z, c);
         changed.extend([t as u32, c]);
         if !conforming {
             hanging.extend([t as u32, c].map(|tet| Hanging { tet, edge: None }));
@@ -303,15 +353,17 @@ pub fn refine_box(
     let expected = expected_nodes.min(node_limit);
     nodes.reserve(expected.saturating_sub(nodes.len()));
     tets.reserve((expected * 26 / 5).saturating_sub(tets.len()));
-    let mut incident = vec![Vec::new(); nodes.len()];
+    let mut incident = Incidence::with_capacity(expected.max(nodes.len()));
+    for _ in 0..nodes.len() {
+        incident.add_node();
+    }
     for (t, tet) in tets.iter().enumerate() {
         for &v in tet {
-            incident[v as usize].push(t as u32);
+            incident.push(v, t as u32);
         }
     }
     let mut node_size: Vec<f64> = nodes.par_iter().map(|&x| size(x)).collect();
     node_size.reserve(expected.saturating_sub(nodes.len()));
-    incident.reserve(expected.saturating_sub(nodes.len()));
     let mut tags = vec![3; tets.len()];
     tags.reserve(tets.capacity() - tets.len());
     let mut refiner = Refiner {
