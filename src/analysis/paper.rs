@@ -316,7 +316,7 @@ fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, P
         &size,
         1,
         NodeBudget { limit: case.mesh.max_nodes, expected: 0 },
-        &mut |_, _| {},
+        &mut |_| {},
     )?;
     let tets: Vec<[u32; 4]> = hierarchy
         .finest()

@@ -6,7 +6,7 @@ use super::AnalysisError;
 use crate::case::Case;
 use crate::fem::{self, Assembly, Problem};
 use crate::mesh::quality::MeshQuality;
-use crate::mesh::{self, Mesh};
+use crate::mesh::{self, Mesh, MeshProgress};
 use crate::solver::{CgOptions, CgReport, SymmetricSolver};
 
 /// The case's problem on a mesh, assembled and solved.
@@ -20,7 +20,7 @@ pub struct Solved {
 
 /// Step 2: the case's geometry meshed, graded toward the interface and the hot spots, with the mesh's
 /// statistics. `progress` receives (stage name, fraction done).
-pub fn mesh_case(case: &Case, progress: &mut dyn FnMut(&str, f64)) -> Result<(Mesh, MeshQuality), AnalysisError> {
+pub fn mesh_case(case: &Case, progress: &mut dyn FnMut(MeshProgress)) -> Result<(Mesh, MeshQuality), AnalysisError> {
     Ok(mesh::hotspot::generate_measured(&case.geometry, &case.mesh, progress)?)
 }
 
@@ -52,7 +52,7 @@ pub fn assemble_and_solve(case: &Case, mesh: &Mesh, solver: &mut dyn SymmetricSo
 /// Steps 2 to 4 for a variant of a case with its own geometry: the current leaving through each boundary tag
 /// of its mesh (A).
 pub fn boundary_currents(case: &Case, solver: &mut dyn SymmetricSolver) -> Result<Vec<f64>, AnalysisError> {
-    let (mesh, _) = mesh_case(case, &mut |_, _| {})?;
+    let (mesh, _) = mesh_case(case, &mut |_| {})?;
     let solved = assemble_and_solve(case, &mesh, solver)?;
     Ok(solved.assembly.boundary_currents(&solved.phi))
 }

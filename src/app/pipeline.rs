@@ -5,7 +5,7 @@
 
 use crate::analysis::resolve;
 use crate::analysis::{self, Analysis, AnalysisError, SolvedField};
-use crate::app::progress::Stage;
+use crate::app::progress::{NodeStages, Stage};
 use crate::case::Case;
 use crate::fem::{post, BoundaryCondition};
 use crate::gpu::select::BackendError;
@@ -75,12 +75,12 @@ impl Solution {
     }
 }
 
-/// Step 2 with a progress bar, and the mesh's statistics.
+/// Step 2 with a progress bar per mesher stage, and the mesh's statistics.
 pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<(Mesh, MeshQuality), RunError> {
-    let stage = Stage::new("meshing", options.progress);
-    let meshed = resolve::mesh_case(case, &mut |what, fraction| stage.update(fraction, what))?;
-    stage.finish();
-    Ok(meshed)
+    let mut stages = NodeStages::new(options.progress);
+    let meshed = resolve::mesh_case(case, &mut |p| stages.update(p.stage, p.fraction, p.nodes));
+    stages.finish();
+    Ok(meshed?)
 }
 
 /// Steps 2-6 for one case on the solver the case asks for.

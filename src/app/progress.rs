@@ -4,7 +4,7 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 
@@ -46,5 +46,36 @@ impl Stage {
     pub fn finish(self) {
         self.finished.store(true, Ordering::Release);
         self.bar.finish_and_clear();
+    }
+}
+
+/// One bar per stage of a step that reports stages and node counts (the mesher: refine, surfaces, tag,
+/// quality): a new bar whenever the stage changes, each showing the nodes so far and the rate.
+pub struct NodeStages {
+    enabled: bool,
+    current: Option<(String, Stage, Instant)>,
+}
+
+impl NodeStages {
+    pub fn new(enabled: bool) -> NodeStages {
+        NodeStages { enabled, current: None }
+    }
+
+    pub fn update(&mut self, stage: &str, fraction: f64, nodes: usize) {
+        if self.current.as_ref().is_none_or(|(name, _, _)| name != stage) {
+            if let Some((_, bar, _)) = self.current.take() {
+                bar.finish();
+            }
+            self.current = Some((stage.to_string(), Stage::new(stage, self.enabled), Instant::now()));
+        }
+        let (_, bar, start) = self.current.as_ref().expect("set above");
+        let rate = nodes as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        bar.update(fraction, &format!("{:.2} M nodes, {:.2} M nodes/s", nodes as f64 / 1e6, rate / 1e6));
+    }
+
+    pub fn finish(mut self) {
+        if let Some((_, bar, _)) = self.current.take() {
+            bar.finish();
+        }
     }
 }

@@ -11,7 +11,7 @@
 //! (or 3 after 1).
 
 use super::quality::TET_EDGES;
-use super::MeshError;
+use super::{MeshError, MeshProgress};
 use glam::DVec3;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -282,7 +282,7 @@ impl Refiner<'_> {
     /// fail it are bisected in index order, with the conforming closure (tets with a hanging node are bisected
     /// until none is left). The result is the unique coarsest conforming refinement that meets the size
     /// target, and its numbering depends only on that order, not on the number of threads.
-    fn refine(&mut self, scale: f64, progress: &mut dyn FnMut(&str, f64)) -> Result<(), MeshError> {
+    fn refine(&mut self, scale: f64, progress: &mut dyn FnMut(MeshProgress)) -> Result<(), MeshError> {
         let mut pending: Vec<u32> = (0..self.tets.len() as u32).collect();
         let mut generation = 0;
         while !pending.is_empty() {
@@ -320,7 +320,11 @@ impl Refiner<'_> {
             changed.dedup();
             pending = changed;
             generation += 1;
-            progress("refine", 1.0 - 1.0 / (1.0 + 0.1 * generation as f64));
+            progress(MeshProgress {
+                stage: "refine",
+                fraction: 1.0 - 1.0 / (1.0 + 0.1 * generation as f64),
+                nodes: self.nodes.len(),
+            });
         }
         Ok(())
     }
@@ -344,7 +348,7 @@ pub fn refine_box(
     size: &(dyn Fn(DVec3) -> f64 + Sync),
     levels: usize,
     budget: NodeBudget,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<BisectionHierarchy, MeshError> {
     let NodeBudget { limit: node_limit, expected: expected_nodes } = budget;
     let (mut nodes, mut tets) = kuhn_grid(lo, hi, h_max, node_limit)?;
@@ -388,7 +392,7 @@ pub fn refine_box(
         let tets = if stage + 1 == levels { std::mem::take(&mut refiner.tets) } else { refiner.tets.clone() };
         kept.push(Level { node_count: refiner.nodes.len(), tets });
     }
-    progress("refine", 1.0);
+    progress(MeshProgress { stage: "refine", fraction: 1.0, nodes: refiner.nodes.len() });
     Ok(BisectionHierarchy {
         nodes: refiner.nodes,
         grid_node_count: refiner.grid_node_count,
@@ -436,8 +440,7 @@ mod tests {
         let (lo, hi) = (DVec3::ZERO, DVec3::new(1.0, 1.0, 0.5));
         let focus = DVec3::new(0.3, 0.4, 0.2);
         let size = |x: DVec3| (0.01 + 0.4 * (x - focus).length()).min(0.5);
-        let h =
-            refine_box(lo, hi, 0.5, &size, 3, NodeBudget { limit: 1_000_000, expected: 0 }, &mut |_, _| {}).unwrap();
+        let h = refine_box(lo, hi, 0.5, &size, 3, NodeBudget { limit: 1_000_000, expected: 0 }, &mut |_| {}).unwrap();
         assert_eq!(h.levels.len(), 3);
         for level in &h.levels {
             assert!((volume(&h, level) - 0.5).abs() < 1e-12);
@@ -470,7 +473,7 @@ mod tests {
     fn node_limit_is_an_error() {
         let size = |_: DVec3| 0.01;
         let err =
-            refine_box(DVec3::ZERO, DVec3::ONE, 1.0, &size, 1, NodeBudget { limit: 5000, expected: 0 }, &mut |_, _| {})
+            refine_box(DVec3::ZERO, DVec3::ONE, 1.0, &size, 1, NodeBudget { limit: 5000, expected: 0 }, &mut |_| {})
                 .unwrap_err();
         assert_eq!(err, MeshError::TooLarge { limit: 5000 });
     }

@@ -7,7 +7,7 @@ use super::implicit::{mesh_implicit, mesh_implicit_with_hierarchy, GeneratedMesh
 use super::interface::split_at_plane;
 use super::quality::MeshQuality;
 use super::structured::BOX_BOUNDARIES;
-use super::{Mesh, MeshError};
+use super::{Mesh, MeshError, MeshProgress};
 use crate::mesh::geometry::{Geometry, HotSpotShape, MeshControls};
 use glam::DVec3;
 
@@ -18,7 +18,7 @@ use glam::DVec3;
 pub fn generate(
     geometry: &Geometry,
     controls: &MeshControls,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<Mesh, MeshError> {
     generate_measured(geometry, controls, progress).map(|(mesh, _)| mesh)
 }
@@ -27,7 +27,7 @@ pub fn generate(
 pub fn generate_measured(
     geometry: &Geometry,
     controls: &MeshControls,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<(Mesh, MeshQuality), MeshError> {
     let (mut mesh, mut quality) = mesh_implicit(&implicit_domain(geometry)?, controls, progress)?;
     merge_regions_by_name(&mut mesh);
@@ -43,7 +43,7 @@ pub fn generate_with_hierarchy(
     geometry: &Geometry,
     controls: &MeshControls,
     levels: usize,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<GeneratedMesh, MeshError> {
     let mut generated = mesh_implicit_with_hierarchy(&implicit_domain(geometry)?, controls, levels, progress)?;
     merge_regions_by_name(&mut generated.mesh);

@@ -67,6 +67,15 @@ pub enum MeshError {
     EstimateTooLarge { estimate: f64, limit: usize },
 }
 
+/// What the mesher reports while it works: the stage (`refine`, `surfaces`, `tag`, `quality`), the fraction of
+/// it done, and the nodes so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeshProgress<'a> {
+    pub stage: &'a str,
+    pub fraction: f64,
+    pub nodes: usize,
+}
+
 /// A boundary triangle with the index of the named boundary it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoundaryFace {

@@ -62,7 +62,7 @@ fn shell_current(a: f64, b: f64, h: f64) -> f64 {
         ],
     };
     let controls = MeshControls { h_max: h, h_min: h, h_interface: h, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
-    let (mesh, _) = mesh_implicit(&domain, &controls, &mut |_, _| {}).expect("shell meshes");
+    let (mesh, _) = mesh_implicit(&domain, &controls, &mut |_| {}).expect("shell meshes");
     let currents = boundary_currents(&mesh, |name| match name {
         "inner" => Dirichlet { potential: U },
         "outer" => Dirichlet { potential: 0.0 },
@@ -117,7 +117,7 @@ fn small_sphere_in_a_large_grounded_box_matches_the_isolated_sphere() {
         grading: 1.2,
         max_nodes: DEFAULT_MAX_NODES,
     };
-    let mesh = generate(&geometry, &controls, &mut |_, _| {}).expect("meshes");
+    let mesh = generate(&geometry, &controls, &mut |_| {}).expect("meshes");
     let currents = boundary_currents(&mesh, grounded_box(&[]));
     let current = current_in(&mesh, &currents, "sphere");
     let isolated = 4.0 * PI * SIGMA * a * U;
@@ -149,7 +149,7 @@ fn disk_electrode_on_an_insulating_plane_matches_newman() {
         grading: 1.2,
         max_nodes: DEFAULT_MAX_NODES,
     };
-    let mesh = generate(&geometry, &controls, &mut |_, _| {}).expect("meshes");
+    let mesh = generate(&geometry, &controls, &mut |_| {}).expect("meshes");
     let currents = boundary_currents(&mesh, grounded_box(&["interface"]));
     let current = current_in(&mesh, &currents, "disk");
     let newman = 4.0 * SIGMA * a * U;
@@ -183,4 +183,43 @@ fn default_case_hot_spot_current_is_that_of_a_sphere_over_a_grounded_plane() {
     let error = (current - exact) / exact;
     eprintln!("default hot spot: {current:e} A, exact {exact:e} A, error {:+.3} %", 100.0 * error);
     assert!((0.0..0.02).contains(&error), "error {:+.3} %", 100.0 * error);
+}
+
+/// Hot spots far apart do not see each other: two spheres, each at the centre of its half of a box with
+/// insulating sides, carry the current of one sphere in a box half as wide (the mirror image of the same cell),
+/// within 0.5 % (their meshes differ only where the background grid lies differently).
+#[test]
+fn two_far_apart_spheres_each_carry_the_one_sphere_current() {
+    let case = |width_um: f64, centres: &[f64]| {
+        let spheres: String = centres
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                format!(
+                    "[[hotspots]]\nname = \"s{i}\"\nshape = \"sphere\"\ncenter = [\"{x} um\", \"0.5 um\", \"60 nm\"]\n\
+                     radius = \"20 nm\"\n[boundaries.s{i}]\ntype = \"dirichlet\"\npotential = \"0.9 V\"\n"
+                )
+            })
+            .collect();
+        let text = format!(
+            "[domain]\nsize = [\"{width_um} um\", \"1 um\", \"1 um\"]\nmaterial = \"llzo\"\n[materials.llzo]\n\
+             conductivity = \"0.00216 S/cm\"\n[boundaries.interface]\ntype = \"dirichlet\"\npotential = \"0 V\"\n\
+             {spheres}[mesh]\nh_max = \"0.25 um\"\nh_interface = \"0.1 um\"\nh_min = \"4 nm\"\n[solver]\nbackend = \"cpu\"\n"
+        );
+        let case = ionflux::case::Case::from_toml_str(&text, "far apart", &[]).unwrap();
+        let solution =
+            ionflux::app::pipeline::solve_case_with(&case, &mut CpuSolver, &Default::default()).expect("solves");
+        centres
+            .iter()
+            .enumerate()
+            .map(|(i, _)| current_in(&solution.mesh, &solution.boundary_currents, &format!("s{i}")))
+            .collect::<Vec<f64>>()
+    };
+    let single = case(1.0, &[0.5])[0];
+    let pair = case(2.0, &[0.5, 1.5]);
+    for (i, current) in pair.iter().enumerate() {
+        let difference = current / single - 1.0;
+        println!("sphere {i}: {current:.6e} A against {single:.6e} A alone ({:+.3} %)", 100.0 * difference);
+        assert!(difference.abs() < 0.005, "sphere {i}: {:+.3} %", 100.0 * difference);
+    }
 }

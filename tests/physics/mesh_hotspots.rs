@@ -13,15 +13,15 @@ use ionflux::mesh::implicit::{
 };
 use ionflux::mesh::quality::{first_bad_tet, MeshQuality};
 use ionflux::mesh::structured::BOX_BOUNDARIES;
-use ionflux::mesh::{signed_volume, Mesh, MeshError};
+use ionflux::mesh::{signed_volume, Mesh, MeshError, MeshProgress};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::f64::consts::PI;
 
 const UM: f64 = 1e-6;
 
-fn no_progress() -> impl FnMut(&str, f64) {
-    |_, _| {}
+fn no_progress() -> impl FnMut(MeshProgress) {
+    |_| {}
 }
 
 fn sphere(name: &str, center: DVec3, radius: f64) -> HotSpot {
@@ -557,4 +557,60 @@ fn bad_hot_spots_are_refused_with_messages_that_name_them() {
     assert!(box_name.contains("`top`"), "{box_name}");
     let tiny = message_of(vec![sphere("dot", DVec3::splat(0.5 * UM), 0.01 * UM)]);
     assert!(tiny.contains("`dot`") && tiny.contains("h_min"), "{tiny}");
+}
+
+/// The mesher's parallel stages (size tests, cluster cuts, tagging) give the same mesh, bit for bit, on one
+/// thread and on two.
+#[test]
+fn one_and_two_threads_give_identical_meshes() {
+    let geometry = cube_geometry(
+        2.0 * UM,
+        vec![Layer { region: "il".into(), thickness: 0.1 * UM, top_resistance: None }],
+        vec![
+            sphere("a", DVec3::new(0.5, 0.5, 0.3) * UM, 0.08 * UM),
+            sphere("b", DVec3::new(1.4, 0.6, 0.35) * UM, 0.05 * UM),
+            sphere("c", DVec3::new(0.9, 1.5, 0.1) * UM, 0.06 * UM),
+            disk("d", 1.5 * UM, 1.5 * UM, 0.2 * UM),
+        ],
+    );
+    let controls = MeshControls {
+        h_max: 0.5 * UM,
+        h_min: 0.01 * UM,
+        h_interface: 0.1 * UM,
+        grading: 1.3,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
+    let mesh_with = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| generate(&geometry, &controls, &mut no_progress()).unwrap())
+    };
+    let (one, two) = (mesh_with(1), mesh_with(2));
+    assert!(one.nodes.len() > 10_000, "a mesh worth comparing: {} nodes", one.nodes.len());
+    let bits = |m: &Mesh| m.nodes.iter().flat_map(|p| p.to_array().map(f64::to_bits)).collect::<Vec<u64>>();
+    assert_eq!(bits(&one), bits(&two));
+    assert_eq!(one.tets, two.tets);
+    assert_eq!(one.tet_region, two.tet_region);
+    assert_eq!(one.boundary_faces, two.boundary_faces);
+}
+
+/// Every shipped case but the two large random ones (BENCHMARKS.md measures those) meshes with dihedral angles
+/// at least 10 degrees from 0 and from 180.
+#[test]
+fn shipped_cases_mesh_with_dihedral_angles_of_at_least_ten_degrees() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("meshes");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.extension().is_none_or(|e| e != "toml") || name.starts_with("random_") {
+            continue;
+        }
+        let case = ionflux::case::Case::load(&path, &[]).unwrap();
+        let (_, quality) = ionflux::mesh::hotspot::generate_measured(&case.geometry, &case.mesh, &mut no_progress())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        println!("{name}: {:.2} .. {:.2} deg", quality.min_dihedral_deg, quality.max_dihedral_deg);
+        assert!(quality.min_dihedral_deg >= 10.0 && quality.max_dihedral_deg <= 170.0, "{name}: {quality:?}");
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked} cases");
 }

@@ -75,7 +75,8 @@ pub fn bench_mesh(case: &Case) -> Result<MeshBench, AnalysisError> {
     let start = Instant::now();
     reset_peak_memory();
     let mut current = String::new();
-    let (mesh, quality) = resolve::mesh_case(case, &mut |stage, _| {
+    let (mesh, quality) = resolve::mesh_case(case, &mut |progress| {
+        let stage = progress.stage;
         if stage != current && MESH_STAGES.contains(&stage) {
             if !current.is_empty() {
                 marks.push((current.clone(), start.elapsed().as_secs_f64(), peak_memory()));

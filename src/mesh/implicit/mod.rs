@@ -29,7 +29,7 @@ pub use size::{NodeEstimate, SizeField, NODES_PER_INVERSE_CUBE};
 
 use super::bisection::{refine_box, BisectionHierarchy, NodeBudget};
 use super::quality::MeshQuality;
-use super::{Mesh, MeshError};
+use super::{Mesh, MeshError, MeshProgress};
 use crate::mesh::geometry::{MeshControls, MAX_GRADING, MAX_NODE_INDEX};
 use cut::cut_list;
 use glam::DVec3;
@@ -45,7 +45,8 @@ use tag::{check_quality, finish};
 /// A cluster of surfaces whose pieces miss [`MIN_DIHEDRAL_TARGET_DEG`] is cut again with the next fraction (it is
 /// local, so trying more is cheap); the last four widen the search for the rare cluster the first four miss.
 pub const SNAP_FRACTIONS: [f64; 8] = [0.2, 0.18, 0.22, 0.15, 0.25, 0.12, 0.16, 0.24];
-/// The smallest dihedral angle a cluster's pieces aim for; below it the next snap fraction is tried.
+/// How close to 0 or 180 degrees a cluster's pieces may bring a dihedral angle: below it they are optimised, and
+/// if that fails the next snap fraction is tried.
 pub const MIN_DIHEDRAL_TARGET_DEG: f64 = 10.0;
 /// A snap is undone when it would leave an incident tet with a dihedral angle below this.
 pub const SNAP_GUARD_DEG: f64 = 15.0;
@@ -107,7 +108,7 @@ pub struct GeneratedMesh {
 pub fn mesh_implicit(
     domain: &ImplicitDomain,
     controls: &MeshControls,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<(Mesh, MeshQuality), MeshError> {
     let background = refine(domain, controls, 1, progress)?;
     let BisectionHierarchy { nodes, mut levels, .. } = background;
@@ -122,7 +123,7 @@ pub fn mesh_implicit_with_hierarchy(
     domain: &ImplicitDomain,
     controls: &MeshControls,
     levels: usize,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<GeneratedMesh, MeshError> {
     let background = refine(domain, controls, levels, progress)?;
     let (nodes, tets) = (background.nodes.clone(), background.finest().tets.clone());
@@ -137,7 +138,7 @@ fn refine(
     domain: &ImplicitDomain,
     controls: &MeshControls,
     levels: usize,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<BisectionHierarchy, MeshError> {
     validate(domain, controls)?;
     let field = SizeField::new(domain, controls);
@@ -156,18 +157,18 @@ fn cut_and_finish(
     nodes: Vec<DVec3>,
     tets: Vec<[u32; 4]>,
     background_count: usize,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<(Mesh, Vec<u32>, MeshQuality), MeshError> {
-    progress("surfaces", 0.0);
+    progress(MeshProgress { stage: "surfaces", fraction: 0.0, nodes: nodes.len() });
     let cut = cut_surfaces(domain, nodes, tets, &cut_list(domain), 3.0 * controls.h_max, progress)?;
     if cut.nodes.len() > controls.max_nodes {
         return Err(MeshError::TooLarge { limit: controls.max_nodes });
     }
-    progress("tag", 0.0);
+    progress(MeshProgress { stage: "tag", fraction: 0.0, nodes: cut.nodes.len() });
     let (mesh, background_node) = finish(domain, cut, background_count)?;
-    progress("quality", 0.0);
+    progress(MeshProgress { stage: "quality", fraction: 0.0, nodes: mesh.nodes.len() });
     let quality = check_quality(&mesh, domain)?;
-    progress("quality", 1.0);
+    progress(MeshProgress { stage: "quality", fraction: 1.0, nodes: mesh.nodes.len() });
     Ok((mesh, background_node, quality))
 }
 

@@ -1,8 +1,10 @@
-//! Local mesh optimisation after a cut: nodes of tets whose smallest dihedral angle is below the target are moved,
-//! one at a time, to the position near them that maximises the smallest dihedral angle of the tets around them
+//! Local mesh optimisation after a cut: nodes of tets whose dihedral angles come closer to 0 or 180 degrees than
+//! the target are moved, one at a time, to the position near them that maximises that margin over the tets around
+//! them
 //! (a pattern search: the three axes both ways, at shrinking steps). Nodes on a curved surface move along it
-//! (re-projected); nodes on a box face or a plane stay put, so faces keep their exact coordinates and tags.
-//! A move never inverts a tet and never takes a node across one of the cluster's surfaces.
+//! (re-projected); nodes on a box face or a plane move within it (the locked coordinate is kept exactly), so
+//! faces keep their exact coordinates and tags. A move never inverts a tet and never takes a node across one of
+//! the cluster's surfaces (which on the bottom face is a disk's circle).
 
 use super::cut::Cut;
 use super::work::{Work, NO_SURFACE};
@@ -15,12 +17,14 @@ const SWEEPS: usize = 4;
 /// Steps of the pattern search, as fractions of the node's shortest edge.
 const STEPS: [f64; 4] = [0.2, 0.1, 0.05, 0.025];
 
-/// The smallest dihedral angle of a tet, 0 when it is flat.
-fn min_angle(p: [DVec3; 4]) -> f64 {
+/// A tet's distance from flat in dihedral angles: the smaller of its smallest angle and 180 degrees minus its
+/// largest (a sliver fails the first, a cap the second); 0 when it is flat.
+pub(super) fn min_angle(p: [DVec3; 4]) -> f64 {
     if signed_volume(p[0], p[1], p[2], p[3]) == 0.0 {
         return 0.0;
     }
-    dihedral_extremes_deg(p).0
+    let (low, high) = dihedral_extremes_deg(p);
+    low.min(180.0 - high)
 }
 
 impl Work<'_> {
@@ -68,9 +72,7 @@ impl Work<'_> {
     /// Moves node `v` to the best position the pattern search finds for its `star`; returns whether it moved.
     fn improve_node(&mut self, v: u32, star: &[u32], surfaces: &dyn Fn(u16) -> Option<Cut>, cuts: &[Cut]) -> bool {
         let x = self.nodes[v as usize];
-        if self.locked(x).iter().any(|&l| l) {
-            return false;
-        }
+        let locked = self.locked(x);
         let surface = match self.on_surface[v as usize] {
             NO_SURFACE => None,
             s => match surfaces(s) {
@@ -100,10 +102,14 @@ impl Work<'_> {
         let start = best;
         let mut position = x;
         for step in STEPS {
-            for direction in [DVec3::X, DVec3::NEG_X, DVec3::Y, DVec3::NEG_Y, DVec3::Z, DVec3::NEG_Z] {
-                let mut p = position + direction * (step * shortest);
+            for (axis, sign) in [(0, 1.0), (0, -1.0), (1, 1.0), (1, -1.0), (2, 1.0), (2, -1.0)] {
+                if locked[axis] {
+                    continue;
+                }
+                let mut p = position;
+                p[axis] += sign * step * shortest;
                 if let Some(cut) = surface {
-                    match cut.project(p, [false; 3]) {
+                    match cut.project(p, locked) {
                         Some(q) => p = q,
                         None => continue,
                     }

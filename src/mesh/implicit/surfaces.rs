@@ -10,10 +10,11 @@
 
 use super::cut::Cut;
 use super::index::{Aabb, BucketGrid};
+use super::smooth::min_angle;
 use super::work::{Work, NO_SURFACE};
 use super::{ImplicitDomain, Keep, MIN_DIHEDRAL_TARGET_DEG, SNAP_FRACTIONS};
-use crate::mesh::quality::{dihedral_extremes_deg, TET_EDGES};
-use crate::mesh::{signed_volume, MeshError};
+use crate::mesh::quality::TET_EDGES;
+use crate::mesh::{signed_volume, MeshError, MeshProgress};
 use glam::DVec3;
 use rayon::prelude::*;
 
@@ -35,32 +36,61 @@ pub(super) fn cut_surfaces(
     tets: Vec<[u32; 4]>,
     cuts: &[Cut],
     max_edge: f64,
-    progress: &mut dyn FnMut(&str, f64),
+    progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<CutMesh, MeshError> {
-    let node_count = nodes.len();
-    let mut whole = Work {
-        origin: (0..tets.len() as u32).collect(),
-        on_surface: vec![NO_SURFACE; node_count],
-        nodes,
-        tets,
-        lo: domain.lo,
-        hi: domain.hi,
-        planes_z: &domain.planes_z,
-        max_edge,
-        snap_fraction: SNAP_FRACTIONS[0],
-    };
     // Planes cross the whole mesh: they are cut globally, before the curved surfaces (which snap onto circles
-    // where they meet a plane first).
-    whole.snap_to_circles(cuts);
-    for cut in cuts.iter().filter(|c| matches!(c, Cut::Plane { .. })) {
-        whole.apply(cut);
-    }
+    // where they meet a plane first). Like a cluster, the planes are cut again with the next snap fraction when
+    // their pieces miss the target (only layered cases pay for the copies).
+    let planes: Vec<Cut> = cuts.iter().filter(|c| matches!(c, Cut::Plane { .. })).copied().collect();
+    let cut_planes = |snap_fraction: f64, nodes: Vec<DVec3>, tets: Vec<[u32; 4]>| {
+        let mut whole = Work {
+            origin: Vec::new(),
+            on_surface: vec![NO_SURFACE; nodes.len()],
+            nodes,
+            tets,
+            lo: domain.lo,
+            hi: domain.hi,
+            planes_z: &domain.planes_z,
+            max_edge,
+            snap_fraction,
+        };
+        whole.origin = (0..whole.tets.len() as u32).collect();
+        whole.snap_to_circles(cuts);
+        for plane in &planes {
+            whole.apply(plane);
+        }
+        if !planes.is_empty() {
+            // A node just off a plane with no crossed edge is not snapped; the flat tet it leaves is optimised.
+            whole.improve(MIN_DIHEDRAL_TARGET_DEG, &|_| None, &planes);
+        }
+        whole
+    };
+    let whole = if planes.is_empty() {
+        cut_planes(SNAP_FRACTIONS[0], nodes, tets)
+    } else {
+        let mut best: Option<(f64, Work)> = None;
+        for &snap_fraction in &SNAP_FRACTIONS {
+            let work = cut_planes(snap_fraction, nodes.clone(), tets.clone());
+            let worst = work
+                .tets
+                .par_iter()
+                .map(|t| worst_angle(&work.nodes, std::slice::from_ref(t)))
+                .reduce(|| 180.0, f64::min);
+            if best.as_ref().is_none_or(|(angle, _)| worst > *angle) {
+                best = Some((worst, work));
+            }
+            if worst >= MIN_DIHEDRAL_TARGET_DEG {
+                break;
+            }
+        }
+        best.expect("SNAP_FRACTIONS is not empty").1
+    };
     let Work { mut nodes, tets, mut on_surface, .. } = whole;
     let curved: Vec<Cut> = cuts.iter().filter(|c| matches!(c, Cut::Sphere { .. })).copied().collect();
     if curved.is_empty() {
         return Ok(CutMesh { nodes, tets, on_surface });
     }
-    progress("surfaces", 0.05);
+    progress(MeshProgress { stage: "surfaces", fraction: 0.05, nodes: nodes.len() });
 
     let clusters = clusters(&nodes, &tets, &curved);
     let cut_clusters: Vec<ClusterCut> = clusters
@@ -69,7 +99,7 @@ pub(super) fn cut_surfaces(
         .zip(&clusters.tets)
         .map(|(members, region)| cut_cluster(domain, &nodes, &tets, &on_surface, region, members, &curved))
         .collect();
-    progress("surfaces", 0.9);
+    progress(MeshProgress { stage: "surfaces", fraction: 0.9, nodes: nodes.len() });
 
     // Merge in cluster order: moved nodes written back, new nodes appended, each region tet replaced by its pieces.
     // Per tet: the cluster that replaces it, REMOVED when it lies wholly on the removed side of a sphere, or NONE.
@@ -329,7 +359,8 @@ fn cut_cluster(
     best.expect("SNAP_FRACTIONS is not empty").1
 }
 
-/// The smallest dihedral angle of the pieces (0 for a flat or inverted one, which is never chosen over a valid cut).
+/// The smallest margin of the pieces' dihedral angles from 0 and 180 degrees (see [`min_angle`]; 0 for a flat or
+/// inverted piece, which is never chosen over a valid cut).
 fn worst_angle(nodes: &[DVec3], tets: &[[u32; 4]]) -> f64 {
     tets.iter()
         .map(|t| {
@@ -338,7 +369,7 @@ fn worst_angle(nodes: &[DVec3], tets: &[[u32; 4]]) -> f64 {
             if signed_volume(p[0], p[1], p[2], p[3]).abs() <= 1e-12 * longest.powi(3) {
                 0.0
             } else {
-                dihedral_extremes_deg(p).0
+                min_angle(p)
             }
         })
         .fold(180.0, f64::min)

@@ -203,8 +203,14 @@ impl Work<'_> {
     /// A node is close when the surface crosses one of its edges within [`SNAP_FRACTIONS`] of that edge's
     /// length from it: exactly the nodes whose cut points would otherwise make short edges.
     fn snap(&mut self, cut: &Cut, level: &[f64], active: &[usize]) -> Vec<bool> {
-        // Per node: the smallest fraction of a crossed edge between it and the crossing.
+        // Per node: the smallest fraction of a crossed edge between it and the crossing. An edge whose other end
+        // already lies on the surface counts with the node's distance to the surface over the edge's length: a
+        // node just off the surface among nodes on it would otherwise leave flat tets behind.
         let mut closeness: FxHashMap<u32, f64> = FxHashMap::default();
+        let mut close = |v: u32, f: f64| {
+            let e = closeness.entry(v).or_insert(f64::INFINITY);
+            *e = e.min(f);
+        };
         for &t in active {
             let tet = self.tets[t];
             for [i, j] in TET_EDGES {
@@ -212,10 +218,11 @@ impl Work<'_> {
                 let (la, lb) = (level[a as usize], level[b as usize]);
                 if la * lb < 0.0 {
                     let ta = la / (la - lb);
-                    for (v, f) in [(a, ta), (b, 1.0 - ta)] {
-                        let e = closeness.entry(v).or_insert(f64::INFINITY);
-                        *e = e.min(f);
-                    }
+                    close(a, ta);
+                    close(b, 1.0 - ta);
+                } else if (la == 0.0) != (lb == 0.0) {
+                    let (v, lv) = if la == 0.0 { (b, lb) } else { (a, la) };
+                    close(v, lv.abs() / (self.nodes[a as usize] - self.nodes[b as usize]).length());
                 }
             }
         }
