@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ionflux::app::pipeline::{self, RunOptions};
 use ionflux::app::CaseInput;
 use ionflux::case::Case;
+use ionflux::case::OutputSettings;
 use ionflux::io::summary::Summary;
+use ionflux::io::transaction::OutputTransaction;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -38,6 +40,12 @@ enum BackendArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum PreconditionerArg {
+    Amg,
+    Jacobi,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum PrecisionArg {
     Mixed,
     F32,
@@ -59,6 +67,9 @@ enum Command {
         /// GPU precision (overrides solver.precision).
         #[arg(long, value_enum)]
         precision: Option<PrecisionArg>,
+        /// Preconditioner of the conjugate gradients (overrides solver.preconditioner; default amg).
+        #[arg(long, value_enum)]
+        preconditioner: Option<PreconditionerArg>,
         /// Choose the GPU adapter whose name contains this text (see `ionflux devices`).
         #[arg(long)]
         adapter: Option<String>,
@@ -68,6 +79,10 @@ enum Command {
         /// Also write PNG plots: the J_r(z) profile of each cylinder and a |J| map through the first hot spot.
         #[arg(long)]
         plots: bool,
+        /// Also write the reduced linear system into DIR for other solvers: A.mtx, b.mtx (Matrix Market),
+        /// free_nodes.txt (the mesh node of each unknown) and x.mtx (ionflux's solution).
+        #[arg(long, value_name = "DIR")]
+        export_system: Option<PathBuf>,
         /// No progress bars and no summary on the terminal.
         #[arg(long, short)]
         quiet: bool,
@@ -84,8 +99,8 @@ enum Command {
         #[command(flatten)]
         case: CaseArgs,
         /// Timed repetitions per kernel in each of the interleaved rounds (the fastest round is reported).
-        #[arg(long, default_value_t = 20)]
-        iterations: usize,
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        iterations: u32,
         /// Bench the mesher instead: seconds per million nodes and peak bytes per node of each stage, for CASE, or
         /// without CASE for random-sphere interfaces with 1, 50, 200 and 1000 spheres at about --nodes nodes.
         #[arg(long)]
@@ -130,9 +145,27 @@ enum Command {
 
 fn main() -> ExitCode {
     ionflux::gpu::quiet_headless_vulkan_layers();
+    // SIGINT/SIGTERM: no staging folder or temporary file is left behind (a commit in progress finishes first).
+    let _ = ctrlc::set_handler(|| {
+        if ionflux::io::transaction::abandon_all() {
+            eprintln!("interrupted: no output written");
+            std::process::exit(ionflux::io::transaction::INTERRUPTED_EXIT);
+        }
+    });
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Solve { case, out, backend, precision, adapter, no_vtu, plots, quiet } => {
+        Command::Solve {
+            case,
+            out,
+            backend,
+            precision,
+            preconditioner,
+            adapter,
+            no_vtu,
+            plots,
+            export_system,
+            quiet,
+        } => {
             let mut set = case.set.clone();
             if let Some(b) = backend {
                 set.push(format!("solver.backend={}", b.to_possible_value().unwrap().get_name()));
@@ -140,10 +173,13 @@ fn main() -> ExitCode {
             if let Some(p) = precision {
                 set.push(format!("solver.precision={}", p.to_possible_value().unwrap().get_name()));
             }
+            if let Some(p) = preconditioner {
+                set.push(format!("solver.preconditioner={}", p.to_possible_value().unwrap().get_name()));
+            }
             if let Some(a) = adapter {
                 set.push(format!("solver.adapter={}", toml_string(&a)));
             }
-            solve(case.case.as_deref(), &set, out, SolveOutputs { vtu: !no_vtu, plots }, quiet)
+            solve(case.case.as_deref(), &set, out, SolveOutputs { vtu: !no_vtu, plots, export_system }, quiet)
         }
         Command::Sweep { case, vary, out, plot, quiet } => sweep(case, &vary, out, plot, quiet),
         Command::Mesh { case, out, quiet } => mesh(case.case.as_deref(), &case.set, &out, quiet),
@@ -152,7 +188,7 @@ fn main() -> ExitCode {
             bench_mesh(case.case.as_deref(), &case.set, nodes, json.as_deref())
         }
         Command::Bench { case, iterations, json, mesh: false, .. } => {
-            bench(case.case.as_deref(), &case.set, iterations, json.as_deref())
+            bench(case.case.as_deref(), &case.set, iterations as usize, json.as_deref())
         }
     };
     match result {
@@ -178,6 +214,7 @@ fn load_case(path: Option<&Path>, set: &[String]) -> anyhow::Result<Case> {
 struct SolveOutputs {
     vtu: bool,
     plots: bool,
+    export_system: Option<PathBuf>,
 }
 
 fn solve(
@@ -189,15 +226,19 @@ fn solve(
 ) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
     let out_dir = out.unwrap_or_else(|| Path::new("out").join(output_stem(path)));
-    let options = RunOptions { progress: !quiet };
+    // The output folder is checked writable before any work; files go to its staging folder until all are done.
+    let staging = OutputTransaction::begin(&out_dir, pipeline::solve_output_file)?;
+    let options = RunOptions { progress: !quiet, export_system: outputs.export_system };
     // 2.-6. Mesh, assemble, solve, post-process, analyse.
     let solution = pipeline::solve_case(&case, &options)?;
     let summary = pipeline::summarize(&case, &solution);
     // 7. Write.
-    let mut written = pipeline::write_outputs(&out_dir, outputs.vtu && case.output.vtu, &solution, &summary)?;
+    let files = OutputSettings { vtu: outputs.vtu && case.output.vtu, ..case.output };
+    pipeline::write_outputs(staging.dir(), &files, &solution, &summary)?;
     if outputs.plots {
-        written.extend(pipeline::write_plots(&out_dir, &case, &solution)?);
+        pipeline::write_plots(staging.dir(), &case, &solution)?;
     }
+    let written = staging.commit()?;
     if !quiet {
         print_summary(&summary, &written);
     }
@@ -230,7 +271,7 @@ fn output_stem(path: Option<&Path>) -> String {
 
 fn mesh(path: Option<&Path>, set: &[String], out: &Path, quiet: bool) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
-    let (mesh, quality) = pipeline::mesh_case(&case, &RunOptions { progress: !quiet })?;
+    let (mesh, quality) = pipeline::mesh_case(&case, &RunOptions { progress: !quiet, ..Default::default() })?;
     ionflux::io::vtu::write_mesh(out, &mesh)?;
     if !quiet {
         println!("{}", mesh_line(&quality));
@@ -271,21 +312,28 @@ fn devices(json: bool) -> anyhow::Result<()> {
 }
 
 /// Bench the case's own matrix: mesh and assemble it, then time SpMV and PCG iterations on the CPU and on
-/// the GPU the case asks for (any adapter, software included, so lavapipe can be measured too).
+/// the GPU the case asks for (any adapter, software included, so lavapipe can be measured too); CPU only when the
+/// case says `solver.backend = "cpu"`.
 fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&Path>) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
-    let (mesh, _) = pipeline::mesh_case(&case, &RunOptions { progress: true })?;
+    let (mesh, _) = pipeline::mesh_case(&case, &RunOptions { progress: true, ..Default::default() })?;
     let assembly = ionflux::fem::assemble(&mesh, &case.problem(&mesh)?)?;
     let request =
         ionflux::gpu::GpuRequest { adapter: case.solver.adapter.clone(), allow_software: true, ..Default::default() };
-    let context = match ionflux::gpu::GpuContext::new(&request) {
-        Ok(context) => Some(context),
-        Err(reason) => {
-            eprintln!("note: no GPU to bench ({reason}); CPU only");
-            None
+    let context = if case.solver.backend == ionflux::solver::settings::Backend::Cpu {
+        None
+    } else {
+        match ionflux::gpu::GpuContext::new(&request) {
+            Ok(context) => Some(context),
+            Err(reason) => {
+                eprintln!("note: no GPU to bench ({reason}); CPU only");
+                None
+            }
         }
     };
-    let report = ionflux::app::bench::run_bench(&assembly.matrix, context.as_ref(), iterations);
+    let options = case.solver.cg_options();
+    let report =
+        ionflux::app::bench::run_bench(&assembly.matrix, &assembly.rhs, &options, context.as_ref(), iterations);
     println!("case: {} ({})", case.name, case.source);
     println!("{report}");
     if let Some(path) = json {
@@ -335,6 +383,15 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         s.solver.iterations,
         s.solver.relative_residual,
         s.solver.seconds
+    );
+    let sizes: Vec<String> = s.solver.levels.iter().map(|l| l.unknowns.to_string()).collect();
+    println!(
+        "preconditioner: {}, {} level(s) ({} unknowns), operator complexity {:.2}, setup {:.2} s",
+        s.solver.preconditioner,
+        s.solver.levels.len(),
+        sizes.join(" / "),
+        s.solver.operator_complexity,
+        s.solver.setup_seconds
     );
     println!("currents leaving the electrolyte (A):");
     for c in s.boundaries.iter().chain(&s.hotspots) {

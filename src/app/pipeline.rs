@@ -6,13 +6,14 @@
 use crate::analysis::resolve;
 use crate::analysis::{self, Analysis, AnalysisError, SolvedField};
 use crate::app::progress::{NodeStages, Stage};
-use crate::case::Case;
+use crate::case::{Case, OutputSettings};
 use crate::fem::{post, BoundaryCondition};
 use crate::gpu::select::BackendError;
 use crate::io::plot::PlotError;
 use crate::io::summary::{CaseInfo, Conservation, Current, InterfaceSummary, SolverSummary, Summary, Timings};
 use crate::io::{self, vtu};
 use crate::mesh::{quality::MeshQuality, Mesh};
+use crate::solver::amg::LevelInfo;
 use crate::solver::{CgReport, SymmetricSolver};
 use glam::DVec3;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub enum RunError {
 pub struct RunOptions {
     /// Show progress bars on stages longer than a second.
     pub progress: bool,
+    /// Write the reduced system (Matrix Market) and ionflux's solution of it into this folder.
+    pub export_system: Option<PathBuf>,
 }
 
 /// A solved case: the mesh, the fields and the numbers of the summary.
@@ -115,6 +118,12 @@ pub fn solve_case_with(
     stage.finish();
     timings.assemble = clock.elapsed().as_secs_f64();
 
+    if let Some(dir) = &options.export_system {
+        io::matrix_market::write_symmetric_matrix(&dir.join("A.mtx"), &assembly.matrix)?;
+        io::matrix_market::write_vector(&dir.join("b.mtx"), "reduced right-hand side (A)", &assembly.rhs)?;
+        io::matrix_market::write_free_nodes(&dir.join("free_nodes.txt"), &assembly.free_nodes)?;
+    }
+
     // 4. Solve the reduced SPD system.
     let clock = Instant::now();
     let stage = Stage::new("solving", options.progress);
@@ -123,6 +132,10 @@ pub fn solve_case_with(
     stage.finish();
     let (phi, report) = solved?;
     timings.solve = clock.elapsed().as_secs_f64();
+    if let Some(dir) = &options.export_system {
+        let x: Vec<f64> = assembly.free_nodes.iter().map(|&n| phi[n as usize]).collect();
+        io::matrix_market::write_vector(&dir.join("x.mtx"), "solution of the reduced system (V)", &x)?;
+    }
     let (unknowns, nonzeros) = (assembly.matrix.nrows, assembly.matrix.nnz());
     let mut assembly = assembly;
     assembly.release_system();
@@ -200,6 +213,14 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             relative_residual: r.relative_residual,
             rtol: case.solver.rtol,
             seconds: r.seconds,
+            preconditioner: r.preconditioner.kind.clone(),
+            levels: if r.preconditioner.levels.is_empty() {
+                vec![LevelInfo { unknowns: solution.unknowns, nonzeros: solution.nonzeros }]
+            } else {
+                r.preconditioner.levels.clone()
+            },
+            operator_complexity: r.preconditioner.operator_complexity,
+            setup_seconds: r.preconditioner.setup_seconds,
         },
         boundaries,
         hotspots,
@@ -228,17 +249,17 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
     }
 }
 
-/// Step 7: write `solution.vtu` and `paper_mode_<hotspot>.vtu` (if asked), the J_r(z) profile of every cylinder
-/// (`profile_<hotspot>.csv`) and `summary.json` into `out_dir`, each atomically.
-/// Returns the paths written.
+/// Step 7: write `solution.vtu` and `paper_mode_<hotspot>.vtu` (if `files.vtu`), the J_r(z) profile of every
+/// cylinder (`profile_<hotspot>.csv`) and `summary.json` (if `files.summary_json`) into `out_dir`, each
+/// atomically. Returns the paths written.
 pub fn write_outputs(
     out_dir: &Path,
-    write_vtu: bool,
+    files: &OutputSettings,
     solution: &Solution,
     summary: &Summary,
 ) -> Result<Vec<PathBuf>, RunError> {
     let mut written = Vec::new();
-    if write_vtu {
+    if files.vtu {
         let m = &solution.mesh;
         let j_magnitude = |i: usize| solution.node_current[i].length();
         let region = |t: usize| m.tet_region[t] as i32;
@@ -288,10 +309,21 @@ pub fn write_outputs(
         io::write_profile_csv(&path, &cylinder.lateral.profile)?;
         written.push(path);
     }
-    let path = out_dir.join("summary.json");
-    io::write_json(&path, summary)?;
-    written.push(path);
+    if files.summary_json {
+        let path = out_dir.join("summary.json");
+        io::write_json(&path, summary)?;
+        written.push(path);
+    }
     Ok(written)
+}
+
+/// The files a solve writes into its output folder (and so replaces or removes there: a folder never mixes runs).
+pub fn solve_output_file(name: &str) -> bool {
+    let generated = |prefix: &str, suffix: &str| name.starts_with(prefix) && name.ends_with(suffix);
+    matches!(name, "solution.vtu" | "summary.json" | "jmap.png" | "jmap_near.png")
+        || generated("paper_mode_", ".vtu")
+        || generated("profile_", ".csv")
+        || generated("profile_", ".png")
 }
 
 /// `--plots`: the J_r(z) profile of every cylinder (`profile_<hotspot>.png`) and maps of |J| (log colour

@@ -19,6 +19,11 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
+/// Upper limits of counts in a case: beyond them a run would not end in reasonable time or memory.
+pub const MAX_ITERATIONS: usize = 10_000_000;
+pub const MAX_CHECK_EVERY: usize = 10_000;
+pub const MAX_LITHIATION_INCREMENTS: usize = 1_000;
+
 /// Turns the raw case into SI values, checking every field.
 pub(super) struct Builder<'a> {
     pub(super) source: &'a SourceText,
@@ -413,9 +418,12 @@ impl Builder<'_> {
             }
         };
         let increments = analysis.lithiation_increments.as_ref().map_or(1, |n| *n.get_ref());
-        if increments == 0 {
+        if !(1..=MAX_LITHIATION_INCREMENTS as u64).contains(&increments) {
             let span = analysis.lithiation_increments.as_ref().map(|n| n.span());
-            return Err(self.invalid_at(span, "analysis.lithiation_increments", "must be at least 1".into()));
+            let reason = format!(
+                "must lie in 1..={MAX_LITHIATION_INCREMENTS} (each increment meshes and solves the case again)"
+            );
+            return Err(self.invalid_at(span, "analysis.lithiation_increments", reason));
         }
         let lithiation_increments = analysis.lithiation.unwrap_or(false).then_some(increments as usize);
         let paper_width = match &analysis.paper_width {
@@ -456,18 +464,20 @@ impl Builder<'_> {
             return Err(self.invalid_at(span, "solver.atol", format!("must be zero or positive (got {atol})")));
         }
         let max_iter = solver.max_iter.as_ref().map_or(defaults.max_iter as u64, |m| *m.get_ref());
-        if max_iter == 0 {
+        if !(1..=MAX_ITERATIONS as u64).contains(&max_iter) {
             let span = solver.max_iter.as_ref().map(|m| m.span());
-            return Err(self.invalid_at(span, "solver.max_iter", "must be at least 1".into()));
+            return Err(self.invalid_at(span, "solver.max_iter", format!("must lie in 1..={MAX_ITERATIONS}")));
         }
         let check_every = solver.check_every.as_ref().map_or(DEFAULT_CHECK_EVERY as u64, |k| *k.get_ref());
-        if check_every == 0 {
+        if !(1..=MAX_CHECK_EVERY as u64).contains(&check_every) {
             let span = solver.check_every.as_ref().map(|k| k.span());
-            return Err(self.invalid_at(span, "solver.check_every", "must be at least 1".into()));
+            let reason = format!("must lie in 1..={MAX_CHECK_EVERY} (GPU iterations recorded per host check)");
+            return Err(self.invalid_at(span, "solver.check_every", reason));
         }
         Ok(SolverSettings {
             backend: solver.backend.unwrap_or_default(),
             precision: solver.precision.unwrap_or_default(),
+            preconditioner: solver.preconditioner.unwrap_or_default(),
             adapter: solver.adapter.clone(),
             rtol,
             atol,

@@ -142,6 +142,7 @@ pub struct RawMesh {
 pub struct RawSolver {
     pub backend: Option<crate::solver::settings::Backend>,
     pub precision: Option<crate::solver::settings::Precision>,
+    pub preconditioner: Option<crate::solver::settings::PreconditionerKind>,
     pub adapter: Option<String>,
     pub rtol: Option<Spanned<f64>>,
     pub atol: Option<Spanned<f64>>,

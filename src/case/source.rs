@@ -73,7 +73,7 @@ impl SourceText {
         let (line, _) = line_and_column(&self.text, span.start);
         match self.original_line.get(line - 1).copied().flatten() {
             Some(original) => Location { source: self.source.clone(), line: Some(original), from_set: None },
-            None => Location { source: self.source.clone(), line: None, from_set: Some(self.override_for(field)) },
+            None => Location { source: self.source.clone(), line: None, from_set: self.override_for(field) },
         }
     }
 
@@ -82,14 +82,16 @@ impl SourceText {
         Location { source: self.source.clone(), line: None, from_set: None }
     }
 
-    /// The override whose key path is closest to `field` ("layers[0].thickness" ~ "layers.0.thickness").
-    fn override_for(&self, field: &str) -> String {
+    /// The override whose key path is closest to `field` ("layers[0].thickness" ~ "layers.0.thickness"), or all of
+    /// them when none is; None without overrides (a value written by none: the field is missing).
+    fn override_for(&self, field: &str) -> Option<String> {
         let field = field.replace('[', ".").replace(']', "");
         let related =
             |key: &str| field == key || field.starts_with(&format!("{key}.")) || key.starts_with(&format!("{field}."));
         match self.overrides.iter().rev().find(|o| related(&o.key)) {
-            Some(found) => found.text.clone(),
-            None => self.overrides.iter().map(|o| o.text.as_str()).collect::<Vec<_>>().join(", "),
+            Some(found) => Some(found.text.clone()),
+            None if self.overrides.is_empty() => None,
+            None => Some(self.overrides.iter().map(|o| o.text.as_str()).collect::<Vec<_>>().join(", ")),
         }
     }
 }

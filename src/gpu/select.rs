@@ -8,9 +8,10 @@
 //!   on the same cores the CPU reference is faster than a Vulkan emulation.
 
 use crate::gpu::{GpuContext, GpuError, GpuRequest, GpuSolver};
-use crate::solver::settings::{Backend, Precision, SolverSettings};
+use crate::solver::cpu::{AmgSolver, CpuSolver};
+use crate::solver::settings::{Backend, Precision, PreconditionerKind, SolverSettings};
 use crate::solver::sparse::CsrMatrix;
-use crate::solver::{cpu::CpuSolver, CgOptions, CgReport, SolveError, SymmetricSolver};
+use crate::solver::{CgOptions, CgReport, SolveError, SymmetricSolver};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -51,6 +52,7 @@ impl SymmetricSolver for OwnedGpuSolver {
 /// Convergence failures are not GPU failures and are passed on.
 struct GpuWithCpuFallback {
     gpu: Option<OwnedGpuSolver>,
+    cpu: Box<dyn SymmetricSolver>,
     notice: Box<dyn FnMut(&str)>,
 }
 
@@ -67,23 +69,48 @@ impl SymmetricSolver for GpuWithCpuFallback {
                 result => return result,
             }
         }
-        CpuSolver.solve(a, b, x, options)
+        self.cpu.solve(a, b, x, options)
     }
 }
 
-/// The solver for these settings. `notice` receives one line whenever `auto` ends up on the CPU.
+/// The CPU solver with the settings' preconditioner.
+pub fn cpu_solver(settings: &SolverSettings) -> Box<dyn SymmetricSolver> {
+    match settings.preconditioner {
+        PreconditionerKind::Amg => Box::new(AmgSolver::default()),
+        PreconditionerKind::Jacobi => Box::new(CpuSolver),
+    }
+}
+
+/// The GPU solver has Jacobi only so far (the AMG cycle runs on the CPU): say so when AMG was asked for.
+fn jacobi_on_gpu_notice(settings: &SolverSettings, notice: &mut dyn FnMut(&str)) {
+    if settings.preconditioner == PreconditionerKind::Amg {
+        notice(
+            "the GPU solver preconditions with Jacobi (AMG runs on the CPU backend only); use --backend cpu for AMG",
+        );
+    }
+}
+
+/// The solver for these settings. `notice` receives one line whenever `auto` ends up on the CPU, or the GPU
+/// cannot use the requested preconditioner.
 pub fn select(
     settings: &SolverSettings,
     mut notice: Box<dyn FnMut(&str)>,
 ) -> Result<Box<dyn SymmetricSolver>, BackendError> {
     match settings.backend {
-        Backend::Cpu => Ok(Box::new(CpuSolver)),
-        Backend::Gpu => Ok(Box::new(OwnedGpuSolver::open(settings, true)?)),
+        Backend::Cpu => Ok(cpu_solver(settings)),
+        Backend::Gpu => {
+            let gpu = OwnedGpuSolver::open(settings, true)?;
+            jacobi_on_gpu_notice(settings, &mut notice);
+            Ok(Box::new(gpu))
+        }
         Backend::Auto => match OwnedGpuSolver::open(settings, false) {
-            Ok(gpu) => Ok(Box::new(GpuWithCpuFallback { gpu: Some(gpu), notice })),
+            Ok(gpu) => {
+                jacobi_on_gpu_notice(settings, &mut notice);
+                Ok(Box::new(GpuWithCpuFallback { gpu: Some(gpu), cpu: cpu_solver(settings), notice }))
+            }
             Err(reason) => {
                 notice(&format!("no usable hardware GPU ({reason}); solving on the CPU"));
-                Ok(Box::new(CpuSolver))
+                Ok(cpu_solver(settings))
             }
         },
     }

@@ -7,7 +7,7 @@ use super::GpuError;
 use crate::solver::cpu::norm;
 use crate::solver::settings::{Precision, DEFAULT_CHECK_EVERY};
 use crate::solver::sparse::CsrMatrix;
-use crate::solver::{CgOptions, CgReport, SolveError, SymmetricSolver};
+use crate::solver::{CgOptions, CgReport, PreconditionerReport, SolveError, SymmetricSolver};
 use std::time::Instant;
 
 /// Relative tolerance of each f32 inner solve of the mixed-precision refinement: well above the f32
@@ -79,12 +79,11 @@ impl SymmetricSolver for GpuSolver<'_> {
         let start = Instant::now();
         assert_eq!(b.len(), a.nrows);
         assert_eq!(x.len(), a.nrows);
+        let (b_norm, target) = options.target(b)?;
+        let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
         let system = GpuSystem::new(self.ctx, a, self.real()).map_err(backend)?;
         self.last_chunk_count = system.chunk_count();
         self.last_vector_chunk_count = system.vector_chunk_count();
-        let b_norm = norm(b);
-        let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
-        let target = (options.rtol * b_norm).max(options.atol);
 
         let mut residual = true_residual(a, b, x);
         let mut residual_norm = norm(&residual);
@@ -114,6 +113,9 @@ impl SymmetricSolver for GpuSolver<'_> {
             x.iter_mut().zip(&inner.solution).for_each(|(x, d)| *x += d);
             residual = true_residual(a, b, x);
             let new_norm = norm(&residual);
+            if !new_norm.is_finite() {
+                return Err(SolveError::NotFinite { iteration: iterations, value: new_norm });
+            }
             stalled_steps = if new_norm > 0.5 * residual_norm { stalled_steps + 1 } else { 0 };
             residual_norm = new_norm;
             history.push(residual_norm / scale);
@@ -132,6 +134,7 @@ impl SymmetricSolver for GpuSolver<'_> {
             relative_residual,
             residual_history: history,
             seconds: start.elapsed().as_secs_f64(),
+            preconditioner: PreconditionerReport::jacobi(),
         }
         .into_result(converged, options.rtol)
     }

@@ -2,8 +2,10 @@
 //! file in the same folder, then a rename), so an interrupted run never leaves a half file that
 //! looks whole.
 
+pub mod matrix_market;
 pub mod plot;
 pub mod summary;
+pub mod transaction;
 pub mod vtu;
 
 use crate::analysis::cylinder::ProfilePoint;
@@ -37,6 +39,7 @@ pub fn write_atomic_with(
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
+    transaction::track(&tmp);
     let result = (|| {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
         write(&mut out)?;
@@ -46,6 +49,7 @@ pub fn write_atomic_with(
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    transaction::untrack(&tmp);
     result.map_err(fail)
 }
 

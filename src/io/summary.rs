@@ -45,7 +45,15 @@ pub struct SolverSummary {
     pub iterations: usize,
     pub relative_residual: f64,
     pub rtol: f64,
+    /// Seconds of the iterations.
     pub seconds: f64,
+    /// `amg` or `jacobi`.
+    pub preconditioner: String,
+    /// Multigrid levels, finest first (one entry for Jacobi: the system itself).
+    pub levels: Vec<crate::solver::amg::LevelInfo>,
+    pub operator_complexity: f64,
+    /// Seconds of the preconditioner's setup (0 when an earlier solve's was reused).
+    pub setup_seconds: f64,
 }
 
 /// Current through one named surface; positive when it leaves the electrolyte domain.

@@ -2,6 +2,7 @@
 //! Solvers know nothing about meshes. The CPU reference lives in [`cpu`]; the GPU solver in
 //! `crate::gpu` implements the same [`SymmetricSolver`] trait.
 
+pub mod amg;
 pub mod cpu;
 pub mod settings;
 pub mod sparse;
@@ -34,6 +35,22 @@ impl Default for CgOptions {
     }
 }
 
+impl CgOptions {
+    /// ||b|| and the residual norm to reach, max(rtol ||b||, atol). A non-finite ||b|| (the system overflowed) is
+    /// an error, and so is an `atol` that the zero vector already meets for a nonzero b: neither may pass as a
+    /// converged solve.
+    pub fn target(&self, b: &[f64]) -> Result<(f64, f64), SolveError> {
+        let b_norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !b_norm.is_finite() {
+            return Err(SolveError::NotFinite { iteration: 0, value: b_norm });
+        }
+        if b_norm > 0.0 && self.atol >= b_norm {
+            return Err(SolveError::ToleranceTooLoose { atol: self.atol, b_norm });
+        }
+        Ok((b_norm, (self.rtol * b_norm).max(self.atol)))
+    }
+}
+
 /// What a solve did. `residual_history` holds ||r_k|| / ||b|| (true or recurrence residual,
 /// as each backend documents), starting with k = 0.
 #[derive(Debug, Clone, Serialize)]
@@ -45,7 +62,34 @@ pub struct CgReport {
     pub iterations: usize,
     pub relative_residual: f64,
     pub residual_history: Vec<f64>,
+    /// Wall seconds of the iterations (the preconditioner's setup is in `preconditioner.setup_seconds`).
     pub seconds: f64,
+    pub preconditioner: PreconditionerReport,
+}
+
+/// The preconditioner a solve used: its kind, and for a multigrid hierarchy its levels (finest first), operator
+/// complexity (sum of the levels' nonzeros over the finest level's) and setup time. `reused` says the setup
+/// came from an earlier solve of the same matrix (and cost nothing this time).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreconditionerReport {
+    pub kind: String,
+    pub levels: Vec<amg::LevelInfo>,
+    pub operator_complexity: f64,
+    pub setup_seconds: f64,
+    pub reused: bool,
+}
+
+impl PreconditionerReport {
+    /// The report of a preconditioner without setup (Jacobi).
+    pub fn jacobi() -> PreconditionerReport {
+        PreconditionerReport {
+            kind: "jacobi".into(),
+            levels: Vec::new(),
+            operator_complexity: 1.0,
+            setup_seconds: 0.0,
+            reused: false,
+        }
+    }
 }
 
 impl CgReport {
@@ -74,6 +118,18 @@ pub enum SolveError {
     NotPositiveDefinite { iteration: usize, value: f64 },
     #[error("{0}")]
     Backend(String),
+    #[error(transparent)]
+    Amg(#[from] amg::AmgError),
+    #[error(
+        "solver.atol = {atol:e} is not below ||b|| = {b_norm:e}: the zero vector would count as converged; lower \
+         solver.atol (it is in the units of the right-hand side, A) or leave it at 0 and use solver.rtol"
+    )]
+    ToleranceTooLoose { atol: f64, b_norm: f64 },
+    #[error(
+        "the solve produced a non-finite residual ({value}) at iteration {iteration}: the system overflows (check \
+         the case's values for extremes such as 1e300)"
+    )]
+    NotFinite { iteration: usize, value: f64 },
 }
 
 /// A solver for symmetric positive definite CSR systems: the CPU reference and the GPU solver.

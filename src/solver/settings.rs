@@ -18,6 +18,26 @@ pub enum Backend {
     Gpu,
 }
 
+/// The preconditioner of the conjugate gradients (`solver.preconditioner`), on either backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreconditionerKind {
+    /// Aggregation AMG with a K-cycle, in flexible CG: iteration counts that do not grow with the mesh.
+    #[default]
+    Amg,
+    /// The diagonal: cheap per iteration, iterations grow with the mesh.
+    Jacobi,
+}
+
+impl PreconditionerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PreconditionerKind::Amg => "amg",
+            PreconditionerKind::Jacobi => "jacobi",
+        }
+    }
+}
+
 /// GPU arithmetic (`solver.precision`); the CPU is always f64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +67,7 @@ impl Precision {
 pub struct SolverSettings {
     pub backend: Backend,
     pub precision: Precision,
+    pub preconditioner: PreconditionerKind,
     /// Substring of the GPU adapter name to use; `None` picks the best adapter.
     pub adapter: Option<String>,
     pub rtol: f64,

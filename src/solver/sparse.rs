@@ -60,13 +60,18 @@ impl CsrMatrix {
 
     /// y = A x, blocks of rows in parallel.
     pub fn spmv(&self, x: &[f64], y: &mut [f64]) {
+        self.rows_map(x, y, |_, ax| ax);
+    }
+
+    /// y_i = f(i, (A x)_i) for every row, blocks of rows in parallel: a product fused with what follows it.
+    pub fn rows_map(&self, x: &[f64], y: &mut [f64], f: impl Fn(usize, f64) -> f64 + Sync) {
         assert_eq!(x.len(), self.nrows);
         assert_eq!(y.len(), self.nrows);
         y.par_chunks_mut(SPMV_BLOCK_ROWS).enumerate().for_each(|(block, y_block)| {
             let first = block * SPMV_BLOCK_ROWS;
             let row_ptr = &self.row_ptr[first..=first + y_block.len()];
-            for (yi, bounds) in y_block.iter_mut().zip(row_ptr.windows(2)) {
-                *yi = row_dot(&self.col_idx[bounds[0]..bounds[1]], &self.values[bounds[0]..bounds[1]], x);
+            for (k, (yi, bounds)) in y_block.iter_mut().zip(row_ptr.windows(2)).enumerate() {
+                *yi = f(first + k, row_dot(&self.col_idx[bounds[0]..bounds[1]], &self.values[bounds[0]..bounds[1]], x));
             }
         });
     }

@@ -186,3 +186,34 @@ fn absurd_mesh_sizes_are_refused_before_allocating() {
         assert!(elapsed.as_secs_f64() < 5.0, "{what}: took {elapsed:?}");
     }
 }
+
+/// `solve --export-system DIR` writes the reduced system; scipy solves it with a sparse direct solver and gets
+/// ionflux's solution back (skipped without scipy unless IONFLUX_REQUIRE_PYTHON is set).
+#[test]
+fn an_exported_system_solved_by_scipy_gives_our_solution() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sphere.toml"), SPHERE_CASE).unwrap();
+    let out = ionflux(
+        &["solve", "sphere.toml", "--quiet", "--no-vtu", "--out", "out", "--export-system", "system"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = crate::common::read_summary(&dir.path().join("out/summary.json"));
+    let unknowns = summary["solver"]["unknowns"].as_u64().unwrap();
+    let nodes = summary["mesh"]["nodes"].as_u64().unwrap();
+    let free: Vec<u64> = std::fs::read_to_string(dir.path().join("system/free_nodes.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(free.len() as u64, unknowns);
+    assert!(free.windows(2).all(|w| w[0] < w[1]) && *free.last().unwrap() < nodes);
+    let system = dir.path().join("system");
+    let Some(check) = crate::common::python_check("solve_mtx.py", &[system.as_os_str()], &["scipy"]) else { return };
+    println!("{check}");
+    assert_eq!(check["unknowns"].as_u64(), Some(unknowns));
+    assert_eq!(check["symmetric"], true);
+    assert!(check["max_relative_difference"].as_f64().unwrap() < 1e-8, "{check}");
+    assert!(check["ionflux_relative_residual"].as_f64().unwrap() <= 1.01e-10, "{check}");
+}

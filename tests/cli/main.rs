@@ -8,5 +8,6 @@ mod architecture;
 mod case_files;
 mod commands;
 mod readme;
+mod reliability;
 mod sweep;
 mod vtu_readback;

@@ -2,27 +2,19 @@
 //! tests/python/read_vtu.py) and its arrays carry the right names, sizes and exact values.
 
 use ionflux::app::pipeline::{self, RunOptions};
-use ionflux::case::Case;
+use ionflux::case::{Case, OutputSettings};
 use ionflux::solver::cpu::CpuSolver;
 use serde_json::Value;
-use std::process::Command;
 
-use crate::common::SLAB;
+use crate::common::{python_check, SLAB};
 
 const SIGMA: f64 = 0.216; // S/m
 const VOLTS: f64 = 0.1;
 const HEIGHT: f64 = 2e-6;
 
-/// Runs the Python VTK reader; fails with an install hint when VTK is missing (CI installs it).
-fn read_with_vtk(path: &std::path::Path) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/read_vtu.py");
-    let out = Command::new("python3").arg(script).arg(path).output().expect("python3 must be installed");
-    assert!(
-        out.status.success(),
-        "the VTK reader failed (install it with `python3 -m pip install vtk`): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+/// The VTU as the real VTK reader sees it; None (skipped) without VTK.
+fn read_with_vtk(path: &std::path::Path) -> Option<Value> {
+    python_check("read_vtu.py", &[path.as_os_str()], &["vtk"])
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -35,10 +27,12 @@ fn vtk_reads_solution_with_exact_slab_fields() {
     let solution = pipeline::solve_case_with(&case, &mut CpuSolver, &RunOptions::default()).unwrap();
     let summary = pipeline::summarize(&case, &solution);
     let dir = tempfile::tempdir().unwrap();
-    let written = pipeline::write_outputs(dir.path(), true, &solution, &summary).unwrap();
+    let written =
+        pipeline::write_outputs(dir.path(), &OutputSettings { vtu: true, summary_json: true }, &solution, &summary)
+            .unwrap();
     assert_eq!(written.len(), 2);
 
-    let vtk = read_with_vtk(&dir.path().join("solution.vtu"));
+    let Some(vtk) = read_with_vtk(&dir.path().join("solution.vtu")) else { return };
     let (nodes, tets) = (solution.mesh.nodes.len(), solution.mesh.tets.len());
     let points: Vec<f64> = vtk["points"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
     assert_eq!(points.len(), 3 * nodes);
@@ -98,7 +92,7 @@ fn vtk_reads_mesh_with_region_and_boundary_tags() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mesh.vtu");
     ionflux::io::vtu::write_mesh(&path, &mesh).unwrap();
-    let vtk = read_with_vtk(&path);
+    let Some(vtk) = read_with_vtk(&path) else { return };
     let types = vtk["cell_types"].as_array().unwrap();
     assert_eq!(types.len(), mesh.tets.len() + mesh.boundary_faces.len());
     assert_eq!(types.iter().filter(|t| t.as_u64() == Some(5)).count(), mesh.boundary_faces.len());

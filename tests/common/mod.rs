@@ -91,3 +91,24 @@ pub fn ionflux_capped(args: &[&str], cwd: &Path, memory_kib: u64) -> (Output, st
         .unwrap();
     (output, start.elapsed())
 }
+
+/// Runs `tests/python/<script>` with `args` and parses the JSON it prints, when python3 has `modules`
+/// (independent checkers from PyPI: vtk, scipy). Without them the check is skipped with a printed reason, unless
+/// IONFLUX_REQUIRE_PYTHON is set (CI installs them and demands every check).
+pub fn python_check(script: &str, args: &[&std::ffi::OsStr], modules: &[&str]) -> Option<serde_json::Value> {
+    let import = format!("import {}", modules.join(", "));
+    let available = Command::new("python3").args(["-c", &import]).output().is_ok_and(|o| o.status.success());
+    if !available {
+        let hint = format!("python3 with {} (`python3 -m pip install {}`)", modules.join(", "), modules.join(" "));
+        assert!(
+            std::env::var_os("IONFLUX_REQUIRE_PYTHON").is_none(),
+            "IONFLUX_REQUIRE_PYTHON is set but {hint} is missing"
+        );
+        eprintln!("skipped: this check needs {hint}");
+        return None;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+    let out = Command::new("python3").arg(path).args(args).output().unwrap();
+    assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}

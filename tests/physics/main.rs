@@ -10,6 +10,7 @@ mod hotspot_analytic;
 mod interlayer;
 mod lithiation;
 mod mesh_hotspots;
+mod multigrid;
 mod paper_mode;
 mod verification;
 mod voids;

@@ -3,11 +3,14 @@
 
 pub mod mesh;
 
+use crate::gpu::GpuSolver;
 use crate::gpu::{copy_seconds, GpuContext, GpuSystem, Real, TimedOp};
 use crate::mesh::geometry::SplitMix64;
-use crate::solver::cpu::{pcg, Jacobi};
+use crate::solver::cpu::{pcg, AmgSolver, CpuSolver, Jacobi};
+use crate::solver::settings::Precision;
 use crate::solver::sparse::CsrMatrix;
 use crate::solver::CgOptions;
+use crate::solver::{SolveError, SymmetricSolver};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt;
@@ -37,15 +40,36 @@ pub struct BackendBench {
     pub iteration_copy_ratio: f64,
 }
 
+/// Time to solution of the case's own system: setup and iterations, per backend and preconditioner.
+#[derive(Debug, Clone, Serialize)]
+pub struct SolveBench {
+    pub backend: String,
+    pub precision: String,
+    pub preconditioner: String,
+    pub iterations: usize,
+    pub relative_residual: f64,
+    pub setup_seconds: f64,
+    pub solve_seconds: f64,
+    pub total_seconds: f64,
+    /// One outer iteration's cost in SpMVs of the finest matrix on the same backend (measured in this run).
+    pub spmv_equivalents_per_iteration: f64,
+    pub levels: usize,
+    pub operator_complexity: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub byte_model: String,
     pub backends: Vec<BackendBench>,
+    /// Solves of A x = b to rtol, setup included: Jacobi and AMG.
+    pub solves: Vec<SolveBench>,
     /// CPU seconds / GPU seconds per SpMV and per PCG iteration (None without a GPU).
     pub gpu_over_cpu_spmv_speed: Option<f64>,
     pub gpu_over_cpu_iteration_speed: Option<f64>,
     /// Why the GPU row is missing, when a context was given but the GPU run failed.
     pub gpu_error: Option<String>,
+    /// Solves that failed, with their reasons.
+    pub solve_errors: Vec<String>,
 }
 
 fn spmv_bytes(a: &CsrMatrix, value: usize, pointer: usize) -> f64 {
@@ -153,19 +177,70 @@ fn gpu_bench(a: &CsrMatrix, ctx: &GpuContext, repeats: usize) -> Result<BackendB
     Ok(row("gpu", ctx.device_name(), "f32", a, (4, 4, 13), (spmv, iteration, copy_gb_per_s)))
 }
 
+/// Solves `a x = b` with `solver` from zero and reports the time to solution.
+fn solve_bench(
+    solver: &mut dyn SymmetricSolver,
+    a: &CsrMatrix,
+    b: &[f64],
+    options: &CgOptions,
+    seconds_per_spmv: f64,
+) -> Result<SolveBench, SolveError> {
+    let mut x = vec![0.0; a.nrows];
+    let report = solver.solve(a, b, &mut x, options)?;
+    let p = &report.preconditioner;
+    Ok(SolveBench {
+        backend: report.backend.clone(),
+        precision: report.precision.clone(),
+        preconditioner: p.kind.clone(),
+        iterations: report.iterations,
+        relative_residual: report.relative_residual,
+        setup_seconds: p.setup_seconds,
+        solve_seconds: report.seconds,
+        total_seconds: p.setup_seconds + report.seconds,
+        spmv_equivalents_per_iteration: report.seconds / report.iterations.max(1) as f64 / seconds_per_spmv,
+        levels: p.levels.len().max(1),
+        operator_complexity: p.operator_complexity,
+    })
+}
+
 /// SpMV and PCG-iteration throughput of `matrix` on the CPU and, with a context, on the GPU, each with
-/// `iterations` timed repetitions per round (the fastest of `BENCH_ROUNDS` interleaved rounds is kept).
-pub fn run_bench(matrix: &CsrMatrix, ctx: Option<&GpuContext>, iterations: usize) -> BenchReport {
+/// `iterations` timed repetitions per round (the fastest of `BENCH_ROUNDS` interleaved rounds is kept); then the
+/// time to solution of `matrix x = rhs` to `options` with Jacobi and with AMG.
+pub fn run_bench(
+    matrix: &CsrMatrix,
+    rhs: &[f64],
+    options: &CgOptions,
+    ctx: Option<&GpuContext>,
+    iterations: usize,
+) -> BenchReport {
     let repeats = iterations.max(1);
     let cpu = cpu_bench(matrix, repeats);
+    let mut solves = Vec::new();
+    let mut solve_errors = Vec::new();
+    let cpu_solvers: [Box<dyn SymmetricSolver>; 2] = [Box::new(CpuSolver), Box::new(AmgSolver::default())];
+    for mut solver in cpu_solvers {
+        match solve_bench(solver.as_mut(), matrix, rhs, options, cpu.seconds_per_spmv) {
+            Ok(row) => solves.push(row),
+            Err(error) => solve_errors.push(error.to_string()),
+        }
+    }
     let gpu = ctx.map(|ctx| gpu_bench(matrix, ctx, repeats));
     let (gpu, gpu_error) = match gpu {
         Some(Ok(row)) => (Some(row), None),
         Some(Err(error)) => (None, Some(error.to_string())),
         None => (None, None),
     };
+    if let (Some(ctx), Some(gpu_row)) = (ctx, gpu.as_ref()) {
+        let mut solver = GpuSolver::new(ctx, Precision::Mixed);
+        match solve_bench(&mut solver, matrix, rhs, options, gpu_row.seconds_per_spmv) {
+            Ok(row) => solves.push(row),
+            Err(error) => solve_errors.push(error.to_string()),
+        }
+    }
     BenchReport {
         byte_model: BYTE_MODEL.to_string(),
+        solves,
+        solve_errors,
         gpu_over_cpu_spmv_speed: gpu.as_ref().map(|g| cpu.seconds_per_spmv / g.seconds_per_spmv),
         gpu_over_cpu_iteration_speed: gpu.as_ref().map(|g| cpu.seconds_per_iteration / g.seconds_per_iteration),
         backends: std::iter::once(cpu).chain(gpu).collect(),
@@ -211,6 +286,33 @@ impl fmt::Display for BenchReport {
         if let (Some(spmv), Some(iteration)) = (self.gpu_over_cpu_spmv_speed, self.gpu_over_cpu_iteration_speed) {
             writeln!(f, "GPU/CPU speed: SpMV {spmv:.2}x, PCG iteration {iteration:.2}x")?;
         }
+        if !self.solves.is_empty() {
+            writeln!(f, "time to solution (setup + iterations) to the case's rtol:")?;
+            writeln!(
+                f,
+                "{:<5} {:<6} {:<7} {:>6} {:>8} {:>10} {:>10} {:>10} {:>12} {:>7}",
+                "", "", "precond", "iters", "levels", "setup s", "solve s", "total s", "SpMV-eq/it", "op.cx."
+            )?;
+            for s in &self.solves {
+                writeln!(
+                    f,
+                    "{:<5} {:<6} {:<7} {:>6} {:>8} {:>10.3} {:>10.3} {:>10.3} {:>12.1} {:>7.2}",
+                    s.backend,
+                    s.precision,
+                    s.preconditioner,
+                    s.iterations,
+                    s.levels,
+                    s.setup_seconds,
+                    s.solve_seconds,
+                    s.total_seconds,
+                    s.spmv_equivalents_per_iteration,
+                    s.operator_complexity
+                )?;
+            }
+        }
+        for error in &self.solve_errors {
+            writeln!(f, "solve failed: {error}")?;
+        }
         if let Some(error) = &self.gpu_error {
             writeln!(f, "GPU not measured: {error}")?;
         }
@@ -231,7 +333,8 @@ mod tests {
     #[test]
     fn cpu_bench_counts_the_stated_bytes() {
         let a = CsrMatrix::laplacian_7point(12, 10, 8);
-        let report = run_bench(&a, None, 3);
+        let b = seeded_vector(a.nrows, 3);
+        let report = run_bench(&a, &b, &CgOptions::default(), None, 3);
         assert_eq!(report.backends.len(), 1);
         let cpu = &report.backends[0];
         assert_eq!((cpu.unknowns, cpu.nonzeros), (a.nrows, a.nnz()));

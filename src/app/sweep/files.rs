@@ -107,15 +107,9 @@ pub(super) fn pvd_text(out_dir: &Path, varies: &[Vary], points: &[PointRecord]) 
     text + "  </Collection>\n</VTKFile>\n"
 }
 
-/// The chosen columns of the successful points against the first varied key, one curve per column and
-/// per combination of the other varied keys.
-pub(super) fn plot_points(
-    path: &Path,
-    varies: &[Vary],
-    columns: &[String],
-    points: &[PointRecord],
-    chosen: &[String],
-) -> Result<(), SweepError> {
+/// The columns to plot: `chosen`, each of which must be among `columns`; by default the hot-spot currents, else
+/// the interface current.
+pub(super) fn plotted_columns(columns: &[String], chosen: &[String]) -> Result<Vec<String>, SweepError> {
     let wanted: Vec<String> = if chosen.is_empty() {
         let hotspots: Vec<String> =
             columns.iter().filter(|c| c.starts_with("hotspots.") && c.ends_with(".current_A")).cloned().collect();
@@ -127,11 +121,22 @@ pub(super) fn plot_points(
     } else {
         chosen.to_vec()
     };
-    for column in &wanted {
-        if !columns.contains(column) {
-            return Err(SweepError::UnknownPlotColumn { column: column.clone(), known: columns.join(", ") });
-        }
+    match wanted.iter().find(|column| !columns.contains(column)) {
+        Some(column) => Err(SweepError::UnknownPlotColumn { column: column.clone(), known: columns.join(", ") }),
+        None => Ok(wanted),
     }
+}
+
+/// The chosen columns of the successful points against the first varied key, one curve per column and
+/// per combination of the other varied keys.
+pub(super) fn plot_points(
+    path: &Path,
+    varies: &[Vary],
+    columns: &[String],
+    points: &[PointRecord],
+    chosen: &[String],
+) -> Result<(), SweepError> {
+    let wanted = plotted_columns(columns, chosen)?;
     let mut series: Vec<Series> = Vec::new();
     for p in points {
         let Ok(numbers) = &p.outcome else { continue };

@@ -16,7 +16,9 @@ pub use spec::{Vary, VaryValue};
 use super::pipeline::{self, RunOptions};
 use super::progress::Stage;
 use super::CaseInput;
+use crate::case::Case;
 use crate::io::plot::PlotError;
+use crate::io::transaction::OutputTransaction;
 use crate::io::{self, OutputError};
 use files::{csv_text, plot_points, pvd_text, summary_columns};
 use std::path::{Path, PathBuf};
@@ -32,6 +34,8 @@ pub enum SweepError {
     TooManyPoints { points: usize },
     #[error("--plot `{column}`: no such column in sweep.csv; numeric columns: {known}")]
     UnknownPlotColumn { column: String, known: String },
+    #[error("no sweep point can be loaded, so nothing was solved; the first: {first_error}")]
+    NoPointLoads { first_error: String },
     #[error("every one of the {points} sweep points failed; the first: {first_error}")]
     AllFailed { points: usize, first_error: String },
     #[error(transparent)]
@@ -74,8 +78,10 @@ pub struct SweepReport {
 }
 
 /// Runs every point (`base_set` then the point's overrides), writes each point's outputs into
-/// `out_dir/point_<k>/` and the sweep files into `out_dir`. A failed point is recorded and the sweep goes
-/// on; the result is an error only for bad arguments, unwritable files, or when every point failed.
+/// `out_dir/point_<k>/` and the sweep files into `out_dir`, as one transaction: nothing appears in `out_dir` unless
+/// the whole sweep succeeds. A failed point is recorded and the sweep goes on; the result is an error for bad
+/// arguments (found before the first solve: every point's case is loaded first; the plot columns are checked
+/// after the first successful point), unwritable files, or when every point failed.
 pub fn run_sweep(
     input: &CaseInput,
     base_set: &[String],
@@ -83,42 +89,61 @@ pub fn run_sweep(
     options: &SweepOptions,
 ) -> Result<SweepReport, SweepError> {
     let grid = grid_points(varies)?;
+    let overrides: Vec<Vec<String>> = grid
+        .iter()
+        .map(|choice| varies.iter().zip(choice).map(|(v, &i)| format!("{}={}", v.key, v.values[i].text)).collect())
+        .collect();
+    // A key or value no point can load (a typo) stops the sweep before any solve.
+    let loaded: Vec<Result<Case, String>> = overrides
+        .iter()
+        .map(|o| input.load(&base_set.iter().chain(o).cloned().collect::<Vec<_>>()).map_err(|e| e.to_string()))
+        .collect();
+    if let Some(Err(first)) = loaded.iter().find(|c| c.is_err()).filter(|_| loaded.iter().all(|c| c.is_err())) {
+        return Err(SweepError::NoPointLoads { first_error: first.clone() });
+    }
+    let staging = OutputTransaction::begin(&options.out_dir, sweep_output_file)?;
     let bar = Stage::new("sweep", options.progress);
-    let mut points = Vec::with_capacity(grid.len());
-    for (index, choice) in grid.iter().enumerate() {
-        let overrides: Vec<String> =
-            varies.iter().zip(choice).map(|(v, &i)| format!("{}={}", v.key, v.values[i].text)).collect();
+    let mut points: Vec<PointRecord> = Vec::with_capacity(grid.len());
+    for (index, ((choice, overrides), case)) in grid.iter().zip(overrides).zip(loaded).enumerate() {
         bar.update(
             index as f64 / grid.len() as f64,
             &format!("point {}/{}: {}", index + 1, grid.len(), overrides.join(", ")),
         );
         let values = varies.iter().zip(choice).map(|(v, &i)| v.values[i].si).collect();
-        let point_dir = options.out_dir.join(format!("point_{index}"));
-        let (outcome, vtu) = match solve_point(input, base_set, &overrides, &point_dir) {
+        let point_dir = staging.dir().join(format!("point_{index}"));
+        let (outcome, vtu) = match case.and_then(|case| solve_point(&case, &point_dir)) {
             Ok((numbers, vtu)) => (Ok(numbers), vtu),
             Err(message) => (Err(message), None),
         };
+        let first_success = outcome.is_ok() && points.iter().all(|p| p.outcome.is_err());
         points.push(PointRecord { index, overrides, values, outcome, vtu });
+        if first_success {
+            // A wrong --plot column is known from the first solved point: stop before the others.
+            files::plotted_columns(&summary_columns(&points), &options.plot_columns)?;
+        }
     }
     bar.finish();
 
-    let mut written = Vec::new();
-    let columns = summary_columns(&points);
-    let path = options.out_dir.join("sweep.csv");
-    io::write_atomic(&path, csv_text(varies, &columns, &points).as_bytes())?;
-    written.push(path);
-    if points.iter().any(|p| p.vtu.is_some()) {
-        let path = options.out_dir.join("sweep.pvd");
-        io::write_atomic(&path, pvd_text(&options.out_dir, varies, &points).as_bytes())?;
-        written.push(path);
-    }
     if points.iter().all(|p| p.outcome.is_err()) {
         return Err(SweepError::AllFailed { points: points.len(), first_error: first_error(&points) });
     }
-    let path = options.out_dir.join("sweep.png");
-    plot_points(&path, varies, &columns, &points, &options.plot_columns)?;
-    written.push(path);
+    let columns = summary_columns(&points);
+    io::write_atomic(&staging.dir().join("sweep.csv"), csv_text(varies, &columns, &points).as_bytes())?;
+    if points.iter().any(|p| p.vtu.is_some()) {
+        io::write_atomic(&staging.dir().join("sweep.pvd"), pvd_text(staging.dir(), varies, &points).as_bytes())?;
+    }
+    plot_points(&staging.dir().join("sweep.png"), varies, &columns, &points, &options.plot_columns)?;
+    for point in &mut points {
+        point.vtu = point.vtu.as_ref().map(|path| staging.final_path(path));
+    }
+    let written = staging.commit()?.into_iter().filter(|p| p.is_file()).collect();
     Ok(SweepReport { points, written })
+}
+
+/// The entries a sweep writes into its output folder (and so replaces or removes there).
+pub fn sweep_output_file(name: &str) -> bool {
+    matches!(name, "sweep.csv" | "sweep.pvd" | "sweep.png")
+        || name.strip_prefix("point_").is_some_and(|k| k.parse::<usize>().is_ok())
 }
 
 fn first_error(points: &[PointRecord]) -> String {
@@ -144,23 +169,16 @@ fn grid_points(varies: &[Vary]) -> Result<Vec<Vec<usize>>, SweepError> {
         .collect())
 }
 
-/// Load, solve, summarize and write one point; any failure becomes its message.
-fn solve_point(
-    input: &CaseInput,
-    base_set: &[String],
-    overrides: &[String],
-    point_dir: &Path,
-) -> Result<(SummaryNumbers, Option<PathBuf>), String> {
-    let set: Vec<String> = base_set.iter().chain(overrides).cloned().collect();
-    let case = input.load(&set).map_err(|e| e.to_string())?;
-    let solution = pipeline::solve_case(&case, &RunOptions { progress: false }).map_err(|e| e.to_string())?;
-    let summary = pipeline::summarize(&case, &solution);
-    let write_vtu = case.output.vtu;
-    pipeline::write_outputs(point_dir, write_vtu, &solution, &summary).map_err(|e| e.to_string())?;
+/// Solve, summarize and write one point; any failure becomes its message.
+fn solve_point(case: &Case, point_dir: &Path) -> Result<(SummaryNumbers, Option<PathBuf>), String> {
+    let solution =
+        pipeline::solve_case(case, &RunOptions { progress: false, ..Default::default() }).map_err(|e| e.to_string())?;
+    let summary = pipeline::summarize(case, &solution);
+    pipeline::write_outputs(point_dir, &case.output, &solution, &summary).map_err(|e| e.to_string())?;
     let value = serde_json::to_value(&summary).expect("summaries serialize infallibly");
     let mut numbers = Vec::new();
     flatten_numbers("", &value, &mut numbers);
-    Ok((numbers, write_vtu.then(|| point_dir.join("solution.vtu"))))
+    Ok((numbers, case.output.vtu.then(|| point_dir.join("solution.vtu"))))
 }
 
 #[cfg(test)]

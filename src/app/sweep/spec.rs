@@ -44,8 +44,8 @@ impl Vary {
         if let Some(extra) = parts.next() {
             return Err(bad(format!("unexpected `:{extra}` after the spacing")));
         }
-        if count == 0 {
-            return Err(bad("the number of points must be at least 1".into()));
+        if !(1..=super::MAX_POINTS).contains(&count) {
+            return Err(bad(format!("the number of points must lie in 1..={}", super::MAX_POINTS)));
         }
         let not_a_number = |which: &str, text: &str| {
             bad(format!("{which}: `{}` does not start with a number (or it is not finite)", text.trim()))
@@ -129,7 +129,8 @@ mod tests {
             ("a.b=0 V:3", "expected FROM..TO:N"),
             ("a.b=0 V..1 V", "number of points is missing"),
             ("a.b=0 V..1 V:x", "`x` is not a number of points"),
-            ("a.b=0 V..1 V:0", "at least 1"),
+            ("a.b=0 V..1 V:0", "must lie in 1..=10000"),
+            ("a.b=0 V..1 V:1000000000", "must lie in 1..=10000"),
             ("a.b=0 V..1 mV:3", "same unit"),
             ("a.b=0 V..1 V:3:log", "log spacing needs FROM and TO > 0"),
             ("a.b=0 V..1 V:3:cubic", "unknown spacing `cubic`"),
