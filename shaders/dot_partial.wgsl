@@ -1,4 +1,4 @@
-// First reduction stage of a . b over one vector chunk: one partial sum per workgroup (no float atomics),
+// First reduction stage of (a . b, a . a) over one vector chunk: one partial sum per workgroup (no float atomics),
 // stored after the partials of the chunks before it so the final stage sums them all.
 @group(0) @binding(0) var<uniform> params: KernelParams;
 @group(0) @binding(1) var<storage, read> a: array<real>;
@@ -12,15 +12,15 @@ fn main(
     @builtin(local_invocation_index) local_index: u32,
 ) {
     let group = linear_group(workgroup, workgroup_count);
-    var product = real(0.0);
+    var product = vec2<real>(real(0.0), real(0.0));
     // REDUCE_ITEMS blocks of WORKGROUP_SIZE consecutive entries, so neighbouring invocations read neighbours.
     for (var item = 0u; item < REDUCE_ITEMS; item++) {
         let i = (group * REDUCE_ITEMS + item) * WORKGROUP_SIZE + local_index;
         if i < params.len {
-            product += a[i] * b[i];
+            product += a[i] * vec2<real>(b[i], a[i]);
         }
     }
-    let total = workgroup_sum(local_index, vec2<real>(product, real(0.0)));
+    let total = workgroup_sum(local_index, product);
     if local_index == 0u && group < params.partial_count {
         partials[params.first_partial + group] = total;
     }

@@ -38,6 +38,13 @@ pub(crate) enum Kernel {
     CgUpdate,
     PUpdate,
     Copy,
+    XrUpdate,
+    DirectionUpdate,
+    AmgScale,
+    AmgSmooth,
+    AmgRestrict,
+    AmgProlong,
+    AmgDenseSolve,
 }
 
 /// One kernel: its file under `shaders/`, the WGSL source, its entry point and its bindings.
@@ -49,7 +56,7 @@ pub(crate) struct KernelSpec {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::Spmv,
         Kernel::DotPartial,
         Kernel::ReduceFinal,
@@ -58,6 +65,13 @@ impl Kernel {
         Kernel::CgUpdate,
         Kernel::PUpdate,
         Kernel::Copy,
+        Kernel::XrUpdate,
+        Kernel::DirectionUpdate,
+        Kernel::AmgScale,
+        Kernel::AmgSmooth,
+        Kernel::AmgRestrict,
+        Kernel::AmgProlong,
+        Kernel::AmgDenseSolve,
     ];
 
     pub fn spec(self) -> KernelSpec {
@@ -91,6 +105,22 @@ impl Kernel {
             Kernel::PUpdate => spec!("p_update.wgsl", "main", &[Uniform, Read, Read, Read, ReadWrite]),
             // params, src, dst
             Kernel::Copy => spec!("copy.wgsl", "main", &[Uniform, Read, ReadWrite]),
+            // params, scalars, p, q, x, r
+            Kernel::XrUpdate => spec!("xr_update.wgsl", "main", &[Uniform, Read, Read, Read, ReadWrite, ReadWrite]),
+            // params, scalars, z, p
+            Kernel::DirectionUpdate => spec!("direction_update.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
+            // params, inv_l1, b, x
+            Kernel::AmgScale => spec!("amg_scale.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
+            // params, inv_l1, b, ax, x
+            Kernel::AmgSmooth => spec!("amg_smooth.wgsl", "main", &[Uniform, Read, Read, Read, ReadWrite]),
+            // params, member_offsets, members, b, ax, b_coarse
+            Kernel::AmgRestrict => {
+                spec!("amg_restrict.wgsl", "main", &[Uniform, Read, Read, Read, Read, ReadWrite])
+            }
+            // params, aggregate_of, e, x
+            Kernel::AmgProlong => spec!("amg_prolong.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
+            // params, inverse, b, x
+            Kernel::AmgDenseSolve => spec!("amg_dense_solve.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
         }
     }
 }

@@ -18,7 +18,7 @@ pub use context::{
 };
 pub use kernels::WORKGROUP_SIZE;
 pub use real::Real;
-pub use solver::{GpuSolver, MIXED_INNER_RTOL};
+pub use solver::{gpu_amg_options, GpuSolver, MIXED_INNER_RTOL};
 pub use system::{copy_seconds, GpuSystem, InnerSolve, TimedOp};
 
 /// What can go wrong on the GPU side. Each message says what to do about it.

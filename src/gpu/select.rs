@@ -7,7 +7,7 @@
 //!   of memory, device lost), one line says so and the CPU solves. Software adapters are skipped:
 //!   on the same cores the CPU reference is faster than a Vulkan emulation.
 
-use crate::gpu::{GpuContext, GpuError, GpuRequest, GpuSolver};
+use crate::gpu::{gpu_amg_options, GpuContext, GpuError, GpuRequest, GpuSolver};
 use crate::solver::cpu::{AmgSolver, CpuSolver};
 use crate::solver::settings::{Backend, Precision, PreconditionerKind, SolverSettings};
 use crate::solver::sparse::CsrMatrix;
@@ -24,6 +24,8 @@ struct OwnedGpuSolver {
     context: GpuContext,
     precision: Precision,
     check_every: usize,
+    /// The AMG setup cache, when AMG preconditions.
+    amg: Option<AmgSolver>,
 }
 
 impl OwnedGpuSolver {
@@ -38,13 +40,20 @@ impl OwnedGpuSolver {
             context: GpuContext::new(&request)?,
             precision: settings.precision,
             check_every: settings.check_every,
+            amg: (settings.preconditioner == PreconditionerKind::Amg).then(|| AmgSolver::new(gpu_amg_options())),
         })
     }
 }
 
 impl SymmetricSolver for OwnedGpuSolver {
     fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
-        GpuSolver::new(&self.context, self.precision).with_check_every(self.check_every).solve(a, b, x, options)
+        let mut solver = GpuSolver::new(&self.context, self.precision).with_check_every(self.check_every);
+        if let Some(cache) = self.amg.take() {
+            solver = solver.with_amg(cache);
+        }
+        let result = solver.solve(a, b, x, options);
+        self.amg = solver.into_amg();
+        result
     }
 }
 
@@ -81,33 +90,16 @@ pub fn cpu_solver(settings: &SolverSettings) -> Box<dyn SymmetricSolver> {
     }
 }
 
-/// The GPU solver has Jacobi only so far (the AMG cycle runs on the CPU): say so when AMG was asked for.
-fn jacobi_on_gpu_notice(settings: &SolverSettings, notice: &mut dyn FnMut(&str)) {
-    if settings.preconditioner == PreconditionerKind::Amg {
-        notice(
-            "the GPU solver preconditions with Jacobi (AMG runs on the CPU backend only); use --backend cpu for AMG",
-        );
-    }
-}
-
-/// The solver for these settings. `notice` receives one line whenever `auto` ends up on the CPU, or the GPU
-/// cannot use the requested preconditioner.
+/// The solver for these settings. `notice` receives one line whenever `auto` ends up on the CPU.
 pub fn select(
     settings: &SolverSettings,
     mut notice: Box<dyn FnMut(&str)>,
 ) -> Result<Box<dyn SymmetricSolver>, BackendError> {
     match settings.backend {
         Backend::Cpu => Ok(cpu_solver(settings)),
-        Backend::Gpu => {
-            let gpu = OwnedGpuSolver::open(settings, true)?;
-            jacobi_on_gpu_notice(settings, &mut notice);
-            Ok(Box::new(gpu))
-        }
+        Backend::Gpu => Ok(Box::new(OwnedGpuSolver::open(settings, true)?)),
         Backend::Auto => match OwnedGpuSolver::open(settings, false) {
-            Ok(gpu) => {
-                jacobi_on_gpu_notice(settings, &mut notice);
-                Ok(Box::new(GpuWithCpuFallback { gpu: Some(gpu), cpu: cpu_solver(settings), notice }))
-            }
+            Ok(gpu) => Ok(Box::new(GpuWithCpuFallback { gpu: Some(gpu), cpu: cpu_solver(settings), notice })),
             Err(reason) => {
                 notice(&format!("no usable hardware GPU ({reason}); solving on the CPU"));
                 Ok(cpu_solver(settings))

@@ -4,7 +4,8 @@ use super::context::GpuContext;
 use super::real::Real;
 use super::system::GpuSystem;
 use super::GpuError;
-use crate::solver::cpu::norm;
+use crate::solver::amg::AmgOptions;
+use crate::solver::cpu::{norm, AmgSolver};
 use crate::solver::settings::{Precision, DEFAULT_CHECK_EVERY};
 use crate::solver::sparse::CsrMatrix;
 use crate::solver::{CgOptions, CgReport, PreconditionerReport, SolveError, SymmetricSolver};
@@ -20,13 +21,20 @@ const MAX_STALLED_STEPS: usize = 3;
 /// Best relative residual an f32 recurrence can be asked for.
 const F32_RTOL_FLOOR: f64 = 1e-7;
 
-/// Jacobi-PCG on the GPU.
+/// PCG on the GPU, preconditioned by Jacobi or, with [`GpuSolver::with_amg`], by an AMG V-cycle (setup on the
+/// CPU, kept for later solves of the same matrix).
 pub struct GpuSolver<'a> {
     ctx: &'a GpuContext,
     precision: Precision,
     check_every: usize,
     last_chunk_count: usize,
     last_vector_chunk_count: usize,
+    amg: Option<AmgSolver>,
+}
+
+/// The hierarchy options of the GPU cycle: a V-cycle (the K-cycle's inner Krylov steps are not on the GPU).
+pub fn gpu_amg_options() -> AmgOptions {
+    AmgOptions { kcycle_levels: 0, ..AmgOptions::default() }
 }
 
 fn backend(error: GpuError) -> SolveError {
@@ -41,7 +49,25 @@ fn true_residual(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Vec<f64> {
 
 impl<'a> GpuSolver<'a> {
     pub fn new(ctx: &'a GpuContext, precision: Precision) -> GpuSolver<'a> {
-        GpuSolver { ctx, precision, check_every: DEFAULT_CHECK_EVERY, last_chunk_count: 0, last_vector_chunk_count: 0 }
+        GpuSolver {
+            ctx,
+            precision,
+            check_every: DEFAULT_CHECK_EVERY,
+            last_chunk_count: 0,
+            last_vector_chunk_count: 0,
+            amg: None,
+        }
+    }
+
+    /// Precondition with AMG; `cache` holds the setup of earlier solves (reused for the same matrix).
+    pub fn with_amg(mut self, cache: AmgSolver) -> Self {
+        self.amg = Some(cache);
+        self
+    }
+
+    /// The AMG setup cache back, to keep for the next solver of the same context.
+    pub fn into_amg(self) -> Option<AmgSolver> {
+        self.amg
     }
 
     /// Read the convergence scalars back every `check_every` iterations (at least 1).
@@ -81,7 +107,14 @@ impl SymmetricSolver for GpuSolver<'_> {
         assert_eq!(x.len(), a.nrows);
         let (b_norm, target) = options.target(b)?;
         let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
-        let system = GpuSystem::new(self.ctx, a, self.real()).map_err(backend)?;
+        let real = self.real();
+        let prepared = self.amg.as_mut().map(|cache| cache.prepare(a)).transpose()?;
+        let system =
+            GpuSystem::with_preconditioner(self.ctx, a, real, prepared.as_ref().map(|(h, _)| *h)).map_err(backend)?;
+        let preconditioner = match &prepared {
+            Some((hierarchy, reused)) => PreconditionerReport::amg(hierarchy, *reused),
+            None => PreconditionerReport::jacobi(),
+        };
         self.last_chunk_count = system.chunk_count();
         self.last_vector_chunk_count = system.vector_chunk_count();
 
@@ -134,7 +167,7 @@ impl SymmetricSolver for GpuSolver<'_> {
             relative_residual,
             residual_history: history,
             seconds: start.elapsed().as_secs_f64(),
-            preconditioner: PreconditionerReport::jacobi(),
+            preconditioner,
         }
         .into_result(converged, options.rtol)
     }

@@ -219,13 +219,7 @@ impl SymmetricSolver for AmgSolver {
         // Inside the pool: the cycle's many small parallel operations then start without a cross-thread handoff.
         let (iterations, relative_residual, residual_history, converged) =
             rayon::scope(|_| fcg(a, hierarchy, b, x, options))?;
-        let preconditioner = PreconditionerReport {
-            kind: "amg".into(),
-            levels: hierarchy.levels(),
-            operator_complexity: hierarchy.operator_complexity(),
-            setup_seconds: if reused { 0.0 } else { hierarchy.setup_seconds },
-            reused,
-        };
+        let preconditioner = PreconditionerReport::amg(hierarchy, reused);
         cpu_report(iterations, relative_residual, residual_history, start, preconditioner)
             .into_result(converged, options.rtol)
     }

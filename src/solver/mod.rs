@@ -80,6 +80,17 @@ pub struct PreconditionerReport {
 }
 
 impl PreconditionerReport {
+    /// The report of an AMG hierarchy (its setup time counts only when it was built for this solve).
+    pub fn amg(hierarchy: &amg::Hierarchy, reused: bool) -> PreconditionerReport {
+        PreconditionerReport {
+            kind: "amg".into(),
+            levels: hierarchy.levels(),
+            operator_complexity: hierarchy.operator_complexity(),
+            setup_seconds: if reused { 0.0 } else { hierarchy.setup_seconds },
+            reused,
+        }
+    }
+
     /// The report of a preconditioner without setup (Jacobi).
     pub fn jacobi() -> PreconditionerReport {
         PreconditionerReport {

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod amg;
 mod kernels;
 mod pipeline;
 mod solve;

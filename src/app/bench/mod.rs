@@ -3,8 +3,8 @@
 
 pub mod mesh;
 
-use crate::gpu::GpuSolver;
 use crate::gpu::{copy_seconds, GpuContext, GpuSystem, Real, TimedOp};
+use crate::gpu::{gpu_amg_options, GpuSolver};
 use crate::mesh::geometry::SplitMix64;
 use crate::solver::cpu::{pcg, AmgSolver, CpuSolver, Jacobi};
 use crate::solver::settings::Precision;
@@ -231,10 +231,15 @@ pub fn run_bench(
         None => (None, None),
     };
     if let (Some(ctx), Some(gpu_row)) = (ctx, gpu.as_ref()) {
-        let mut solver = GpuSolver::new(ctx, Precision::Mixed);
-        match solve_bench(&mut solver, matrix, rhs, options, gpu_row.seconds_per_spmv) {
-            Ok(row) => solves.push(row),
-            Err(error) => solve_errors.push(error.to_string()),
+        for amg in [false, true] {
+            let mut solver = GpuSolver::new(ctx, Precision::Mixed);
+            if amg {
+                solver = solver.with_amg(AmgSolver::new(gpu_amg_options()));
+            }
+            match solve_bench(&mut solver, matrix, rhs, options, gpu_row.seconds_per_spmv) {
+                Ok(row) => solves.push(row),
+                Err(error) => solve_errors.push(error.to_string()),
+            }
         }
     }
     BenchReport {

@@ -46,4 +46,12 @@ impl GpuSystem<'_> {
         self.ctx.run(|pass| self.record_p_update(pass), 1)?;
         self.download(&self.p)
     }
+
+    /// z = B r by the GPU's V-cycle alone (a system built with a hierarchy).
+    pub fn amg_cycle(&self, r: &[f64]) -> Result<Vec<f64>, GpuError> {
+        let amg = self.amg.as_ref().ok_or_else(|| GpuError::Backend("the system has no hierarchy".into()))?;
+        self.upload(&self.r, r);
+        self.ctx.run(|pass| amg.record_cycle(self.ctx, self.kernels(), pass, 0), 1)?;
+        self.download(self.z.as_ref().expect("a hierarchy comes with z"))
+    }
 }

@@ -2,6 +2,7 @@
 //! each respect the storage-binding limit, the scalars, the bind groups, and the GPU-resident Jacobi-PCG
 //! loop.
 
+mod amg;
 mod kernel_checks;
 mod timing;
 
@@ -13,13 +14,14 @@ use super::kernels::{reduction_workgroups_for, workgroups_for, Kernel, KernelSet
 use super::layout::{CgScalars, KernelParams};
 use super::real::Real;
 use super::GpuError;
+use crate::solver::amg::Hierarchy;
 use crate::solver::sparse::CsrMatrix;
 use std::ops::Range;
 use wgpu::BufferUsages;
 
 /// Rows of the matrix whose cols and values each fit in one storage binding; y is bound from the first
 /// row, so chunks start at aligned rows and span at most one vector chunk.
-struct MatrixChunk {
+pub(super) struct MatrixChunk {
     rows: Range<usize>,
     spmv_bind_group: wgpu::BindGroup,
 }
@@ -30,6 +32,95 @@ struct VectorChunk {
     dot_bind_group: wgpu::BindGroup,
     update_bind_group: wgpu::BindGroup,
     p_update_bind_group: wgpu::BindGroup,
+    /// With AMG: the kernels of a PCG iteration whose preconditioner is applied apart (z = B r stored).
+    amg: Option<AmgChunk>,
+}
+
+/// x/r update, (r.z, r.r) partials and p = z + beta p of one vector chunk.
+struct AmgChunk {
+    xr_update: wgpu::BindGroup,
+    rz_dot: wgpu::BindGroup,
+    direction_update: wgpu::BindGroup,
+}
+
+/// A matrix's row chunks on the GPU, each with its buffers, ready to be bound to any x and y.
+pub(super) struct UploadedMatrix {
+    chunks: Vec<UploadedChunk>,
+}
+
+struct UploadedChunk {
+    rows: Range<usize>,
+    params: wgpu::Buffer,
+    row_ptr: wgpu::Buffer,
+    cols: wgpu::Buffer,
+    values: wgpu::Buffer,
+}
+
+impl UploadedMatrix {
+    /// Uploads `a` in row chunks under the binding limit (x bound as chunks of `x_chunk_len` entries, 0: whole).
+    pub(super) fn new(
+        ctx: &GpuContext,
+        a: &CsrMatrix,
+        real: Real,
+        x_chunk_len: u32,
+        max_rows: usize,
+    ) -> Result<UploadedMatrix, GpuError> {
+        let queue = ctx.queue();
+        let max_bytes = ctx.max_binding_bytes();
+        let granule = (ctx.limits().min_storage_buffer_offset_alignment as u64 / real.bytes()).max(1) as usize;
+        let mut chunks = Vec::new();
+        for rows in plan_chunks(a, real, max_bytes, granule, max_rows)? {
+            let nonzeros = a.row_ptr[rows.start]..a.row_ptr[rows.end];
+            let row_ptr: Vec<u32> =
+                a.row_ptr[rows.start..=rows.end].iter().map(|&k| (k - nonzeros.start) as u32).collect();
+            let row_ptr_buffer = ctx.create_buffer("row_ptr", row_ptr.len() as u64 * 4, STORAGE)?;
+            queue.write_buffer(&row_ptr_buffer, 0, bytemuck::cast_slice(&row_ptr));
+            let cols = ctx.create_buffer("cols", nonzeros.len() as u64 * 4, STORAGE)?;
+            queue.write_buffer(&cols, 0, bytemuck::cast_slice(&a.col_idx[nonzeros.clone()]));
+            let values = ctx.create_buffer("values", nonzeros.len() as u64 * real.bytes(), STORAGE)?;
+            queue.write_buffer(&values, 0, &real.encode(&a.values[nonzeros]));
+            let params = uniform_params(
+                ctx,
+                "matrix chunk params",
+                KernelParams { len: rows.len() as u32, x_chunk_len, ..Default::default() },
+            )?;
+            chunks.push(UploadedChunk { rows, params, row_ptr: row_ptr_buffer, cols, values });
+        }
+        Ok(UploadedMatrix { chunks })
+    }
+
+    /// SpMV bind groups y = A x, one per row chunk, with x bound as `x_bindings` (MAX_X_BINDINGS of them).
+    pub(super) fn spmv(
+        &self,
+        ctx: &GpuContext,
+        kernels: &KernelSet,
+        x_bindings: &[wgpu::BindingResource],
+        y: &wgpu::Buffer,
+        real: Real,
+    ) -> Vec<MatrixChunk> {
+        self.chunks
+            .iter()
+            .map(|chunk| {
+                let mut bindings = vec![
+                    chunk.params.as_entire_binding(),
+                    chunk.row_ptr.as_entire_binding(),
+                    chunk.cols.as_entire_binding(),
+                    chunk.values.as_entire_binding(),
+                ];
+                bindings.extend(x_bindings.iter().cloned());
+                bindings.push(entries_binding(y, &chunk.rows, real));
+                let spmv_bind_group = kernels.bind_group(ctx.device(), Kernel::Spmv, &bindings);
+                MatrixChunk { rows: chunk.rows.clone(), spmv_bind_group }
+            })
+            .collect()
+    }
+}
+
+/// A 16-byte uniform holding `params`.
+pub(super) fn uniform_params(ctx: &GpuContext, label: &str, params: KernelParams) -> Result<wgpu::Buffer, GpuError> {
+    let buffer = ctx.create_buffer(label, 16, BufferUsages::UNIFORM | BufferUsages::COPY_DST)?;
+    ctx.queue().write_buffer(&buffer, 0, bytemuck::bytes_of(&params));
+    Ok(buffer)
 }
 
 /// What one GPU PCG solve did.
@@ -60,6 +151,14 @@ pub struct GpuSystem<'a> {
     q: wgpu::Buffer,
     scalars: wgpu::Buffer,
     reduce_bind_group: wgpu::BindGroup,
+    /// The multigrid cycle z = B r and z, when the system was built with a hierarchy.
+    amg: Option<amg::GpuHierarchy>,
+    z: Option<wgpu::Buffer>,
+}
+
+/// The AMG bind groups of a chunk of a system built with a hierarchy.
+fn amg_chunk(chunk: &VectorChunk) -> &AmgChunk {
+    chunk.amg.as_ref().expect("a system with a hierarchy has AMG bind groups in every chunk")
 }
 
 /// `entries` of a vector buffer as one binding.
@@ -73,8 +172,19 @@ fn entries_binding<'b>(buffer: &'b wgpu::Buffer, entries: &Range<usize>, real: R
 }
 
 impl<'a> GpuSystem<'a> {
-    /// Uploads `a` (rounded to `real`) and allocates the PCG workspace.
+    /// Uploads `a` (rounded to `real`) and allocates the Jacobi-PCG workspace.
     pub fn new(ctx: &'a GpuContext, a: &CsrMatrix, real: Real) -> Result<GpuSystem<'a>, GpuError> {
+        Self::with_preconditioner(ctx, a, real, None)
+    }
+
+    /// Uploads `a` and, with a hierarchy (built from `a` on the CPU), its levels: PCG is then preconditioned by
+    /// the hierarchy's V-cycle, else by Jacobi.
+    pub fn with_preconditioner(
+        ctx: &'a GpuContext,
+        a: &CsrMatrix,
+        real: Real,
+        hierarchy: Option<&Hierarchy>,
+    ) -> Result<GpuSystem<'a>, GpuError> {
         let kernels = ctx.kernels(real)?;
         let n = a.nrows;
         let vector_bytes = n as u64 * real.bytes();
@@ -93,12 +203,16 @@ impl<'a> GpuSystem<'a> {
         let device = ctx.device();
         let queue = ctx.queue();
         let vector = |label: &str| ctx.create_buffer(label, vector_bytes, STORAGE);
-        let uniform = |label: &str, params: KernelParams| -> Result<wgpu::Buffer, GpuError> {
-            let buffer = ctx.create_buffer(label, 16, BufferUsages::UNIFORM | BufferUsages::COPY_DST)?;
-            queue.write_buffer(&buffer, 0, bytemuck::bytes_of(&params));
-            Ok(buffer)
-        };
+        let uniform = |label: &str, params: KernelParams| uniform_params(ctx, label, params);
         let (x, r, p, q) = (vector("x")?, vector("r")?, vector("p")?, vector("q")?);
+        if hierarchy.is_some() && entry_chunks.len() > 1 {
+            return Err(GpuError::Backend(format!(
+                "AMG on the GPU needs each vector in one storage binding, and {n} unknowns ({vector_bytes} bytes) \
+                 exceed the {max_bytes}-byte limit; use --preconditioner jacobi or --backend cpu"
+            )));
+        }
+        // z = B r, stored, when a hierarchy preconditions.
+        let z = hierarchy.map(|_| vector("z")).transpose()?;
         let inv_diag = a.inverse_diagonal();
         let inv_diag_buffer = vector("inv_diag")?;
         queue.write_buffer(&inv_diag_buffer, 0, &real.encode(&inv_diag));
@@ -121,7 +235,25 @@ impl<'a> GpuSystem<'a> {
             let range = |buffer| entries_binding(buffer, &entries, real);
             let (params, scalars, partials) =
                 (params.as_entire_binding(), scalars.as_entire_binding(), partials.as_entire_binding());
+            let amg = z.as_ref().map(|z| AmgChunk {
+                xr_update: kernels.bind_group(
+                    device,
+                    Kernel::XrUpdate,
+                    &[params.clone(), scalars.clone(), range(&p), range(&q), range(&x), range(&r)],
+                ),
+                rz_dot: kernels.bind_group(
+                    device,
+                    Kernel::DotPartial,
+                    &[params.clone(), range(&r), range(z), partials.clone()],
+                ),
+                direction_update: kernels.bind_group(
+                    device,
+                    Kernel::DirectionUpdate,
+                    &[params.clone(), scalars.clone(), range(z), range(&p)],
+                ),
+            });
             vector_chunks.push(VectorChunk {
+                amg,
                 dot_bind_group: kernels.bind_group(
                     device,
                     Kernel::DotPartial,
@@ -158,32 +290,12 @@ impl<'a> GpuSystem<'a> {
             .collect();
         // 0 tells the SpMV that x is whole in its first binding.
         let spmv_x_chunk_len = if vector_chunks.len() == 1 { 0 } else { chunk_len as u32 };
-        let mut chunks = Vec::new();
-        for rows in plan_chunks(a, real, max_bytes, granule, chunk_len)? {
-            let nonzeros = a.row_ptr[rows.start]..a.row_ptr[rows.end];
-            let row_ptr: Vec<u32> =
-                a.row_ptr[rows.start..=rows.end].iter().map(|&k| (k - nonzeros.start) as u32).collect();
-            let row_ptr_buffer = ctx.create_buffer("row_ptr", row_ptr.len() as u64 * 4, STORAGE)?;
-            queue.write_buffer(&row_ptr_buffer, 0, bytemuck::cast_slice(&row_ptr));
-            let cols = ctx.create_buffer("cols", nonzeros.len() as u64 * 4, STORAGE)?;
-            queue.write_buffer(&cols, 0, bytemuck::cast_slice(&a.col_idx[nonzeros.clone()]));
-            let values = ctx.create_buffer("values", nonzeros.len() as u64 * real.bytes(), STORAGE)?;
-            queue.write_buffer(&values, 0, &real.encode(&a.values[nonzeros]));
-            let params = uniform(
-                "matrix chunk params",
-                KernelParams { len: rows.len() as u32, x_chunk_len: spmv_x_chunk_len, ..Default::default() },
-            )?;
-            let mut bindings = vec![
-                params.as_entire_binding(),
-                row_ptr_buffer.as_entire_binding(),
-                cols.as_entire_binding(),
-                values.as_entire_binding(),
-            ];
-            bindings.extend(x_bindings.iter().cloned());
-            bindings.push(entries_binding(&q, &rows, real));
-            let spmv_bind_group = kernels.bind_group(device, Kernel::Spmv, &bindings);
-            chunks.push(MatrixChunk { rows, spmv_bind_group });
-        }
+        let matrix = UploadedMatrix::new(ctx, a, real, spmv_x_chunk_len, chunk_len)?;
+        let chunks = matrix.spmv(ctx, kernels, &x_bindings, &q, real);
+        let amg = match (hierarchy, &z) {
+            (Some(hierarchy), Some(z)) => Some(amg::GpuHierarchy::new(ctx, real, hierarchy, &matrix, &r, z)?),
+            _ => None,
+        };
 
         Ok(GpuSystem {
             ctx,
@@ -202,6 +314,8 @@ impl<'a> GpuSystem<'a> {
             p,
             q,
             scalars,
+            amg,
+            z,
         })
     }
 
@@ -233,9 +347,7 @@ impl<'a> GpuSystem<'a> {
     }
 
     fn record_spmv(&self, pass: &mut wgpu::ComputePass) {
-        for chunk in &self.chunks {
-            self.dispatch(pass, Kernel::Spmv, &chunk.spmv_bind_group, workgroups_for(chunk.rows.len()));
-        }
+        amg::record_spmv(self.ctx, self.kernels(), pass, &self.chunks);
     }
 
     /// An element-wise kernel over every vector chunk, each with its own bind group.
@@ -273,9 +385,26 @@ impl<'a> GpuSystem<'a> {
         self.record_spmv(pass);
         self.record_dot(pass);
         self.dispatch(pass, Kernel::ComputeAlpha, scalars_bind_group, 1);
-        self.record_cg_update(pass);
-        self.dispatch(pass, Kernel::ComputeBeta, scalars_bind_group, 1);
-        self.record_p_update(pass);
+        match &self.amg {
+            None => {
+                self.record_cg_update(pass);
+                self.dispatch(pass, Kernel::ComputeBeta, scalars_bind_group, 1);
+                self.record_p_update(pass);
+            }
+            Some(amg) => {
+                self.record_per_chunk(pass, Kernel::XrUpdate, |chunk| &amg_chunk(chunk).xr_update);
+                self.record_preconditioner(pass, amg);
+                self.dispatch(pass, Kernel::ComputeBeta, scalars_bind_group, 1);
+                self.record_per_chunk(pass, Kernel::DirectionUpdate, |chunk| &amg_chunk(chunk).direction_update);
+            }
+        }
+    }
+
+    /// z = B r by the V-cycle, then the partials of (r.z, r.r) reduced into the scalars.
+    fn record_preconditioner(&self, pass: &mut wgpu::ComputePass, amg: &amg::GpuHierarchy) {
+        amg.record_cycle(self.ctx, self.kernels(), pass, 0);
+        self.record_per_chunk(pass, Kernel::DotPartial, |chunk| &amg_chunk(chunk).rz_dot);
+        self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
     }
 
     fn upload(&self, buffer: &wgpu::Buffer, values: &[f64]) {
@@ -305,7 +434,7 @@ impl<'a> GpuSystem<'a> {
         Ok((history, bind_group))
     }
 
-    /// Jacobi-PCG for A d = rhs from d = 0 until ||r|| <= relative_tolerance * ||rhs|| (recurrence residual)
+    /// PCG for A d = rhs from d = 0 (Jacobi, or the V-cycle of the hierarchy the system was built with) until ||r|| <= relative_tolerance * ||rhs|| (recurrence residual)
     /// or `max_iterations`. The loop runs on the GPU; the host reads the scalars every `check_every`
     /// iterations.
     pub fn pcg(
@@ -316,13 +445,20 @@ impl<'a> GpuSystem<'a> {
         check_every: usize,
     ) -> Result<InnerSolve, GpuError> {
         let rounded: Vec<f64> = rhs.iter().map(|&v| self.real.round(v)).collect();
-        let rz: f64 = rounded.iter().zip(&self.inv_diag).map(|(r, d)| r * self.real.round(*d) * r).sum();
         let rr: f64 = rounded.iter().map(|r| r * r).sum();
+        self.upload(&self.r, &rounded);
+        let rz = match &self.amg {
+            None => rounded.iter().zip(&self.inv_diag).map(|(r, d)| r * self.real.round(*d) * r).sum(),
+            Some(amg) => {
+                // The first z = B r and r.z on the GPU.
+                self.ctx.run(|pass| self.record_preconditioner(pass, amg), 1)?;
+                self.read_scalars()?.reduced[0]
+            }
+        };
         let target_rr = relative_tolerance * relative_tolerance * rr;
         let max_iterations = max_iterations.min(u32::MAX as usize - 1);
         let (history, scalars_bind_group) = self.history_bind_group(max_iterations + 1)?;
         self.ctx.queue().write_buffer(&history, 0, &self.real.encode(&[rr]));
-        self.upload(&self.r, &rounded);
         let running = rr > target_rr && rr > 0.0 && max_iterations > 0;
         self.write_scalars(CgScalars {
             rz,
@@ -332,8 +468,17 @@ impl<'a> GpuSystem<'a> {
             running: running as u32,
             ..Default::default()
         });
-        // d = 0, and with beta = 0: p = D^-1 r.
-        self.ctx.run_from_zero(&[&self.x], |pass| self.record_p_update(pass), 1)?;
+        // d = 0, and with beta = 0: p = D^-1 r (Jacobi) or p = z.
+        self.ctx.run_from_zero(
+            &[&self.x],
+            |pass| match &self.amg {
+                None => self.record_p_update(pass),
+                Some(_) => {
+                    self.record_per_chunk(pass, Kernel::DirectionUpdate, |chunk| &amg_chunk(chunk).direction_update)
+                }
+            },
+            1,
+        )?;
         let mut scalars = self.read_scalars()?;
         while scalars.running == 1 {
             self.ctx.run(|pass| self.record_iteration(pass, &scalars_bind_group), check_every.max(1))?;

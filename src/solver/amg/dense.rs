@@ -66,6 +66,19 @@ impl Cholesky {
             x[i] = (x[i] - s) / self.lt[i * n + i];
         }
     }
+
+    /// The dense inverse, row-major: the GPU's coarse solve is one product with it.
+    pub fn inverse(&self) -> Vec<f64> {
+        let n = self.n;
+        let mut inverse = vec![0.0; n * n];
+        let (mut unit, mut column) = (vec![0.0; n], vec![0.0; n]);
+        for j in 0..n {
+            unit.iter_mut().enumerate().for_each(|(i, v)| *v = if i == j { 1.0 } else { 0.0 });
+            self.solve(&unit, &mut column);
+            (0..n).for_each(|i| inverse[i * n + j] = column[i]);
+        }
+        inverse
+    }
 }
 
 #[cfg(test)]
@@ -73,7 +86,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn solves_a_laplacian() {
+    fn solves_and_inverts_a_laplacian() {
         let a = CsrMatrix::laplacian_7point(5, 4, 3);
         let factor = Cholesky::new(&a).unwrap();
         let x_true: Vec<f64> = (0..a.nrows).map(|i| (i as f64 * 0.37).sin()).collect();
@@ -82,6 +95,11 @@ mod tests {
         let mut x = vec![0.0; a.nrows];
         factor.solve(&b, &mut x);
         for (got, want) in x.iter().zip(&x_true) {
+            assert!((got - want).abs() < 1e-12, "{got} {want}");
+        }
+        let (inverse, n) = (factor.inverse(), a.nrows);
+        for (i, want) in x_true.iter().enumerate() {
+            let got: f64 = (0..n).map(|j| inverse[i * n + j] * b[j]).sum();
             assert!((got - want).abs() < 1e-12, "{got} {want}");
         }
     }

@@ -83,6 +83,16 @@ struct CoarseLevel {
     members: Vec<u32>,
 }
 
+/// A level below the finest, read-only: its operator and how it aggregates the level above.
+pub struct CoarseView<'a> {
+    pub matrix: &'a CsrMatrix,
+    /// Aggregate of each unknown of the level above.
+    pub aggregate_of: &'a [u32],
+    /// Members of each aggregate (CSR, rows ascending).
+    pub member_offsets: &'a [u32],
+    pub members: &'a [u32],
+}
+
 /// The hierarchy of one matrix. Level 0 is the matrix itself, which the caller passes to every apply (it is
 /// not copied); levels 1.. are stored; the last one is solved directly.
 pub struct Hierarchy {
@@ -170,6 +180,32 @@ impl Hierarchy {
     /// Sum of the levels' nonzeros over the finest level's.
     pub fn operator_complexity(&self) -> f64 {
         self.levels().iter().map(|l| l.nonzeros).sum::<usize>() as f64 / self.fine.nonzeros.max(1) as f64
+    }
+
+    pub fn options(&self) -> &AmgOptions {
+        &self.options
+    }
+
+    /// The levels below the finest, as the GPU uploads them (the finest is the caller's matrix).
+    pub fn coarse_levels(&self) -> impl Iterator<Item = CoarseView<'_>> {
+        self.coarse.iter().map(|c| CoarseView {
+            matrix: &c.matrix,
+            aggregate_of: &c.aggregates.of,
+            member_offsets: &c.member_offsets,
+            members: &c.members,
+        })
+    }
+
+    /// 1 / (l1 norm of each row) of `level` (0: the finest).
+    pub fn inverse_l1(&self, level: usize) -> &[f64] {
+        &self.inverse_l1[level]
+    }
+
+    /// The dense inverse of the last level's operator (row-major), when that level is solved directly; None when
+    /// it is only smoothed (the matrix did not coarsen to a size a dense factor fits).
+    pub fn direct_inverse(&self) -> Option<Vec<f64>> {
+        let last = self.coarse.last().map_or(self.fine.unknowns, |c| c.matrix.nrows);
+        (self.direct.unknowns() == last).then(|| self.direct.inverse())
     }
 
     /// The scratch one [`Hierarchy::apply`] needs.
