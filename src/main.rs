@@ -194,6 +194,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            ionflux::io::transaction::exit_if_interrupted();
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
@@ -239,6 +240,9 @@ fn solve(
         pipeline::write_plots(staging.dir(), &case, &solution)?;
     }
     let written = staging.commit()?;
+    for warning in &summary.warnings {
+        eprintln!("warning: {warning}");
+    }
     if !quiet {
         print_summary(&summary, &written);
     }

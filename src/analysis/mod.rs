@@ -117,21 +117,13 @@ impl CylinderResult {
     }
 }
 
-/// The (x, y) of a hot spot's axis.
-pub fn axis_of(spot: &HotSpot) -> (f64, f64) {
-    match spot.shape {
-        HotSpotShape::Sphere { center, .. } => (center.x, center.y),
-        HotSpotShape::Disk { center_x, center_y, .. } => (center_x, center_y),
-    }
-}
-
 /// Runs the case's `[analysis]` on a solved case. `solver` re-solves the case for lithiation steps.
 pub fn analyse(case: &Case, field: SolvedField, solver: &mut dyn SymmetricSolver) -> Result<Analysis, AnalysisError> {
     let mut analysis = Analysis::default();
     if let Some(spec) = &case.analysis.cylinder {
         let locator = PointLocator::new(field.mesh);
         for spot in &case.geometry.hotspots {
-            let (center_x, center_y) = axis_of(spot);
+            let (center_x, center_y) = spot.shape.axis();
             let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };
             // The recovered nodal J: see the module notes of science::cylinder for why not the per-tet one.
             let current = CurrentField::Nodal(field.node_current);

@@ -245,8 +245,36 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
         lithiation: solution.analysis.lithiation.clone(),
         paper_mode: solution.analysis.paper_mode.clone(),
         voids: solution.analysis.voids.clone(),
+        warnings: warnings(case, solution),
         timings_s: solution.timings,
     }
+}
+
+/// What a reader of the numbers must know: a residual above the tolerance asked for (f32 stops at its floor),
+/// currents that are all zero although potentials differ.
+fn warnings(case: &Case, solution: &Solution) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let r = &solution.report;
+    if r.relative_residual > case.solver.rtol {
+        warnings.push(format!(
+            "the solve reached a relative residual of {:.2e}, above solver.rtol = {:.1e} ({} precision on {}): \
+             the last digits of the currents are not converged; use --precision mixed or f64",
+            r.relative_residual, case.solver.rtol, r.precision, r.backend
+        ));
+    }
+    let potentials: Vec<f64> = solution
+        .conditions
+        .iter()
+        .filter_map(|c| match c {
+            BoundaryCondition::Dirichlet { potential } => Some(*potential),
+            _ => None,
+        })
+        .collect();
+    let differ = potentials.iter().any(|&p| p != potentials[0]);
+    if differ && solution.boundary_currents.iter().all(|&c| c == 0.0) {
+        warnings.push("every current is exactly zero although the fixed potentials differ".into());
+    }
+    warnings
 }
 
 /// Step 7: write `solution.vtu` and `paper_mode_<hotspot>.vtu` (if `files.vtu`), the J_r(z) profile of every
@@ -341,7 +369,7 @@ pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<V
     }
     let extent = case.geometry.size;
     let first = case.geometry.hotspots.first();
-    let (x, y) = first.map_or((0.5 * extent.x, 0.5 * extent.y), analysis::axis_of);
+    let (x, y) = first.map_or((0.5 * extent.x, 0.5 * extent.y), |spot| spot.shape.axis());
     // Two windows from the interface down: the hot spot's near field (20 radii wide, `jmap_near.png`), and
     // the lateral flow around it (twice the cylinder radius each side, or the whole box: `jmap.png`).
     let wide = case.analysis.cylinder.map_or(0.5 * extent.x, |c| (2.0 * c.radius).min(0.5 * extent.x));

@@ -23,6 +23,10 @@ use std::path::Path;
 pub const MAX_ITERATIONS: usize = 10_000_000;
 pub const MAX_CHECK_EVERY: usize = 10_000;
 pub const MAX_LITHIATION_INCREMENTS: usize = 1_000;
+/// Interfacial resistances a case may have (Ohm m^2).
+pub const AREA_RESISTANCE_RANGE: std::ops::RangeInclusive<f64> = 1e-12..=1e6;
+/// Conductivities a case may have (S/m).
+pub const CONDUCTIVITY_RANGE: std::ops::RangeInclusive<f64> = 1e-20..=1e9;
 
 /// Turns the raw case into SI values, checking every field.
 pub(super) struct Builder<'a> {
@@ -103,6 +107,23 @@ impl Builder<'_> {
     }
 
     /// One positive value v (as (v, v)) or two [a, b] with 0 < a <= b.
+    /// An interfacial resistance (Ohm m^2) within [`AREA_RESISTANCE_RANGE`].
+    fn area_resistance(&self, quantity: &schema::Quantity, field: &str) -> Result<f64, CaseError> {
+        let value = self.positive(quantity, field, Dimension::AreaResistance)?;
+        if AREA_RESISTANCE_RANGE.contains(&value) {
+            return Ok(value);
+        }
+        let reason = format!(
+            "{value:e} Ohm m^2 is outside {:e} ..= {:e} Ohm m^2 ({:e} ..= {:e} Ohm cm^2): beyond it the coupling \
+             across the interface vanishes or dominates in floating point and the system is numerically singular",
+            AREA_RESISTANCE_RANGE.start(),
+            AREA_RESISTANCE_RANGE.end(),
+            AREA_RESISTANCE_RANGE.start() * 1e4,
+            AREA_RESISTANCE_RANGE.end() * 1e4
+        );
+        Err(self.invalid(quantity.span(), field, reason))
+    }
+
     pub(super) fn positive_pair(
         &self,
         value: &toml::Spanned<OneOrList>,
@@ -142,12 +163,13 @@ impl Builder<'_> {
         let layers = self.layers(&raw, &materials, size.z)?;
         let bulk = &raw.domain.material;
         self.check_material_exists(bulk, "domain.material", &materials)?;
-        let hotspots = hotspots::expand(self, &raw, size)?;
+        let (hotspots, places) = hotspots::expand(self, &raw, size)?;
         let boundaries = self.boundaries(&raw, &hotspots)?;
         let geometry = Geometry { size, layers, bulk_region: bulk.get_ref().clone(), hotspots };
         let mesh = self.mesh_controls(&raw, &geometry)?;
+        hotspots::check_resolution(&geometry, &places, mesh.h_min)?;
         let solver = self.solver(&raw)?;
-        let analysis = self.analysis(&raw, size.z, &boundaries)?;
+        let analysis = self.analysis(&raw, &geometry, &boundaries)?;
         let output = OutputSettings {
             vtu: raw.output.vtu.unwrap_or(true),
             summary_json: raw.output.summary_json.unwrap_or(true),
@@ -177,6 +199,15 @@ impl Builder<'_> {
             let conductivity = self.quantity(&material.conductivity, &field, Dimension::Conductivity)?;
             if !(conductivity > 0.0 && conductivity.is_finite()) {
                 let reason = format!("the conductivity of `{name}` must be positive (got {conductivity:e} S/m)");
+                return Err(self.invalid(material.conductivity.span(), &field, reason));
+            }
+            if !CONDUCTIVITY_RANGE.contains(&conductivity) {
+                let reason = format!(
+                    "{conductivity:e} S/m is outside {:e} ..= {:e} S/m, from the best insulators to the best metals: \
+                     beyond it the system under- or overflows",
+                    CONDUCTIVITY_RANGE.start(),
+                    CONDUCTIVITY_RANGE.end()
+                );
                 return Err(self.invalid(material.conductivity.span(), &field, reason));
             }
             let relative_permittivity = match &material.relative_permittivity {
@@ -234,7 +265,7 @@ impl Builder<'_> {
             let top_resistance = layer
                 .top_resistance
                 .as_ref()
-                .map(|r| self.positive(r, &format!("layers[{i}].top_resistance"), Dimension::AreaResistance))
+                .map(|r| self.area_resistance(r, &format!("layers[{i}].top_resistance")))
                 .transpose()?;
             layers.push(Layer { region: layer.material.get_ref().clone(), thickness, top_resistance });
         }
@@ -315,11 +346,8 @@ impl Builder<'_> {
                 )?,
             },
             "robin" => BoundaryCondition::Robin {
-                resistance: self.positive(
-                    &need("resistance", &entry.resistance)?,
-                    &format!("{field}.resistance"),
-                    Dimension::AreaResistance,
-                )?,
+                resistance: self
+                    .area_resistance(&need("resistance", &entry.resistance)?, &format!("{field}.resistance"))?,
                 electrode_potential: match &entry.electrode_potential {
                     Some(value) => {
                         self.quantity(value, &format!("{field}.electrode_potential"), Dimension::Potential)?
@@ -389,14 +417,45 @@ impl Builder<'_> {
     fn analysis(
         &self,
         raw: &RawCase,
-        height: f64,
+        geometry: &Geometry,
         boundaries: &BTreeMap<String, CaseBoundary>,
     ) -> Result<AnalysisSettings, CaseError> {
         let analysis = &raw.analysis;
+        let height = geometry.size.z;
         let cylinder = match &analysis.cylinder_radius {
             None => None,
-            Some(radius) => {
-                let radius = self.positive(radius, "analysis.cylinder_radius", Dimension::Length)?;
+            Some(radius_text) => {
+                let field = "analysis.cylinder_radius";
+                let radius = self.positive(radius_text, field, Dimension::Length)?;
+                // The cylinder goes around every hot spot: it must enclose the spot and stay inside the box.
+                for spot in &geometry.hotspots {
+                    let (x, y) = spot.shape.axis();
+                    let spot_radius = hotspots::radius(&spot.shape);
+                    let reason = if radius <= spot_radius {
+                        format!(
+                            "{} does not enclose hot spot `{}` (radius {}): the lateral current would be measured \
+                             through the hot spot itself",
+                            show_length(radius),
+                            spot.name,
+                            show_length(spot_radius)
+                        )
+                    } else if x - radius < 0.0
+                        || y - radius < 0.0
+                        || x + radius > geometry.size.x
+                        || y + radius > geometry.size.y
+                    {
+                        format!(
+                            "{} around hot spot `{}` at ({}, {}) leaves the box",
+                            show_length(radius),
+                            spot.name,
+                            show_length(x),
+                            show_length(y)
+                        )
+                    } else {
+                        continue;
+                    };
+                    return Err(self.invalid(radius_text.span(), field, reason));
+                }
                 let (z_min, z_max) = match &analysis.cylinder_depth {
                     None => (0.0, height),
                     Some(depth) => {

@@ -9,7 +9,7 @@ use super::schema::{RawCase, RawHotSpotArray, RawHotSpotRandom};
 use super::{Builder, CaseError, Location};
 use crate::case::units::Dimension;
 use crate::mesh::geometry::{show_length, SplitMix64};
-use crate::mesh::geometry::{HotSpot, HotSpotShape};
+use crate::mesh::geometry::{Geometry, HotSpot, HotSpotShape};
 use crate::mesh::structured::BOX_BOUNDARIES;
 
 /// How many candidates in a row may overlap before random placement gives up.
@@ -66,7 +66,10 @@ impl Builder<'_> {
 }
 
 /// All hot spots of the case, checked.
-pub(super) fn expand(builder: &Builder, raw: &RawCase, size: DVec3) -> Result<Vec<HotSpot>, CaseError> {
+/// The case key and location of each hot spot, in the order of the expanded list: where later checks point.
+pub(super) type Places = Vec<(String, Location)>;
+
+pub(super) fn expand(builder: &Builder, raw: &RawCase, size: DVec3) -> Result<(Vec<HotSpot>, Places), CaseError> {
     let mut placed = Vec::new();
     for (i, entry) in raw.hotspots.iter().enumerate() {
         let field = format!("hotspots[{i}]");
@@ -94,7 +97,57 @@ pub(super) fn expand(builder: &Builder, raw: &RawCase, size: DVec3) -> Result<Ve
         check_inside(spot, size)?;
     }
     check_overlaps(&placed)?;
-    Ok(placed.into_iter().map(|p| p.spot).collect())
+    Ok(placed.into_iter().map(|p| (p.spot, (p.field, p.at))).unzip())
+}
+
+/// What the mesher needs of the hot spots once h_min is known, checked here so the message points at the case:
+/// a radius of at least 2 h_min, surfaces at least h_min apart, no sphere through a resistive layer plane.
+pub(super) fn check_resolution(geometry: &Geometry, places: &Places, h_min: f64) -> Result<(), CaseError> {
+    let planes = geometry.resistive_planes();
+    for (spot, (field, at)) in geometry.hotspots.iter().zip(places) {
+        let invalid = |reason: String| CaseError::Invalid { at: at.clone().into(), field: field.clone(), reason };
+        let spot_radius = radius(&spot.shape);
+        if !(spot_radius >= 2.0 * h_min) {
+            return Err(invalid(format!(
+                "hot spot `{}` has radius {}, below 2 h_min = {}, the smallest the mesher resolves; lower mesh.h_min",
+                spot.name,
+                show_length(spot_radius),
+                show_length(2.0 * h_min)
+            )));
+        }
+        if let HotSpotShape::Sphere { center, radius } = spot.shape {
+            if let Some(plane) = planes.iter().find(|p| (center.z - p.z).abs() <= radius) {
+                return Err(invalid(format!(
+                    "sphere hot spot `{}` (z {} .. {}) meets the resistive top plane z = {} of layer {} (`{}`); a hot \
+                     spot must lie wholly on one side of a plane with an interfacial resistance",
+                    spot.name,
+                    show_length(center.z - radius),
+                    show_length(center.z + radius),
+                    show_length(plane.z),
+                    plane.layer,
+                    geometry.layers[plane.layer].region
+                )));
+            }
+        }
+    }
+    for (j, (second, (field, at))) in geometry.hotspots.iter().zip(places).enumerate() {
+        for (first, (_, first_at)) in geometry.hotspots[..j].iter().zip(places) {
+            if let Some(reason) = first.shape.clash(&second.shape, h_min) {
+                return Err(CaseError::HotSpotsOverlap {
+                    at: at.clone().into(),
+                    field: field.clone(),
+                    first: first.name.clone(),
+                    second: second.name.clone(),
+                    reason: format!(
+                        "{reason}: they must stay h_min = {} apart (`{}` is at {first_at})",
+                        show_length(h_min),
+                        first.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn array_members(builder: &Builder, array: &RawHotSpotArray, field: &str) -> Result<Vec<Placed>, CaseError> {

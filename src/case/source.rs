@@ -82,17 +82,14 @@ impl SourceText {
         Location { source: self.source.clone(), line: None, from_set: None }
     }
 
-    /// The override whose key path is closest to `field` ("layers[0].thickness" ~ "layers.0.thickness"), or all of
-    /// them when none is; None without overrides (a value written by none: the field is missing).
+    /// The override whose key path is closest to `field` ("layers[0].thickness" ~ "layers.0.thickness"); None when
+    /// no override touches it.
     fn override_for(&self, field: &str) -> Option<String> {
         let field = field.replace('[', ".").replace(']', "");
         let related =
             |key: &str| field == key || field.starts_with(&format!("{key}.")) || key.starts_with(&format!("{field}."));
-        match self.overrides.iter().rev().find(|o| related(&o.key)) {
-            Some(found) => Some(found.text.clone()),
-            None if self.overrides.is_empty() => None,
-            None => Some(self.overrides.iter().map(|o| o.text.as_str()).collect::<Vec<_>>().join(", ")),
-        }
+        // An unrelated override (one the CLI added for a flag, say) would only mislead.
+        self.overrides.iter().rev().find(|o| related(&o.key)).map(|found| found.text.clone())
     }
 }
 

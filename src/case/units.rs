@@ -122,6 +122,8 @@ pub enum UnitError {
     UnknownUnit { text: String, unit: String, expected: Dimension },
     #[error("`{text}` is {found}, but a {expected} was expected (units: {})", expected.example_units())]
     WrongDimension { text: String, found: String, expected: Dimension },
+    #[error("`{text}` is beyond the range of a number in SI units (about 1e308); no physical {expected} is")]
+    NotFinite { text: String, expected: Dimension },
 }
 
 fn first_unit(dimension: Dimension) -> &'static str {
@@ -152,7 +154,11 @@ pub fn parse_quantity(text: &str, expected: Dimension) -> Result<f64, UnitError>
     }
     let decimal = format!("{mantissa}e{}", exponent10.saturating_add(unit.power_of_ten));
     let value: f64 = decimal.parse().map_err(|_| UnitError::NotANumber { text: text.to_string(), expected })?;
-    Ok(value * unit.factor)
+    let si = value * unit.factor;
+    if !si.is_finite() {
+        return Err(UnitError::NotFinite { text: text.to_string(), expected });
+    }
+    Ok(si)
 }
 
 /// A number and the unit text after it: "0.80 V" -> (0.8, "V"), "1e-8" -> (1e-8, ""). None when the text does
@@ -493,7 +499,9 @@ mod tests {
     #[test]
     fn absurd_exponents_do_not_overflow() {
         assert_eq!(si("1e-2147483648 nm", Dimension::Length), 0.0);
-        assert_eq!(si("1e2147483647 nm", Dimension::Length), f64::INFINITY);
+        assert!(matches!(parse_quantity("1e2147483647 nm", Dimension::Length), Err(UnitError::NotFinite { .. })));
+        let beyond = parse_quantity("1e400 um", Dimension::Length).unwrap_err().to_string();
+        assert!(beyond.contains("1e400 um") && beyond.contains("beyond the range"), "{beyond}");
         assert!(matches!(parse_quantity("1 m^2147483647", Dimension::Length), Err(UnitError::WrongDimension { .. })));
         assert!(matches!(parse_quantity("1 m^99999999999", Dimension::Length), Err(UnitError::UnknownUnit { .. })));
         assert!(matches!(parse_quantity("1e99999999999 m", Dimension::Length), Err(UnitError::NotANumber { .. })));

@@ -167,7 +167,12 @@ impl GpuContext {
             uncaptured.lock().unwrap().get_or_insert(error);
         }));
 
-        let env_binding = std::env::var(MAX_BINDING_BYTES_ENV).ok().and_then(|v| v.trim().parse::<u64>().ok());
+        let env_binding = match std::env::var(MAX_BINDING_BYTES_ENV) {
+            Ok(text) => Some(text.trim().parse::<u64>().ok().filter(|&bytes| bytes > 0).ok_or_else(|| {
+                GpuError::Backend(format!("{MAX_BINDING_BYTES_ENV} = `{text}` is not a positive number of bytes"))
+            })?),
+            Err(_) => None,
+        };
         let max_binding_bytes = request
             .max_binding_bytes
             .or(env_binding)

@@ -26,6 +26,8 @@ pub struct Summary {
     pub paper_mode: Vec<crate::analysis::paper::PaperModeResult>,
     /// `[analysis] voids`: focusing factor and constriction resistance of each void (insulating disk).
     pub voids: Vec<crate::analysis::voids::VoidResult>,
+    /// What makes these numbers less than they seem (the solve stopped above rtol in f32, say); also printed.
+    pub warnings: Vec<String>,
     pub timings_s: Timings,
 }
 

@@ -12,8 +12,9 @@ use std::sync::Mutex;
 /// Staging folders and `.tmp` files being written now, and output folders a run created (removed only while
 /// empty): what an interrupted run must remove, in reverse order of creation.
 static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-/// A commit is moving files into place; an interrupt waits for it.
-static COMMITTING: AtomicBool = AtomicBool::new(false);
+/// Held by a commit while it moves files into place, and by an interrupt while it removes what is in flight: the
+/// two never interleave.
+static COMMIT: Mutex<()> = Mutex::new(());
 /// An interrupt arrived during a commit: exit when it ends.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -23,6 +24,18 @@ pub const INTERRUPTED_EXIT: i32 = 130;
 /// The staging folder's name inside `--out` (hidden; one per process).
 fn staging_name() -> String {
     format!(".ionflux-staging-{}", std::process::id())
+}
+
+/// Creates the temporary file `tmp` (and its folder) and tracks it, under the commit lock: once an interrupt has
+/// removed what was in flight, no new file appears (the lock is then held until the process exits).
+pub(super) fn create_tracked(tmp: &Path) -> std::io::Result<std::fs::File> {
+    let _guard = COMMIT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(parent) = tmp.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = std::fs::File::create(tmp)?;
+    track(tmp);
+    Ok(file)
 }
 
 pub(super) fn track(path: &Path) {
@@ -46,13 +59,30 @@ fn remove(path: &Path) {
 /// Called from the signal handler: removes whatever is in flight and returns true when the process should exit
 /// now; false when a commit is running (it exits with [`INTERRUPTED_EXIT`] once its renames are done).
 pub fn abandon_all() -> bool {
-    if COMMITTING.load(Ordering::SeqCst) {
-        INTERRUPTED.store(true, Ordering::SeqCst);
-        return false;
-    }
+    let guard = match COMMIT.try_lock() {
+        Ok(guard) => guard,
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            return false;
+        }
+    };
+    // Set first: an error the removal causes in the run is then reported as the interruption.
+    INTERRUPTED.store(true, Ordering::SeqCst);
     let paths = std::mem::take(&mut *IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()));
     paths.iter().rev().for_each(|p| remove(p));
+    // Held until the caller exits: no commit starts after the removal.
+    std::mem::forget(guard);
     true
+}
+
+/// When a signal interrupted the run, its errors are the interruption's (files removed under it): wait for the
+/// handler to finish removing (it holds the commit lock until it exits the process) and exit as interrupted.
+pub fn exit_if_interrupted() {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        let _wait = COMMIT.lock();
+        std::process::exit(INTERRUPTED_EXIT);
+    }
 }
 
 /// Which files in `--out` belong to a kind of run (and are replaced or removed by its commit).
@@ -73,6 +103,7 @@ impl OutputTransaction {
     pub fn begin(out: &Path, managed: Managed) -> Result<OutputTransaction, OutputError> {
         let staging = out.join(staging_name());
         let fail = |source| OutputError { path: out.to_path_buf(), source };
+        let _guard = COMMIT.lock().unwrap_or_else(|e| e.into_inner());
         let created_out = !out.exists();
         std::fs::create_dir_all(out).map_err(fail)?;
         if created_out {
@@ -120,7 +151,7 @@ impl OutputTransaction {
                 (self.managed)(name) && !staged.iter().any(|s| s.file_name() == p.file_name())
             })
             .collect();
-        COMMITTING.store(true, Ordering::SeqCst);
+        let guard = COMMIT.lock().unwrap_or_else(|e| e.into_inner());
         let result = (|| {
             for path in &stale {
                 remove(path);
@@ -140,7 +171,7 @@ impl OutputTransaction {
         untrack(&self.staging);
         untrack(&self.out);
         self.committed = true;
-        COMMITTING.store(false, Ordering::SeqCst);
+        drop(guard);
         if INTERRUPTED.load(Ordering::SeqCst) {
             std::process::exit(INTERRUPTED_EXIT);
         }

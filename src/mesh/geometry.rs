@@ -36,6 +36,14 @@ pub enum HotSpotShape {
 }
 
 impl HotSpotShape {
+    /// The (x, y) of the vertical axis through the spot's centre.
+    pub fn axis(&self) -> (f64, f64) {
+        match *self {
+            HotSpotShape::Sphere { center, .. } => (center.x, center.y),
+            HotSpotShape::Disk { center_x, center_y, .. } => (center_x, center_y),
+        }
+    }
+
     /// Why a sphere does not lie wholly above the interface plane z = 0 (centre z > radius), or None.
     pub fn cuts_interface(&self) -> Option<String> {
         match *self {

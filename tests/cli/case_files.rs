@@ -323,9 +323,11 @@ fn overlapping_hot_spots_name_both() {
         &message,
         &["line 19", "hot spots `a` and `b` overlap", "15 nm apart", "`a` is at test.toml, line 14"],
     );
-    // Touching counts as overlap; 1 nm clear does not.
+    // Touching counts as overlap, and so does a gap below h_min (2 nm here: radius / 5); 3 nm clear does not.
     assert!(load(&format!("{BASE}{SPHERE}{}", second.replace("1.015 um", "1.02 um")), &[]).is_err());
-    assert!(load(&format!("{BASE}{SPHERE}{}", second.replace("1.015 um", "1.021 um")), &[]).is_ok());
+    let close = error(&format!("{BASE}{SPHERE}{}", second.replace("1.015 um", "1.021 um")), &[]);
+    assert_mentions(&close, &["line 19", "h_min = 2 nm apart"]);
+    assert!(load(&format!("{BASE}{SPHERE}{}", second.replace("1.015 um", "1.023 um")), &[]).is_ok());
     // A sphere above a disk at the same x, y does not overlap it.
     let disk = "[[hotspots]]\nname = \"d\"\nshape = \"disk\"\ncenter = [\"1 um\", \"1 um\"]\nradius = \"10 nm\"\n";
     assert_eq!(load(&format!("{BASE}{SPHERE}{disk}"), &[]).unwrap().geometry.hotspots.len(), 2);

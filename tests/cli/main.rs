@@ -7,6 +7,7 @@ mod common;
 mod architecture;
 mod case_files;
 mod commands;
+mod fuzz_corpus;
 mod readme;
 mod reliability;
 mod sweep;

@@ -27,10 +27,34 @@ fn fails_cleanly(text: &str, extra: &[&str], expected: &[&str]) -> String {
 
 #[test]
 fn an_overflowing_system_is_an_error_not_a_converged_solve() {
-    let huge_sigma = SPHERE_CASE.replace("conductivity = \"0.00216 S/cm\"", "conductivity = \"1e300 S/cm\"");
-    fails_cleanly(&huge_sigma, &[], &["non-finite", "overflow"]);
     let huge_potential = SPHERE_CASE.replace("potential = \"0.9 V\"", "potential = \"1e300 V\"");
+    fails_cleanly(&huge_potential, &[], &["non-finite", "overflow"]);
     fails_cleanly(&huge_potential, &["--preconditioner", "jacobi"], &["non-finite"]);
+}
+
+#[test]
+fn values_beyond_their_range_name_file_line_and_key() {
+    for (from, to, expected) in [
+        ("conductivity = \"0.00216 S/cm\"", "conductivity = \"1e300 S/cm\"", "outside"),
+        ("conductivity = \"0.00216 S/cm\"", "conductivity = \"1e-300 S/cm\"", "outside"),
+        ("potential = \"0.9 V\"", "potential = \"1e400 V\"", "beyond the range"),
+    ] {
+        let key = from.split(' ').next().unwrap();
+        let line = SPHERE_CASE.lines().position(|l| l.starts_with(from)).unwrap() + 1;
+        fails_cleanly(&SPHERE_CASE.replace(from, to), &[], &["case.toml", &format!("line {line}"), key, expected]);
+    }
+    // Hot spots the mesher cannot resolve, found with the case (not after meshing), pointing at the hot spot.
+    let small = SPHERE_CASE.replace("radius = \"20 nm\"", "radius = \"8 nm\"");
+    fails_cleanly(&small, &[], &["case.toml, line 11", "hotspots[0]", "below 2 h_min"]);
+    let layer = "[[layers]]\nmaterial = \"llzo\"\nthickness = \"60 nm\"\ntop_resistance = \"1 Ohm cm^2\"\n";
+    fails_cleanly(&format!("{SPHERE_CASE}{layer}"), &[], &["line 11", "hotspots[0]", "resistive top plane"]);
+    let huge_resistance = layer.replace("60 nm", "200 nm").replace("1 Ohm", "1e30 Ohm");
+    fails_cleanly(&format!("{SPHERE_CASE}{huge_resistance}"), &[], &["layers[0].top_resistance", "outside"]);
+    // A cylinder inside the hot spot or beyond the box.
+    for (radius, expected) in [("10 nm", "does not enclose hot spot `hs`"), ("0.6 um", "leaves the box")] {
+        let text = format!("{SPHERE_CASE}[analysis]\ncylinder_radius = \"{radius}\"\n");
+        fails_cleanly(&text, &[], &["analysis.cylinder_radius", expected]);
+    }
 }
 
 #[test]

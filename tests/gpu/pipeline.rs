@@ -74,3 +74,25 @@ fn cli_solve_on_gpu_names_adapter_and_precision() {
     assert!(device.contains(context.adapter_name()), "{device}");
     assert!(summary["solver"]["relative_residual"].as_f64().unwrap() <= 1e-10);
 }
+
+/// f32 stops at its round-off floor, above the default rtol of 1e-10: the run says so on stderr and in the summary.
+#[test]
+fn an_f32_solve_above_rtol_warns() {
+    let Some(_context) = test_context() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let slab = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/slab.toml");
+    let out =
+        ionflux(&["solve", slab, "--backend", "gpu", "--precision", "f32", "--quiet", "--out", "out"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary = read_summary(&dir.path().join("out/summary.json"));
+    let residual = summary["solver"]["relative_residual"].as_f64().unwrap();
+    let warnings = summary["warnings"].as_array().unwrap();
+    println!("{residual:e}: {stderr}");
+    assert!(residual > 1e-10, "{residual}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        stderr.contains("warning: the solve reached a relative residual") && stderr.contains("solver.rtol"),
+        "{stderr}"
+    );
+}

@@ -195,9 +195,10 @@ fn hot_spot_touching_a_resistive_plane_is_refused_naming_the_layer() {
         "{SLAB_CASE}\n[[hotspots]]\nname = \"sb\"\nshape = \"sphere\"\ncenter = [\"0.25 um\", \"0.25 um\", \"15 nm\"]\n\
          radius = \"6 nm\"\n[boundaries.sb]\ntype = \"dirichlet\"\npotential = \"0.9 V\"\n"
     );
-    let case = Case::from_toml_str(&text, "touching", &["mesh.h_min=1 nm".into()]).unwrap();
-    let err = pipeline::mesh_case(&case, &RunOptions::default()).expect_err("refused").to_string();
+    // Refused with the case, pointing at the hot spot's line, before any meshing.
+    let err = Case::from_toml_str(&text, "touching", &["mesh.h_min=1 nm".into()]).expect_err("refused").to_string();
     assert!(err.contains("`sb`") && err.contains("layer 0 (`li3sb`)") && err.contains("resistive"), "{err}");
+    assert!(err.contains("touching, line ") && err.contains("hotspots[0]"), "{err}");
 }
 
 #[test]
