@@ -9,7 +9,8 @@ use super::{
 };
 use crate::fem::{BoundaryCondition, SINGULAR_REASON};
 use crate::mesh::geometry::{
-    max_nodes_for_this_machine, show_length, Geometry, HotSpot, Layer, MeshControls, MAX_GRADING, MAX_NODE_INDEX,
+    max_nodes_for_this_machine, show_length, Geometry, HotSpot, HotSpotShape, Layer, MeshControls, MAX_GRADING,
+    MAX_NODE_INDEX,
 };
 use crate::mesh::structured::BOX_BOUNDARIES;
 use crate::solver::settings::{SolverSettings, DEFAULT_CHECK_EVERY};
@@ -490,6 +491,27 @@ impl Builder<'_> {
             None => DEFAULT_PAPER_WIDTH_M,
         };
         let paper_width = analysis.paper_mode.unwrap_or(false).then_some(paper_width);
+        // The charge is calibrated at the hot spot's radius, which must lie in its point-charge far field (>= 3 w).
+        let narrowest = geometry
+            .hotspots
+            .iter()
+            .filter(|h| matches!(h.shape, HotSpotShape::Sphere { .. }))
+            .min_by(|a, b| hotspots::radius(&a.shape).total_cmp(&hotspots::radius(&b.shape)));
+        if let (Some(width), Some(spot)) = (paper_width, narrowest) {
+            let radius = hotspots::radius(&spot.shape);
+            if 3.0 * width > radius {
+                let span = analysis.paper_width.as_ref().map(|w| w.span());
+                let reason = format!(
+                    "a Gaussian of width {} is calibrated at the radius of hot spot `{}` ({}), which must be at least 3 \
+                     widths: lower analysis.paper_width to {} or less",
+                    show_length(width),
+                    spot.name,
+                    show_length(radius),
+                    show_length(radius / 3.0)
+                );
+                return Err(self.invalid_at(span, "analysis.paper_width", reason));
+            }
+        }
         let voids = analysis.voids.as_ref().is_some_and(|v| *v.get_ref());
         if let Some(switch) = analysis.voids.as_ref().filter(|_| voids) {
             // The constriction resistance is that of the path from the top face to the interface.

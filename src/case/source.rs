@@ -129,6 +129,12 @@ fn set_in_table(
         return Ok(());
     }
     if table.get(key).is_none() {
+        // `hotspots.0.radius` with no [[hotspots]]: an entry cannot be made up from one key.
+        if rest.first().is_some_and(|next| next.parse::<usize>().is_ok()) {
+            return Err(format!(
+                "`{full_key}`: the case has no [[{key}]] entries to select from; add the [[{key}]] group to the file"
+            ));
+        }
         table.insert(key, Item::Table(Table::new()));
     }
     match table.get_mut(key) {
@@ -251,6 +257,8 @@ mod tests {
 
     #[test]
     fn bad_override_paths_are_errors() {
+        let missing = SourceText::new("c.toml", "name = \"x\"\n", &["hotspot_random.0.count=5".into()]).err().unwrap();
+        assert!(missing.to_string().contains("no [[hotspot_random]] entries"), "{missing}");
         let original = "[domain]\nsize = [\"1 um\", \"1 um\", \"1 um\"]\n[[layers]]\nthickness = \"1 nm\"\n";
         for (set, expected) in [
             ("domain.size.0.x=1", "goes below an element"),

@@ -50,6 +50,15 @@ fn values_beyond_their_range_name_file_line_and_key() {
     fails_cleanly(&format!("{SPHERE_CASE}{layer}"), &[], &["line 11", "hotspots[0]", "resistive top plane"]);
     let huge_resistance = layer.replace("60 nm", "200 nm").replace("1 Ohm", "1e30 Ohm");
     fails_cleanly(&format!("{SPHERE_CASE}{huge_resistance}"), &[], &["layers[0].top_resistance", "outside"]);
+    // A 1e300 m box: refused at once, with a count that says how far beyond the limit it is.
+    let huge_box = SPHERE_CASE
+        .replace("[\"1 um\", \"1 um\", \"1 um\"]", "[\"1e300 m\", \"1e300 m\", \"1e300 m\"]")
+        .replace("[\"0.5 um\", \"0.5 um\", \"60 nm\"]", "[\"5e299 m\", \"5e299 m\", \"60 nm\"]");
+    let message = fails_cleanly(&huge_box, &[], &["would need about inf nodes", "mesh.max_nodes"]);
+    assert!(!message.contains("NaN"), "{message}");
+    // Paper mode with a Gaussian as wide as the hot spot it stands for.
+    let paper = format!("{SPHERE_CASE}[analysis]\npaper_mode = true\npaper_width = \"1 um\"\n");
+    fails_cleanly(&paper, &[], &["analysis.paper_width", "at least 3", "hs"]);
     // A cylinder inside the hot spot or beyond the box.
     for (radius, expected) in [("10 nm", "does not enclose hot spot `hs`"), ("0.6 um", "leaves the box")] {
         let text = format!("{SPHERE_CASE}[analysis]\ncylinder_radius = \"{radius}\"\n");

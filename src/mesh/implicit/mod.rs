@@ -144,7 +144,9 @@ fn refine(
     let field = SizeField::new(domain, controls);
     let estimate = field.estimate_nodes(controls.max_nodes as f64);
     if !estimate.complete {
-        return Err(MeshError::EstimateTooLarge { estimate: estimate.nodes, limit: controls.max_nodes });
+        // A box so large that the integral overflows (NaN or inf) is beyond every limit.
+        let nodes = if estimate.nodes.is_finite() { estimate.nodes } else { f64::INFINITY };
+        return Err(MeshError::EstimateTooLarge { estimate: nodes, limit: controls.max_nodes });
     }
     let budget = NodeBudget { limit: controls.max_nodes, expected: estimate.nodes as usize };
     refine_box(domain.lo, domain.hi, controls.h_max, &|x| field.at(x), levels, budget, progress)

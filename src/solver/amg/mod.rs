@@ -134,16 +134,19 @@ impl Hierarchy {
             if current.nrows <= options.coarse_size || level + 1 >= options.max_levels {
                 break;
             }
+            // Each pass pairs the unknowns of the previous pass's Galerkin operator; P = P1 P2 ..., so the last
+            // operator is the Galerkin operator of the composed aggregation (P2^T (P1^T A P1) P2 = P^T A P).
             let mut aggregates = pair(current, options.strength);
+            let mut matrix = coarse_operator(current, &aggregates);
             for _ in 1..options.passes {
-                let intermediate = coarse_operator(current, &aggregates);
-                aggregates = aggregates.then(&pair(&intermediate, options.strength));
+                let next = pair(&matrix, options.strength);
+                matrix = coarse_operator(&matrix, &next);
+                aggregates = aggregates.then(&next);
             }
             // Less than a 1.5-fold reduction: coarsening has stalled (no strong couplings left).
             if aggregates.count * 3 > current.nrows * 2 {
                 break;
             }
-            let matrix = coarse_operator(current, &aggregates);
             let (member_offsets, members) = aggregates.members();
             inverse.push(inverse_l1(&matrix, level + 1)?);
             coarse.push(CoarseLevel { matrix, aggregates, member_offsets, members });
