@@ -131,13 +131,17 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Mesh a case and write the mesh alone (region and boundary tags) for inspection.
+    /// Mesh a case and write the mesh alone: VTU (region and boundary tags) for inspection, or Gmsh MSH 4.1
+    /// (physical groups named after the regions and boundaries) for other FEM codes.
     Mesh {
         #[command(flatten)]
         case: CaseArgs,
-        /// Output VTU file.
+        /// Output file: `.vtu`, or `.msh` for Gmsh MSH 4.1 (binary unless --ascii).
         #[arg(long, default_value = "mesh.vtu")]
         out: PathBuf,
+        /// Write the MSH file as text.
+        #[arg(long)]
+        ascii: bool,
         #[arg(long, short)]
         quiet: bool,
     },
@@ -182,7 +186,7 @@ fn main() -> ExitCode {
             solve(case.case.as_deref(), &set, out, SolveOutputs { vtu: !no_vtu, plots, export_system }, quiet)
         }
         Command::Sweep { case, vary, out, plot, quiet } => sweep(case, &vary, out, plot, quiet),
-        Command::Mesh { case, out, quiet } => mesh(case.case.as_deref(), &case.set, &out, quiet),
+        Command::Mesh { case, out, ascii, quiet } => mesh(case.case.as_deref(), &case.set, &out, ascii, quiet),
         Command::Devices { json } => devices(json),
         Command::Bench { case, json, mesh: true, nodes, .. } => {
             bench_mesh(case.case.as_deref(), &case.set, nodes, json.as_deref())
@@ -273,10 +277,22 @@ fn output_stem(path: Option<&Path>) -> String {
     path.and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "default".into())
 }
 
-fn mesh(path: Option<&Path>, set: &[String], out: &Path, quiet: bool) -> anyhow::Result<()> {
+fn mesh(path: Option<&Path>, set: &[String], out: &Path, ascii: bool, quiet: bool) -> anyhow::Result<()> {
+    use ionflux::io::msh::{write_msh, MshEncoding};
+    let msh = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("msh"));
+    if !msh && ascii {
+        anyhow::bail!("--ascii applies to .msh output, not to {}", out.display());
+    }
+    if !msh && !out.extension().is_some_and(|e| e.eq_ignore_ascii_case("vtu")) {
+        anyhow::bail!("--out {}: the mesh is written as .vtu or .msh (Gmsh 4.1); name the file so", out.display());
+    }
     let case = load_case(path, set)?;
     let (mesh, quality) = pipeline::mesh_case(&case, &RunOptions { progress: !quiet, ..Default::default() })?;
-    ionflux::io::vtu::write_mesh(out, &mesh)?;
+    match (msh, ascii) {
+        (true, true) => write_msh(out, &mesh, MshEncoding::Ascii)?,
+        (true, false) => write_msh(out, &mesh, MshEncoding::Binary)?,
+        (false, _) => ionflux::io::vtu::write_mesh(out, &mesh)?,
+    }
     if !quiet {
         println!("{}", mesh_line(&quality));
         println!("regions:    {}", numbered(&mesh.region_names));

@@ -3,6 +3,7 @@
 //! looks whole.
 
 pub mod matrix_market;
+pub mod msh;
 pub mod plot;
 pub mod summary;
 pub mod transaction;

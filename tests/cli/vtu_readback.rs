@@ -102,3 +102,36 @@ fn vtk_reads_mesh_with_region_and_boundary_tags() {
     }
     assert!(boundary[..mesh.tets.len()].iter().all(|&b| b == -1.0));
 }
+
+/// `ionflux mesh --out X.msh` (binary and `--ascii`): meshio reads every node, every tet of each region and every
+/// face of each boundary under the physical group named after it, and the tets fill the box.
+#[test]
+fn meshio_reads_our_msh_files_with_named_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sphere.toml"), crate::common::SPHERE_CASE).unwrap();
+    let case = Case::from_toml_str(crate::common::SPHERE_CASE, "sphere.toml", &[]).unwrap();
+    let (mesh, _) = pipeline::mesh_case(&case, &RunOptions::default()).unwrap();
+    for (file, extra) in [("binary.msh", None), ("text.msh", Some("--ascii"))] {
+        let mut args = vec!["mesh", "sphere.toml", "--out", file, "-q"];
+        args.extend(extra);
+        let out = crate::common::ionflux(&args, dir.path());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let path = dir.path().join(file);
+        let Some(read) = python_check("read_msh.py", &[path.as_os_str()], &["meshio"]) else { return };
+        assert_eq!(read["nodes"].as_u64(), Some(mesh.nodes.len() as u64), "{file}");
+        for (r, name) in mesh.region_names.iter().enumerate() {
+            let tets = mesh.tet_region.iter().filter(|&&t| t as usize == r).count() as u64;
+            assert_eq!(read["groups"][name], serde_json::json!([r + 1, 3]), "{file}: {name}");
+            assert_eq!(read["elements"][format!("tetra:{}", r + 1)].as_u64().unwrap_or(0), tets, "{file}: {name}");
+        }
+        for (b, name) in mesh.boundary_names.iter().enumerate() {
+            let faces = mesh.boundary_faces.iter().filter(|f| f.tag as usize == b).count() as u64;
+            assert_eq!(read["groups"][name], serde_json::json!([b + 1, 2]), "{file}: {name}");
+            assert_eq!(read["elements"][format!("triangle:{}", b + 1)].as_u64().unwrap_or(0), faces, "{file}: {name}");
+        }
+        // The 1 um box less the 20 nm sphere.
+        let expected = 1e-18 - 4.0 / 3.0 * std::f64::consts::PI * 20e-9f64.powi(3);
+        let volume = read["volume"].as_f64().unwrap();
+        assert!((volume - expected).abs() < 1e-3 * expected, "{file}: volume {volume:e} vs {expected:e}");
+    }
+}
