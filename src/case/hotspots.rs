@@ -8,7 +8,7 @@ use glam::{DVec2, DVec3};
 use super::schema::{RawCase, RawHotSpotArray, RawHotSpotRandom};
 use super::{Builder, CaseError, Location};
 use crate::case::units::Dimension;
-use crate::mesh::geometry::{show_length, SplitMix64};
+use crate::mesh::geometry::{min_resolvable_radius, show_length, SplitMix64};
 use crate::mesh::geometry::{Geometry, HotSpot, HotSpotShape};
 use crate::mesh::structured::BOX_BOUNDARIES;
 
@@ -107,16 +107,17 @@ pub(super) fn check_resolution(geometry: &Geometry, places: &Places, h_min: f64)
     for (spot, (field, at)) in geometry.hotspots.iter().zip(places) {
         let invalid = |reason: String| CaseError::Invalid { at: at.clone().into(), field: field.clone(), reason };
         let spot_radius = radius(&spot.shape);
-        if !(spot_radius >= 2.0 * h_min) {
+        let smallest = min_resolvable_radius(h_min);
+        if !(spot_radius >= smallest) {
             return Err(invalid(format!(
                 "hot spot `{}` has radius {}, below 2 h_min = {}, the smallest the mesher resolves; lower mesh.h_min",
                 spot.name,
                 show_length(spot_radius),
-                show_length(2.0 * h_min)
+                show_length(smallest)
             )));
         }
-        if let HotSpotShape::Sphere { center, radius } = spot.shape {
-            if let Some(plane) = planes.iter().find(|p| (center.z - p.z).abs() <= radius) {
+        if let Some(plane) = planes.iter().find(|p| spot.shape.meets_plane(p.z)) {
+            if let HotSpotShape::Sphere { center, radius } = spot.shape {
                 return Err(invalid(format!(
                     "sphere hot spot `{}` (z {} .. {}) meets the resistive top plane z = {} of layer {} (`{}`); a hot \
                      spot must lie wholly on one side of a plane with an interfacial resistance",

@@ -35,7 +35,21 @@ pub enum HotSpotShape {
     Disk { center_x: f64, center_y: f64, radius: f64 },
 }
 
+/// The smallest hot-spot radius the mesher resolves with the smallest element size `h_min`.
+pub fn min_resolvable_radius(h_min: f64) -> f64 {
+    2.0 * h_min
+}
+
 impl HotSpotShape {
+    /// Whether the spot meets the horizontal plane at height `z` (a resistive layer plane, above the interface
+    /// on which disks lie).
+    pub fn meets_plane(&self, z: f64) -> bool {
+        match *self {
+            HotSpotShape::Sphere { center, radius } => (center.z - z).abs() <= radius,
+            HotSpotShape::Disk { .. } => false,
+        }
+    }
+
     /// The (x, y) of the vertical axis through the spot's centre.
     pub fn axis(&self) -> (f64, f64) {
         match *self {

@@ -105,7 +105,7 @@ pub fn implicit_domain(geometry: &Geometry) -> Result<ImplicitDomain, MeshError>
         }
         surfaces.push(match spot.shape {
             HotSpotShape::Sphere { center, radius } => {
-                if let Some(plane) = resistive_planes.iter().find(|p| (center.z - p.z).abs() <= radius) {
+                if let Some(plane) = resistive_planes.iter().find(|p| spot.shape.meets_plane(p.z)) {
                     return Err(MeshError::HotSpotTouchesResistivePlane {
                         name,
                         layer: plane.layer,

@@ -40,7 +40,7 @@ impl CgOptions {
     /// an error, and so is an `atol` that the zero vector already meets for a nonzero b: neither may pass as a
     /// converged solve.
     pub fn target(&self, b: &[f64]) -> Result<(f64, f64), SolveError> {
-        let b_norm = b.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let b_norm = cpu::norm(b);
         if !b_norm.is_finite() {
             return Err(SolveError::NotFinite { iteration: 0, value: b_norm });
         }

@@ -35,7 +35,7 @@ pub(super) struct GpuHierarchy {
 
 impl GpuHierarchy {
     /// Uploads the levels of `hierarchy`, whose finest matrix is `fine` (already uploaded), with `r` as the finest
-    /// right-hand side and `z` as its result.
+    /// right-hand side, `z` as its result and `q` as the finest level's scratch.
     pub(super) fn new(
         ctx: &GpuContext,
         real: Real,
@@ -43,6 +43,7 @@ impl GpuHierarchy {
         fine: &UploadedMatrix,
         r: &wgpu::Buffer,
         z: &wgpu::Buffer,
+        q: &wgpu::Buffer,
     ) -> Result<GpuHierarchy, GpuError> {
         let kernels = ctx.kernels(real)?;
         let device = ctx.device();
@@ -58,13 +59,11 @@ impl GpuHierarchy {
         let coarse: Vec<_> = hierarchy.coarse_levels().collect();
         let sizes: Vec<usize> =
             std::iter::once(hierarchy.levels()[0].unknowns).chain(coarse.iter().map(|c| c.matrix.nrows)).collect();
-        let mut vectors = Vec::new();
-        for (level, &n) in sizes.iter().enumerate() {
+        // The finest t is PCG's q: free between the x/r update that reads it and the next SpMV that writes it.
+        let mut vectors = vec![(r.clone(), z.clone(), q.clone())];
+        for &n in &sizes[1..] {
             let zeros = vec![0u8; n.max(1) * real.bytes() as usize];
-            let t = upload("amg t", &zeros)?;
-            let (b, x) =
-                if level == 0 { (r.clone(), z.clone()) } else { (upload("amg b", &zeros)?, upload("amg x", &zeros)?) };
-            vectors.push((b, x, t));
+            vectors.push((upload("amg b", &zeros)?, upload("amg x", &zeros)?, upload("amg t", &zeros)?));
         }
         let matrices: Vec<UploadedMatrix> = coarse
             .iter()

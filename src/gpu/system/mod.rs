@@ -293,7 +293,7 @@ impl<'a> GpuSystem<'a> {
         let matrix = UploadedMatrix::new(ctx, a, real, spmv_x_chunk_len, chunk_len)?;
         let chunks = matrix.spmv(ctx, kernels, &x_bindings, &q, real);
         let amg = match (hierarchy, &z) {
-            (Some(hierarchy), Some(z)) => Some(amg::GpuHierarchy::new(ctx, real, hierarchy, &matrix, &r, z)?),
+            (Some(hierarchy), Some(z)) => Some(amg::GpuHierarchy::new(ctx, real, hierarchy, &matrix, &r, z, &q)?),
             _ => None,
         };
 

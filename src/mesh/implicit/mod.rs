@@ -30,7 +30,7 @@ pub use size::{NodeEstimate, SizeField, NODES_PER_INVERSE_CUBE};
 use super::bisection::{refine_box, BisectionHierarchy, NodeBudget};
 use super::quality::MeshQuality;
 use super::{Mesh, MeshError, MeshProgress};
-use crate::mesh::geometry::{MeshControls, MAX_GRADING, MAX_NODE_INDEX};
+use crate::mesh::geometry::{min_resolvable_radius, MeshControls, MAX_GRADING, MAX_NODE_INDEX};
 use cut::cut_list;
 use glam::DVec3;
 use size::as_ball;
@@ -209,7 +209,7 @@ fn validate(domain: &ImplicitDomain, c: &MeshControls) -> Result<(), MeshError> 
     if domain.region_names.len() != domain.planes_z.len() + 1 {
         return Err(invalid("regions", "need one region name more than planes".to_string()));
     }
-    let min_radius = 2.0 * c.h_min;
+    let min_radius = min_resolvable_radius(c.h_min);
     for s in &domain.surfaces {
         let radius = match s {
             Surface::Sphere { radius, .. } | Surface::Disk { radius, .. } => *radius,

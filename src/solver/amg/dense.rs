@@ -49,11 +49,6 @@ impl Cholesky {
         Ok(Cholesky { n, l, lt })
     }
 
-    /// Unknowns of the factored matrix.
-    pub fn unknowns(&self) -> usize {
-        self.n
-    }
-
     /// x = A^-1 b.
     pub fn solve(&self, b: &[f64], x: &mut [f64]) {
         let n = self.n;

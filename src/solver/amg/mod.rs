@@ -11,6 +11,7 @@ pub mod galerkin;
 
 pub use dense::Cholesky;
 
+use super::cpu::dot;
 use super::sparse::{CsrMatrix, PAR_MIN_LEN};
 use aggregation::{pair, Aggregates};
 use galerkin::coarse_operator;
@@ -101,7 +102,8 @@ pub struct Hierarchy {
     /// 1 / (l1 norm of each row), per level, the finest first.
     inverse_l1: Vec<Vec<f64>>,
     coarse: Vec<CoarseLevel>,
-    direct: Cholesky,
+    /// The last level's factor; None when that level is too large for one (it did not coarsen): smoothed only.
+    direct: Option<Cholesky>,
     /// Setup wall seconds.
     pub setup_seconds: f64,
 }
@@ -153,16 +155,10 @@ impl Hierarchy {
         }
         let last = coarse.last().map_or(a, |c| &c.matrix);
         let levels = coarse.len();
-        let direct = if last.nrows <= 4 * options.coarse_size {
-            Cholesky::new(last).map_err(|pivot| AmgError::NotPositiveDefinite {
-                level: levels,
-                pivot,
-                size: last.nrows,
-            })?
-        } else {
-            // Too large for a dense factor (the matrix did not coarsen): the last level is only smoothed.
-            Cholesky::new(&CsrMatrix::default()).expect("an empty matrix factors")
-        };
+        let direct = (last.nrows <= 4 * options.coarse_size)
+            .then(|| Cholesky::new(last))
+            .transpose()
+            .map_err(|pivot| AmgError::NotPositiveDefinite { level: levels, pivot, size: last.nrows })?;
         Ok(Hierarchy {
             options,
             fine: LevelInfo { unknowns: a.nrows, nonzeros: a.nnz() },
@@ -207,8 +203,7 @@ impl Hierarchy {
     /// The dense inverse of the last level's operator (row-major), when that level is solved directly; None when
     /// it is only smoothed (the matrix did not coarsen to a size a dense factor fits).
     pub fn direct_inverse(&self) -> Option<Vec<f64>> {
-        let last = self.coarse.last().map_or(self.fine.unknowns, |c| c.matrix.nrows);
-        (self.direct.unknowns() == last).then(|| self.direct.inverse())
+        self.direct.as_ref().map(Cholesky::inverse)
     }
 
     /// The scratch one [`Hierarchy::apply`] needs.
@@ -245,8 +240,8 @@ impl Hierarchy {
         let matrix = self.matrix(a, level);
         let d = &self.inverse_l1[level];
         if level == self.coarse.len() {
-            if self.direct.unknowns() == matrix.nrows {
-                self.direct.solve(b, x);
+            if let Some(direct) = &self.direct {
+                direct.solve(b, x);
             } else {
                 scale(d, b, x);
                 self.smooth(matrix, d, b, x, &mut work[level].r, 2 * self.options.sweeps - 1);
@@ -300,7 +295,7 @@ impl Hierarchy {
             }
             let t1 = alpha1 / rho1;
             rt.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(b).zip(&w1).for_each(|((r, &b), &w)| *r = b - t1 * w);
-            if norm2(&rt) <= self.options.kcycle_tolerance.powi(2) * norm2(b) {
+            if dot(&rt, &rt) <= self.options.kcycle_tolerance.powi(2) * dot(b, b) {
                 e.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&v1).for_each(|(e, &v)| *e = t1 * v);
                 return Ok(());
             }
@@ -360,19 +355,11 @@ impl LevelWork {
     }
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.par_iter().with_min_len(PAR_MIN_LEN).zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// r = b - A x.
 #[cfg(test)]
 fn residual(a: &CsrMatrix, b: &[f64], x: &[f64], r: &mut [f64]) {
     a.spmv(x, r);
     r.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(b).for_each(|(r, &b)| *r = b - *r);
-}
-
-fn norm2(a: &[f64]) -> f64 {
-    dot(a, a)
 }
 
 fn scale(d: &[f64], b: &[f64], x: &mut [f64]) {
