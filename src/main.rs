@@ -418,6 +418,16 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         println!("  {:<16} {:>12.5e}  ({})", c.name, c.current_a, c.condition);
     }
     println!("conservation: |sum| / max = {:.2e}", s.conservation.relative_imbalance);
+    if s.mesh.ungrouped_boundary_faces > 0 {
+        println!(
+            "  ({} exterior faces of the mesh file are in no physical group: the `{}` boundary above)",
+            s.mesh.ungrouped_boundary_faces,
+            ionflux::mesh::gmsh::UNGROUPED
+        );
+    }
+    for c in &s.surfaces {
+        println!("current through surface {}: {:.5e} A, {}", c.name, c.current_a, c.orientation);
+    }
     for i in &s.interfaces {
         println!(
             "interface {} (R = {:.3e} Ohm m^2): {:.5e} A upward, potential jump {:.5e} V",

@@ -159,6 +159,8 @@ impl RadiusIntegration {
 pub struct LithiationStep {
     pub hotspot: String,
     pub step: String,
+    /// The depleted region's volume at the start (a sphere's; a mesh file's hole as enclosed by its surface).
+    pub volume_m3: f64,
     pub potential_V: f64,
     pub charge_C: f64,
     /// The current that converts the charge in the time: charge_C / time_s (for one increment, the
@@ -238,6 +240,7 @@ pub fn relithiation_steps<E: From<LithiationError>>(
         results.push(LithiationStep {
             hotspot: hotspot.to_string(),
             step: step.name.to_string(),
+            volume_m3: region.volume_at(region.radius),
             potential_V: step.potential_V,
             charge_C: charge,
             current_A: charge / time,

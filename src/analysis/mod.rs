@@ -49,6 +49,8 @@ pub enum AnalysisError {
     Case(#[from] CaseError),
     #[error("meshing failed: {0}")]
     Mesh(#[from] MeshError),
+    #[error(transparent)]
+    Import(#[from] crate::mesh::gmsh::ImportError),
     #[error("assembly failed: {0}")]
     Fem(#[from] FemError),
     #[error(transparent)]
@@ -76,11 +78,14 @@ pub struct SolvedField<'a> {
     pub boundary_currents: &'a [f64],
 }
 
-/// The lateral current through the cylinder around one hot spot's axis.
+/// The lateral current through the cylinder around one hot spot's axis (or a mesh file's `cylinder_axis`,
+/// named `axis`), over the depths z_min..z_max it was integrated on (m, mesh coordinates).
 #[derive(Debug, Clone)]
 pub struct CylinderResult {
     pub hotspot: String,
     pub lateral: LateralCurrent,
+    pub z_min_m: f64,
+    pub z_max_m: f64,
 }
 
 /// Everything `[analysis]` produced; empty lists when the case asks for nothing.
@@ -105,16 +110,47 @@ pub struct CylinderSummary {
 }
 
 impl CylinderResult {
-    pub fn summary(&self, spec: &CylinderSpec) -> CylinderSummary {
+    pub fn summary(&self) -> CylinderSummary {
         CylinderSummary {
             hotspot: self.hotspot.clone(),
             radius_m: self.lateral.radius_m,
             lateral_current_A: self.lateral.lateral_current_A,
             peak_depth_m: self.lateral.peak_depth_m,
-            z_min_m: spec.z_min,
-            z_max_m: spec.z_max,
+            z_min_m: self.z_min_m,
+            z_max_m: self.z_max_m,
         }
     }
+}
+
+/// The cylinders a case asks for: (name, axis, height of the plane its depths start from). A generated case has
+/// one per hot spot from z = 0; a mesh file one around `cylinder_axis` from the plane of `cylinder_plane`.
+fn cylinder_placements(
+    case: &Case,
+    mesh: &Mesh,
+    spec: &CylinderSpec,
+) -> Result<Vec<(String, (f64, f64), f64)>, AnalysisError> {
+    let (Some(axis), Some(plane)) = (spec.axis, &spec.plane) else {
+        return Ok(case.geometry.hotspots.iter().map(|spot| (spot.name.clone(), spot.shape.axis(), 0.0)).collect());
+    };
+    let invalid =
+        |reason: String| CylinderError::Invalid { radius_m: spec.radius, center_x: axis.0, center_y: axis.1, reason };
+    let tag = mesh.boundary_tag(plane).ok_or_else(|| {
+        invalid(format!(
+            "analysis.cylinder_plane: the mesh has no boundary `{plane}`; its boundaries: {}",
+            mesh.boundary_names.join(", ")
+        ))
+    })?;
+    let heights =
+        mesh.boundary_faces.iter().filter(|f| f.tag == tag).flat_map(|f| f.nodes).map(|n| mesh.nodes[n as usize].z);
+    let (low, high) = heights.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), z| (l.min(z), h.max(z)));
+    let (lo, hi) = mesh.nodes.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.z), h.max(p.z)));
+    if high - low > 1e-9 * (hi - lo) {
+        return Err(invalid(format!(
+            "analysis.cylinder_plane: boundary `{plane}` is not a horizontal plane (its z spans {low:.6e} .. {high:.6e} m)"
+        ))
+        .into());
+    }
+    Ok(vec![("axis".to_string(), axis, low)])
 }
 
 /// Runs the case's `[analysis]` on a solved case. `solver` re-solves the case for lithiation steps.
@@ -122,13 +158,14 @@ pub fn analyse(case: &Case, field: SolvedField, solver: &mut dyn SymmetricSolver
     let mut analysis = Analysis::default();
     if let Some(spec) = &case.analysis.cylinder {
         let locator = PointLocator::new(field.mesh);
-        for spot in &case.geometry.hotspots {
-            let (center_x, center_y) = spot.shape.axis();
-            let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };
+        let top = field.mesh.nodes.iter().fold(f64::NEG_INFINITY, |top, p| top.max(p.z));
+        for (name, (center_x, center_y), plane_z) in cylinder_placements(case, field.mesh, spec)? {
+            let (z_min, z_max) = (plane_z + spec.z_min, (plane_z + spec.z_max).min(top));
+            let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min, z_max };
             // The recovered nodal J: see the module notes of science::cylinder for why not the per-tet one.
             let current = CurrentField::Nodal(field.node_current);
             let lateral = lateral_current(&locator, current, &cylinder, &CylinderSampling::default())?;
-            analysis.cylinders.push(CylinderResult { hotspot: spot.name.clone(), lateral });
+            analysis.cylinders.push(CylinderResult { hotspot: name, lateral, z_min_m: z_min, z_max_m: z_max });
         }
     }
     if let Some(width_m) = case.analysis.paper_width {
@@ -145,16 +182,39 @@ pub fn analyse(case: &Case, field: SolvedField, solver: &mut dyn SymmetricSolver
         }
     }
     if let Some(increments) = case.analysis.lithiation_increments {
-        for spot in &case.geometry.hotspots {
+        for (spot, potential) in depleted_regions(case, field.mesh) {
             let HotSpotShape::Sphere { radius, .. } = spot.shape else { continue };
-            let BoundaryCondition::Dirichlet { potential } = case.condition_for(&spot.name) else { continue };
-            analysis.lithiation.extend(lithiate(case, field, solver, spot, radius, potential, increments)?);
+            analysis.lithiation.extend(lithiate(case, field, solver, &spot, radius, potential, increments)?);
         }
     }
     if case.analysis.voids {
         analysis.voids = analyse_voids(case, field, solver)?;
     }
     Ok(analysis)
+}
+
+/// The depleted regions to re-lithiate and their potentials: every sphere hot spot at a Dirichlet potential,
+/// or on a mesh file every Dirichlet boundary that closes around a hole, as the sphere of the hole's volume
+/// (the single-solve estimate needs only the volume: Eq. 19).
+fn depleted_regions(case: &Case, mesh: &Mesh) -> Vec<(HotSpot, f64)> {
+    let dirichlet = |name: &str| match case.condition_for(name) {
+        BoundaryCondition::Dirichlet { potential } => Some(potential),
+        _ => None,
+    };
+    if case.mesh_file.is_none() {
+        let spheres = case.geometry.hotspots.iter().filter(|s| matches!(s.shape, HotSpotShape::Sphere { .. }));
+        return spheres.filter_map(|s| dirichlet(&s.name).map(|u| (s.clone(), u))).collect();
+    }
+    (0..mesh.boundary_names.len() as u16)
+        .filter_map(|tag| {
+            let name = &mesh.boundary_names[tag as usize];
+            let potential = dirichlet(name)?;
+            let volume = mesh.hole_volume(tag)?;
+            let radius = (3.0 * volume / (4.0 * std::f64::consts::PI)).cbrt();
+            let shape = HotSpotShape::Sphere { center: DVec3::ZERO, radius };
+            Some((HotSpot { name: name.clone(), group: name.clone(), shape }, potential))
+        })
+        .collect()
 }
 
 /// A void: a disk hot spot whose condition (its own, its group's or the default) is insulating.

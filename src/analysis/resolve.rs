@@ -20,7 +20,14 @@ pub struct Solved {
 
 /// Step 2: the case's geometry meshed, graded toward the interface and the hot spots, with the mesh's
 /// statistics. `progress` receives (stage name, fraction done).
+/// A case with `[mesh] file` reads its mesh from the file instead.
 pub fn mesh_case(case: &Case, progress: &mut dyn FnMut(MeshProgress)) -> Result<(Mesh, MeshQuality), AnalysisError> {
+    if let Some(file) = &case.mesh_file {
+        let imported = mesh::gmsh::read_msh(&file.path, file.unit_m)?;
+        let mut quality = MeshQuality::of(&imported.mesh);
+        quality.dropped_nodes = imported.dropped_nodes;
+        return Ok((imported.mesh, quality));
+    }
     Ok(mesh::hotspot::generate_measured(&case.geometry, &case.mesh, progress)?)
 }
 

@@ -10,7 +10,9 @@ use crate::case::{Case, OutputSettings};
 use crate::fem::{post, BoundaryCondition};
 use crate::gpu::select::BackendError;
 use crate::io::plot::PlotError;
-use crate::io::summary::{CaseInfo, Conservation, Current, InterfaceSummary, SolverSummary, Summary, Timings};
+use crate::io::summary::{
+    CaseInfo, Conservation, Current, InterfaceSummary, SolverSummary, Summary, SurfaceCurrent, Timings,
+};
 use crate::io::{self, vtu};
 use crate::mesh::{quality::MeshQuality, Mesh};
 use crate::solver::amg::LevelInfo;
@@ -57,6 +59,8 @@ pub struct Solution {
     /// Resistance (Ohm m^2), current and potential jump of each internal resistive interface.
     pub interface_resistance: Vec<f64>,
     pub interface_currents: Vec<post::InterfaceCurrent>,
+    /// Current through each measurement surface (`Mesh::surfaces`) along its orientation (A).
+    pub surface_currents: Vec<f64>,
     pub report: CgReport,
     pub unknowns: usize,
     pub nonzeros: usize,
@@ -144,7 +148,10 @@ pub fn solve_case_with(
     let clock = Instant::now();
     let cell_current = post::cell_current_density(&mesh, &problem.region_coefficient, &phi);
     let node_current = post::nodal_current_density(&mesh, &cell_current);
-    let boundary_currents = assembly.boundary_currents(&phi);
+    let face_outflows = assembly.face_outflows(&phi);
+    let boundary_currents = assembly.boundary_currents_from(&face_outflows);
+    let surface_currents = post::surface_currents(&mesh, &cell_current, &face_outflows);
+    drop(face_outflows);
     let interface_currents = post::interface_currents(&mesh, &problem.interface_resistance, &phi);
     timings.post = clock.elapsed().as_secs_f64();
 
@@ -158,6 +165,7 @@ pub fn solve_case_with(
         boundary_currents,
         interface_resistance: problem.interface_resistance,
         interface_currents,
+        surface_currents,
         report,
         unknowns,
         nonzeros,
@@ -237,11 +245,19 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
                 potential_jump_v: flux.mean_jump_v,
             })
             .collect(),
+        surfaces: solution
+            .mesh
+            .surfaces
+            .iter()
+            .zip(&solution.surface_currents)
+            .map(|(surface, &current_a)| SurfaceCurrent {
+                name: surface.name.clone(),
+                orientation: surface.orientation.clone(),
+                current_a,
+            })
+            .collect(),
         conservation: Conservation::of(&solution.boundary_currents),
-        cylinders: match &case.analysis.cylinder {
-            Some(spec) => solution.analysis.cylinders.iter().map(|c| c.summary(spec)).collect(),
-            None => Vec::new(),
-        },
+        cylinders: solution.analysis.cylinders.iter().map(|c| c.summary()).collect(),
         lithiation: solution.analysis.lithiation.clone(),
         paper_mode: solution.analysis.paper_mode.clone(),
         voids: solution.analysis.voids.clone(),
@@ -367,12 +383,17 @@ pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<V
         plot_radial_profile(&path, &cylinder.lateral, &title, size)?;
         written.push(path);
     }
-    let extent = case.geometry.size;
+    // The mesh's bounding box: the case's box, or an imported mesh's extent.
+    let (lo, hi) =
+        solution.mesh.nodes.iter().fold((DVec3::INFINITY, DVec3::NEG_INFINITY), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    let extent = hi - lo;
     let first = case.geometry.hotspots.first();
-    let (x, y) = first.map_or((0.5 * extent.x, 0.5 * extent.y), |spot| spot.shape.axis());
-    // Two windows from the interface down: the hot spot's near field (20 radii wide, `jmap_near.png`), and
-    // the lateral flow around it (twice the cylinder radius each side, or the whole box: `jmap.png`).
-    let wide = case.analysis.cylinder.map_or(0.5 * extent.x, |c| (2.0 * c.radius).min(0.5 * extent.x));
+    let axis = case.analysis.cylinder.as_ref().and_then(|c| c.axis);
+    let (x, y) = first.map(|spot| spot.shape.axis()).or(axis).unwrap_or((0.5 * (lo.x + hi.x), 0.5 * (lo.y + hi.y)));
+    // Two windows from the interface (the mesh's bottom) up: the hot spot's near field (20 radii wide,
+    // `jmap_near.png`), and the lateral flow around it (twice the cylinder radius each side, or the whole box:
+    // `jmap.png`).
+    let wide = case.analysis.cylinder.as_ref().map_or(0.5 * extent.x, |c| (2.0 * c.radius).min(0.5 * extent.x));
     let near = first.map(|spot| match spot.shape {
         crate::mesh::geometry::HotSpotShape::Sphere { center, radius } => 10.0 * radius + center.z,
         crate::mesh::geometry::HotSpotShape::Disk { radius, .. } => 2.0 * radius,
@@ -380,8 +401,8 @@ pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<V
     let windows = near.map(|h| ("jmap_near.png", h.min(wide))).into_iter().chain([("jmap.png", wide)]);
     let locator = crate::analysis::locate::PointLocator::new(&solution.mesh);
     for (file, half_width) in windows {
-        let x_range = ((x - half_width).max(0.0), (x + half_width).min(extent.x));
-        let plane = VerticalPlane { y, x_range, z_range: (0.0, (x_range.1 - x_range.0).min(extent.z)) };
+        let x_range = ((x - half_width).max(lo.x), (x + half_width).min(hi.x));
+        let plane = VerticalPlane { y, x_range, z_range: (lo.z, lo.z + (x_range.1 - x_range.0).min(extent.z)) };
         let path = out_dir.join(file);
         let title = format!("|J| (A/m^2, log) and phi contours, plane y = {y:.3e} m");
         plot_field_map(&path, &locator, &solution.phi, &solution.cell_current, &plane, &title, size)?;

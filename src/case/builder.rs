@@ -152,17 +152,28 @@ impl Builder<'_> {
     }
 
     pub(super) fn build(&self, raw: RawCase) -> Result<Case, CaseError> {
-        let size_values = self.list(&raw.domain.size, "domain.size", Dimension::Length, 3)?;
+        if let Some(file) = &raw.mesh.file {
+            return self.build_from_file(&raw, file);
+        }
+        self.refuse_file_keys(&raw)?;
+        let Some(domain) = &raw.domain else {
+            let reason = "a case needs a [domain] (size and material) to mesh, or a mesh file ([mesh] file = \"...\" \
+                          with its unit)"
+                .into();
+            return Err(self.invalid_at(None, "domain", reason));
+        };
+        let domain = domain.get_ref();
+        let size_values = self.list(&domain.size, "domain.size", Dimension::Length, 3)?;
         for (axis, value) in ["Lx", "Ly", "H"].iter().zip(&size_values) {
             if !(*value > 0.0 && value.is_finite()) {
                 let reason = format!("{axis} must be positive (got {})", show_length(*value));
-                return Err(self.invalid(raw.domain.size.span(), "domain.size", reason));
+                return Err(self.invalid(domain.size.span(), "domain.size", reason));
             }
         }
         let size = DVec3::new(size_values[0], size_values[1], size_values[2]);
         let materials = self.materials(&raw)?;
         let layers = self.layers(&raw, &materials, size.z)?;
-        let bulk = &raw.domain.material;
+        let bulk = &domain.material;
         self.check_material_exists(bulk, "domain.material", &materials)?;
         let (hotspots, places) = hotspots::expand(self, &raw, size)?;
         let boundaries = self.boundaries(&raw, &hotspots)?;
@@ -170,29 +181,35 @@ impl Builder<'_> {
         let mesh = self.mesh_controls(&raw, &geometry)?;
         hotspots::check_resolution(&geometry, &places, mesh.h_min)?;
         let solver = self.solver(&raw)?;
-        let analysis = self.analysis(&raw, &geometry, &boundaries)?;
-        let output = OutputSettings {
-            vtu: raw.output.vtu.unwrap_or(true),
-            summary_json: raw.output.summary_json.unwrap_or(true),
-        };
-        let name = raw.name.clone().unwrap_or_else(|| {
-            let source = &self.source.source;
-            Path::new(source).file_stem().map_or(source.clone(), |stem| stem.to_string_lossy().into_owned())
-        });
+        let analysis = self.analysis(&raw, &geometry, &boundaries, geometry.size.z)?;
         Ok(Case {
-            name,
+            name: self.case_name(&raw),
             source: self.source.source.clone(),
             geometry,
             mesh,
+            mesh_file: None,
+            regions: BTreeMap::new(),
             materials,
             boundaries,
             solver,
             analysis,
-            output,
+            output: Self::output(&raw),
         })
     }
 
-    fn materials(&self, raw: &RawCase) -> Result<BTreeMap<String, Material>, CaseError> {
+    pub(super) fn output(raw: &RawCase) -> OutputSettings {
+        OutputSettings { vtu: raw.output.vtu.unwrap_or(true), summary_json: raw.output.summary_json.unwrap_or(true) }
+    }
+
+    /// `name`, else the case file's stem.
+    pub(super) fn case_name(&self, raw: &RawCase) -> String {
+        raw.name.clone().unwrap_or_else(|| {
+            let source = &self.source.source;
+            Path::new(source).file_stem().map_or(source.clone(), |stem| stem.to_string_lossy().into_owned())
+        })
+    }
+
+    pub(super) fn materials(&self, raw: &RawCase) -> Result<BTreeMap<String, Material>, CaseError> {
         let mut materials = BTreeMap::new();
         for (name, material) in &raw.materials {
             let material = material.get_ref();
@@ -224,7 +241,7 @@ impl Builder<'_> {
         Ok(materials)
     }
 
-    fn check_material_exists(
+    pub(super) fn check_material_exists(
         &self,
         name: &schema::Name,
         field: &str,
@@ -277,18 +294,26 @@ impl Builder<'_> {
         let (known, seen) = unique_names(
             BOX_BOUNDARIES.into_iter().chain(hotspots.iter().flat_map(|h| [h.name.as_str(), h.group.as_str()])),
         );
+        self.boundary_entries(raw, |name, at, field| {
+            if seen.contains(name) {
+                return Ok(());
+            }
+            Err(CaseError::UnknownBoundary { at: at.into(), field, name: name.to_string(), known: join(&known) })
+        })
+    }
+
+    /// The `[boundaries.X]` conditions, each name passed through `check_name` first; at least one must fix the
+    /// potential.
+    pub(super) fn boundary_entries(
+        &self,
+        raw: &RawCase,
+        check_name: impl Fn(&str, Location, String) -> Result<(), CaseError>,
+    ) -> Result<BTreeMap<String, CaseBoundary>, CaseError> {
         let mut boundaries = BTreeMap::new();
         for (name, entry) in &raw.boundaries {
             let field = format!("boundaries.{name}");
             let at = self.at(entry.span(), &field);
-            if !seen.contains(name.as_str()) {
-                return Err(CaseError::UnknownBoundary {
-                    at: at.into(),
-                    field,
-                    name: name.clone(),
-                    known: join(&known),
-                });
-            }
+            check_name(name, at.clone(), field.clone())?;
             let condition = self.condition(entry.get_ref(), &field)?;
             boundaries.insert(name.clone(), CaseBoundary { condition, at });
         }
@@ -298,7 +323,7 @@ impl Builder<'_> {
         Ok(boundaries)
     }
 
-    fn condition(&self, entry: &RawBoundary, field: &str) -> Result<BoundaryCondition, CaseError> {
+    pub(super) fn condition(&self, entry: &RawBoundary, field: &str) -> Result<BoundaryCondition, CaseError> {
         let kind = entry.kind.get_ref().as_str();
         let given = [
             ("potential", &entry.potential),
@@ -415,14 +440,15 @@ impl Builder<'_> {
         Ok(MeshControls { h_max, h_min, h_interface, grading, max_nodes })
     }
 
-    fn analysis(
+    /// `[analysis]`; `height` bounds the cylinder's depths (infinite on a mesh file: checked against the mesh).
+    pub(super) fn analysis(
         &self,
         raw: &RawCase,
         geometry: &Geometry,
         boundaries: &BTreeMap<String, CaseBoundary>,
+        height: f64,
     ) -> Result<AnalysisSettings, CaseError> {
         let analysis = &raw.analysis;
-        let height = geometry.size.z;
         let cylinder = match &analysis.cylinder_radius {
             None => None,
             Some(radius_text) => {
@@ -463,9 +489,13 @@ impl Builder<'_> {
                         let field = "analysis.cylinder_depth";
                         let values = self.list(depth, field, Dimension::Length, 2)?;
                         if !(0.0 <= values[0] && values[0] < values[1] && values[1] <= height) {
+                            let bound = if height.is_finite() {
+                                format!(" <= H = {}", show_length(height))
+                            } else {
+                                String::new()
+                            };
                             let reason = format!(
-                                "needs 0 <= from < to <= H = {} (got {} .. {})",
-                                show_length(height),
+                                "needs 0 <= from < to{bound} (got {} .. {})",
                                 show_length(values[0]),
                                 show_length(values[1])
                             );
@@ -474,7 +504,7 @@ impl Builder<'_> {
                         (values[0], values[1])
                     }
                 };
-                Some(CylinderSpec { radius, z_min, z_max })
+                Some(CylinderSpec { radius, z_min, z_max, axis: None, plane: None })
             }
         };
         let increments = analysis.lithiation_increments.as_ref().map_or(1, |n| *n.get_ref());
@@ -490,7 +520,7 @@ impl Builder<'_> {
             Some(width) => self.positive(width, "analysis.paper_width", Dimension::Length)?,
             None => DEFAULT_PAPER_WIDTH_M,
         };
-        let paper_width = analysis.paper_mode.unwrap_or(false).then_some(paper_width);
+        let paper_width = analysis.paper_mode.as_ref().is_some_and(|p| *p.get_ref()).then_some(paper_width);
         // The charge is calibrated at the hot spot's radius, which must lie in its point-charge far field (>= 3 w).
         let narrowest = geometry
             .hotspots
@@ -531,7 +561,7 @@ impl Builder<'_> {
         Ok(AnalysisSettings { cylinder, lithiation_increments, paper_width, voids })
     }
 
-    fn solver(&self, raw: &RawCase) -> Result<SolverSettings, CaseError> {
+    pub(super) fn solver(&self, raw: &RawCase) -> Result<SolverSettings, CaseError> {
         let solver = &raw.solver;
         let defaults = CgOptions::default();
         let rtol = solver.rtol.as_ref().map_or(defaults.rtol, |r| *r.get_ref());

@@ -21,6 +21,7 @@
 mod builder;
 mod error;
 mod hotspots;
+mod imported;
 mod problem;
 mod schema;
 mod source;
@@ -62,16 +63,37 @@ pub struct CaseBoundary {
     pub at: Location,
 }
 
-/// A vertical cylinder around every hot spot's axis, over depths z_min..z_max (metres).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A vertical cylinder around every hot spot's axis, over depths z_min..z_max (metres). On a mesh file, around
+/// `axis` instead, with depths measured up from the plane of the boundary `plane` (`z_max` infinite: to the top
+/// of the mesh).
+#[derive(Debug, Clone, PartialEq)]
 pub struct CylinderSpec {
     pub radius: f64,
     pub z_min: f64,
     pub z_max: f64,
+    pub axis: Option<(f64, f64)>,
+    pub plane: Option<String>,
+}
+
+/// A Gmsh MSH 4.1 file the case takes its mesh from (`[mesh] file`), its length unit, and where the case says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshFile {
+    /// Resolved against the case file's folder.
+    pub path: std::path::PathBuf,
+    /// Metres per unit of the file's coordinates.
+    pub unit_m: f64,
+    pub at: Location,
+}
+
+/// The material of a mesh file's volume group (`[regions.<group>]`) and where the case says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionEntry {
+    pub material: String,
+    pub at: Location,
 }
 
 /// Numbers computed from the solved field (`[analysis]`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AnalysisSettings {
     pub cylinder: Option<CylinderSpec>,
     /// Radius increments of the re-lithiation integral; `None`: no lithiation estimate.
@@ -96,9 +118,15 @@ pub struct Case {
     pub name: String,
     /// File path or "built-in default", for messages.
     pub source: String,
-    /// Hot spots include the members of arrays and random placements.
+    /// Hot spots include the members of arrays and random placements. Empty (no box, no hot spots) when the mesh
+    /// comes from a file.
     pub geometry: Geometry,
+    /// The generator's controls (unused when the mesh comes from a file).
     pub mesh: MeshControls,
+    /// `[mesh] file`: the mesh is read from this file instead of generated.
+    pub mesh_file: Option<MeshFile>,
+    /// `[regions.<group>]`: materials of the mesh file's volume groups (empty without a file).
+    pub regions: BTreeMap<String, RegionEntry>,
     pub materials: BTreeMap<String, Material>,
     /// Keyed by boundary name, hot-spot name or hot-spot group.
     pub boundaries: BTreeMap<String, CaseBoundary>,

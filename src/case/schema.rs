@@ -34,13 +34,17 @@ pub type Name = Spanned<String>;
 #[serde(deny_unknown_fields)]
 pub struct RawCase {
     pub name: Option<String>,
-    pub domain: RawDomain,
+    /// Required unless the mesh comes from a file (`[mesh] file`).
+    pub domain: Option<Spanned<RawDomain>>,
     #[serde(default)]
     pub layers: Vec<RawLayer>,
     #[serde(default)]
     pub materials: BTreeMap<String, Spanned<RawMaterial>>,
     #[serde(default)]
     pub boundaries: BTreeMap<String, Spanned<RawBoundary>>,
+    /// Volume groups of a mesh file and their materials.
+    #[serde(default)]
+    pub regions: BTreeMap<String, Spanned<RawRegion>>,
     #[serde(default)]
     pub hotspots: Vec<RawHotSpot>,
     #[serde(default)]
@@ -61,6 +65,12 @@ pub struct RawCase {
 #[serde(deny_unknown_fields)]
 pub struct RawDomain {
     pub size: QuantityList,
+    pub material: Name,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegion {
     pub material: Name,
 }
 
@@ -130,6 +140,9 @@ pub struct RawHotSpotRandom {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMesh {
+    /// A Gmsh MSH 4.1 file instead of the generator, and the length unit of its coordinates.
+    pub file: Option<Name>,
+    pub unit: Option<Name>,
     pub h_max: Option<Quantity>,
     pub h_min: Option<Quantity>,
     pub h_interface: Option<Quantity>,
@@ -162,9 +175,12 @@ pub struct RawOutput {
 pub struct RawAnalysis {
     pub cylinder_radius: Option<Quantity>,
     pub cylinder_depth: Option<QuantityList>,
+    /// Mesh files: the cylinder's axis (x, y) and the boundary whose plane its depths start from.
+    pub cylinder_axis: Option<QuantityList>,
+    pub cylinder_plane: Option<Name>,
     pub lithiation: Option<bool>,
     pub lithiation_increments: Option<Spanned<u64>>,
-    pub paper_mode: Option<bool>,
+    pub paper_mode: Option<Spanned<bool>>,
     pub paper_width: Option<Quantity>,
     pub voids: Option<Spanned<bool>>,
 }

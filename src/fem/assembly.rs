@@ -524,8 +524,13 @@ impl Assembly {
     /// the sums of [`Assembly::face_outflows`] per tag. The sum over tags equals the integral of the
     /// source up to the solver residual.
     pub fn boundary_currents(&self, phi: &[f64]) -> Vec<f64> {
+        self.boundary_currents_from(&self.face_outflows(phi))
+    }
+
+    /// [`Assembly::boundary_currents`] from the [`Assembly::face_outflows`] already computed.
+    pub fn boundary_currents_from(&self, face_outflows: &[[f64; 3]]) -> Vec<f64> {
         let mut currents = vec![0.0; self.boundary_conditions.len()];
-        for (face, outflow) in self.boundary_faces.iter().zip(self.face_outflows(phi)) {
+        for (face, outflow) in self.boundary_faces.iter().zip(face_outflows) {
             currents[face.tag as usize] += outflow.iter().sum::<f64>();
         }
         currents

@@ -2,11 +2,13 @@
 //! nodal average for smooth display (duplicated interface nodes average their own side only), and the
 //! current through each internal resistive interface.
 
+use super::assembly::NodeTets;
 use super::element::barycentric_gradients;
-use crate::mesh::Mesh;
+use crate::mesh::{MeasureSurface, Mesh, OUTWARD_FACES};
 use crate::solver::sparse::PAR_MIN_LEN;
 use glam::DVec3;
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// J = -k grad phi in each tet (A/m^2 when k is a conductivity), k from the tet's region.
 pub fn cell_current_density(mesh: &Mesh, region_coefficient: &[f64], phi: &[f64]) -> Vec<DVec3> {
@@ -38,6 +40,106 @@ pub fn nodal_current_density(mesh: &Mesh, cell: &[DVec3]) -> Vec<DVec3> {
     }
     sum.par_iter_mut().zip(&volume).for_each(|(s, &v)| *s = if v > 0.0 { *s / v } else { DVec3::ZERO });
     sum
+}
+
+/// The current through each measurement surface ([`Mesh::surfaces`]) along its orientation (A): the consistent
+/// flux out of the side behind it. At a surface node i, with B the tets around i behind the surface (reached
+/// from the tet behind one of its faces at i without crossing the surface), the current leaving B at i is
+/// -(K_B phi)_i = sum over B of V grad(l_i) . J, less what leaves B through exterior faces at i
+/// (`face_outflows`, [`super::Assembly::face_outflows`]). Summed over the surface's nodes this is exactly the
+/// current through a surface that splits the domain (a closed surface around a source-free region carries 0,
+/// a plane across a box the box's current), as the boundary currents are exact for the boundary.
+pub fn surface_currents(mesh: &Mesh, cell_current: &[DVec3], face_outflows: &[[f64; 3]]) -> Vec<f64> {
+    if mesh.surfaces.is_empty() {
+        return Vec::new();
+    }
+    let incidence = NodeTets::new(mesh);
+    let key = |mut face: [u32; 3]| {
+        face.sort_unstable();
+        face
+    };
+    let boundary_face: FxHashMap<[u32; 3], usize> =
+        mesh.boundary_faces.iter().enumerate().map(|(i, f)| (key(f.nodes), i)).collect();
+    mesh.surfaces
+        .iter()
+        .map(|surface| surface_current(mesh, surface, &incidence, &boundary_face, cell_current, face_outflows))
+        .collect()
+}
+
+fn surface_current(
+    mesh: &Mesh,
+    surface: &MeasureSurface,
+    incidence: &NodeTets,
+    boundary_face: &FxHashMap<[u32; 3], usize>,
+    cell_current: &[DVec3],
+    face_outflows: &[[f64; 3]],
+) -> f64 {
+    let key = |mut face: [u32; 3]| {
+        face.sort_unstable();
+        face
+    };
+    let on_surface: FxHashSet<[u32; 3]> = surface.faces.iter().map(|&f| key(f)).collect();
+    // The tet behind each face (its fourth node on the side opposite the face's normal), seeded at its nodes.
+    let mut behind: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+    for face in &surface.faces {
+        let [a, b, c] = face.map(|n| mesh.nodes[n as usize]);
+        let normal = (b - a).cross(c - a);
+        let back = incidence.of(face[0] as usize).iter().copied().find(|&t| {
+            let tet = mesh.tets[t as usize];
+            let apex = tet.iter().find(|n| !face.contains(n));
+            face.iter().all(|n| tet.contains(n)) && apex.is_some_and(|&d| normal.dot(mesh.nodes[d as usize] - a) < 0.0)
+        });
+        let back = back.expect("a measurement surface's face lies between two tets (checked on import)");
+        for &n in face {
+            behind.entry(n).or_default().push(back);
+        }
+    }
+    let mut nodes: Vec<(&u32, &Vec<u32>)> = behind.iter().collect();
+    // A fixed summation order whatever the map's.
+    nodes.sort_unstable_by_key(|(&n, _)| n);
+    let mut current = 0.0;
+    for (&node, seeds) in nodes {
+        let star = incidence.of(node as usize);
+        let mut back = vec![false; star.len()];
+        let mut stack: Vec<usize> = Vec::new();
+        for seed in seeds {
+            let s = star.iter().position(|t| t == seed).expect("the tet behind a face holds the face's nodes");
+            if !back[s] {
+                back[s] = true;
+                stack.push(s);
+            }
+        }
+        // Flood the star from the seeds across faces at `node` that are not on the surface.
+        while let Some(s) = stack.pop() {
+            let tet = mesh.tets[star[s] as usize];
+            for face in OUTWARD_FACES.map(|f| f.map(|i| tet[i])).into_iter().filter(|f| f.contains(&node)) {
+                if on_surface.contains(&key(face)) {
+                    continue;
+                }
+                let neighbour = star
+                    .iter()
+                    .enumerate()
+                    .position(|(o, &t)| o != s && face.iter().all(|n| mesh.tets[t as usize].contains(n)));
+                if let Some(o) = neighbour.filter(|&o| !back[o]) {
+                    back[o] = true;
+                    stack.push(o);
+                }
+            }
+        }
+        for (&t, _) in star.iter().zip(&back).filter(|(_, &b)| b) {
+            let tet = mesh.tets[t as usize];
+            let (gradients, volume) = barycentric_gradients(mesh.tet_points(t as usize));
+            let local = tet.iter().position(|&n| n == node).expect("a star's tets hold its node");
+            current += volume * gradients[local].dot(cell_current[t as usize]);
+            for face in OUTWARD_FACES.map(|f| f.map(|i| tet[i])).into_iter().filter(|f| f.contains(&node)) {
+                if let Some(&f) = boundary_face.get(&key(face)) {
+                    let corner = mesh.boundary_faces[f].nodes.iter().position(|&n| n == node).expect("face holds node");
+                    current -= face_outflows[f][corner];
+                }
+            }
+        }
+    }
+    current
 }
 
 /// The current through an internal resistive interface and the potential jump across it.

@@ -16,6 +16,9 @@ pub struct Summary {
     pub hotspots: Vec<Current>,
     /// Internal resistive interfaces (`[[layers]] top_resistance`): current crossing each upward.
     pub interfaces: Vec<InterfaceSummary>,
+    /// Measurement surfaces of a mesh file (surface groups inside the volume): the current through each along
+    /// its stated orientation.
+    pub surfaces: Vec<SurfaceCurrent>,
     pub conservation: Conservation,
     /// `[analysis] cylinder_radius`: lateral current through a cylinder around each hot spot's axis.
     pub cylinders: Vec<crate::analysis::CylinderSummary>,
@@ -63,6 +66,15 @@ pub struct SolverSummary {
 pub struct Current {
     pub name: String,
     pub condition: String,
+    #[serde(rename = "current_A")]
+    pub current_a: f64,
+}
+
+/// The current through a measurement surface, counted along `orientation`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SurfaceCurrent {
+    pub name: String,
+    pub orientation: String,
     #[serde(rename = "current_A")]
     pub current_a: f64,
 }

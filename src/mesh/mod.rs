@@ -6,6 +6,7 @@
 
 pub mod bisection;
 pub mod geometry;
+pub mod gmsh;
 pub mod hotspot;
 pub mod implicit;
 pub mod interface;
@@ -95,6 +96,20 @@ pub struct InterfaceFace {
     pub tag: u16,
 }
 
+/// A surface inside the volume (faces between two tets) through which the current is measured: an imported
+/// mesh's interior physical surface group ([`gmsh`]). Its faces are oriented consistently; the current through
+/// it counts along their normals, as `orientation` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasureSurface {
+    pub name: String,
+    pub faces: Vec<[u32; 3]>,
+    pub orientation: String,
+}
+
+/// The faces of a positively oriented tet by local node index, each ordered so that its right-hand normal
+/// points out of the tet.
+pub const OUTWARD_FACES: [[usize; 3]; 4] = [[1, 2, 3], [0, 3, 2], [0, 1, 3], [0, 2, 1]];
+
 /// A tetrahedral mesh with region ids per tet and tags per boundary face; conforming except across its
 /// internal resistive interfaces, where the two sides have their own nodes (see [`interface`]).
 #[derive(Debug, Clone, Default)]
@@ -109,6 +124,8 @@ pub struct Mesh {
     /// Faces of the internal resistive interfaces, tagged by [`Mesh::interface_names`].
     pub interface_faces: Vec<InterfaceFace>,
     pub interface_names: Vec<String>,
+    /// Measurement surfaces inside the volume (imported meshes only).
+    pub surfaces: Vec<MeasureSurface>,
 }
 
 /// (b - a) x (c - a): the triangle's normal, twice its area long.
@@ -157,6 +174,30 @@ impl Mesh {
     /// Total area of the boundary faces carrying `tag`.
     pub fn boundary_area(&self, tag: u16) -> f64 {
         self.boundary_faces.iter().filter(|f| f.tag == tag).map(|f| self.face_area(f)).sum()
+    }
+
+    /// The volume of the hole the boundary `tag` encloses, when its faces form a closed surface with the
+    /// domain outside it (a cavity cut out of the mesh, such as a hot spot); `None` for any other boundary.
+    /// By the divergence theorem over the faces, whose normals point out of the domain, into the hole.
+    pub fn hole_volume(&self, tag: u16) -> Option<f64> {
+        let faces: Vec<[u32; 3]> = self.boundary_faces.iter().filter(|f| f.tag == tag).map(|f| f.nodes).collect();
+        let origin = self.nodes[faces.first()?[0] as usize];
+        let mut edges: Vec<(u32, u32)> = faces
+            .iter()
+            .flat_map(|f| (0..3).map(move |i| (f[i].min(f[(i + 1) % 3]), f[i].max(f[(i + 1) % 3]))))
+            .collect();
+        edges.sort_unstable();
+        // Closed: every edge is shared by exactly two faces.
+        let closed = edges.chunk_by(|a, b| a == b).all(|run| run.len() == 2);
+        let six_volume: f64 = faces
+            .iter()
+            .map(|f| {
+                let [a, b, c] = f.map(|n| self.nodes[n as usize] - origin);
+                a.dot(b.cross(c))
+            })
+            .sum();
+        // The domain's outward normals point into a hole: the enclosed volume counts negative.
+        (closed && six_volume < 0.0).then_some(-six_volume / 6.0)
     }
 
     pub fn volume(&self) -> f64 {

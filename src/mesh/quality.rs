@@ -23,6 +23,10 @@ pub struct MeshQuality {
     /// Smallest signed tet volume (m^3); positive for a valid mesh.
     pub min_volume_m3: f64,
     pub volume_m3: f64,
+    /// A mesh file's exterior faces in no physical surface group (insulating unless the case names
+    /// `[boundaries."(ungrouped)"]`), and its nodes that no tet uses (dropped); 0 for generated meshes.
+    pub ungrouped_boundary_faces: usize,
+    pub dropped_nodes: usize,
 }
 
 /// Per edge in [`TET_EDGES`] order, the cosine of the angle between the outward normals of the two faces that
@@ -104,6 +108,11 @@ impl MeshQuality {
             max_dihedral_deg: acc.dihedral.1,
             min_volume_m3: acc.min_volume,
             volume_m3: acc.volume,
+            ungrouped_boundary_faces: match mesh.boundary_tag(super::gmsh::UNGROUPED) {
+                Some(tag) => mesh.boundary_faces.iter().filter(|f| f.tag == tag).count(),
+                None => 0,
+            },
+            dropped_nodes: 0,
         }
     }
 }

@@ -29,7 +29,7 @@ fn solve_default(radius_um: f64) -> (Case, Solution, Vec<[f64; 3]>, Cylinder) {
     let solution = pipeline::solve_case_with(&case, &mut CpuSolver, &RunOptions::default()).unwrap();
     let assembly = fem::assemble(&solution.mesh, &case.problem(&solution.mesh).unwrap()).unwrap();
     let outflows = assembly.face_outflows(&solution.phi);
-    let spec = case.analysis.cylinder.expect("the cylinder was asked for");
+    let spec = case.analysis.cylinder.clone().expect("the cylinder was asked for");
     let (center_x, center_y) = case.geometry.hotspots[0].shape.axis();
     let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };
     (case, solution, outflows, cylinder)

@@ -78,9 +78,7 @@ pub(super) fn boundary_faces(
         .tets
         .par_iter()
         .flat_map_iter(|t| {
-            // Faces of a positive tet (0,1,2,3) with outward orientation.
-            const FACES: [[usize; 3]; 4] = [[1, 2, 3], [0, 3, 2], [0, 1, 3], [0, 2, 1]];
-            FACES.into_iter().map(move |face| {
+            crate::mesh::OUTWARD_FACES.into_iter().map(move |face| {
                 let f = face.map(|i| t[i]);
                 let mut key = f;
                 key.sort_unstable();

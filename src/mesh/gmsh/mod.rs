@@ -1,0 +1,377 @@
+//! Gmsh MSH 4.1 meshes read into a [`Mesh`] (`[mesh] file` in a case), named by their physical groups:
+//!
+//! - every physical volume group is a region (its name, or `#<tag>` where the file names none); every tet must
+//!   lie in exactly one;
+//! - a physical surface group whose triangles are exterior faces of the tets is a boundary; exterior faces in
+//!   no group form the boundary [`UNGROUPED`] (insulating unless the case says otherwise);
+//! - a physical surface group whose triangles are faces between two tets is a measurement surface
+//!   ([`MeasureSurface`]): the current through it is reported, along its orientation;
+//! - linear tetrahedra only; points and lines are ignored, other surface and volume elements refused.
+//!
+//! Tets are stored positively oriented, nodes no tet uses are dropped (the others keep their file order);
+//! duplicate nodes, zero-volume or overlapping tets, non-manifold faces, group triangles that are no tet's
+//! face and groups both on and inside the boundary are errors naming the entity by its tag in the file.
+
+pub mod parse;
+
+use super::{signed_volume, BoundaryFace, MeasureSurface, Mesh, OUTWARD_FACES};
+use glam::DVec3;
+use parse::{element_name, MshFile, MshPosition, ParseError};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// The boundary name of exterior faces that are in no physical surface group.
+pub const UNGROUPED: &str = "(ungrouped)";
+
+/// Why a MSH file could not become a mesh: the file, where in it (for format errors) and what.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ImportError {
+    pub file: String,
+    pub at: Option<MshPosition>,
+    pub message: String,
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some(at) => write!(f, "mesh file {}: {at}: {}", self.file, self.message),
+            None => write!(f, "mesh file {}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// A mesh read from a file, with what the summary reports about it.
+#[derive(Debug, Clone)]
+pub struct ImportedMesh {
+    pub mesh: Mesh,
+    /// Nodes of the file that no tet uses (dropped).
+    pub dropped_nodes: usize,
+}
+
+/// Reads `path` (MSH 4.1), coordinates multiplied by `unit_m` (metres per file unit).
+pub fn read_msh(path: &Path, unit_m: f64) -> Result<ImportedMesh, ImportError> {
+    let file = path.display().to_string();
+    let data = std::fs::read(path).map_err(|error| ImportError {
+        file: file.clone(),
+        at: None,
+        message: format!("cannot read it: {error}"),
+    })?;
+    import_bytes(&data, unit_m).map_err(|(at, message)| ImportError { file, at, message })
+}
+
+/// [`read_msh`] on the file's bytes; the error without the file's name.
+pub fn import_bytes(data: &[u8], unit_m: f64) -> Result<ImportedMesh, (Option<MshPosition>, String)> {
+    let parsed = parse::parse(data).map_err(|ParseError { at, message }| (Some(at), message))?;
+    to_mesh(&parsed, unit_m).map_err(|message| (None, message))
+}
+
+/// A physical group's name: its own, or `#<tag>`.
+fn group_name(file: &MshFile, dim: i32, tag: i32) -> String {
+    file.physical_names.get(&(dim, tag)).cloned().unwrap_or_else(|| format!("#{tag}"))
+}
+
+/// The one physical group of an entity, or an error naming the entity when it has none or several.
+fn entity_group(file: &MshFile, dim: i32, entity: i32, first_element: u64) -> Result<i32, String> {
+    let kind = if dim == 3 { "volume" } else { "surface" };
+    match file.entity_groups.get(&(dim, entity)).map(Vec::as_slice) {
+        Some([group]) => Ok(*group),
+        None | Some([]) => Err(format!(
+            "{kind} entity {entity} (element {first_element} and the rest of its block) is in no physical {kind} \
+             group: name every {kind} in Gmsh (Physical {}(\"name\") = {{{entity}}};)",
+            if dim == 3 { "Volume" } else { "Surface" }
+        )),
+        Some(groups) => Err(format!(
+            "{kind} entity {entity} is in {} physical groups ({}); its elements can have only one",
+            groups.len(),
+            groups.iter().map(|&g| format!("`{}`", group_name(file, dim, g))).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// A triangle's nodes in ascending order: the key of a face whichever way it is oriented.
+fn face_key(mut nodes: [u32; 3]) -> [u32; 3] {
+    nodes.sort_unstable();
+    nodes
+}
+
+/// A triangle rotated to start at its smallest node: equal for two triangles iff they are the same face with
+/// the same orientation.
+fn oriented_key(nodes: [u32; 3]) -> [u32; 3] {
+    let first = (0..3).min_by_key(|&i| nodes[i]).expect("three nodes");
+    [nodes[first], nodes[(first + 1) % 3], nodes[(first + 2) % 3]]
+}
+
+/// Where a face of the tets lies: on the exterior (one tet, oriented outward from it) or between two tets.
+struct TetFace {
+    /// The face oriented outward from `tet`.
+    outward: [u32; 3],
+    tet: u32,
+    shared: bool,
+}
+
+fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
+    if let Some(refused) = file.refused.first() {
+        let total: usize =
+            file.refused.iter().filter(|r| r.element_type == refused.element_type).map(|r| r.count).sum();
+        return Err(format!(
+            "{} elements of type {} (first block at {}): ionflux solves on linear tetrahedra (type 4) with triangle \
+             (type 2) boundaries only; remesh with first-order tetrahedra (Gmsh: Mesh.ElementOrder = 1, no \
+             recombination)",
+            total,
+            element_name(refused.element_type),
+            refused.at
+        ));
+    }
+    if file.tets.iter().all(|b| b.nodes.is_empty()) {
+        return Err("the file has no tetrahedra (type 4): ionflux needs a 3D tetrahedral mesh".into());
+    }
+
+    // Regions: the physical volume groups, in tag order.
+    let mut volume_groups = BTreeMap::new();
+    for block in file.tets.iter().filter(|b| !b.tags.is_empty()) {
+        let group = entity_group(file, 3, block.entity, block.tags[0])?;
+        volume_groups.entry(group).or_insert_with(|| group_name(file, 3, group));
+    }
+    let region_of: FxHashMap<i32, u16> = volume_groups.keys().enumerate().map(|(i, &g)| (g, i as u16)).collect();
+
+    // Nodes: only those the tets use, in file order, scaled to metres.
+    let mut used = vec![false; file.nodes.len()];
+    for block in &file.tets {
+        for tet in &block.nodes {
+            for &n in tet {
+                used[n as usize] = true;
+            }
+        }
+    }
+    let mut new_index = vec![u32::MAX; file.nodes.len()];
+    let mut nodes = Vec::new();
+    let mut node_tag = Vec::new();
+    for (i, point) in file.nodes.iter().enumerate().filter(|(i, _)| used[*i]) {
+        new_index[i] = nodes.len() as u32;
+        nodes.push(DVec3::from_array(*point) * unit_m);
+        node_tag.push(file.node_tags[i]);
+    }
+    check_distinct(&nodes, &node_tag)?;
+
+    // Tets, positively oriented; zero volume refused.
+    let mut tets = Vec::new();
+    let mut tet_region = Vec::new();
+    let mut tet_tag = Vec::new();
+    for block in &file.tets {
+        let region = *region_of.get(&entity_group(file, 3, block.entity, 0).unwrap_or(-1)).unwrap_or(&0);
+        for (&tag, element) in block.tags.iter().zip(&block.nodes) {
+            let mut tet = element.map(|n| new_index[n as usize]);
+            let [a, b, c, d] = tet.map(|n| nodes[n as usize]);
+            let volume = signed_volume(a, b, c, d);
+            let longest = [b - a, c - a, d - a, c - b, d - b, d - c].iter().fold(0.0f64, |m, e| m.max(e.length()));
+            if !(volume.abs() > 1e-12 * longest.powi(3)) {
+                return Err(format!(
+                    "tetrahedron {tag} has zero volume ({volume:.3e} m^3; its nodes {} are coplanar or repeated)",
+                    element.map(|n| file.node_tags[n as usize].to_string()).join(", ")
+                ));
+            }
+            if volume < 0.0 {
+                tet.swap(2, 3);
+            }
+            tets.push(tet);
+            tet_region.push(region);
+            tet_tag.push(tag);
+        }
+    }
+
+    // Faces: exterior (one tet) or shared (two tets on opposite sides); anything else is not a valid mesh.
+    let mut faces: FxHashMap<[u32; 3], TetFace> = FxHashMap::default();
+    faces.reserve(2 * tets.len() + 1024);
+    for (t, tet) in tets.iter().enumerate() {
+        for local in OUTWARD_FACES {
+            let outward = local.map(|i| tet[i]);
+            match faces.entry(face_key(outward)) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(TetFace { outward, tet: t as u32, shared: false });
+                }
+                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                    let face = slot.get_mut();
+                    let other = tet_tag[face.tet as usize];
+                    if face.shared {
+                        return Err(format!(
+                            "tetrahedron {} shares a face (nodes {}) already shared by two others (one of them {other}): \
+                             the mesh is not a manifold",
+                            tet_tag[t],
+                            outward.map(|n| node_tag[n as usize].to_string()).join(", ")
+                        ));
+                    }
+                    if oriented_key(face.outward) == oriented_key(outward) {
+                        return Err(format!(
+                            "tetrahedra {other} and {} overlap: they lie on the same side of their shared face (nodes \
+                             {}), so one of them is inverted",
+                            tet_tag[t],
+                            outward.map(|n| node_tag[n as usize].to_string()).join(", ")
+                        ));
+                    }
+                    face.shared = true;
+                }
+            }
+        }
+    }
+
+    // Surface groups: boundaries (exterior faces) or measurement surfaces (faces between tets).
+    let mut surface_faces: BTreeMap<i32, Vec<([u32; 3], u64)>> = BTreeMap::new();
+    for block in file.triangles.iter().filter(|b| !b.tags.is_empty()) {
+        let group = entity_group(file, 2, block.entity, block.tags[0])?;
+        let list = surface_faces.entry(group).or_default();
+        for (&tag, triangle) in block.tags.iter().zip(&block.nodes) {
+            let mapped = triangle.map(|n| new_index[n as usize]);
+            if mapped.contains(&u32::MAX) || !faces.contains_key(&face_key(mapped)) {
+                return Err(format!(
+                    "triangle {tag} of surface group `{}` (nodes {}) is not a face of any tetrahedron",
+                    group_name(file, 2, group),
+                    triangle.map(|n| file.node_tags[n as usize].to_string()).join(", ")
+                ));
+            }
+            list.push((mapped, tag));
+        }
+    }
+    let mut boundary_names = Vec::new();
+    let mut boundary_of_face: FxHashMap<[u32; 3], u16> = FxHashMap::default();
+    let mut surfaces = Vec::new();
+    for (&group, triangles) in &surface_faces {
+        let name = group_name(file, 2, group);
+        let exterior = triangles.iter().filter(|(t, _)| !faces[&face_key(*t)].shared).count();
+        if exterior == triangles.len() {
+            let tag = boundary_names.len() as u16;
+            for (triangle, element) in triangles {
+                if let Some(other) = boundary_of_face.insert(face_key(*triangle), tag) {
+                    return Err(format!(
+                        "triangle {element} lies in surface groups `{}` and `{name}`: a boundary face has one condition",
+                        boundary_names[other as usize]
+                    ));
+                }
+            }
+            boundary_names.push(name);
+        } else if exterior == 0 {
+            surfaces.push(measure_surface(name, triangles, &nodes));
+        } else {
+            return Err(format!(
+                "surface group `{name}` has {exterior} triangles on the exterior of the mesh and {} inside it: a group \
+                 is either a boundary (exterior) or a measurement surface (inside); split it",
+                triangles.len() - exterior
+            ));
+        }
+    }
+
+    // Exterior faces, outward, tagged by group; the rest on the ungrouped boundary.
+    let mut boundary_faces: Vec<BoundaryFace> = faces
+        .iter()
+        .filter(|(_, f)| !f.shared)
+        .map(|(key, f)| BoundaryFace { nodes: f.outward, tag: boundary_of_face.get(key).copied().unwrap_or(u16::MAX) })
+        .collect();
+    // A fixed order whatever the hash map's: by the owning tet, then nodes.
+    boundary_faces.sort_unstable_by_key(|f| (faces[&face_key(f.nodes)].tet, face_key(f.nodes)));
+    if boundary_faces.iter().any(|f| f.tag == u16::MAX) {
+        let tag = boundary_names.len() as u16;
+        boundary_names.push(UNGROUPED.to_string());
+        for face in boundary_faces.iter_mut().filter(|f| f.tag == u16::MAX) {
+            face.tag = tag;
+        }
+    }
+    let mesh = Mesh {
+        nodes,
+        tets,
+        tet_region,
+        region_names: volume_groups.into_values().collect(),
+        boundary_faces,
+        boundary_names,
+        interface_faces: Vec::new(),
+        interface_names: Vec::new(),
+        surfaces,
+    };
+    Ok(ImportedMesh { mesh, dropped_nodes: file.nodes.len() - node_tag.len() })
+}
+
+/// Two nodes at one point would leave a crack in the mesh (Gmsh: Coherence Mesh merges them).
+fn check_distinct(nodes: &[DVec3], node_tag: &[u64]) -> Result<(), String> {
+    let mut order: Vec<u32> = (0..nodes.len() as u32).collect();
+    let bits = |i: u32| nodes[i as usize].to_array().map(f64::to_bits);
+    order.sort_unstable_by_key(|&i| bits(i));
+    for pair in order.windows(2) {
+        if nodes[pair[0] as usize] == nodes[pair[1] as usize] {
+            let p = nodes[pair[0] as usize];
+            return Err(format!(
+                "nodes {} and {} lie at the same point ({:e}, {:e}, {:e}) m: the mesh has a crack there (Gmsh: \
+                 Coherence Mesh merges duplicate nodes)",
+                node_tag[pair[0] as usize], node_tag[pair[1] as usize], p.x, p.y, p.z
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A surface inside the volume, its triangles oriented consistently: each connected piece takes the
+/// orientation of its first triangle in the file, except a closed piece, which points outward.
+fn measure_surface(name: String, triangles: &[([u32; 3], u64)], nodes: &[DVec3]) -> MeasureSurface {
+    let mut faces: Vec<[u32; 3]> = triangles.iter().map(|(t, _)| *t).collect();
+    let mut edge_faces: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
+    for (f, face) in faces.iter().enumerate() {
+        for i in 0..3 {
+            let (a, b) = (face[i], face[(i + 1) % 3]);
+            edge_faces.entry((a.min(b), a.max(b))).or_default().push(f as u32);
+        }
+    }
+    let directed = |face: &[u32; 3], a: u32, b: u32| (0..3).any(|i| face[i] == a && face[(i + 1) % 3] == b);
+    let mut piece = vec![usize::MAX; faces.len()];
+    let mut orientations = Vec::new();
+    for seed in 0..faces.len() {
+        if piece[seed] != usize::MAX {
+            continue;
+        }
+        let id = orientations.len();
+        piece[seed] = id;
+        let mut members = vec![seed];
+        let mut stack = vec![seed];
+        let mut closed = true;
+        while let Some(f) = stack.pop() {
+            let face = faces[f];
+            for i in 0..3 {
+                let (a, b) = (face[i], face[(i + 1) % 3]);
+                let sharing = &edge_faces[&(a.min(b), a.max(b))];
+                if sharing.len() != 2 {
+                    closed = false;
+                    continue;
+                }
+                let g = sharing.iter().map(|&g| g as usize).find(|&g| g != f).expect("two faces on the edge");
+                if piece[g] == usize::MAX {
+                    piece[g] = id;
+                    // Consistent neighbours run along the shared edge in opposite directions.
+                    if directed(&faces[g], a, b) {
+                        faces[g].swap(1, 2);
+                    }
+                    members.push(g);
+                    stack.push(g);
+                }
+            }
+        }
+        let outward = if closed {
+            let origin = nodes[faces[seed][0] as usize];
+            let volume: f64 = members
+                .iter()
+                .map(|&f| {
+                    let [a, b, c] = faces[f].map(|n| nodes[n as usize] - origin);
+                    a.dot(b.cross(c))
+                })
+                .sum();
+            if volume < 0.0 {
+                for &f in &members {
+                    faces[f].swap(1, 2);
+                }
+            }
+            "outward (a closed surface)".to_string()
+        } else {
+            format!("along the normal of triangle {} (right-hand rule on its nodes in the file)", triangles[seed].1)
+        };
+        orientations.push(outward);
+    }
+    orientations.dedup();
+    MeasureSurface { name, faces, orientation: orientations.join("; ") }
+}
