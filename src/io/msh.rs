@@ -4,7 +4,8 @@
 //! - one volume entity and physical group (dimension 3) per region, tags 1.. in `Mesh::region_names` order;
 //! - one surface entity and physical group (dimension 2) per named boundary, tags 1.. in `Mesh::boundary_names`
 //!   order, then one per resistive interface (its faces as seen from below; the nodes above the plane are the
-//!   interface's duplicates, so the mesh is not conforming there, on purpose);
+//!   interface's duplicates, so the mesh is not conforming there, on purpose), then one per measurement surface
+//!   of an imported mesh (its faces as oriented for the current through it);
 //! - nodes in one block (tags 1..n, coordinates in metres), linear tetrahedra (type 4) per region and triangles
 //!   (type 2) per boundary, element tags 1.. in that order.
 //!
@@ -116,6 +117,11 @@ pub fn write_msh(path: &Path, mesh: &Mesh, encoding: MshEncoding) -> Result<(), 
         let faces = mesh.interface_faces.iter().filter(|f| f.tag as usize == i).map(|f| &f.below[..]).collect();
         let tag = (mesh.boundary_names.len() + i) as i32 + 1;
         groups.push(Group { dim: 2, tag, name, element_type: TRIANGLE, elements: faces });
+    }
+    for (i, surface) in mesh.surfaces.iter().enumerate() {
+        let tag = (mesh.boundary_names.len() + mesh.interface_names.len() + i) as i32 + 1;
+        let faces = surface.faces.iter().map(|f| &f[..]).collect();
+        groups.push(Group { dim: 2, tag, name: &surface.name, element_type: TRIANGLE, elements: faces });
     }
     write_atomic_with(path, |out| {
         let binary = encoding == MshEncoding::Binary;

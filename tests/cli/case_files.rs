@@ -93,9 +93,14 @@ fn every_shipped_case_file_loads() {
             "random_500",
             "slab",
             "slab_neumann",
+            "sphere_in_box",
             "void"
         ]
     );
+    let sphere_in_box = &loaded.iter().find(|(n, _)| n == "sphere_in_box").unwrap().1;
+    let file = sphere_in_box.mesh_file.as_ref().expect("a mesh file");
+    assert!(file.path.ends_with("meshes/sphere_in_box.msh") && file.unit_m == 1e-9, "{file:?}");
+    assert_eq!(sphere_in_box.regions["electrolyte"].material, "llzo");
     let hot_spot_count = |name: &str| loaded.iter().find(|(n, _)| n == name).unwrap().1.geometry.hotspots.len();
     assert_eq!(hot_spot_count("array_5x5"), 25);
     assert_eq!(hot_spot_count("random"), 10);

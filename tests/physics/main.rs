@@ -6,6 +6,7 @@ mod common;
 
 mod conservation;
 mod fields;
+mod gmsh_import;
 mod hotspot_analytic;
 mod interlayer;
 mod lithiation;

@@ -113,6 +113,35 @@ pub fn element_name(element_type: i32) -> String {
 
 /// Reads a MSH 4.1 file's bytes.
 pub fn parse(data: &[u8]) -> Result<MshFile, ParseError> {
+    parse_marked(data).map_err(|Fault { at, message }| ParseError { at: at.resolve(data), message })
+}
+
+/// A byte offset in the file, and whether it is reported by its line (text) or as an offset (binary data).
+/// Lines are counted only when an error is reported: counting them per datum would cost O(n^2).
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    pos: usize,
+    text: bool,
+}
+
+impl Mark {
+    fn resolve(self, data: &[u8]) -> MshPosition {
+        if self.text {
+            let end = self.pos.min(data.len());
+            MshPosition::Line(1 + data[..end].iter().filter(|&&b| b == b'\n').count())
+        } else {
+            MshPosition::Byte(self.pos)
+        }
+    }
+}
+
+/// A [`ParseError`] before its position is resolved.
+struct Fault {
+    at: Mark,
+    message: String,
+}
+
+fn parse_marked(data: &[u8]) -> Result<MshFile, Fault> {
     let mut reader = Reader { data, pos: 0, binary: false, swap: false };
     let mut file = MshFile::default();
     let mut node_index = NodeIndex::default();
@@ -126,13 +155,13 @@ pub fn parse(data: &[u8]) -> Result<MshFile, ParseError> {
             continue;
         }
         let Some(section) = name.strip_prefix('$') else {
-            return Err(ParseError {
+            return Err(Fault {
                 at: header_at,
                 message: format!("expected a section header `$...`, found `{}`", clip(name)),
             });
         };
         if !seen_format && section != "MeshFormat" {
-            return Err(ParseError {
+            return Err(Fault {
                 at: header_at,
                 message: format!(
                     "the file must start with $MeshFormat, found `${}`: is this a Gmsh MSH file?",
@@ -148,7 +177,7 @@ pub fn parse(data: &[u8]) -> Result<MshFile, ParseError> {
             "PhysicalNames" => reader.physical_names(&mut file)?,
             "Entities" => reader.entities(&mut file)?,
             "PartitionedEntities" => {
-                return Err(ParseError {
+                return Err(Fault {
                     at: header_at,
                     message: "partitioned meshes are not supported: save the mesh unpartitioned (Gmsh: \
                               Mesh.PartitionOldStyleMsh2 off, or do not partition)"
@@ -157,24 +186,24 @@ pub fn parse(data: &[u8]) -> Result<MshFile, ParseError> {
             }
             "Nodes" => {
                 if seen_nodes {
-                    return Err(ParseError { at: header_at, message: "a second $Nodes section".into() });
+                    return Err(Fault { at: header_at, message: "a second $Nodes section".into() });
                 }
                 reader.nodes(&mut file, &mut node_index)?;
                 seen_nodes = true;
             }
             "Elements" => {
                 if !seen_nodes {
-                    return Err(ParseError { at: header_at, message: "$Elements comes before $Nodes".into() });
+                    return Err(Fault { at: header_at, message: "$Elements comes before $Nodes".into() });
                 }
                 if seen_elements {
-                    return Err(ParseError { at: header_at, message: "a second $Elements section".into() });
+                    return Err(Fault { at: header_at, message: "a second $Elements section".into() });
                 }
                 reader.elements(&mut file, &node_index)?;
                 seen_elements = true;
                 continue;
             }
             other if other.starts_with("End") => {
-                return Err(ParseError { at: header_at, message: format!("`${}` without its section", clip(other)) })
+                return Err(Fault { at: header_at, message: format!("`${}` without its section", clip(other)) })
             }
             other => {
                 reader.skip_section(other, header_at)?;
@@ -184,16 +213,16 @@ pub fn parse(data: &[u8]) -> Result<MshFile, ParseError> {
     }
     let end = reader.line_at(data.len());
     if !seen_format {
-        return Err(ParseError {
+        return Err(Fault {
             at: end,
             message: "no $MeshFormat section: the file is empty or not a Gmsh MSH file".into(),
         });
     }
     if !seen_nodes {
-        return Err(ParseError { at: end, message: "no $Nodes section".into() });
+        return Err(Fault { at: end, message: "no $Nodes section".into() });
     }
     if !seen_elements {
-        return Err(ParseError { at: end, message: "no $Elements section".into() });
+        return Err(Fault { at: end, message: "no $Elements section".into() });
     }
     Ok(file)
 }
@@ -273,27 +302,22 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// The line (1-based) holding byte `pos`.
-    fn line_at(&self, pos: usize) -> MshPosition {
-        let end = pos.min(self.data.len());
-        MshPosition::Line(1 + self.data[..end].iter().filter(|&&b| b == b'\n').count())
+    /// Byte `pos`, to be reported by its line.
+    fn line_at(&self, pos: usize) -> Mark {
+        Mark { pos, text: true }
     }
 
-    /// Where the next datum is: its line in ASCII, its byte offset in binary.
-    fn here(&self) -> MshPosition {
-        if self.binary {
-            MshPosition::Byte(self.pos)
-        } else {
-            self.line_at(self.pos)
-        }
+    /// Where the next datum is: reported by its line in ASCII, by its byte offset in binary.
+    fn here(&self) -> Mark {
+        Mark { pos: self.pos, text: !self.binary }
     }
 
-    fn error(&self, message: impl Into<String>) -> ParseError {
-        ParseError { at: self.here(), message: message.into() }
+    fn error(&self, message: impl Into<String>) -> Fault {
+        Fault { at: self.here(), message: message.into() }
     }
 
-    fn truncated(&self, what: &str) -> ParseError {
-        ParseError {
+    fn truncated(&self, what: &str) -> Fault {
+        Fault {
             at: self.here(),
             message: format!("the file ends while reading {what} (truncated, or a count in the file is wrong)"),
         }
@@ -313,11 +337,11 @@ impl Reader<'_> {
     }
 
     /// Expects `$End<section>` as the next non-empty line.
-    fn end_marker(&mut self, section: &str) -> Result<(), ParseError> {
+    fn end_marker(&mut self, section: &str) -> Result<(), Fault> {
         loop {
             let at = self.line_at(self.pos);
             let Some(line) = self.next_line() else {
-                return Err(ParseError { at, message: format!("the file ends before $End{section} (truncated?)") });
+                return Err(Fault { at, message: format!("the file ends before $End{section} (truncated?)") });
             };
             let line = line.trim();
             if line.is_empty() {
@@ -326,7 +350,7 @@ impl Reader<'_> {
             if line == format!("$End{section}") {
                 return Ok(());
             }
-            return Err(ParseError {
+            return Err(Fault {
                 at,
                 message: format!("expected $End{section}, found `{}` (a count in the section is wrong?)", clip(line)),
             });
@@ -334,18 +358,18 @@ impl Reader<'_> {
     }
 
     /// Skips an unknown section to its end marker.
-    fn skip_section(&mut self, section: &str, at: MshPosition) -> Result<(), ParseError> {
+    fn skip_section(&mut self, section: &str, at: Mark) -> Result<(), Fault> {
         let marker = format!("$End{section}");
         while let Some(line) = self.next_line() {
             if line.trim() == marker {
                 return Ok(());
             }
         }
-        Err(ParseError { at, message: format!("section ${} has no {marker}", clip(section)) })
+        Err(Fault { at, message: format!("section ${} has no {marker}", clip(section)) })
     }
 
     /// The next whitespace-separated token of ASCII data.
-    fn token(&mut self, what: &str) -> Result<&str, ParseError> {
+    fn token(&mut self, what: &str) -> Result<&str, Fault> {
         while self.pos < self.data.len() && self.data[self.pos].is_ascii_whitespace() {
             self.pos += 1;
         }
@@ -359,7 +383,7 @@ impl Reader<'_> {
         std::str::from_utf8(&self.data[start..self.pos]).map_err(|_| self.error(format!("{what}: not text")))
     }
 
-    fn ascii<T: std::str::FromStr>(&mut self, what: &str) -> Result<T, ParseError> {
+    fn ascii<T: std::str::FromStr>(&mut self, what: &str) -> Result<T, Fault> {
         let token = self.token(what)?.to_string();
         token.parse().map_err(|_| {
             let mut error = self.error(format!("{what}: `{}` is not a valid number", clip(&token)));
@@ -368,7 +392,7 @@ impl Reader<'_> {
         })
     }
 
-    fn bytes<const N: usize>(&mut self, what: &str) -> Result<[u8; N], ParseError> {
+    fn bytes<const N: usize>(&mut self, what: &str) -> Result<[u8; N], Fault> {
         let Some(slice) = self.data.get(self.pos..self.pos + N) else {
             return Err(self.truncated(what));
         };
@@ -380,7 +404,7 @@ impl Reader<'_> {
         Ok(bytes)
     }
 
-    fn int(&mut self, what: &str) -> Result<i32, ParseError> {
+    fn int(&mut self, what: &str) -> Result<i32, Fault> {
         if self.binary {
             Ok(i32::from_ne_bytes(self.bytes(what)?))
         } else {
@@ -388,7 +412,7 @@ impl Reader<'_> {
         }
     }
 
-    fn size(&mut self, what: &str) -> Result<u64, ParseError> {
+    fn size(&mut self, what: &str) -> Result<u64, Fault> {
         if self.binary {
             Ok(u64::from_ne_bytes(self.bytes(what)?))
         } else {
@@ -396,7 +420,7 @@ impl Reader<'_> {
         }
     }
 
-    fn real(&mut self, what: &str) -> Result<f64, ParseError> {
+    fn real(&mut self, what: &str) -> Result<f64, Fault> {
         let value = if self.binary { f64::from_ne_bytes(self.bytes(what)?) } else { self.ascii(what)? };
         if value.is_finite() {
             Ok(value)
@@ -407,12 +431,12 @@ impl Reader<'_> {
 
     /// A count of items each at least `min_bytes` long in the file: refused when the rest of the file could not
     /// hold them, so that no corrupt count reserves memory.
-    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize, ParseError> {
+    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize, Fault> {
         let at = self.here();
         let count = self.size(what)?;
         let room = (self.data.len() - self.pos) / min_bytes.max(1);
         if count > room as u64 {
-            return Err(ParseError {
+            return Err(Fault {
                 at,
                 message: format!("{what} is {count}, more than the rest of the file can hold (truncated or corrupt)"),
             });
@@ -429,18 +453,18 @@ impl Reader<'_> {
         }
     }
 
-    fn mesh_format(&mut self) -> Result<(), ParseError> {
+    fn mesh_format(&mut self) -> Result<(), Fault> {
         let at = self.line_at(self.pos);
         let line = self.next_line().ok_or_else(|| self.truncated("the $MeshFormat line"))?;
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [version, file_type, data_size] = fields[..] else {
-            return Err(ParseError {
+            return Err(Fault {
                 at,
                 message: format!("$MeshFormat needs `version file-type data-size`, found `{}`", clip(&line)),
             });
         };
         if version != "4.1" {
-            return Err(ParseError {
+            return Err(Fault {
                 at,
                 message: format!(
                     "MSH version {} is not supported: ionflux reads MSH 4.1 (Gmsh: Mesh.MshFileVersion = 4.1, or \
@@ -450,7 +474,7 @@ impl Reader<'_> {
             });
         }
         if data_size != "8" {
-            return Err(ParseError {
+            return Err(Fault {
                 at,
                 message: format!("data-size {} is not supported: ionflux reads 8-byte sizes", clip(data_size)),
             });
@@ -466,14 +490,14 @@ impl Reader<'_> {
                 } else if one == 1i32.swap_bytes().to_ne_bytes() {
                     self.swap = true;
                 } else {
-                    return Err(ParseError {
-                        at: MshPosition::Byte(one_at),
+                    return Err(Fault {
+                        at: Mark { pos: one_at, text: false },
                         message: "the binary endianness check is not the integer 1".into(),
                     });
                 }
             }
             other => {
-                return Err(ParseError {
+                return Err(Fault {
                     at,
                     message: format!("file-type {} is neither 0 (ASCII) nor 1 (binary)", clip(other)),
                 })
@@ -482,18 +506,18 @@ impl Reader<'_> {
         self.text_end("MeshFormat")
     }
 
-    fn physical_names(&mut self, file: &mut MshFile) -> Result<(), ParseError> {
+    fn physical_names(&mut self, file: &mut MshFile) -> Result<(), Fault> {
         // Always text, even in binary files.
         let at = self.line_at(self.pos);
         let count_line = self.next_line().ok_or_else(|| self.truncated("the number of physical names"))?;
-        let count: usize = count_line.trim().parse().map_err(|_| ParseError {
+        let count: usize = count_line.trim().parse().map_err(|_| Fault {
             at,
             message: format!("the number of physical names `{}` is not a count", clip(count_line.trim())),
         })?;
         for _ in 0..count {
             let at = self.line_at(self.pos);
             let line = self.next_line().ok_or_else(|| self.truncated("a physical name"))?;
-            let bad = || ParseError {
+            let bad = || Fault {
                 at,
                 message: format!("a physical name needs `dim tag \"name\"`, found `{}`", clip(&line)),
             };
@@ -503,19 +527,19 @@ impl Reader<'_> {
             let quoted = parts.next().map(str::trim).ok_or_else(bad)?;
             let name = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).ok_or_else(bad)?;
             if !(0..=3).contains(&dim) {
-                return Err(ParseError {
+                return Err(Fault {
                     at,
                     message: format!("physical name `{name}` has dimension {dim}, not 0..3"),
                 });
             }
             if file.physical_names.insert((dim, tag), name.to_string()).is_some() {
-                return Err(ParseError { at, message: format!("physical group ({dim}, {tag}) is named twice") });
+                return Err(Fault { at, message: format!("physical group ({dim}, {tag}) is named twice") });
             }
         }
         self.end_marker("PhysicalNames")
     }
 
-    fn entities(&mut self, file: &mut MshFile) -> Result<(), ParseError> {
+    fn entities(&mut self, file: &mut MshFile) -> Result<(), Fault> {
         let size = self.min_bytes(8);
         let counts = [
             self.count("the number of point entities", size)?,
@@ -540,14 +564,14 @@ impl Reader<'_> {
                     }
                 }
                 if file.entity_groups.insert((dim as i32, tag), tags).is_some() {
-                    return Err(ParseError { at, message: format!("entity ({dim}, {tag}) is defined twice") });
+                    return Err(Fault { at, message: format!("entity ({dim}, {tag}) is defined twice") });
                 }
             }
         }
         self.end_marker("Entities")
     }
 
-    fn nodes(&mut self, file: &mut MshFile, index: &mut NodeIndex) -> Result<(), ParseError> {
+    fn nodes(&mut self, file: &mut MshFile, index: &mut NodeIndex) -> Result<(), Fault> {
         let size = self.min_bytes(8);
         let blocks = self.count("the number of node blocks", size)?;
         let total = self.count("the number of nodes", size)?;
@@ -566,7 +590,7 @@ impl Reader<'_> {
                 0 => 0,
                 1 => dim.clamp(0, 3) as usize,
                 other => {
-                    return Err(ParseError {
+                    return Err(Fault {
                         at: parametric_at,
                         message: format!("parametric flag {other} is neither 0 nor 1"),
                     })
@@ -577,13 +601,13 @@ impl Reader<'_> {
                 let at = self.here();
                 let tag = self.size("a node tag")?;
                 if file.nodes.len() >= total {
-                    return Err(ParseError { at, message: format!("more nodes than the {total} the header says") });
+                    return Err(Fault { at, message: format!("more nodes than the {total} the header says") });
                 }
                 if tag == 0 {
-                    return Err(ParseError { at, message: "node tag 0 (tags start at 1)".into() });
+                    return Err(Fault { at, message: "node tag 0 (tags start at 1)".into() });
                 }
                 if !index.insert(tag, file.nodes.len() as u32) {
-                    return Err(ParseError { at, message: format!("node {tag} is defined twice") });
+                    return Err(Fault { at, message: format!("node {tag} is defined twice") });
                 }
                 file.node_tags.push(tag);
                 file.nodes.push([0.0; 3]);
@@ -604,14 +628,14 @@ impl Reader<'_> {
     }
 
     /// The end marker after data (in binary, the data ends with a newline before it).
-    fn text_end(&mut self, section: &str) -> Result<(), ParseError> {
+    fn text_end(&mut self, section: &str) -> Result<(), Fault> {
         let binary = std::mem::replace(&mut self.binary, false);
         let result = self.end_marker(section);
         self.binary = binary;
         result
     }
 
-    fn elements(&mut self, file: &mut MshFile, index: &NodeIndex) -> Result<(), ParseError> {
+    fn elements(&mut self, file: &mut MshFile, index: &NodeIndex) -> Result<(), Fault> {
         let size = self.min_bytes(8);
         let blocks = self.count("the number of element blocks", size)?;
         let total = self.count("the number of elements", size)?;
@@ -623,20 +647,20 @@ impl Reader<'_> {
             let entity = self.int("an element block's entity tag")?;
             let type_at = self.here();
             let element_type = self.int("an element block's element type")?;
-            let nodes = nodes_per_element(element_type).ok_or_else(|| ParseError {
+            let nodes = nodes_per_element(element_type).ok_or_else(|| Fault {
                 at: type_at,
                 message: format!("element type {element_type} is not a Gmsh element type ionflux knows"),
             })?;
             let count = self.count("an element block's number of elements", size * (nodes + 1))?;
             read += count;
             if read > total {
-                return Err(ParseError {
+                return Err(Fault {
                     at: type_at,
                     message: format!("more elements than the {total} the header says"),
                 });
             }
             if element_dim(element_type) != dim {
-                return Err(ParseError {
+                return Err(Fault {
                     at: type_at,
                     message: format!("{} in an entity of dimension {dim}", element_name(element_type)),
                 });
@@ -656,7 +680,7 @@ impl Reader<'_> {
                     }
                     // Points and lines do not take part; surfaces and volumes of other types are refused later.
                     if dim >= 2 {
-                        file.refused.push(RefusedElements { element_type, dim, count, at: type_at });
+                        file.refused.push(RefusedElements { element_type, dim, count, at: type_at.resolve(self.data) });
                     }
                 }
             }
@@ -672,7 +696,7 @@ impl Reader<'_> {
         entity: i32,
         count: usize,
         index: &NodeIndex,
-    ) -> Result<ElementBlock<N>, ParseError> {
+    ) -> Result<ElementBlock<N>, Fault> {
         let mut block = ElementBlock { entity, tags: Vec::with_capacity(count), nodes: Vec::with_capacity(count) };
         for _ in 0..count {
             let tag = self.size("an element tag")?;
@@ -680,7 +704,7 @@ impl Reader<'_> {
             for node in &mut nodes {
                 let at = self.here();
                 let node_tag = self.size("an element's node tag")?;
-                *node = index.get(node_tag).ok_or_else(|| ParseError {
+                *node = index.get(node_tag).ok_or_else(|| Fault {
                     at,
                     message: format!("element {tag} refers to node {node_tag}, which $Nodes does not define"),
                 })?;
