@@ -8,6 +8,7 @@ mod architecture;
 mod case_files;
 mod commands;
 mod fuzz_corpus;
+mod gmsh_input;
 mod readme;
 mod reliability;
 mod sweep;

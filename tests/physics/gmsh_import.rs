@@ -29,7 +29,8 @@ fn solve_sphere_in_box(extra: &[&str]) -> (Case, Solution) {
 }
 
 fn current(solution: &Solution, name: &str) -> f64 {
-    solution.boundary_currents[solution.mesh.boundary_tag(name).unwrap_or_else(|| panic!("no boundary {name}")) as usize]
+    solution.boundary_currents
+        [solution.mesh.boundary_tag(name).unwrap_or_else(|| panic!("no boundary {name}")) as usize]
 }
 
 /// The hot spot of the paper (a = 10 nm, centre h = 25 nm above the 0 V plane, U = 0.90 V) on Gmsh's mesh carries
@@ -46,7 +47,11 @@ fn gmsh_mesh_of_the_hot_spot_gives_the_sphere_over_plane_current() {
     let exact = 4.0 * PI * sigma * a * u * alpha.sinh() * series;
     let injected = -current(&solution, "hotspot");
     let error = injected / exact - 1.0;
-    println!("Gmsh hot spot: {} nodes, {injected:.6e} A, exact {exact:.6e} A, error {:+.3} %", solution.mesh.nodes.len(), 100.0 * error);
+    println!(
+        "Gmsh hot spot: {} nodes, {injected:.6e} A, exact {exact:.6e} A, error {:+.3} %",
+        solution.mesh.nodes.len(),
+        100.0 * error
+    );
     assert!(error.abs() < 0.02, "{:+.3} %", 100.0 * error);
 
     assert_eq!(solution.mesh.surfaces.len(), 1);
@@ -172,8 +177,7 @@ fn a_measurement_plane_carries_the_current_of_the_boundaries_below_it() {
                 _ => BoundaryCondition::Insulating,
             })
             .collect();
-        let coefficient: Vec<f64> =
-            read.region_names.iter().map(|r| if r == "high" { 10.0 } else { 1.0 }).collect();
+        let coefficient: Vec<f64> = read.region_names.iter().map(|r| if r == "high" { 10.0 } else { 1.0 }).collect();
         let problem = Problem {
             region_coefficient: coefficient.clone(),
             boundary_conditions: conditions,

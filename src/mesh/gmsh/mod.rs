@@ -294,7 +294,8 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
 fn check_distinct(nodes: &[DVec3], node_tag: &[u64]) -> Result<(), String> {
     let mut order: Vec<u32> = (0..nodes.len() as u32).collect();
     let bits = |i: u32| nodes[i as usize].to_array().map(f64::to_bits);
-    order.sort_unstable_by_key(|&i| bits(i));
+    // Stable: of two nodes at one point, the first in the file is named first.
+    order.sort_by_key(|&i| bits(i));
     for pair in order.windows(2) {
         if nodes[pair[0] as usize] == nodes[pair[1] as usize] {
             let p = nodes[pair[0] as usize];

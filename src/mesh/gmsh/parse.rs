@@ -155,10 +155,9 @@ fn parse_marked(data: &[u8]) -> Result<MshFile, Fault> {
             continue;
         }
         let Some(section) = name.strip_prefix('$') else {
-            return Err(Fault {
-                at: header_at,
-                message: format!("expected a section header `$...`, found `{}`", clip(name)),
-            });
+            let hint = if seen_format { "" } else { ": is this a Gmsh MSH file?" };
+            let message = format!("expected a section header `$...`, found `{}`{hint}", clip(name));
+            return Err(Fault { at: header_at, message });
         };
         if !seen_format && section != "MeshFormat" {
             return Err(Fault {
@@ -517,20 +516,15 @@ impl Reader<'_> {
         for _ in 0..count {
             let at = self.line_at(self.pos);
             let line = self.next_line().ok_or_else(|| self.truncated("a physical name"))?;
-            let bad = || Fault {
-                at,
-                message: format!("a physical name needs `dim tag \"name\"`, found `{}`", clip(&line)),
-            };
+            let bad =
+                || Fault { at, message: format!("a physical name needs `dim tag \"name\"`, found `{}`", clip(&line)) };
             let mut parts = line.trim().splitn(3, char::is_whitespace);
             let dim: i32 = parts.next().and_then(|d| d.parse().ok()).ok_or_else(bad)?;
             let tag: i32 = parts.next().and_then(|t| t.parse().ok()).ok_or_else(bad)?;
             let quoted = parts.next().map(str::trim).ok_or_else(bad)?;
             let name = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).ok_or_else(bad)?;
             if !(0..=3).contains(&dim) {
-                return Err(Fault {
-                    at,
-                    message: format!("physical name `{name}` has dimension {dim}, not 0..3"),
-                });
+                return Err(Fault { at, message: format!("physical name `{name}` has dimension {dim}, not 0..3") });
             }
             if file.physical_names.insert((dim, tag), name.to_string()).is_some() {
                 return Err(Fault { at, message: format!("physical group ({dim}, {tag}) is named twice") });
@@ -654,10 +648,7 @@ impl Reader<'_> {
             let count = self.count("an element block's number of elements", size * (nodes + 1))?;
             read += count;
             if read > total {
-                return Err(Fault {
-                    at: type_at,
-                    message: format!("more elements than the {total} the header says"),
-                });
+                return Err(Fault { at: type_at, message: format!("more elements than the {total} the header says") });
             }
             if element_dim(element_type) != dim {
                 return Err(Fault {
