@@ -122,15 +122,20 @@ impl CylinderResult {
     }
 }
 
-/// The cylinders a case asks for: (name, axis, height of the plane its depths start from). A generated case has
+/// Where a cylinder goes: its name (the hot spot's, or `axis`), its axis (x, y) and the height of the plane its
+/// depths start from (m).
+struct Placement {
+    name: String,
+    axis: (f64, f64),
+    plane_z: f64,
+}
+
+/// The cylinders a case asks for. A generated case has
 /// one per hot spot from z = 0; a mesh file one around `cylinder_axis` from the plane of `cylinder_plane`.
-fn cylinder_placements(
-    case: &Case,
-    mesh: &Mesh,
-    spec: &CylinderSpec,
-) -> Result<Vec<(String, (f64, f64), f64)>, AnalysisError> {
+fn cylinder_placements(case: &Case, mesh: &Mesh, spec: &CylinderSpec) -> Result<Vec<Placement>, AnalysisError> {
     let (Some(axis), Some(plane)) = (spec.axis, &spec.plane) else {
-        return Ok(case.geometry.hotspots.iter().map(|spot| (spot.name.clone(), spot.shape.axis(), 0.0)).collect());
+        let on_hot_spot = |spot: &HotSpot| Placement { name: spot.name.clone(), axis: spot.shape.axis(), plane_z: 0.0 };
+        return Ok(case.geometry.hotspots.iter().map(on_hot_spot).collect());
     };
     let invalid =
         |reason: String| CylinderError::Invalid { radius_m: spec.radius, center_x: axis.0, center_y: axis.1, reason };
@@ -150,7 +155,7 @@ fn cylinder_placements(
         ))
         .into());
     }
-    Ok(vec![("axis".to_string(), axis, low)])
+    Ok(vec![Placement { name: "axis".to_string(), axis, plane_z: low }])
 }
 
 /// Runs the case's `[analysis]` on a solved case. `solver` re-solves the case for lithiation steps.
@@ -159,7 +164,7 @@ pub fn analyse(case: &Case, field: SolvedField, solver: &mut dyn SymmetricSolver
     if let Some(spec) = &case.analysis.cylinder {
         let locator = PointLocator::new(field.mesh);
         let top = field.mesh.nodes.iter().fold(f64::NEG_INFINITY, |top, p| top.max(p.z));
-        for (name, (center_x, center_y), plane_z) in cylinder_placements(case, field.mesh, spec)? {
+        for Placement { name, axis: (center_x, center_y), plane_z } in cylinder_placements(case, field.mesh, spec)? {
             let (z_min, z_max) = (plane_z + spec.z_min, (plane_z + spec.z_max).min(top));
             let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min, z_max };
             // The recovered nodal J: see the module notes of science::cylinder for why not the per-tet one.

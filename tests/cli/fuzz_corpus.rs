@@ -1,6 +1,6 @@
 //! Replays the committed fuzz corpus (tests/fuzz/corpus/<target>/, grown by `cargo fuzz`) through the same
-//! harness the fuzz targets run: the case parser with overrides, the unit parser and the `--vary` parser must
-//! return for every input, never panic.
+//! harness the fuzz targets run: the case parser with overrides, the unit parser, the `--vary` parser and the Gmsh MSH
+//! reader must return for every input, never panic.
 
 #[path = "../fuzz/harness.rs"]
 mod harness;
@@ -18,7 +18,12 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 
 #[test]
 fn the_fuzz_corpus_replays_without_a_panic() {
-    for (target, run) in [("case", harness::case as fn(&[u8])), ("units", harness::units), ("vary", harness::vary)] {
+    for (target, run) in [
+        ("case", harness::case as fn(&[u8])),
+        ("units", harness::units),
+        ("vary", harness::vary),
+        ("msh", harness::msh),
+    ] {
         let count = replay(target, run);
         println!("{target}: {count} inputs");
         assert!(count > 0, "no corpus for {target}");

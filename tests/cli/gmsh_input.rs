@@ -2,7 +2,7 @@
 //! format, its mesh, the case's binding to it), each an error naming the file and the line (ASCII), the byte
 //! offset (binary) or the entity, exit code 1, and no output.
 
-use crate::common::{ionflux, read_summary};
+use crate::common::{assert_clean_failure, ionflux, read_summary};
 use ionflux::io::msh::{write_msh, MshEncoding};
 use ionflux::mesh::structured::{tensor_box, uniform_line};
 
@@ -78,13 +78,7 @@ fn run(case: &str, msh: &[u8]) -> (std::process::Output, tempfile::TempDir) {
 /// Runs the case on the file and checks a clean failure whose message holds every fragment.
 fn fails(case: &str, msh: &[u8], expected: &[&str]) {
     let (out, dir) = run(case, msh);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    for fragment in expected {
-        assert!(stderr.contains(fragment), "`{fragment}` missing from: {stderr}");
-    }
-    assert!(!dir.path().join("out").exists(), "a failed run left output behind: {stderr}");
+    assert_clean_failure(&out, &dir.path().join("out"), expected);
 }
 
 /// The two-tet file with `from` replaced by `to` (which must occur).

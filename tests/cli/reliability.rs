@@ -2,7 +2,7 @@
 //! Each test runs the binary on the one-sphere base case (tests/common) with one defect and checks the exit
 //! code, the message, and that `--out` holds no file of the failed run.
 
-use crate::common::{ionflux, ionflux_capped, read_summary, SPHERE_CASE};
+use crate::common::{assert_clean_failure, ionflux, ionflux_capped, read_summary, SPHERE_CASE};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,13 +14,7 @@ fn fails_cleanly(text: &str, extra: &[&str], expected: &[&str]) -> String {
     let mut args = vec!["solve", "case.toml", "--out", "out", "--quiet", "--no-vtu"];
     args.extend(extra);
     let (out, elapsed) = ionflux_capped(&args, dir.path(), 4 << 20);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    for fragment in expected {
-        assert!(stderr.contains(fragment), "`{fragment}` missing from: {stderr}");
-    }
-    assert!(!dir.path().join("out").exists(), "a failed run left output behind: {stderr}");
+    let stderr = assert_clean_failure(&out, &dir.path().join("out"), expected);
     assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
     stderr
 }

@@ -24,6 +24,19 @@ grading = 1.5
 "#;
 use std::process::{Command, Output};
 
+/// A clean failure: exit code 1, no panic, every `expected` fragment in stderr, and no `out_dir` left behind.
+/// Returns stderr.
+pub fn assert_clean_failure(out: &Output, out_dir: &Path, expected: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for fragment in expected {
+        assert!(stderr.contains(fragment), "`{fragment}` missing from: {stderr}");
+    }
+    assert!(!out_dir.exists(), "a failed run left output behind: {stderr}");
+    stderr
+}
+
 /// Runs the ionflux binary with `args` in `cwd`.
 pub fn ionflux(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ionflux")).args(args).current_dir(cwd).output().unwrap()

@@ -33,3 +33,8 @@ pub fn vary(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = ionflux::app::sweep::Vary::parse(text);
 }
+
+/// A Gmsh MSH file, read into a mesh (format and mesh checks), in metres.
+pub fn msh(data: &[u8]) {
+    let _ = ionflux::mesh::gmsh::import_bytes(data, 1.0);
+}
