@@ -25,7 +25,7 @@ pub mod paper;
 pub mod resolve;
 pub mod voids;
 
-use crate::case::{Case, CaseError, CylinderSpec};
+use crate::case::{Case, CaseBoundary, CaseError, CylinderSpec};
 use crate::fem::{BoundaryCondition, FemError};
 use crate::mesh::geometry::{HotSpot, HotSpotShape};
 use crate::mesh::{Mesh, MeshError};
@@ -237,13 +237,13 @@ fn analyse_voids(
     if voids.is_empty() {
         return Ok(Vec::new());
     }
-    let interface = case.boundaries.get("interface").expect("analysis.voids is checked to have an interface entry");
+    let interface = case.boundaries.get("interface").ok_or(VoidError::NoBox { missing: "interface entry" })?;
     let mesh = field.mesh;
     let current = interface_plane_current(case, mesh, field.boundary_currents);
     if current == 0.0 {
         return Err(VoidError::NoCurrent.into());
     }
-    let resistance = top_to_interface_resistance(case, mesh, field.phi, current);
+    let resistance = top_to_interface_resistance(case, mesh, field.phi, current)?;
 
     // The reference differs only in boundary conditions: the same mesh serves.
     let mut reference = case.clone();
@@ -252,16 +252,19 @@ fn analyse_voids(
     }
     let solved = assemble_and_solve(&reference, mesh, solver)?;
     let reference_current = interface_plane_current(&reference, mesh, &solved.assembly.boundary_currents(&solved.phi));
-    let reference_resistance = top_to_interface_resistance(&reference, mesh, &solved.phi, reference_current);
+    let reference_resistance = top_to_interface_resistance(&reference, mesh, &solved.phi, reference_current)?;
 
     let size = case.geometry.size;
     let applied = current / (size.x * size.y);
-    let tag = field.mesh.boundary_tag("interface").expect("every mesh has an interface");
+    let tag = field.mesh.boundary_tag("interface").ok_or(VoidError::NoBox { missing: "interface boundary" })?;
     let interface_tets = InterfaceTets::new(field.mesh, field.cell_current, tag);
     voids
         .into_iter()
-        .map(|void| {
-            let HotSpotShape::Disk { center_x, center_y, radius } = void.shape else { unreachable!("voids are disks") };
+        .filter_map(|void| match void.shape {
+            HotSpotShape::Disk { center_x, center_y, radius } => Some((void, center_x, center_y, radius)),
+            HotSpotShape::Sphere { .. } => None,
+        })
+        .map(|(void, center_x, center_y, radius)| {
             let peak = interface_tets
                 .rim_peak(center_x, center_y, radius)
                 .ok_or_else(|| VoidError::NoInterfaceNear { hotspot: void.name.clone() })?;
@@ -292,14 +295,14 @@ fn interface_plane_current(case: &Case, mesh: &Mesh, boundary_currents: &[f64]) 
 }
 
 /// (area-mean potential of the top face - the interface's potential) / `current`.
-fn top_to_interface_resistance(case: &Case, mesh: &Mesh, phi: &[f64], current: f64) -> f64 {
+fn top_to_interface_resistance(case: &Case, mesh: &Mesh, phi: &[f64], current: f64) -> Result<f64, VoidError> {
     let interface_potential = match case.condition_for("interface") {
         BoundaryCondition::Dirichlet { potential } => potential,
         BoundaryCondition::Robin { electrode_potential, .. } => electrode_potential,
-        _ => unreachable!("analysis.voids is checked to have a dirichlet or robin interface"),
+        _ => return Err(VoidError::NoBox { missing: "dirichlet or robin interface" }),
     };
-    let top = mesh.boundary_tag("top").expect("every mesh has a top");
-    (mean_boundary_potential(mesh, phi, top) - interface_potential) / current
+    let top = mesh.boundary_tag("top").ok_or(VoidError::NoBox { missing: "top boundary" })?;
+    Ok((mean_boundary_potential(mesh, phi, top) - interface_potential) / current)
 }
 
 /// Re-lithiation of one depleted Sb sphere through the paper's two steps. One increment is the paper's
@@ -321,17 +324,22 @@ fn lithiate(
         RadiusIntegration { increments, current_at: CurrentAt::Midpoint }
     };
     let sign = if potential < 0.0 { -1.0 } else { 1.0 };
-    let tag = field.mesh.boundary_tag(&spot.name).expect("every sphere hot spot has a boundary") as usize;
+    let no_boundary = || LithiationError::InvalidRegion {
+        hotspot: spot.name.clone(),
+        reason: "it has no boundary entry with a potential on this mesh".into(),
+    };
+    let tag = field.mesh.boundary_tag(&spot.name).ok_or_else(no_boundary)? as usize;
+    let boundary = case.boundary_for(spot).ok_or_else(no_boundary)?;
     relithiation_steps(&spot.name, &region, &SB_TO_LI3SB_STEPS, integration, |step_radius, step_potential| {
         let leaving = if step_radius == radius && sign * step_potential == potential {
             field.boundary_currents[tag]
         } else if step_radius == radius {
             // Another potential on the same geometry: the case's own mesh serves.
-            let variant = shrunk_case(case, spot, radius, step_radius, sign * step_potential);
+            let variant = shrunk_case(case, spot, boundary, radius, step_radius, sign * step_potential);
             let solved = assemble_and_solve(&variant, field.mesh, solver)?;
             solved.assembly.boundary_currents(&solved.phi)[tag]
         } else {
-            let variant = shrunk_case(case, spot, radius, step_radius, sign * step_potential);
+            let variant = shrunk_case(case, spot, boundary, radius, step_radius, sign * step_potential);
             // Its mesh numbers the boundaries as the case's: the box faces, then the hot spots in order.
             resolve::boundary_currents(&variant, solver)?[tag]
         };
@@ -341,7 +349,14 @@ fn lithiate(
 
 /// The case with one hot spot at a smaller radius and another potential, nothing else to analyse, and
 /// h_min scaled with the radius so the smaller sphere is resolved as well as the original.
-fn shrunk_case(case: &Case, spot: &HotSpot, radius: f64, new_radius: f64, potential: f64) -> Case {
+fn shrunk_case(
+    case: &Case,
+    spot: &HotSpot,
+    boundary: &CaseBoundary,
+    radius: f64,
+    new_radius: f64,
+    potential: f64,
+) -> Case {
     let mut variant = case.clone();
     variant.analysis = Default::default();
     for other in &mut variant.geometry.hotspots {
@@ -352,8 +367,7 @@ fn shrunk_case(case: &Case, spot: &HotSpot, radius: f64, new_radius: f64, potent
         }
     }
     variant.mesh.h_min = case.mesh.h_min * (new_radius / radius).min(1.0);
-    let mut boundary =
-        case.boundary_for(spot).cloned().expect("a Dirichlet hot spot has a boundary entry (its own or its group's)");
+    let mut boundary = boundary.clone();
     boundary.condition = BoundaryCondition::Dirichlet { potential };
     variant.boundaries.insert(spot.name.clone(), boundary);
     variant

@@ -22,6 +22,11 @@ pub enum VoidError {
     NoCurrent,
     #[error("analysis.voids: no interface face lies within two radii of void `{hotspot}`")]
     NoInterfaceNear { hotspot: String },
+    #[error(
+        "analysis.voids needs the box's `interface` boundary (dirichlet or robin) and its `top`: this mesh or case \
+         has no {missing}"
+    )]
+    NoBox { missing: &'static str },
 }
 
 /// One void's entry of summary.json (`voids`).
