@@ -102,6 +102,22 @@ fn a_two_tet_file_solves_with_its_groups_named() {
     let top = boundaries[1]["current_A"].as_f64().unwrap();
     assert!(bottom > 0.0 && (bottom + top).abs() < 1e-9 * bottom.abs(), "{bottom} {top}");
     assert_eq!(boundaries[2]["current_A"].as_f64(), Some(0.0));
+    assert_eq!(summary["mesh"]["dropped_nodes"].as_u64(), Some(0));
+
+    // The same mesh with tet 4 written inverted and a sixth node no tet uses: re-oriented, dropped, same currents.
+    let variant = TWO_TETS
+        .replace("4 2 3 4 5", "4 3 2 4 5")
+        .replace("1 5 1 5\n3 1 0 5\n", "1 6 1 6\n3 1 0 6\n")
+        .replace("5\n0 0 0\n", "5\n6\n0 0 0\n")
+        .replace("1 1 1\n$EndNodes", "1 1 1\n7 7 7\n$EndNodes");
+    let (out, dir) = run(CASE, variant.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = read_summary(&dir.path().join("out/summary.json"));
+    assert_eq!(again["mesh"]["dropped_nodes"].as_u64(), Some(1));
+    assert_eq!(again["mesh"]["nodes"].as_u64(), Some(5));
+    assert!(again["mesh"]["min_volume_m3"].as_f64().unwrap() > 0.0);
+    let again_bottom = again["boundaries"][0]["current_A"].as_f64().unwrap();
+    assert!((again_bottom - bottom).abs() < 1e-12 * bottom, "{again_bottom} vs {bottom}");
 }
 
 #[test]
