@@ -134,6 +134,14 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
         let group = entity_group(file, 3, block.entity, block.tags[0])?;
         volume_groups.entry(group).or_insert_with(|| group_name(file, 3, group));
     }
+    let groups_at_most = |count: usize, kind: &str| {
+        if count > u16::MAX as usize {
+            Err(format!("{count} physical {kind} groups: ionflux takes at most {}", u16::MAX))
+        } else {
+            Ok(())
+        }
+    };
+    groups_at_most(volume_groups.len(), "volume")?;
     let region_of: FxHashMap<i32, u16> = volume_groups.keys().enumerate().map(|(i, &g)| (g, i as u16)).collect();
 
     // Nodes: only those the tets use, in file order, scaled to metres.
@@ -233,6 +241,8 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
             list.push((mapped, tag));
         }
     }
+    // One more boundary than groups at most: the ungrouped faces.
+    groups_at_most(surface_faces.len() + 1, "surface")?;
     let mut boundary_names = Vec::new();
     let mut boundary_of_face: FxHashMap<[u32; 3], u16> = FxHashMap::default();
     let mut surfaces = Vec::new();
@@ -242,7 +252,8 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
         if exterior == triangles.len() {
             let tag = boundary_names.len() as u16;
             for (triangle, element) in triangles {
-                if let Some(other) = boundary_of_face.insert(face_key(*triangle), tag) {
+                // The same triangle twice in one group is one face.
+                if let Some(other) = boundary_of_face.insert(face_key(*triangle), tag).filter(|&other| other != tag) {
                     return Err(format!(
                         "triangle {element} lies in surface groups `{}` and `{name}`: a boundary face has one condition",
                         boundary_names[other as usize]
