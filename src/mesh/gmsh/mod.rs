@@ -17,6 +17,7 @@ pub mod parse;
 use super::{signed_volume, BoundaryFace, MeasureSurface, Mesh, OUTWARD_FACES};
 use glam::DVec3;
 use parse::{element_name, MshFile, MshPosition, ParseError};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -58,13 +59,20 @@ pub fn read_msh(path: &Path, unit_m: f64) -> Result<ImportedMesh, ImportError> {
         at: None,
         message: format!("cannot read it: {error}"),
     })?;
-    import_bytes(&data, unit_m).map_err(|(at, message)| ImportError { file, at, message })
+    let parsed = parse::parse(&data).map_err(|ParseError { at, message }| ImportError {
+        file: file.clone(),
+        at: Some(at),
+        message,
+    })?;
+    // The bytes go before the mesh is built: a large file is hundreds of MB.
+    drop(data);
+    to_mesh(parsed, unit_m).map_err(|message| ImportError { file, at: None, message })
 }
 
 /// [`read_msh`] on the file's bytes; the error without the file's name.
 pub fn import_bytes(data: &[u8], unit_m: f64) -> Result<ImportedMesh, (Option<MshPosition>, String)> {
     let parsed = parse::parse(data).map_err(|ParseError { at, message }| (Some(at), message))?;
-    to_mesh(&parsed, unit_m).map_err(|message| (None, message))
+    to_mesh(parsed, unit_m).map_err(|message| (None, message))
 }
 
 /// A physical group's name: its own, or `#<tag>`.
@@ -103,15 +111,58 @@ fn oriented_key(nodes: [u32; 3]) -> [u32; 3] {
     [nodes[first], nodes[(first + 1) % 3], nodes[(first + 2) % 3]]
 }
 
-/// Where a face of the tets lies: on the exterior (one tet, oriented outward from it) or between two tets.
-struct TetFace {
-    /// The face oriented outward from `tet`.
-    outward: [u32; 3],
+/// One face of one tet: its nodes in ascending order, the tet, and which of its [`OUTWARD_FACES`] it is.
+#[derive(Debug, Clone, Copy)]
+struct FaceEntry {
+    key: [u32; 3],
     tet: u32,
-    shared: bool,
+    local: u8,
 }
 
-fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
+/// Every face of the tets, sorted by its nodes: a run of one entry is an exterior face, of two a face between two
+/// tets. Sorted (in parallel) rather than hashed: a file's tets can number millions, and a hash map of their faces
+/// costs a cache miss per face and about three times the memory.
+struct TetFaces {
+    entries: Vec<FaceEntry>,
+}
+
+impl TetFaces {
+    fn new(tets: &[[u32; 4]]) -> TetFaces {
+        let mut entries: Vec<FaceEntry> = tets
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(t, tet)| {
+                OUTWARD_FACES.iter().enumerate().map(move |(local, face)| FaceEntry {
+                    key: face_key(face.map(|i| tet[i])),
+                    tet: t as u32,
+                    local: local as u8,
+                })
+            })
+            .collect();
+        entries.par_sort_unstable_by_key(|e| (e.key, e.tet));
+        TetFaces { entries }
+    }
+
+    /// The entries of each face.
+    fn runs(&self) -> impl Iterator<Item = &[FaceEntry]> {
+        self.entries.chunk_by(|a, b| a.key == b.key)
+    }
+
+    /// Whether a triangle is a face of the tets: `None` if not, else whether two tets share it.
+    fn shared(&self, triangle: [u32; 3]) -> Option<bool> {
+        let key = face_key(triangle);
+        let first = self.entries.partition_point(|e| e.key < key);
+        (self.entries.get(first)?.key == key).then(|| self.entries.get(first + 1).is_some_and(|e| e.key == key))
+    }
+}
+
+/// The face of `entry` oriented outward from its tet.
+fn outward(tets: &[[u32; 4]], entry: &FaceEntry) -> [u32; 3] {
+    OUTWARD_FACES[entry.local as usize].map(|i| tets[entry.tet as usize][i])
+}
+
+fn to_mesh(mut file: MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
+    let file_nodes = file.nodes.len();
     if let Some(refused) = file.refused.first() {
         let total: usize =
             file.refused.iter().filter(|r| r.element_type == refused.element_type).map(|r| r.count).sum();
@@ -131,8 +182,8 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
     // Regions: the physical volume groups, in tag order.
     let mut volume_groups = BTreeMap::new();
     for block in file.tets.iter().filter(|b| !b.tags.is_empty()) {
-        let group = entity_group(file, 3, block.entity, block.tags[0])?;
-        volume_groups.entry(group).or_insert_with(|| group_name(file, 3, group));
+        let group = entity_group(&file, 3, block.entity, block.tags[0])?;
+        volume_groups.entry(group).or_insert_with(|| group_name(&file, 3, group));
     }
     let groups_at_most = |count: usize, kind: &str| {
         if count > u16::MAX as usize {
@@ -168,7 +219,7 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
     let mut tet_region = Vec::new();
     let mut tet_tag = Vec::new();
     for block in &file.tets {
-        let region = *region_of.get(&entity_group(file, 3, block.entity, 0).unwrap_or(-1)).unwrap_or(&0);
+        let region = *region_of.get(&entity_group(&file, 3, block.entity, 0).unwrap_or(-1)).unwrap_or(&0);
         for (&tag, element) in block.tags.iter().zip(&block.nodes) {
             let mut tet = element.map(|n| new_index[n as usize]);
             let [a, b, c, d] = tet.map(|n| nodes[n as usize]);
@@ -188,53 +239,47 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
             tet_tag.push(tag);
         }
     }
+    // The file's copy of the tets is no longer needed.
+    drop(std::mem::take(&mut file.tets));
 
     // Faces: exterior (one tet) or shared (two tets on opposite sides); anything else is not a valid mesh.
-    let mut faces: FxHashMap<[u32; 3], TetFace> = FxHashMap::default();
-    faces.reserve(2 * tets.len() + 1024);
-    for (t, tet) in tets.iter().enumerate() {
-        for local in OUTWARD_FACES {
-            let outward = local.map(|i| tet[i]);
-            match faces.entry(face_key(outward)) {
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(TetFace { outward, tet: t as u32, shared: false });
-                }
-                std::collections::hash_map::Entry::Occupied(mut slot) => {
-                    let face = slot.get_mut();
-                    let other = tet_tag[face.tet as usize];
-                    if face.shared {
-                        return Err(format!(
-                            "tetrahedron {} shares a face (nodes {}) already shared by two others (one of them {other}): \
-                             the mesh is not a manifold",
-                            tet_tag[t],
-                            outward.map(|n| node_tag[n as usize].to_string()).join(", ")
-                        ));
-                    }
-                    if oriented_key(face.outward) == oriented_key(outward) {
-                        return Err(format!(
-                            "tetrahedra {other} and {} overlap: they lie on the same side of their shared face (nodes \
-                             {}), so one of them is inverted",
-                            tet_tag[t],
-                            outward.map(|n| node_tag[n as usize].to_string()).join(", ")
-                        ));
-                    }
-                    face.shared = true;
-                }
+    let faces = TetFaces::new(&tets);
+    let show = |face: [u32; 3]| face.map(|n| node_tag[n as usize].to_string()).join(", ");
+    for run in faces.runs() {
+        match run {
+            [first, second] if oriented_key(outward(&tets, first)) == oriented_key(outward(&tets, second)) => {
+                return Err(format!(
+                    "tetrahedra {} and {} overlap: they lie on the same side of their shared face (nodes {}), so one \
+                     of them is inverted",
+                    tet_tag[first.tet as usize],
+                    tet_tag[second.tet as usize],
+                    show(first.key)
+                ));
             }
+            [first, second, third, ..] => {
+                return Err(format!(
+                    "tetrahedra {}, {} and {} share one face (nodes {}): the mesh is not a manifold",
+                    tet_tag[first.tet as usize],
+                    tet_tag[second.tet as usize],
+                    tet_tag[third.tet as usize],
+                    show(first.key)
+                ))
+            }
+            _ => {}
         }
     }
 
     // Surface groups: boundaries (exterior faces) or measurement surfaces (faces between tets).
     let mut surface_faces: BTreeMap<i32, Vec<([u32; 3], u64)>> = BTreeMap::new();
     for block in file.triangles.iter().filter(|b| !b.tags.is_empty()) {
-        let group = entity_group(file, 2, block.entity, block.tags[0])?;
+        let group = entity_group(&file, 2, block.entity, block.tags[0])?;
         let list = surface_faces.entry(group).or_default();
         for (&tag, triangle) in block.tags.iter().zip(&block.nodes) {
             let mapped = triangle.map(|n| new_index[n as usize]);
-            if mapped.contains(&u32::MAX) || !faces.contains_key(&face_key(mapped)) {
+            if mapped.contains(&u32::MAX) || faces.shared(mapped).is_none() {
                 return Err(format!(
                     "triangle {tag} of surface group `{}` (nodes {}) is not a face of any tetrahedron",
-                    group_name(file, 2, group),
+                    group_name(&file, 2, group),
                     triangle.map(|n| file.node_tags[n as usize].to_string()).join(", ")
                 ));
             }
@@ -247,8 +292,8 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
     let mut boundary_of_face: FxHashMap<[u32; 3], u16> = FxHashMap::default();
     let mut surfaces = Vec::new();
     for (&group, triangles) in &surface_faces {
-        let name = group_name(file, 2, group);
-        let exterior = triangles.iter().filter(|(t, _)| !faces[&face_key(*t)].shared).count();
+        let name = group_name(&file, 2, group);
+        let exterior = triangles.iter().filter(|(t, _)| faces.shared(*t) == Some(false)).count();
         if exterior == triangles.len() {
             let tag = boundary_names.len() as u16;
             for (triangle, element) in triangles {
@@ -272,14 +317,18 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
         }
     }
 
-    // Exterior faces, outward, tagged by group; the rest on the ungrouped boundary.
+    // Exterior faces, outward, tagged by group; the rest on the ungrouped boundary. In the order of their nodes.
     let mut boundary_faces: Vec<BoundaryFace> = faces
-        .iter()
-        .filter(|(_, f)| !f.shared)
-        .map(|(key, f)| BoundaryFace { nodes: f.outward, tag: boundary_of_face.get(key).copied().unwrap_or(u16::MAX) })
+        .runs()
+        .filter_map(|run| match run {
+            [entry] => Some(BoundaryFace {
+                nodes: outward(&tets, entry),
+                tag: boundary_of_face.get(&entry.key).copied().unwrap_or(u16::MAX),
+            }),
+            _ => None,
+        })
         .collect();
-    // A fixed order whatever the hash map's: by the owning tet, then nodes.
-    boundary_faces.sort_unstable_by_key(|f| (faces[&face_key(f.nodes)].tet, face_key(f.nodes)));
+    drop(faces);
     if boundary_faces.iter().any(|f| f.tag == u16::MAX) {
         let tag = boundary_names.len() as u16;
         boundary_names.push(UNGROUPED.to_string());
@@ -298,7 +347,7 @@ fn to_mesh(file: &MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
         interface_names: Vec::new(),
         surfaces,
     };
-    Ok(ImportedMesh { mesh, dropped_nodes: file.nodes.len() - node_tag.len() })
+    Ok(ImportedMesh { mesh, dropped_nodes: file_nodes - node_tag.len() })
 }
 
 /// Two nodes at one point would leave a crack in the mesh (Gmsh: Coherence Mesh merges them).
