@@ -118,6 +118,14 @@ fn a_two_tet_file_solves_with_its_groups_named() {
     assert!(again["mesh"]["min_volume_m3"].as_f64().unwrap() > 0.0);
     let again_bottom = again["boundaries"][0]["current_A"].as_f64().unwrap();
     assert!((again_bottom - bottom).abs() < 1e-12 * bottom, "{again_bottom} vs {bottom}");
+
+    // Without its name, the top group is "#3" (its tag).
+    let unnamed = TWO_TETS.replace("3\n2 1 \"bottom\"\n2 3 \"top\"\n", "2\n2 1 \"bottom\"\n");
+    let (out, dir) = run(&CASE.replace("[boundaries.top]", "[boundaries.\"#3\"]"), unnamed.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let by_tag = read_summary(&dir.path().join("out/summary.json"));
+    assert_eq!(by_tag["boundaries"][1]["name"].as_str(), Some("#3"));
+    assert_eq!(by_tag["boundaries"][1]["current_A"].as_f64(), Some(top));
 }
 
 #[test]

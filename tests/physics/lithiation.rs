@@ -194,8 +194,10 @@ fn lithiation_steps_serialize_with_the_agreed_keys() {
     let json = serde_json::to_value(&steps[0]).unwrap();
     let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["charge_C", "current_A", "hotspot", "potential_V", "step", "time_s"]);
+    assert_eq!(keys, ["charge_C", "current_A", "hotspot", "potential_V", "step", "time_s", "volume_m3"]);
     assert_eq!(json["step"], "Sb->Li2Sb");
+    let volume = json["volume_m3"].as_f64().unwrap();
+    assert!((volume / (4.0 / 3.0 * std::f64::consts::PI * 1e-24) - 1.0).abs() < 1e-12, "{volume:e}");
 }
 
 /// The default case (reduced resolution) re-lithiated end to end: every increment is a real mesh + solve of
