@@ -161,8 +161,56 @@ fn outward(tets: &[[u32; 4]], entry: &FaceEntry) -> [u32; 3] {
     OUTWARD_FACES[entry.local as usize].map(|i| tets[entry.tet as usize][i])
 }
 
+/// The file's mesh in metres, checked, named by its groups: the steps below in order.
 fn to_mesh(mut file: MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
-    let file_nodes = file.nodes.len();
+    refuse_elements(&file)?;
+    let (volume_groups, region_of) = volume_groups(&file)?;
+    let used = used_nodes(&file, unit_m);
+    check_distinct(&used.points, &used.tags)?;
+    let tets = oriented_tets(&file, &region_of, &used)?;
+    // The file's copy of the tets is no longer needed.
+    drop(std::mem::take(&mut file.tets));
+    let faces = TetFaces::new(&tets.nodes);
+    check_faces(&faces, &tets, &used.tags)?;
+    let groups = surface_groups(&file, &faces, &used)?;
+
+    // Exterior faces, outward, tagged by group; the rest on the ungrouped boundary. In the order of their nodes.
+    let mut boundary_names = groups.boundary_names;
+    let mut boundary_faces: Vec<BoundaryFace> = faces
+        .runs()
+        .filter_map(|run| match run {
+            [entry] => Some(BoundaryFace {
+                nodes: outward(&tets.nodes, entry),
+                tag: groups.boundary_of_face.get(&entry.key).copied().unwrap_or(u16::MAX),
+            }),
+            _ => None,
+        })
+        .collect();
+    drop(faces);
+    if boundary_faces.iter().any(|f| f.tag == u16::MAX) {
+        let tag = boundary_names.len() as u16;
+        boundary_names.push(UNGROUPED.to_string());
+        for face in boundary_faces.iter_mut().filter(|f| f.tag == u16::MAX) {
+            face.tag = tag;
+        }
+    }
+    let dropped_nodes = file.nodes.len() - used.tags.len();
+    let mesh = Mesh {
+        nodes: used.points,
+        tets: tets.nodes,
+        tet_region: tets.region,
+        region_names: volume_groups,
+        boundary_faces,
+        boundary_names,
+        interface_faces: Vec::new(),
+        interface_names: Vec::new(),
+        surfaces: groups.surfaces,
+    };
+    Ok(ImportedMesh { mesh, dropped_nodes })
+}
+
+/// Elements other than linear tets and triangles (points and lines aside), and a file without tets, refused.
+fn refuse_elements(file: &MshFile) -> Result<(), String> {
     if let Some(refused) = file.refused.first() {
         let total: usize =
             file.refused.iter().filter(|r| r.element_type == refused.element_type).map(|r| r.count).sum();
@@ -178,24 +226,39 @@ fn to_mesh(mut file: MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
     if file.tets.iter().all(|b| b.nodes.is_empty()) {
         return Err("the file has no tetrahedra (type 4): ionflux needs a 3D tetrahedral mesh".into());
     }
+    Ok(())
+}
 
-    // Regions: the physical volume groups, in tag order.
-    let mut volume_groups = BTreeMap::new();
-    for block in file.tets.iter().filter(|b| !b.tags.is_empty()) {
-        let group = entity_group(&file, 3, block.entity, block.tags[0])?;
-        volume_groups.entry(group).or_insert_with(|| group_name(&file, 3, group));
+/// At most `u16::MAX` groups of a kind: region and boundary ids are 16-bit.
+fn groups_at_most(count: usize, kind: &str) -> Result<(), String> {
+    if count > u16::MAX as usize {
+        Err(format!("{count} physical {kind} groups: ionflux takes at most {}", u16::MAX))
+    } else {
+        Ok(())
     }
-    let groups_at_most = |count: usize, kind: &str| {
-        if count > u16::MAX as usize {
-            Err(format!("{count} physical {kind} groups: ionflux takes at most {}", u16::MAX))
-        } else {
-            Ok(())
-        }
-    };
-    groups_at_most(volume_groups.len(), "volume")?;
-    let region_of: FxHashMap<i32, u16> = volume_groups.keys().enumerate().map(|(i, &g)| (g, i as u16)).collect();
+}
 
-    // Nodes: only those the tets use, in file order, scaled to metres.
+/// The regions: the names of the physical volume groups in tag order, and each group's region id.
+fn volume_groups(file: &MshFile) -> Result<(Vec<String>, FxHashMap<i32, u16>), String> {
+    let mut groups = BTreeMap::new();
+    for block in file.tets.iter().filter(|b| !b.tags.is_empty()) {
+        let group = entity_group(file, 3, block.entity, block.tags[0])?;
+        groups.entry(group).or_insert_with(|| group_name(file, 3, group));
+    }
+    groups_at_most(groups.len(), "volume")?;
+    let region_of = groups.keys().enumerate().map(|(i, &g)| (g, i as u16)).collect();
+    Ok((groups.into_values().collect(), region_of))
+}
+
+/// The nodes the tets use, in file order, scaled to metres; their file tags; each file node's new index
+/// (`u32::MAX` when dropped).
+struct UsedNodes {
+    points: Vec<DVec3>,
+    tags: Vec<u64>,
+    new_index: Vec<u32>,
+}
+
+fn used_nodes(file: &MshFile, unit_m: f64) -> UsedNodes {
     let mut used = vec![false; file.nodes.len()];
     for block in &file.tets {
         for tet in &block.nodes {
@@ -204,25 +267,30 @@ fn to_mesh(mut file: MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
             }
         }
     }
-    let mut new_index = vec![u32::MAX; file.nodes.len()];
-    let mut nodes = Vec::new();
-    let mut node_tag = Vec::new();
+    let mut nodes = UsedNodes { points: Vec::new(), tags: Vec::new(), new_index: vec![u32::MAX; file.nodes.len()] };
     for (i, point) in file.nodes.iter().enumerate().filter(|(i, _)| used[*i]) {
-        new_index[i] = nodes.len() as u32;
-        nodes.push(DVec3::from_array(*point) * unit_m);
-        node_tag.push(file.node_tags[i]);
+        nodes.new_index[i] = nodes.points.len() as u32;
+        nodes.points.push(DVec3::from_array(*point) * unit_m);
+        nodes.tags.push(file.node_tags[i]);
     }
-    check_distinct(&nodes, &node_tag)?;
+    nodes
+}
 
-    // Tets, positively oriented; zero volume refused.
-    let mut tets = Vec::new();
-    let mut tet_region = Vec::new();
-    let mut tet_tag = Vec::new();
+/// The tets, positively oriented, with their region ids and file tags.
+struct Tets {
+    nodes: Vec<[u32; 4]>,
+    region: Vec<u16>,
+    tags: Vec<u64>,
+}
+
+/// The file's tets on the used nodes, each turned positive; a zero-volume tet is refused.
+fn oriented_tets(file: &MshFile, region_of: &FxHashMap<i32, u16>, used: &UsedNodes) -> Result<Tets, String> {
+    let mut tets = Tets { nodes: Vec::new(), region: Vec::new(), tags: Vec::new() };
     for block in &file.tets {
-        let region = *region_of.get(&entity_group(&file, 3, block.entity, 0).unwrap_or(-1)).unwrap_or(&0);
+        let region = *region_of.get(&entity_group(file, 3, block.entity, 0).unwrap_or(-1)).unwrap_or(&0);
         for (&tag, element) in block.tags.iter().zip(&block.nodes) {
-            let mut tet = element.map(|n| new_index[n as usize]);
-            let [a, b, c, d] = tet.map(|n| nodes[n as usize]);
+            let mut tet = element.map(|n| used.new_index[n as usize]);
+            let [a, b, c, d] = tet.map(|n| used.points[n as usize]);
             let volume = signed_volume(a, b, c, d);
             let longest = [b - a, c - a, d - a, c - b, d - b, d - c].iter().fold(0.0f64, |m, e| m.max(e.length()));
             if !(volume.abs() > 1e-12 * longest.powi(3)) {
@@ -234,52 +302,65 @@ fn to_mesh(mut file: MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
             if volume < 0.0 {
                 tet.swap(2, 3);
             }
-            tets.push(tet);
-            tet_region.push(region);
-            tet_tag.push(tag);
+            tets.nodes.push(tet);
+            tets.region.push(region);
+            tets.tags.push(tag);
         }
     }
-    // The file's copy of the tets is no longer needed.
-    drop(std::mem::take(&mut file.tets));
+    Ok(tets)
+}
 
-    // Faces: exterior (one tet) or shared (two tets on opposite sides); anything else is not a valid mesh.
-    let faces = TetFaces::new(&tets);
-    let show = |face: [u32; 3]| face.map(|n| node_tag[n as usize].to_string()).join(", ");
+/// Every face exterior (one tet) or shared by two tets on opposite sides; anything else is not a valid mesh.
+fn check_faces(faces: &TetFaces, tets: &Tets, node_tags: &[u64]) -> Result<(), String> {
+    let show = |face: [u32; 3]| face.map(|n| node_tags[n as usize].to_string()).join(", ");
+    let tag = |entry: &FaceEntry| tets.tags[entry.tet as usize];
     for run in faces.runs() {
         match run {
-            [first, second] if oriented_key(outward(&tets, first)) == oriented_key(outward(&tets, second)) => {
+            [first, second]
+                if oriented_key(outward(&tets.nodes, first)) == oriented_key(outward(&tets.nodes, second)) =>
+            {
                 return Err(format!(
                     "tetrahedra {} and {} overlap: they lie on the same side of their shared face (nodes {}), so one \
                      of them is inverted",
-                    tet_tag[first.tet as usize],
-                    tet_tag[second.tet as usize],
+                    tag(first),
+                    tag(second),
                     show(first.key)
                 ));
             }
             [first, second, third, ..] => {
                 return Err(format!(
                     "tetrahedra {}, {} and {} share one face (nodes {}): the mesh is not a manifold",
-                    tet_tag[first.tet as usize],
-                    tet_tag[second.tet as usize],
-                    tet_tag[third.tet as usize],
+                    tag(first),
+                    tag(second),
+                    tag(third),
                     show(first.key)
                 ))
             }
             _ => {}
         }
     }
+    Ok(())
+}
 
-    // Surface groups: boundaries (exterior faces) or measurement surfaces (faces between tets).
-    let mut surface_faces: BTreeMap<i32, Vec<([u32; 3], u64)>> = BTreeMap::new();
+/// The surface groups: boundaries (all triangles exterior faces; their names, and the boundary id of each face)
+/// and measurement surfaces (all triangles between two tets).
+struct SurfaceGroups {
+    boundary_names: Vec<String>,
+    boundary_of_face: FxHashMap<[u32; 3], u16>,
+    surfaces: Vec<MeasureSurface>,
+}
+
+fn surface_groups(file: &MshFile, faces: &TetFaces, used: &UsedNodes) -> Result<SurfaceGroups, String> {
+    let mut by_group: BTreeMap<i32, Vec<([u32; 3], u64)>> = BTreeMap::new();
     for block in file.triangles.iter().filter(|b| !b.tags.is_empty()) {
-        let group = entity_group(&file, 2, block.entity, block.tags[0])?;
-        let list = surface_faces.entry(group).or_default();
+        let group = entity_group(file, 2, block.entity, block.tags[0])?;
+        let list = by_group.entry(group).or_default();
         for (&tag, triangle) in block.tags.iter().zip(&block.nodes) {
-            let mapped = triangle.map(|n| new_index[n as usize]);
+            let mapped = triangle.map(|n| used.new_index[n as usize]);
             if mapped.contains(&u32::MAX) || faces.shared(mapped).is_none() {
                 return Err(format!(
                     "triangle {tag} of surface group `{}` (nodes {}) is not a face of any tetrahedron",
-                    group_name(&file, 2, group),
+                    group_name(file, 2, group),
                     triangle.map(|n| file.node_tags[n as usize].to_string()).join(", ")
                 ));
             }
@@ -287,27 +368,27 @@ fn to_mesh(mut file: MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
         }
     }
     // One more boundary than groups at most: the ungrouped faces.
-    groups_at_most(surface_faces.len() + 1, "surface")?;
-    let mut boundary_names = Vec::new();
-    let mut boundary_of_face: FxHashMap<[u32; 3], u16> = FxHashMap::default();
-    let mut surfaces = Vec::new();
-    for (&group, triangles) in &surface_faces {
-        let name = group_name(&file, 2, group);
+    groups_at_most(by_group.len() + 1, "surface")?;
+    let mut groups =
+        SurfaceGroups { boundary_names: Vec::new(), boundary_of_face: FxHashMap::default(), surfaces: Vec::new() };
+    for (&group, triangles) in &by_group {
+        let name = group_name(file, 2, group);
         let exterior = triangles.iter().filter(|(t, _)| faces.shared(*t) == Some(false)).count();
         if exterior == triangles.len() {
-            let tag = boundary_names.len() as u16;
+            let tag = groups.boundary_names.len() as u16;
             for (triangle, element) in triangles {
                 // The same triangle twice in one group is one face.
-                if let Some(other) = boundary_of_face.insert(face_key(*triangle), tag).filter(|&other| other != tag) {
+                let other = groups.boundary_of_face.insert(face_key(*triangle), tag).filter(|&other| other != tag);
+                if let Some(other) = other {
                     return Err(format!(
                         "triangle {element} lies in surface groups `{}` and `{name}`: a boundary face has one condition",
-                        boundary_names[other as usize]
+                        groups.boundary_names[other as usize]
                     ));
                 }
             }
-            boundary_names.push(name);
+            groups.boundary_names.push(name);
         } else if exterior == 0 {
-            surfaces.push(measure_surface(name, triangles, &nodes));
+            groups.surfaces.push(measure_surface(name, triangles, &used.points));
         } else {
             return Err(format!(
                 "surface group `{name}` has {exterior} triangles on the exterior of the mesh and {} inside it: a group \
@@ -316,38 +397,7 @@ fn to_mesh(mut file: MshFile, unit_m: f64) -> Result<ImportedMesh, String> {
             ));
         }
     }
-
-    // Exterior faces, outward, tagged by group; the rest on the ungrouped boundary. In the order of their nodes.
-    let mut boundary_faces: Vec<BoundaryFace> = faces
-        .runs()
-        .filter_map(|run| match run {
-            [entry] => Some(BoundaryFace {
-                nodes: outward(&tets, entry),
-                tag: boundary_of_face.get(&entry.key).copied().unwrap_or(u16::MAX),
-            }),
-            _ => None,
-        })
-        .collect();
-    drop(faces);
-    if boundary_faces.iter().any(|f| f.tag == u16::MAX) {
-        let tag = boundary_names.len() as u16;
-        boundary_names.push(UNGROUPED.to_string());
-        for face in boundary_faces.iter_mut().filter(|f| f.tag == u16::MAX) {
-            face.tag = tag;
-        }
-    }
-    let mesh = Mesh {
-        nodes,
-        tets,
-        tet_region,
-        region_names: volume_groups.into_values().collect(),
-        boundary_faces,
-        boundary_names,
-        interface_faces: Vec::new(),
-        interface_names: Vec::new(),
-        surfaces,
-    };
-    Ok(ImportedMesh { mesh, dropped_nodes: file_nodes - node_tag.len() })
+    Ok(groups)
 }
 
 /// Two nodes at one point would leave a crack in the mesh (Gmsh: Coherence Mesh merges them).
