@@ -289,10 +289,7 @@ fn validate(locator: &PointLocator, cylinder: &Cylinder, sampling: &CylinderSamp
         return Err(invalid("sampling needs min_depths >= 1 and baseline_growth >= 1".into()));
     }
     let mesh = locator.mesh();
-    let (lo, hi) = mesh
-        .nodes
-        .iter()
-        .fold((DVec3::splat(f64::INFINITY), DVec3::splat(f64::NEG_INFINITY)), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    let (lo, hi) = mesh.bounds();
     let inside = c.center_x - c.radius >= lo.x
         && c.center_x + c.radius <= hi.x
         && c.center_y - c.radius >= lo.y

@@ -145,11 +145,12 @@ fn cylinder_placements(case: &Case, mesh: &Mesh, spec: &CylinderSpec) -> Result<
             mesh.boundary_names.join(", ")
         ))
     })?;
-    let heights =
-        mesh.boundary_faces.iter().filter(|f| f.tag == tag).flat_map(|f| f.nodes).map(|n| mesh.nodes[n as usize].z);
-    let (low, high) = heights.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), z| (l.min(z), h.max(z)));
-    let (lo, hi) = mesh.nodes.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.z), h.max(p.z)));
-    if high - low > 1e-9 * (hi - lo) {
+    let points =
+        mesh.boundary_faces.iter().filter(|f| f.tag == tag).flat_map(|f| f.nodes).map(|n| mesh.nodes[n as usize]);
+    let (low, high) = crate::mesh::bounding_box(points);
+    let (low, high) = (low.z, high.z);
+    let (lo, hi) = mesh.bounds();
+    if high - low > 1e-9 * (hi.z - lo.z) {
         return Err(invalid(format!(
             "analysis.cylinder_plane: boundary `{plane}` is not a horizontal plane (its z spans {low:.6e} .. {high:.6e} m)"
         ))
@@ -163,7 +164,7 @@ pub fn analyse(case: &Case, field: SolvedField, solver: &mut dyn SymmetricSolver
     let mut analysis = Analysis::default();
     if let Some(spec) = &case.analysis.cylinder {
         let locator = PointLocator::new(field.mesh);
-        let top = field.mesh.nodes.iter().fold(f64::NEG_INFINITY, |top, p| top.max(p.z));
+        let top = field.mesh.bounds().1.z;
         for Placement { name, axis: (center_x, center_y), plane_z } in cylinder_placements(case, field.mesh, spec)? {
             let (z_min, z_max) = (plane_z + spec.z_min, (plane_z + spec.z_max).min(top));
             let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min, z_max };

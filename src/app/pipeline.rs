@@ -384,8 +384,7 @@ pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<V
         written.push(path);
     }
     // The mesh's bounding box: the case's box, or an imported mesh's extent.
-    let (lo, hi) =
-        solution.mesh.nodes.iter().fold((DVec3::INFINITY, DVec3::NEG_INFINITY), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    let (lo, hi) = solution.mesh.bounds();
     let extent = hi - lo;
     let first = case.geometry.hotspots.first();
     let axis = case.analysis.cylinder.as_ref().and_then(|c| c.axis);

@@ -23,13 +23,20 @@ impl Builder<'_> {
             );
             return Err(self.invalid(region.span(), &format!("regions.{name}"), reason));
         }
-        let keys = [
-            ("mesh.unit", raw.mesh.unit.as_ref().map(|u| u.span())),
-            ("analysis.cylinder_axis", raw.analysis.cylinder_axis.as_ref().map(|a| a.span())),
-            ("analysis.cylinder_plane", raw.analysis.cylinder_plane.as_ref().map(|p| p.span())),
-        ];
-        match keys.into_iter().find_map(|(key, span)| span.map(|span| (key, span))) {
-            Some((key, span)) => Err(self.invalid(span, key, why.into())),
+        self.refuse_given([
+            ("mesh.unit", raw.mesh.unit.as_ref().map(|u| u.span()), why),
+            ("analysis.cylinder_axis", raw.analysis.cylinder_axis.as_ref().map(|a| a.span()), why),
+            ("analysis.cylinder_plane", raw.analysis.cylinder_plane.as_ref().map(|p| p.span()), why),
+        ])
+    }
+
+    /// The first of `keys` the case gives (its span is `Some`), refused with its reason.
+    fn refuse_given<'k>(
+        &self,
+        keys: impl IntoIterator<Item = (&'k str, Option<Range<usize>>, &'k str)>,
+    ) -> Result<(), CaseError> {
+        match keys.into_iter().find_map(|(key, span, why)| span.map(|span| (key, span, why))) {
+            Some((key, span, why)) => Err(self.invalid(span, key, why.into())),
             None => Ok(()),
         }
     }
@@ -65,15 +72,12 @@ impl Builder<'_> {
             let plane = raw.analysis.cylinder_plane.as_ref().ok_or_else(|| needs("cylinder_plane"))?;
             cylinder.axis = Some((axis[0], axis[1]));
             cylinder.plane = Some(plane.get_ref().clone());
-        } else if let Some((key, span)) = [
-            ("cylinder_axis", raw.analysis.cylinder_axis.as_ref().map(|a| a.span())),
-            ("cylinder_plane", raw.analysis.cylinder_plane.as_ref().map(|p| p.span())),
-        ]
-        .into_iter()
-        .find_map(|(key, span)| span.map(|s| (key, s)))
-        {
-            let reason = "places the cylinder of analysis.cylinder_radius, which is not given".into();
-            return Err(self.invalid(span, &format!("analysis.{key}"), reason));
+        } else {
+            let why = "places the cylinder of analysis.cylinder_radius, which is not given";
+            self.refuse_given([
+                ("analysis.cylinder_axis", raw.analysis.cylinder_axis.as_ref().map(|a| a.span()), why),
+                ("analysis.cylinder_plane", raw.analysis.cylinder_plane.as_ref().map(|p| p.span()), why),
+            ])?;
         }
         Ok(Case {
             name: self.case_name(raw),
@@ -149,9 +153,6 @@ impl Builder<'_> {
                  single-solve estimate (1)",
             ),
         ];
-        match refused.into_iter().find_map(|(key, span, why)| span.map(|span| (key, span, why))) {
-            Some((key, span, why)) => Err(self.invalid(span, key, why.into())),
-            None => Ok(()),
-        }
+        self.refuse_given(refused)
     }
 }

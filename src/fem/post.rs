@@ -4,7 +4,7 @@
 
 use super::assembly::NodeTets;
 use super::element::barycentric_gradients;
-use crate::mesh::{MeasureSurface, Mesh, OUTWARD_FACES};
+use crate::mesh::{face_key, MeasureSurface, Mesh, OUTWARD_FACES};
 use crate::solver::sparse::PAR_MIN_LEN;
 use glam::DVec3;
 use rayon::prelude::*;
@@ -54,12 +54,8 @@ pub fn surface_currents(mesh: &Mesh, cell_current: &[DVec3], face_outflows: &[[f
         return Vec::new();
     }
     let incidence = NodeTets::new(mesh);
-    let key = |mut face: [u32; 3]| {
-        face.sort_unstable();
-        face
-    };
     let boundary_face: FxHashMap<[u32; 3], usize> =
-        mesh.boundary_faces.iter().enumerate().map(|(i, f)| (key(f.nodes), i)).collect();
+        mesh.boundary_faces.iter().enumerate().map(|(i, f)| (face_key(f.nodes), i)).collect();
     mesh.surfaces
         .iter()
         .map(|surface| surface_current(mesh, surface, &incidence, &boundary_face, cell_current, face_outflows))
@@ -74,11 +70,7 @@ fn surface_current(
     cell_current: &[DVec3],
     face_outflows: &[[f64; 3]],
 ) -> f64 {
-    let key = |mut face: [u32; 3]| {
-        face.sort_unstable();
-        face
-    };
-    let on_surface: FxHashSet<[u32; 3]> = surface.faces.iter().map(|&f| key(f)).collect();
+    let on_surface: FxHashSet<[u32; 3]> = surface.faces.iter().map(|&f| face_key(f)).collect();
     // The tet behind each face (its fourth node on the side opposite the face's normal), seeded at its nodes.
     let mut behind: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     for face in &surface.faces {
@@ -113,7 +105,7 @@ fn surface_current(
         while let Some(s) = stack.pop() {
             let tet = mesh.tets[star[s] as usize];
             for face in OUTWARD_FACES.map(|f| f.map(|i| tet[i])).into_iter().filter(|f| f.contains(&node)) {
-                if on_surface.contains(&key(face)) {
+                if on_surface.contains(&face_key(face)) {
                     continue;
                 }
                 let neighbour = star
@@ -132,7 +124,7 @@ fn surface_current(
             let local = tet.iter().position(|&n| n == node).expect("a star's tets hold its node");
             current += volume * gradients[local].dot(cell_current[t as usize]);
             for face in OUTWARD_FACES.map(|f| f.map(|i| tet[i])).into_iter().filter(|f| f.contains(&node)) {
-                if let Some(&f) = boundary_face.get(&key(face)) {
+                if let Some(&f) = boundary_face.get(&face_key(face)) {
                     let corner = mesh.boundary_faces[f].nodes.iter().position(|&n| n == node).expect("face holds node");
                     current -= face_outflows[f][corner];
                 }

@@ -41,12 +41,6 @@ fn backend(error: GpuError) -> SolveError {
     SolveError::Backend(error.to_string())
 }
 
-fn true_residual(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Vec<f64> {
-    let mut ax = vec![0.0; b.len()];
-    a.spmv(x, &mut ax);
-    b.iter().zip(&ax).map(|(b, ax)| b - ax).collect()
-}
-
 impl<'a> GpuSolver<'a> {
     pub fn new(ctx: &'a GpuContext, precision: Precision) -> GpuSolver<'a> {
         GpuSolver {
@@ -118,7 +112,8 @@ impl SymmetricSolver for GpuSolver<'_> {
         self.last_chunk_count = system.chunk_count();
         self.last_vector_chunk_count = system.vector_chunk_count();
 
-        let mut residual = true_residual(a, b, x);
+        let mut residual = vec![0.0; a.nrows];
+        a.residual(b, x, &mut residual);
         let mut residual_norm = norm(&residual);
         let mut history = vec![residual_norm / scale];
         let mut iterations = 0;
@@ -144,7 +139,7 @@ impl SymmetricSolver for GpuSolver<'_> {
             }
             iterations += inner.iterations;
             x.iter_mut().zip(&inner.solution).for_each(|(x, d)| *x += d);
-            residual = true_residual(a, b, x);
+            a.residual(b, x, &mut residual);
             let new_norm = norm(&residual);
             if !new_norm.is_finite() {
                 return Err(SolveError::NotFinite { iteration: iterations, value: new_norm });

@@ -12,7 +12,7 @@
 //! Binary files (the default) are little-endian with 8-byte sizes and 4-byte ints, as Gmsh writes them.
 
 use super::{write_atomic_with, OutputError};
-use crate::mesh::Mesh;
+use crate::mesh::{bounding_box, Mesh};
 use glam::DVec3;
 use std::io::Write;
 use std::path::Path;
@@ -39,8 +39,7 @@ struct Group<'a> {
 
 impl Group<'_> {
     fn bounds(&self, nodes: &[DVec3]) -> (DVec3, DVec3) {
-        let points = self.elements.iter().flat_map(|e| e.iter().map(|&n| nodes[n as usize]));
-        points.fold((DVec3::INFINITY, DVec3::NEG_INFINITY), |(lo, hi), p| (lo.min(p), hi.max(p)))
+        bounding_box(self.elements.iter().flat_map(|e| e.iter().map(|&n| nodes[n as usize])))
     }
 }
 

@@ -128,6 +128,31 @@ pub struct Mesh {
     pub surfaces: Vec<MeasureSurface>,
 }
 
+/// A triangle's nodes in ascending order: the key of a face whichever way it is oriented.
+pub fn face_key(mut nodes: [u32; 3]) -> [u32; 3] {
+    nodes.sort_unstable();
+    nodes
+}
+
+/// The smallest box holding `points`: its (lowest, highest) corners.
+pub fn bounding_box(points: impl IntoIterator<Item = DVec3>) -> (DVec3, DVec3) {
+    points.into_iter().fold((DVec3::INFINITY, DVec3::NEG_INFINITY), |(lo, hi), p| (lo.min(p), hi.max(p)))
+}
+
+/// Six times the volume a closed triangulated surface encloses, positive when its faces' right-hand normals point
+/// outward (the divergence theorem, each face's cone from one of the surface's own nodes).
+pub fn enclosed_six_volume(nodes: &[DVec3], faces: impl IntoIterator<Item = [u32; 3]>) -> f64 {
+    let mut faces = faces.into_iter().peekable();
+    let Some(first) = faces.peek() else { return 0.0 };
+    let origin = nodes[first[0] as usize];
+    faces
+        .map(|f| {
+            let [a, b, c] = f.map(|n| nodes[n as usize] - origin);
+            a.dot(b.cross(c))
+        })
+        .sum()
+}
+
 /// (b - a) x (c - a): the triangle's normal, twice its area long.
 fn triangle_normal2([a, b, c]: [DVec3; 3]) -> DVec3 {
     (b - a).cross(c - a)
@@ -181,7 +206,9 @@ impl Mesh {
     /// By the divergence theorem over the faces, whose normals point out of the domain, into the hole.
     pub fn hole_volume(&self, tag: u16) -> Option<f64> {
         let faces: Vec<[u32; 3]> = self.boundary_faces.iter().filter(|f| f.tag == tag).map(|f| f.nodes).collect();
-        let origin = self.nodes[faces.first()?[0] as usize];
+        if faces.is_empty() {
+            return None;
+        }
         let mut edges: Vec<(u32, u32)> = faces
             .iter()
             .flat_map(|f| (0..3).map(move |i| (f[i].min(f[(i + 1) % 3]), f[i].max(f[(i + 1) % 3]))))
@@ -189,15 +216,14 @@ impl Mesh {
         edges.sort_unstable();
         // Closed: every edge is shared by exactly two faces.
         let closed = edges.chunk_by(|a, b| a == b).all(|run| run.len() == 2);
-        let six_volume: f64 = faces
-            .iter()
-            .map(|f| {
-                let [a, b, c] = f.map(|n| self.nodes[n as usize] - origin);
-                a.dot(b.cross(c))
-            })
-            .sum();
+        let six_volume = enclosed_six_volume(&self.nodes, faces.iter().copied());
         // The domain's outward normals point into a hole: the enclosed volume counts negative.
         (closed && six_volume < 0.0).then_some(-six_volume / 6.0)
+    }
+
+    /// The bounding box of the nodes: (lowest, highest) corners.
+    pub fn bounds(&self) -> (DVec3, DVec3) {
+        bounding_box(self.nodes.iter().copied())
     }
 
     pub fn volume(&self) -> f64 {

@@ -127,8 +127,7 @@ pub fn fcg(
     let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
     let mut work = hierarchy.workspace();
     let mut r = vec![0.0; n];
-    a.spmv(x, &mut r);
-    r.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(b).for_each(|(r, b)| *r = b - *r);
+    a.residual(b, x, &mut r);
     let (mut z, mut p, mut q, mut w) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     let mut r_norm = norm(&r);
     let mut history = vec![r_norm / scale];
@@ -161,9 +160,8 @@ pub fn fcg(
         p.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&z).for_each(|(p, z)| *p = z - beta * *p);
         q.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&w).for_each(|(q, w)| *q = w - beta * *q);
     }
-    a.spmv(x, &mut r);
-    let true_norm = r.iter().zip(b).map(|(ax, b)| (b - ax).powi(2)).sum::<f64>().sqrt();
-    Ok((iterations, true_norm / scale, history, r_norm <= target))
+    a.residual(b, x, &mut r);
+    Ok((iterations, norm(&r) / scale, history, r_norm <= target))
 }
 
 /// A fingerprint of a matrix (its pattern and the bits of its values): a setup is reused only for a matrix

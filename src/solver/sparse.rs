@@ -63,6 +63,12 @@ impl CsrMatrix {
         self.rows_map(x, y, |_, ax| ax);
     }
 
+    /// r = b - A x, in one pass over the matrix.
+    pub fn residual(&self, b: &[f64], x: &[f64], r: &mut [f64]) {
+        assert_eq!(b.len(), self.nrows);
+        self.rows_map(x, r, |i, ax| b[i] - ax);
+    }
+
     /// y_i = f(i, (A x)_i) for every row, blocks of rows in parallel: a product fused with what follows it.
     pub fn rows_map(&self, x: &[f64], y: &mut [f64], f: impl Fn(usize, f64) -> f64 + Sync) {
         assert_eq!(x.len(), self.nrows);

@@ -3,7 +3,7 @@
 //! setup (aggregation, Galerkin operators, the coarsest factor) is the CPU's `solver::amg::Hierarchy`; its
 //! `apply` with `kcycle_levels = 0` is this cycle's CPU twin.
 
-use super::{entries_binding, uniform_params, MatrixChunk, UploadedMatrix, STORAGE};
+use super::{entries_binding, record_spmv, uniform_params, MatrixChunk, UploadedMatrix, STORAGE};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::{workgroups_for, Kernel, KernelSet};
 use crate::gpu::layout::KernelParams;
@@ -170,20 +170,6 @@ impl GpuHierarchy {
         Ok(GpuHierarchy { levels, sweeps: hierarchy.options().sweeps, dense, _buffers: buffers })
     }
 
-    fn smooth(
-        &self,
-        ctx: &GpuContext,
-        kernels: &KernelSet,
-        pass: &mut wgpu::ComputePass,
-        level: &GpuLevel,
-        sweeps: usize,
-    ) {
-        for _ in 0..sweeps {
-            record_spmv(ctx, kernels, pass, &level.spmv);
-            ctx.dispatch(kernels, pass, Kernel::AmgSmooth, &level.smooth, workgroups_for(level.n));
-        }
-    }
-
     /// Records the V-cycle from `level` down: x_level = B b_level.
     pub(super) fn record_cycle(
         &self,
@@ -199,18 +185,18 @@ impl GpuHierarchy {
                 Some(dense) => ctx.dispatch(kernels, pass, Kernel::AmgDenseSolve, dense, groups),
                 None => {
                     ctx.dispatch(kernels, pass, Kernel::AmgScale, &this.scale, groups);
-                    self.smooth(ctx, kernels, pass, this, 2 * self.sweeps - 1);
+                    smooth(ctx, kernels, pass, this, 2 * self.sweeps - 1);
                 }
             }
             return;
         };
         ctx.dispatch(kernels, pass, Kernel::AmgScale, &this.scale, groups);
-        self.smooth(ctx, kernels, pass, this, self.sweeps - 1);
+        smooth(ctx, kernels, pass, this, self.sweeps - 1);
         record_spmv(ctx, kernels, pass, &this.spmv);
         ctx.dispatch(kernels, pass, Kernel::AmgRestrict, restrict, workgroups_for(*coarse_n));
         self.record_cycle(ctx, kernels, pass, level + 1);
         ctx.dispatch(kernels, pass, Kernel::AmgProlong, prolong, groups);
-        self.smooth(ctx, kernels, pass, this, self.sweeps);
+        smooth(ctx, kernels, pass, this, self.sweeps);
     }
 }
 
@@ -219,8 +205,10 @@ fn whole_vector(buffer: &wgpu::Buffer, n: usize, real: Real) -> wgpu::BindingRes
     entries_binding(buffer, &(0..n.max(1)), real)
 }
 
-pub(super) fn record_spmv(ctx: &GpuContext, kernels: &KernelSet, pass: &mut wgpu::ComputePass, chunks: &[MatrixChunk]) {
-    for chunk in chunks {
-        ctx.dispatch(kernels, pass, Kernel::Spmv, &chunk.spmv_bind_group, workgroups_for(chunk.rows.len()));
+/// `sweeps` l1-Jacobi sweeps x += D^-1 (b - A x) on one level (t = A x is the level's scratch).
+fn smooth(ctx: &GpuContext, kernels: &KernelSet, pass: &mut wgpu::ComputePass, level: &GpuLevel, sweeps: usize) {
+    for _ in 0..sweeps {
+        record_spmv(ctx, kernels, pass, &level.spmv);
+        ctx.dispatch(kernels, pass, Kernel::AmgSmooth, &level.smooth, workgroups_for(level.n));
     }
 }

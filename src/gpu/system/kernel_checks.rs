@@ -51,7 +51,7 @@ impl GpuSystem<'_> {
     pub fn amg_cycle(&self, r: &[f64]) -> Result<Vec<f64>, GpuError> {
         let amg = self.amg.as_ref().ok_or_else(|| GpuError::Backend("the system has no hierarchy".into()))?;
         self.upload(&self.r, r);
-        self.ctx.run(|pass| amg.record_cycle(self.ctx, self.kernels(), pass, 0), 1)?;
-        self.download(self.z.as_ref().expect("a hierarchy comes with z"))
+        self.ctx.run(|pass| amg.cycle.record_cycle(self.ctx, self.kernels(), pass, 0), 1)?;
+        self.download(&amg.z)
     }
 }

@@ -32,12 +32,14 @@ struct VectorChunk {
     dot_bind_group: wgpu::BindGroup,
     update_bind_group: wgpu::BindGroup,
     p_update_bind_group: wgpu::BindGroup,
-    /// With AMG: the kernels of a PCG iteration whose preconditioner is applied apart (z = B r stored).
-    amg: Option<AmgChunk>,
 }
 
-/// x/r update, (r.z, r.r) partials and p = z + beta p of one vector chunk.
-struct AmgChunk {
+/// AMG-preconditioned PCG: the hierarchy's V-cycle stores z = B r, and three kernels replace Jacobi's fused
+/// updates: the x/r update, the (r.z, r.r) partials and p = z + beta p. AMG needs each vector in one storage
+/// binding, so there is one vector chunk and one bind group of each.
+struct AmgPcg {
+    cycle: amg::GpuHierarchy,
+    z: wgpu::Buffer,
     xr_update: wgpu::BindGroup,
     rz_dot: wgpu::BindGroup,
     direction_update: wgpu::BindGroup,
@@ -151,14 +153,15 @@ pub struct GpuSystem<'a> {
     q: wgpu::Buffer,
     scalars: wgpu::Buffer,
     reduce_bind_group: wgpu::BindGroup,
-    /// The multigrid cycle z = B r and z, when the system was built with a hierarchy.
-    amg: Option<amg::GpuHierarchy>,
-    z: Option<wgpu::Buffer>,
+    /// When the system was built with a hierarchy: PCG preconditioned by its V-cycle instead of Jacobi.
+    amg: Option<AmgPcg>,
 }
 
-/// The AMG bind groups of a chunk of a system built with a hierarchy.
-fn amg_chunk(chunk: &VectorChunk) -> &AmgChunk {
-    chunk.amg.as_ref().expect("a system with a hierarchy has AMG bind groups in every chunk")
+/// Records y = A x over a matrix's row chunks.
+fn record_spmv(ctx: &GpuContext, kernels: &KernelSet, pass: &mut wgpu::ComputePass, chunks: &[MatrixChunk]) {
+    for chunk in chunks {
+        ctx.dispatch(kernels, pass, Kernel::Spmv, &chunk.spmv_bind_group, workgroups_for(chunk.rows.len()));
+    }
 }
 
 /// `entries` of a vector buffer as one binding.
@@ -200,17 +203,17 @@ impl<'a> GpuSystem<'a> {
                 entry_chunks.len()
             )));
         }
-        let device = ctx.device();
-        let queue = ctx.queue();
-        let vector = |label: &str| ctx.create_buffer(label, vector_bytes, STORAGE);
-        let uniform = |label: &str, params: KernelParams| uniform_params(ctx, label, params);
-        let (x, r, p, q) = (vector("x")?, vector("r")?, vector("p")?, vector("q")?);
         if hierarchy.is_some() && entry_chunks.len() > 1 {
             return Err(GpuError::Backend(format!(
                 "AMG on the GPU needs each vector in one storage binding, and {n} unknowns ({vector_bytes} bytes) \
                  exceed the {max_bytes}-byte limit; use --preconditioner jacobi or --backend cpu"
             )));
         }
+        let device = ctx.device();
+        let queue = ctx.queue();
+        let vector = |label: &str| ctx.create_buffer(label, vector_bytes, STORAGE);
+        let uniform = |label: &str, params: KernelParams| uniform_params(ctx, label, params);
+        let (x, r, p, q) = (vector("x")?, vector("r")?, vector("p")?, vector("q")?);
         // z = B r, stored, when a hierarchy preconditions.
         let z = hierarchy.map(|_| vector("z")).transpose()?;
         let inv_diag = a.inverse_diagonal();
@@ -224,6 +227,8 @@ impl<'a> GpuSystem<'a> {
         let reduce_params = uniform("reduce params", KernelParams { partial_count, ..Default::default() })?;
 
         let mut vector_chunks = Vec::new();
+        // With a hierarchy (one vector chunk): the x/r update, r.z partials and direction update bind groups.
+        let mut amg_groups = None;
         let mut first_partial = 0;
         for entries in entry_chunks {
             let groups = reduction_workgroups_for(entries.len());
@@ -235,25 +240,26 @@ impl<'a> GpuSystem<'a> {
             let range = |buffer| entries_binding(buffer, &entries, real);
             let (params, scalars, partials) =
                 (params.as_entire_binding(), scalars.as_entire_binding(), partials.as_entire_binding());
-            let amg = z.as_ref().map(|z| AmgChunk {
-                xr_update: kernels.bind_group(
-                    device,
-                    Kernel::XrUpdate,
-                    &[params.clone(), scalars.clone(), range(&p), range(&q), range(&x), range(&r)],
-                ),
-                rz_dot: kernels.bind_group(
-                    device,
-                    Kernel::DotPartial,
-                    &[params.clone(), range(&r), range(z), partials.clone()],
-                ),
-                direction_update: kernels.bind_group(
-                    device,
-                    Kernel::DirectionUpdate,
-                    &[params.clone(), scalars.clone(), range(z), range(&p)],
-                ),
-            });
+            if let Some(z) = &z {
+                amg_groups = Some([
+                    kernels.bind_group(
+                        device,
+                        Kernel::XrUpdate,
+                        &[params.clone(), scalars.clone(), range(&p), range(&q), range(&x), range(&r)],
+                    ),
+                    kernels.bind_group(
+                        device,
+                        Kernel::DotPartial,
+                        &[params.clone(), range(&r), range(z), partials.clone()],
+                    ),
+                    kernels.bind_group(
+                        device,
+                        Kernel::DirectionUpdate,
+                        &[params.clone(), scalars.clone(), range(z), range(&p)],
+                    ),
+                ]);
+            }
             vector_chunks.push(VectorChunk {
-                amg,
                 dot_bind_group: kernels.bind_group(
                     device,
                     Kernel::DotPartial,
@@ -292,8 +298,14 @@ impl<'a> GpuSystem<'a> {
         let spmv_x_chunk_len = if vector_chunks.len() == 1 { 0 } else { chunk_len as u32 };
         let matrix = UploadedMatrix::new(ctx, a, real, spmv_x_chunk_len, chunk_len)?;
         let chunks = matrix.spmv(ctx, kernels, &x_bindings, &q, real);
-        let amg = match (hierarchy, &z) {
-            (Some(hierarchy), Some(z)) => Some(amg::GpuHierarchy::new(ctx, real, hierarchy, &matrix, &r, z, &q)?),
+        let amg = match (hierarchy, z, amg_groups) {
+            (Some(hierarchy), Some(z), Some([xr_update, rz_dot, direction_update])) => Some(AmgPcg {
+                cycle: amg::GpuHierarchy::new(ctx, real, hierarchy, &matrix, &r, &z, &q)?,
+                z,
+                xr_update,
+                rz_dot,
+                direction_update,
+            }),
             _ => None,
         };
 
@@ -315,7 +327,6 @@ impl<'a> GpuSystem<'a> {
             q,
             scalars,
             amg,
-            z,
         })
     }
 
@@ -347,7 +358,7 @@ impl<'a> GpuSystem<'a> {
     }
 
     fn record_spmv(&self, pass: &mut wgpu::ComputePass) {
-        amg::record_spmv(self.ctx, self.kernels(), pass, &self.chunks);
+        record_spmv(self.ctx, self.kernels(), pass, &self.chunks);
     }
 
     /// An element-wise kernel over every vector chunk, each with its own bind group.
@@ -392,18 +403,18 @@ impl<'a> GpuSystem<'a> {
                 self.record_p_update(pass);
             }
             Some(amg) => {
-                self.record_per_chunk(pass, Kernel::XrUpdate, |chunk| &amg_chunk(chunk).xr_update);
+                self.dispatch(pass, Kernel::XrUpdate, &amg.xr_update, workgroups_for(self.n));
                 self.record_preconditioner(pass, amg);
                 self.dispatch(pass, Kernel::ComputeBeta, scalars_bind_group, 1);
-                self.record_per_chunk(pass, Kernel::DirectionUpdate, |chunk| &amg_chunk(chunk).direction_update);
+                self.dispatch(pass, Kernel::DirectionUpdate, &amg.direction_update, workgroups_for(self.n));
             }
         }
     }
 
     /// z = B r by the V-cycle, then the partials of (r.z, r.r) reduced into the scalars.
-    fn record_preconditioner(&self, pass: &mut wgpu::ComputePass, amg: &amg::GpuHierarchy) {
-        amg.record_cycle(self.ctx, self.kernels(), pass, 0);
-        self.record_per_chunk(pass, Kernel::DotPartial, |chunk| &amg_chunk(chunk).rz_dot);
+    fn record_preconditioner(&self, pass: &mut wgpu::ComputePass, amg: &AmgPcg) {
+        amg.cycle.record_cycle(self.ctx, self.kernels(), pass, 0);
+        self.dispatch(pass, Kernel::DotPartial, &amg.rz_dot, reduction_workgroups_for(self.n));
         self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
     }
 
@@ -473,8 +484,8 @@ impl<'a> GpuSystem<'a> {
             &[&self.x],
             |pass| match &self.amg {
                 None => self.record_p_update(pass),
-                Some(_) => {
-                    self.record_per_chunk(pass, Kernel::DirectionUpdate, |chunk| &amg_chunk(chunk).direction_update)
+                Some(amg) => {
+                    self.dispatch(pass, Kernel::DirectionUpdate, &amg.direction_update, workgroups_for(self.n))
                 }
             },
             1,

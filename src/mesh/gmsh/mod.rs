@@ -14,7 +14,7 @@
 
 pub mod parse;
 
-use super::{signed_volume, BoundaryFace, MeasureSurface, Mesh, OUTWARD_FACES};
+use super::{enclosed_six_volume, face_key, signed_volume, BoundaryFace, MeasureSurface, Mesh, OUTWARD_FACES};
 use glam::DVec3;
 use parse::{element_name, MshFile, MshPosition, ParseError};
 use rayon::prelude::*;
@@ -96,12 +96,6 @@ fn entity_group(file: &MshFile, dim: i32, entity: i32, first_element: u64) -> Re
             groups.iter().map(|&g| format!("`{}`", group_name(file, dim, g))).collect::<Vec<_>>().join(", ")
         )),
     }
-}
-
-/// A triangle's nodes in ascending order: the key of a face whichever way it is oriented.
-fn face_key(mut nodes: [u32; 3]) -> [u32; 3] {
-    nodes.sort_unstable();
-    nodes
 }
 
 /// A triangle rotated to start at its smallest node: equal for two triangles iff they are the same face with
@@ -464,15 +458,7 @@ fn measure_surface(name: String, triangles: &[([u32; 3], u64)], nodes: &[DVec3])
             }
         }
         let outward = if closed {
-            let origin = nodes[faces[seed][0] as usize];
-            let volume: f64 = members
-                .iter()
-                .map(|&f| {
-                    let [a, b, c] = faces[f].map(|n| nodes[n as usize] - origin);
-                    a.dot(b.cross(c))
-                })
-                .sum();
-            if volume < 0.0 {
+            if enclosed_six_volume(nodes, members.iter().map(|&f| faces[f])) < 0.0 {
                 for &f in &members {
                     faces[f].swap(1, 2);
                 }

@@ -184,9 +184,7 @@ fn clusters(nodes: &[DVec3], tets: &[[u32; 4]], curved: &[Cut]) -> Clusters {
         Cut::Sphere { center, radius, .. } => (center, radius),
         Cut::Plane { .. } => unreachable!("only curved cuts are clustered"),
     };
-    let (lo, hi) = nodes
-        .iter()
-        .fold((DVec3::splat(f64::INFINITY), DVec3::splat(f64::NEG_INFINITY)), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let (lo, hi) = crate::mesh::bounding_box(nodes.iter().copied());
     let smallest = curved.iter().map(|c| ball(c).1).fold(f64::INFINITY, f64::min);
     // Each cut listed in the cells its ball meets: a tet crossing the sphere, or inside it, overlaps one of them.
     // A sphere that keeps its inside removes the whole box around it: every tet is tested against it.

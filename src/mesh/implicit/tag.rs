@@ -80,9 +80,7 @@ pub(super) fn boundary_faces(
         .flat_map_iter(|t| {
             crate::mesh::OUTWARD_FACES.into_iter().map(move |face| {
                 let f = face.map(|i| t[i]);
-                let mut key = f;
-                key.sort_unstable();
-                (key, f)
+                (crate::mesh::face_key(f), f)
             })
         })
         .filter(|(key, _)| key.iter().all(|&v| flagged[v as usize]))

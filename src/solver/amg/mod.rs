@@ -244,13 +244,13 @@ impl Hierarchy {
                 direct.solve(b, x);
             } else {
                 scale(d, b, x);
-                self.smooth(matrix, d, b, x, &mut work[level].r, 2 * self.options.sweeps - 1);
+                smooth(matrix, d, b, x, &mut work[level].r, 2 * self.options.sweeps - 1);
             }
             return Ok(());
         }
         // Pre-smoothing from zero: the first sweep is x = D^-1 b.
         scale(d, b, x);
-        self.smooth(matrix, d, b, x, &mut work[level].r, self.options.sweeps - 1);
+        smooth(matrix, d, b, x, &mut work[level].r, self.options.sweeps - 1);
         // Residual (in row order: gathering it by aggregates would visit the rows out of order), restricted.
         let next = &self.coarse[level];
         let (this, deeper) = work.split_at_mut(level + 1);
@@ -267,7 +267,7 @@ impl Hierarchy {
         work[level + 1].x = ce;
         result?;
         prolong_add(next, &work[level + 1].x, x);
-        self.smooth(matrix, d, b, x, &mut work[level].r, self.options.sweeps);
+        smooth(matrix, d, b, x, &mut work[level].r, self.options.sweeps);
         Ok(())
     }
 
@@ -321,14 +321,18 @@ impl Hierarchy {
         work[m].rt = rt;
         result
     }
+}
 
-    /// `sweeps` l1-Jacobi sweeps x += D^-1 (b - A x), each one pass over the matrix into `scratch` (then
-    /// swapped back).
-    fn smooth(&self, a: &CsrMatrix, d: &[f64], b: &[f64], x: &mut [f64], scratch: &mut [f64], sweeps: usize) {
-        for _ in 0..sweeps {
-            a.rows_map(x, scratch, |i, ax| x[i] + d[i] * (b[i] - ax));
-            x.copy_from_slice(scratch);
-        }
+/// `sweeps` l1-Jacobi sweeps x += D^-1 (b - A x), each one pass over the matrix, alternating between `x` and
+/// `scratch` (a Jacobi sweep cannot update in place); an odd count ends with one copy back into `x`.
+fn smooth(a: &CsrMatrix, d: &[f64], b: &[f64], x: &mut [f64], scratch: &mut [f64], sweeps: usize) {
+    for _ in 0..sweeps / 2 {
+        a.rows_map(x, scratch, |i, ax| x[i] + d[i] * (b[i] - ax));
+        a.rows_map(scratch, x, |i, ax| scratch[i] + d[i] * (b[i] - ax));
+    }
+    if sweeps % 2 == 1 {
+        a.rows_map(x, scratch, |i, ax| x[i] + d[i] * (b[i] - ax));
+        x.copy_from_slice(scratch);
     }
 }
 
@@ -353,13 +357,6 @@ impl LevelWork {
         let v = || vec![0.0; others];
         LevelWork { r: vec![0.0; residual], b: v(), x: v(), v1: v(), w1: v(), v2: v(), rt: v() }
     }
-}
-
-/// r = b - A x.
-#[cfg(test)]
-fn residual(a: &CsrMatrix, b: &[f64], x: &[f64], r: &mut [f64]) {
-    a.spmv(x, r);
-    r.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(b).for_each(|(r, &b)| *r = b - *r);
 }
 
 fn scale(d: &[f64], b: &[f64], x: &mut [f64]) {
@@ -411,7 +408,7 @@ mod tests {
             let error = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
             let start = error(&x);
             for _ in 0..5 {
-                residual(&a, &zero, &x, &mut r);
+                a.residual(&zero, &x, &mut r);
                 h.apply(&a, &r, &mut z, &mut work).unwrap();
                 x.iter_mut().zip(&z).for_each(|(x, z)| *x += z);
             }
