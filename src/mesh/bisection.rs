@@ -99,6 +99,9 @@ fn kuhn_grid(lo: DVec3, hi: DVec3, h: f64, node_limit: usize) -> Result<(Vec<DVe
     Ok((nodes, tets))
 }
 
+/// Room for the split edges of one closure cascade (they rarely number more than a few dozen).
+const CASCADE_CAPACITY: usize = 256;
+
 /// One key per undirected edge.
 pub(crate) fn edge_key(a: u32, b: u32) -> u64 {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
@@ -157,6 +160,36 @@ impl Incidence {
     }
 }
 
+/// A set of tet indices as a bitmap: inserting is one bit, and listing the set in ascending order is one pass
+/// over the words (a sort of millions of repeated indices per generation cost more).
+#[derive(Default)]
+struct TetSet {
+    words: Vec<u64>,
+}
+
+impl TetSet {
+    fn insert(&mut self, tet: u32) {
+        let word = tet as usize / 64;
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        self.words[word] |= 1 << (tet % 64);
+    }
+
+    /// The members in ascending order; the set is left empty.
+    fn take_sorted(&mut self) -> Vec<u32> {
+        let mut members = Vec::new();
+        for (w, word) in self.words.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                members.push((w * 64) as u32 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        members
+    }
+}
+
 /// A tet that may carry a hanging node: known to hold the split `edge`, or (None) to be checked on all six.
 struct Hanging {
     tet: u32,
@@ -175,6 +208,9 @@ struct Refiner<'a> {
     tags: Vec<u8>,
     /// Tets incident to each node, to find the tets sharing a freshly split edge.
     incident: Incidence,
+    /// The edges split in the current closure cascade (one marked tet and the bisections it forces) and their
+    /// midpoints. When a cascade ends the mesh is conforming, so no tet holds any of these edges any more: the
+    /// map is emptied then and stays small enough to sit in cache.
     midpoints: FxHashMap<u64, u32>,
     size: &'a (dyn Fn(DVec3) -> f64 + Sync),
     node_limit: usize,
@@ -207,6 +243,15 @@ impl Refiner<'_> {
         spread(q(t.x)) | spread(q(t.y)) << 1 | spread(q(t.z)) << 2
     }
 
+    /// Forgets the cascade's split edges (none is held by a tet any more); a map grown by a rare long cascade
+    /// is shrunk so that emptying it stays cheap.
+    fn end_cascade(&mut self) {
+        self.midpoints.clear();
+        if self.midpoints.capacity() > 4 * CASCADE_CAPACITY {
+            self.midpoints.shrink_to(CASCADE_CAPACITY);
+        }
+    }
+
     fn has_hanging_node(&self, t: usize) -> bool {
         let v = self.tets[t];
         TET_EDGES.iter().any(|&[i, j]| self.midpoints.contains_key(&edge_key(v[i], v[j])))
@@ -221,7 +266,7 @@ impl Refiner<'_> {
         &mut self,
         t: usize,
         conforming: bool,
-        changed: &mut Vec<u32>,
+        changed: &mut TetSet,
         hanging: &mut Vec<Hanging>,
     ) -> Result<(), MeshError> {
         let v = self.tets[t];
@@ -270,7 +315,8 @@ impl Refiner<'_> {
         }
         self.incident.push(z, t as u32);
         self.incident.push(z, c);
-        changed.extend([t as u32, c]);
+        changed.insert(t as u32);
+        changed.insert(c);
         if !conforming {
             hanging.extend([t as u32, c].map(|tet| Hanging { tet, edge: None }));
         }
@@ -284,6 +330,7 @@ impl Refiner<'_> {
     /// target, and its numbering depends only on that order, not on the number of threads.
     fn refine(&mut self, scale: f64, progress: &mut dyn FnMut(MeshProgress)) -> Result<(), MeshError> {
         let mut pending: Vec<u32> = (0..self.tets.len() as u32).collect();
+        let mut changed = TetSet::default();
         let mut generation = 0;
         while !pending.is_empty() {
             let mut marked: Vec<(u64, u32, [u32; 4])> = pending
@@ -297,7 +344,6 @@ impl Refiner<'_> {
             // In space-filling-curve order, consecutive bisections touch nearby nodes and tets, so the sequential
             // part works in cache; ties keep index order, so the order does not depend on the threads.
             marked.par_sort_unstable_by_key(|&(code, t, _)| (code, t));
-            let mut changed = Vec::new();
             let mut hanging = Vec::new();
             for (_, t, tet) in marked {
                 // A closure bisection earlier in this generation replaced it: its children are on `changed`.
@@ -315,10 +361,9 @@ impl Refiner<'_> {
                         self.bisect(u as usize, false, &mut changed, &mut hanging)?;
                     }
                 }
+                self.end_cascade();
             }
-            changed.sort_unstable();
-            changed.dedup();
-            pending = changed;
+            pending = changed.take_sorted();
             generation += 1;
             progress(MeshProgress {
                 stage: "refine",
@@ -352,8 +397,8 @@ pub fn refine_box(
 ) -> Result<BisectionHierarchy, MeshError> {
     let NodeBudget { limit: node_limit, expected: expected_nodes } = budget;
     let (mut nodes, mut tets) = kuhn_grid(lo, hi, h_max, node_limit)?;
-    // Room for the expected mesh up front: growing these (and rehashing the midpoints) is a large share of
-    // the refinement's time otherwise. Bisection meshes have about 5.2 tets per node.
+    // Room for the expected mesh up front: growing these is a large share of the refinement's time
+    // otherwise. Bisection meshes have about 5.2 tets per node.
     let expected = expected_nodes.min(node_limit);
     nodes.reserve(expected.saturating_sub(nodes.len()));
     tets.reserve((expected * 26 / 5).saturating_sub(tets.len()));
@@ -380,7 +425,7 @@ pub fn refine_box(
         tags,
         tets,
         incident,
-        midpoints: FxHashMap::with_capacity_and_hasher(expected, Default::default()),
+        midpoints: FxHashMap::with_capacity_and_hasher(CASCADE_CAPACITY, Default::default()),
         size,
         node_limit,
     };

@@ -70,42 +70,51 @@ pub fn dihedral_extremes_deg(p: [DVec3; 4]) -> (f64, f64) {
 
 impl MeshQuality {
     pub fn of(mesh: &Mesh) -> MeshQuality {
+        // Extremes are folded as squared edge lengths and normal cosines (both monotone in what is reported), so
+        // the square roots and arc cosines run once per mesh instead of once per tet.
         struct Acc {
-            h: (f64, f64),
-            dihedral: (f64, f64),
+            squared_edge: (f64, f64),
+            cosine: (f64, f64),
             min_volume: f64,
             volume: f64,
         }
-        let empty = || Acc { h: (f64::INFINITY, 0.0), dihedral: (180.0, 0.0), min_volume: f64::INFINITY, volume: 0.0 };
+        let empty =
+            || Acc { squared_edge: (f64::INFINITY, 0.0), cosine: (1.0, -1.0), min_volume: f64::INFINITY, volume: 0.0 };
         let acc = (0..mesh.tets.len())
             .into_par_iter()
             .fold(empty, |mut acc, t| {
                 let p = mesh.tet_points(t);
                 for [i, j] in TET_EDGES {
-                    let len = (p[i] - p[j]).length();
-                    acc.h = (acc.h.0.min(len), acc.h.1.max(len));
+                    let len = (p[i] - p[j]).length_squared();
+                    acc.squared_edge = (acc.squared_edge.0.min(len), acc.squared_edge.1.max(len));
                 }
-                let (low, high) = dihedral_extremes_deg(p);
-                acc.dihedral = (acc.dihedral.0.min(low), acc.dihedral.1.max(high));
+                for c in normal_cosines(p) {
+                    acc.cosine = (acc.cosine.0.min(c), acc.cosine.1.max(c));
+                }
                 let v = mesh.tet_volume(t);
                 acc.min_volume = acc.min_volume.min(v);
                 acc.volume += v;
                 acc
             })
             .reduce(empty, |a, b| Acc {
-                h: (a.h.0.min(b.h.0), a.h.1.max(b.h.1)),
-                dihedral: (a.dihedral.0.min(b.dihedral.0), a.dihedral.1.max(b.dihedral.1)),
+                squared_edge: (a.squared_edge.0.min(b.squared_edge.0), a.squared_edge.1.max(b.squared_edge.1)),
+                cosine: (a.cosine.0.min(b.cosine.0), a.cosine.1.max(b.cosine.1)),
                 min_volume: a.min_volume.min(b.min_volume),
                 volume: a.volume + b.volume,
             });
+        let dihedral = if mesh.tets.is_empty() {
+            (180.0, 0.0)
+        } else {
+            (dihedral_of_cosine(acc.cosine.0), dihedral_of_cosine(acc.cosine.1))
+        };
         MeshQuality {
             nodes: mesh.nodes.len(),
             tets: mesh.tets.len(),
             boundary_faces: mesh.boundary_faces.len(),
-            h_min_m: acc.h.0,
-            h_max_m: acc.h.1,
-            min_dihedral_deg: acc.dihedral.0,
-            max_dihedral_deg: acc.dihedral.1,
+            h_min_m: acc.squared_edge.0.sqrt(),
+            h_max_m: acc.squared_edge.1.sqrt(),
+            min_dihedral_deg: dihedral.0,
+            max_dihedral_deg: dihedral.1,
             min_volume_m3: acc.min_volume,
             volume_m3: acc.volume,
             ungrouped_boundary_faces: match mesh.boundary_tag(super::gmsh::UNGROUPED) {

@@ -11,6 +11,7 @@ use super::index::{Aabb, BucketGrid};
 use super::{ImplicitDomain, Surface};
 use crate::mesh::geometry::MeshControls;
 use glam::DVec3;
+use rayon::prelude::*;
 
 /// The ball whose sphere is cut into the mesh for a surface: the sphere itself, or for a disk a spherical
 /// cap standing on the disk's circle. The cap is a hemisphere unless that would reach the first plane; then
@@ -187,44 +188,57 @@ impl SizeField {
     }
 
     /// The node count the size field implies, [`NODES_PER_INVERSE_CUBE`] times the integral of h^-3 over the box,
-    /// by adaptive octree integration: a box no surface influences is integrated exactly (h depends on z alone
-    /// there); others are split until h varies by less than a factor 1.5 over them. Stops as soon as the count
+    /// by adaptive octree integration (see [`SizeField::integral_inverse_cube`]). Stops as soon as the count
     /// passes `limit`, so absurd sizes are refused at once: the result is then a lower bound and `complete` is
     /// false.
     pub fn estimate_nodes(&self, limit: f64) -> NodeEstimate {
+        let nodes = NODES_PER_INVERSE_CUBE * self.integral_inverse_cube(self.domain, 0, limit / NODES_PER_INVERSE_CUBE);
+        NodeEstimate { nodes, complete: nodes <= limit }
+    }
+
+    /// The integral of h^-3 over `b`: a box no surface influences is integrated exactly (h depends on z alone
+    /// there); others are split until h varies by less than a factor 1.5 over them. Boxes over many grid cells
+    /// are split without bounding h first, and their octants integrated in parallel; the octants' integrals are
+    /// added in octant order, so the sum does not depend on the threads. Once a partial sum passes `limit` the
+    /// rest of the box is skipped: the result is then a lower bound above `limit`.
+    fn integral_inverse_cube(&self, b: Aabb, depth: u32, limit: f64) -> f64 {
         const MAX_DEPTH: u32 = 48;
         // Boxes over more cells than this are split without bounding h over them first.
         const BOUNDED_CELLS: usize = 64;
-        let mut stack = vec![(self.domain, 0u32)];
-        let mut nodes = 0.0;
-        while let Some((b, depth)) = stack.pop() {
-            let size = b.hi - b.lo;
-            let count = if !self.grid.any_in(&b) {
-                Some(size.x * size.y * self.background.integral_inverse_cube(b.lo.z, b.hi.z))
-            } else if depth >= MAX_DEPTH {
-                Some(size.x * size.y * size.z / self.at(b.center()).powi(3))
-            } else if self.grid.cells_in(&b) > BOUNDED_CELLS {
-                None
-            } else {
-                let (low, high) = self.bounds_over(&b);
-                (high <= 1.5 * low).then(|| size.x * size.y * size.z / self.at(b.center()).powi(3))
-            };
-            if let Some(count) = count {
-                nodes += NODES_PER_INVERSE_CUBE * count;
-                if !(nodes <= limit) {
-                    return NodeEstimate { nodes, complete: false };
-                }
-                continue;
-            }
-            let mid = b.center();
-            for octant in 0..8 {
-                let pick =
-                    |a: usize, bit: usize| if octant >> bit & 1 == 0 { (b.lo[a], mid[a]) } else { (mid[a], b.hi[a]) };
-                let (x, y, z) = (pick(0, 0), pick(1, 1), pick(2, 2));
-                stack.push((Aabb { lo: DVec3::new(x.0, y.0, z.0), hi: DVec3::new(x.1, y.1, z.1) }, depth + 1));
+        let size = b.hi - b.lo;
+        let by_centre = || size.x * size.y * size.z / self.at(b.center()).powi(3);
+        if !self.grid.any_in(&b) {
+            return size.x * size.y * self.background.integral_inverse_cube(b.lo.z, b.hi.z);
+        }
+        if depth >= MAX_DEPTH {
+            return by_centre();
+        }
+        let large = self.grid.cells_in(&b) > BOUNDED_CELLS;
+        if !large {
+            let (low, high) = self.bounds_over(&b);
+            if high <= 1.5 * low {
+                return by_centre();
             }
         }
-        NodeEstimate { nodes, complete: true }
+        let mid = b.center();
+        let octant = |octant: usize| {
+            let pick = |a: usize| if octant >> a & 1 == 0 { (b.lo[a], mid[a]) } else { (mid[a], b.hi[a]) };
+            let (x, y, z) = (pick(0), pick(1), pick(2));
+            Aabb { lo: DVec3::new(x.0, y.0, z.0), hi: DVec3::new(x.1, y.1, z.1) }
+        };
+        if large {
+            let parts: Vec<f64> =
+                (0..8).into_par_iter().map(|o| self.integral_inverse_cube(octant(o), depth + 1, limit)).collect();
+            return parts.iter().sum();
+        }
+        let mut sum = 0.0;
+        for o in 0..8 {
+            sum += self.integral_inverse_cube(octant(o), depth + 1, limit - sum);
+            if !(sum <= limit) {
+                break;
+            }
+        }
+        sum
     }
 }
 
