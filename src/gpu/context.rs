@@ -88,8 +88,12 @@ fn preference(device_type: wgpu::DeviceType) -> u8 {
     }
 }
 
-/// A device, its queue, and the kernels compiled for it.
-pub struct GpuContext {
+/// A device, its queue, and the kernels compiled for it. Cloning shares them (one `Arc`), so a system or a
+/// solver keeps its own handle and needs no borrow of whoever opened the device.
+#[derive(Clone)]
+pub struct GpuContext(Arc<ContextState>);
+
+pub struct ContextState {
     device: wgpu::Device,
     queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
@@ -102,6 +106,14 @@ pub struct GpuContext {
     staging: Mutex<Option<wgpu::Buffer>>,
     /// Set by the device-lost callback and the uncaptured-error handler; checked after every wait.
     fault: Arc<Mutex<Option<GpuError>>>,
+}
+
+impl std::ops::Deref for GpuContext {
+    type Target = ContextState;
+
+    fn deref(&self) -> &ContextState {
+        &self.0
+    }
 }
 
 impl GpuContext {
@@ -185,7 +197,7 @@ impl GpuContext {
             .min(limits.max_compute_workgroups_per_dimension)
             .max(1);
         let kernels_f32 = KernelSet::new(&device, Real::F32)?;
-        Ok(GpuContext {
+        Ok(GpuContext(Arc::new(ContextState {
             device,
             queue,
             info: adapter.get_info(),
@@ -197,7 +209,7 @@ impl GpuContext {
             kernels_f64: OnceLock::new(),
             staging: Mutex::new(None),
             fault,
-        })
+        })))
     }
 
     /// "name (backend)", as solve reports name the device.

@@ -19,48 +19,26 @@ pub enum BackendError {
     Gpu(#[from] GpuError),
 }
 
-/// A GPU solver that owns its device (the pipeline keeps one for all the solves of a run).
-struct OwnedGpuSolver {
-    context: GpuContext,
-    precision: Precision,
-    check_every: usize,
-    /// The AMG setup cache, when AMG preconditions.
-    amg: Option<AmgSolver>,
-}
-
-impl OwnedGpuSolver {
-    fn open(settings: &SolverSettings, allow_software: bool) -> Result<OwnedGpuSolver, GpuError> {
-        let request = GpuRequest {
-            adapter: settings.adapter.clone(),
-            allow_software,
-            require_f64: settings.precision == Precision::F64,
-            ..GpuRequest::default()
-        };
-        Ok(OwnedGpuSolver {
-            context: GpuContext::new(&request)?,
-            precision: settings.precision,
-            check_every: settings.check_every,
-            amg: (settings.preconditioner == PreconditionerKind::Amg).then(|| AmgSolver::new(gpu_amg_options())),
-        })
-    }
-}
-
-impl SymmetricSolver for OwnedGpuSolver {
-    fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
-        let mut solver = GpuSolver::new(&self.context, self.precision).with_check_every(self.check_every);
-        if let Some(cache) = self.amg.take() {
-            solver = solver.with_amg(cache);
-        }
-        let result = solver.solve(a, b, x, options);
-        self.amg = solver.into_amg();
-        result
-    }
+/// The GPU solver of a run on its own device (the pipeline keeps it for all the solves of the run, so a
+/// re-solve of the same matrix reuses the uploaded system and the AMG setup).
+fn open_gpu(settings: &SolverSettings, allow_software: bool) -> Result<GpuSolver, GpuError> {
+    let request = GpuRequest {
+        adapter: settings.adapter.clone(),
+        allow_software,
+        require_f64: settings.precision == Precision::F64,
+        ..GpuRequest::default()
+    };
+    let solver = GpuSolver::new(&GpuContext::new(&request)?, settings.precision).with_check_every(settings.check_every);
+    Ok(match settings.preconditioner {
+        PreconditionerKind::Amg => solver.with_amg(AmgSolver::new(gpu_amg_options())),
+        PreconditionerKind::Jacobi => solver,
+    })
 }
 
 /// `auto` with a GPU: a GPU-side failure is reported once and the CPU takes over for this and later solves.
 /// Convergence failures are not GPU failures and are passed on.
 struct GpuWithCpuFallback {
-    gpu: Option<OwnedGpuSolver>,
+    gpu: Option<GpuSolver>,
     cpu: Box<dyn SymmetricSolver>,
     notice: Box<dyn FnMut(&str)>,
 }
@@ -97,8 +75,8 @@ pub fn select(
 ) -> Result<Box<dyn SymmetricSolver>, BackendError> {
     match settings.backend {
         Backend::Cpu => Ok(cpu_solver(settings)),
-        Backend::Gpu => Ok(Box::new(OwnedGpuSolver::open(settings, true)?)),
-        Backend::Auto => match OwnedGpuSolver::open(settings, false) {
+        Backend::Gpu => Ok(Box::new(open_gpu(settings, true)?)),
+        Backend::Auto => match open_gpu(settings, false) {
             Ok(gpu) => Ok(Box::new(GpuWithCpuFallback { gpu: Some(gpu), cpu: cpu_solver(settings), notice })),
             Err(reason) => {
                 notice(&format!("no usable hardware GPU ({reason}); solving on the CPU"));

@@ -5,7 +5,7 @@ use super::real::Real;
 use super::system::GpuSystem;
 use super::GpuError;
 use crate::solver::amg::AmgOptions;
-use crate::solver::cpu::{norm, AmgSolver};
+use crate::solver::cpu::{fingerprint, norm, AmgSolver};
 use crate::solver::settings::{Precision, DEFAULT_CHECK_EVERY};
 use crate::solver::sparse::CsrMatrix;
 use crate::solver::{CgOptions, CgReport, PreconditionerReport, SolveError, SymmetricSolver};
@@ -22,14 +22,16 @@ const MAX_STALLED_STEPS: usize = 3;
 const F32_RTOL_FLOOR: f64 = 1e-7;
 
 /// PCG on the GPU, preconditioned by Jacobi or, with [`GpuSolver::with_amg`], by an AMG V-cycle (setup on the
-/// CPU, kept for later solves of the same matrix).
-pub struct GpuSolver<'a> {
-    ctx: &'a GpuContext,
+/// CPU). The uploaded system (matrix, hierarchy, workspace) is kept for later solves of the same matrix (same
+/// [`fingerprint`]): the re-solves of an analysis only upload their right-hand sides.
+pub struct GpuSolver {
+    ctx: GpuContext,
     precision: Precision,
     check_every: usize,
-    last_chunk_count: usize,
-    last_vector_chunk_count: usize,
     amg: Option<AmgSolver>,
+    /// The system of the last matrix solved, with that matrix's fingerprint.
+    uploaded: Option<(u64, GpuSystem)>,
+    uploads: usize,
 }
 
 /// The hierarchy options of the GPU cycle: a V-cycle (the K-cycle's inner Krylov steps are not on the GPU).
@@ -41,27 +43,23 @@ fn backend(error: GpuError) -> SolveError {
     SolveError::Backend(error.to_string())
 }
 
-impl<'a> GpuSolver<'a> {
-    pub fn new(ctx: &'a GpuContext, precision: Precision) -> GpuSolver<'a> {
+impl GpuSolver {
+    pub fn new(ctx: &GpuContext, precision: Precision) -> GpuSolver {
         GpuSolver {
-            ctx,
+            ctx: ctx.clone(),
             precision,
             check_every: DEFAULT_CHECK_EVERY,
-            last_chunk_count: 0,
-            last_vector_chunk_count: 0,
             amg: None,
+            uploaded: None,
+            uploads: 0,
         }
     }
 
     /// Precondition with AMG; `cache` holds the setup of earlier solves (reused for the same matrix).
     pub fn with_amg(mut self, cache: AmgSolver) -> Self {
         self.amg = Some(cache);
+        self.uploaded = None;
         self
-    }
-
-    /// The AMG setup cache back, to keep for the next solver of the same context.
-    pub fn into_amg(self) -> Option<AmgSolver> {
-        self.amg
     }
 
     /// Read the convergence scalars back every `check_every` iterations (at least 1).
@@ -72,13 +70,18 @@ impl<'a> GpuSolver<'a> {
 
     /// Matrix row chunks of the last solve (more than one when the matrix exceeded the binding limit).
     pub fn last_chunk_count(&self) -> usize {
-        self.last_chunk_count
+        self.uploaded.as_ref().map_or(0, |(_, system)| system.chunk_count())
     }
 
     /// Vector chunks (and SpMV x bindings) of the last solve (more than one when a vector exceeded the
     /// binding limit).
     pub fn last_vector_chunk_count(&self) -> usize {
-        self.last_vector_chunk_count
+        self.uploaded.as_ref().map_or(0, |(_, system)| system.vector_chunk_count())
+    }
+
+    /// How many systems this solver has uploaded: one per distinct matrix solved in a row.
+    pub fn uploads(&self) -> usize {
+        self.uploads
     }
 
     fn real(&self) -> Real {
@@ -89,7 +92,7 @@ impl<'a> GpuSolver<'a> {
     }
 }
 
-impl SymmetricSolver for GpuSolver<'_> {
+impl SymmetricSolver for GpuSolver {
     /// Mixed: each refinement step computes r = b - A x in f64 on the CPU, solves A d = r on the GPU in f32
     /// to [`MIXED_INNER_RTOL`], and adds d in f64, until the true relative residual meets the target.
     /// F32 and F64 do a single such step with the target as inner tolerance.
@@ -103,14 +106,20 @@ impl SymmetricSolver for GpuSolver<'_> {
         let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
         let real = self.real();
         let prepared = self.amg.as_mut().map(|cache| cache.prepare(a)).transpose()?;
-        let system =
-            GpuSystem::with_preconditioner(self.ctx, a, real, prepared.as_ref().map(|(h, _)| *h)).map_err(backend)?;
+        let key = fingerprint(a);
+        if self.uploaded.as_ref().is_none_or(|(uploaded, _)| *uploaded != key) {
+            // The old system's GPU memory goes before the new one is allocated.
+            self.uploaded = None;
+            let hierarchy = prepared.as_ref().map(|(h, _)| *h);
+            let system = GpuSystem::with_preconditioner(&self.ctx, a, real, hierarchy).map_err(backend)?;
+            self.uploaded = Some((key, system));
+            self.uploads += 1;
+        }
+        let system = &self.uploaded.as_ref().expect("uploaded above").1;
         let preconditioner = match &prepared {
             Some((hierarchy, reused)) => PreconditionerReport::amg(hierarchy, *reused),
             None => PreconditionerReport::jacobi(),
         };
-        self.last_chunk_count = system.chunk_count();
-        self.last_vector_chunk_count = system.vector_chunk_count();
 
         let mut residual = vec![0.0; a.nrows];
         a.residual(b, x, &mut residual);

@@ -121,3 +121,28 @@ fn mixed_precision_amg_on_the_gpu_matches_the_cpu_on_the_interlayer_case_in_chun
     let chunks = gpu_amg_matches_cpu(&case, &ctx);
     assert!(chunks > 1, "{chunks} chunk");
 }
+
+/// Re-solves of the same matrix (what lithiation, voids and paper mode do) reuse the uploaded system and the
+/// hierarchy, and still match the CPU; a different matrix gets a fresh upload.
+#[test]
+fn re_solves_of_one_matrix_reuse_the_uploaded_system() {
+    let Some(ctx) = test_context() else { return };
+    let options = ionflux::solver::CgOptions { rtol: 1e-10, atol: 0.0, max_iter: 2_000 };
+    let mut solver = GpuSolver::new(&ctx, Precision::Mixed).with_amg(AmgSolver::new(gpu_amg_options()));
+    let mut cpu = AmgSolver::default();
+    let mut solve_and_compare = |a: &CsrMatrix, seed: u64| {
+        let b = seeded_vector(a.nrows, seed);
+        let (mut x, mut want) = (vec![0.0; a.nrows], vec![0.0; a.nrows]);
+        let report = ionflux::solver::SymmetricSolver::solve(&mut solver, a, &b, &mut x, &options).unwrap();
+        ionflux::solver::SymmetricSolver::solve(&mut cpu, a, &b, &mut want, &options).unwrap();
+        let diff = relative_diff(&x, &want);
+        assert!(diff < 1e-8, "seed {seed}: {diff:e}");
+        (report.preconditioner.reused, solver.uploads())
+    };
+    let first = jump_laplacian(16);
+    assert_eq!(solve_and_compare(&first, 1), (false, 1));
+    assert_eq!(solve_and_compare(&first, 2), (true, 1));
+    assert_eq!(solve_and_compare(&first, 3), (true, 1));
+    let second = CsrMatrix::laplacian_7point(12, 14, 16);
+    assert_eq!(solve_and_compare(&second, 4), (false, 2));
+}

@@ -4,7 +4,7 @@ use super::GpuSystem;
 use crate::gpu::layout::CgScalars;
 use crate::gpu::GpuError;
 
-impl GpuSystem<'_> {
+impl GpuSystem {
     /// y = A x (the SpMV kernel alone).
     pub fn spmv(&self, x: &[f64]) -> Result<Vec<f64>, GpuError> {
         self.upload(&self.p, x);
@@ -51,7 +51,7 @@ impl GpuSystem<'_> {
     pub fn amg_cycle(&self, r: &[f64]) -> Result<Vec<f64>, GpuError> {
         let amg = self.amg.as_ref().ok_or_else(|| GpuError::Backend("the system has no hierarchy".into()))?;
         self.upload(&self.r, r);
-        self.ctx.run(|pass| amg.cycle.record_cycle(self.ctx, self.kernels(), pass, 0), 1)?;
+        self.ctx.run(|pass| amg.cycle.record_cycle(&self.ctx, self.kernels(), pass, 0), 1)?;
         self.download(&amg.z)
     }
 }

@@ -140,8 +140,8 @@ pub(crate) const STORAGE: BufferUsages =
     BufferUsages::STORAGE.union(BufferUsages::COPY_DST).union(BufferUsages::COPY_SRC);
 
 /// A matrix and its PCG workspace on the GPU.
-pub struct GpuSystem<'a> {
-    ctx: &'a GpuContext,
+pub struct GpuSystem {
+    ctx: GpuContext,
     real: Real,
     n: usize,
     chunks: Vec<MatrixChunk>,
@@ -174,20 +174,20 @@ fn entries_binding<'b>(buffer: &'b wgpu::Buffer, entries: &Range<usize>, real: R
     })
 }
 
-impl<'a> GpuSystem<'a> {
+impl GpuSystem {
     /// Uploads `a` (rounded to `real`) and allocates the Jacobi-PCG workspace.
-    pub fn new(ctx: &'a GpuContext, a: &CsrMatrix, real: Real) -> Result<GpuSystem<'a>, GpuError> {
+    pub fn new(ctx: &GpuContext, a: &CsrMatrix, real: Real) -> Result<GpuSystem, GpuError> {
         Self::with_preconditioner(ctx, a, real, None)
     }
 
     /// Uploads `a` and, with a hierarchy (built from `a` on the CPU), its levels: PCG is then preconditioned by
     /// the hierarchy's V-cycle, else by Jacobi.
     pub fn with_preconditioner(
-        ctx: &'a GpuContext,
+        ctx: &GpuContext,
         a: &CsrMatrix,
         real: Real,
         hierarchy: Option<&Hierarchy>,
-    ) -> Result<GpuSystem<'a>, GpuError> {
+    ) -> Result<GpuSystem, GpuError> {
         let kernels = ctx.kernels(real)?;
         let n = a.nrows;
         let vector_bytes = n as u64 * real.bytes();
@@ -310,7 +310,7 @@ impl<'a> GpuSystem<'a> {
         };
 
         Ok(GpuSystem {
-            ctx,
+            ctx: ctx.clone(),
             real,
             n,
             inv_diag,
@@ -358,7 +358,7 @@ impl<'a> GpuSystem<'a> {
     }
 
     fn record_spmv(&self, pass: &mut wgpu::ComputePass) {
-        record_spmv(self.ctx, self.kernels(), pass, &self.chunks);
+        record_spmv(&self.ctx, self.kernels(), pass, &self.chunks);
     }
 
     /// An element-wise kernel over every vector chunk, each with its own bind group.
@@ -413,7 +413,7 @@ impl<'a> GpuSystem<'a> {
 
     /// z = B r by the V-cycle, then the partials of (r.z, r.r) reduced into the scalars.
     fn record_preconditioner(&self, pass: &mut wgpu::ComputePass, amg: &AmgPcg) {
-        amg.cycle.record_cycle(self.ctx, self.kernels(), pass, 0);
+        amg.cycle.record_cycle(&self.ctx, self.kernels(), pass, 0);
         self.dispatch(pass, Kernel::DotPartial, &amg.rz_dot, reduction_workgroups_for(self.n));
         self.dispatch(pass, Kernel::ReduceFinal, &self.reduce_bind_group, 1);
     }

@@ -17,7 +17,7 @@ pub enum TimedOp {
     CgIteration,
 }
 
-impl GpuSystem<'_> {
+impl GpuSystem {
     /// Wall seconds per `op`, averaged over `repeats` runs recorded in one submission (after a warm-up).
     pub fn seconds_per(&self, op: TimedOp, repeats: usize) -> Result<f64, GpuError> {
         let ones = vec![1.0; self.n];
