@@ -36,6 +36,8 @@ pub struct GpuSolver {
 
 /// The hierarchy options of the GPU cycle: a V-cycle (the K-cycle's inner Krylov steps are not on the GPU).
 pub fn gpu_amg_options() -> AmgOptions {
+    // The default 3 coarse passes, measured on llvmpipe (default case, mixed): 62 inner iterations in 10.1 s,
+    // against 56 in 12.8 s with 2 (fewer, smaller levels: fewer dispatches per cycle).
     AmgOptions { kcycle_levels: 0, ..AmgOptions::default() }
 }
 

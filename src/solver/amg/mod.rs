@@ -1,6 +1,6 @@
 //! Aggregation-based algebraic multigrid as a preconditioner (Notay's AGMG design): double pairwise aggregation
-//! (about 4x coarsening per level), unsmoothed piecewise-constant prolongation stored as one aggregate index per
-//! row, Galerkin coarse operators, l1-Jacobi smoothing (2 sweeps before, 2 after), a K-cycle (two flexible CG
+//! from the finest level (about 3-4x coarsening), triple below it (about 7x), unsmoothed piecewise-constant
+//! prolongation stored as one aggregate index per row, Galerkin coarse operators, l1-Jacobi smoothing (2 sweeps before, 2 after), a K-cycle (two flexible CG
 //! steps on each coarse level, with the cycle of the next level as their preconditioner) and a dense Cholesky
 //! solve on the coarsest level. The setup runs once per matrix; [`Hierarchy::apply`] is one cycle, with scratch
 //! passed in. The cycle varies from one application to the next, so the outer solver is flexible CG.
@@ -24,8 +24,10 @@ use std::time::Instant;
 pub struct AmgOptions {
     /// A coupling is strong when at least this fraction of its row's strongest.
     pub strength: f64,
-    /// Pairwise matching passes per level (2: aggregates of up to 4).
+    /// Pairwise matching passes from the finest level to the first coarse one (2: aggregates of up to 4).
     pub passes: usize,
+    /// Passes between coarser levels (3: aggregates of up to 8).
+    pub coarse_passes: usize,
     /// Coarsen until a level has at most this many unknowns; it is then solved directly.
     pub coarse_size: usize,
     /// Smoothing sweeps before and after the coarse correction.
@@ -41,13 +43,20 @@ impl Default for AmgOptions {
     fn default() -> Self {
         AmgOptions {
             strength: 0.25,
+            // Measured at t = 0.5 (844,723 unknowns) and t = 0.25 (6.2 M): 2 passes on every level take 20 and 24
+            // iterations, operator complexity 1.46; 3 below the first coarse level take 21 and 24 iterations,
+            // complexity 1.39, two levels fewer, and 10-20 % less solve time (the K-cycle's coarse steps are
+            // cheaper). 3 passes on the finest level too: 25-27 iterations at t = 0.5 (too close to the bound).
             passes: 2,
+            coarse_passes: 3,
             // Measured on the default case at t = 1 and 0.5: 300 rather than AGMG's ~1000 saves a level's worth
             // of dense solve per cycle at no cost in iterations.
             coarse_size: 300,
             sweeps: 2,
             max_levels: 20,
-            kcycle_tolerance: 0.25,
+            // With 3 coarse passes, 0.1 (a second inner step more often) was as fast as 0.25 and kept the count
+            // lower.
+            kcycle_tolerance: 0.1,
             // Every coarse level: a V-cycle below level 2 saved 10 % per cycle but added iterations with the mesh
             // (t = 0.5: 22 vs 20), and the count must stay flat.
             kcycle_levels: usize::MAX,
@@ -140,7 +149,8 @@ impl Hierarchy {
             // operator is the Galerkin operator of the composed aggregation (P2^T (P1^T A P1) P2 = P^T A P).
             let mut aggregates = pair(current, options.strength);
             let mut matrix = coarse_operator(current, &aggregates);
-            for _ in 1..options.passes {
+            let passes = if level == 0 { options.passes } else { options.coarse_passes };
+            for _ in 1..passes {
                 let next = pair(&matrix, options.strength);
                 matrix = coarse_operator(&matrix, &next);
                 aggregates = aggregates.then(&next);
@@ -382,14 +392,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_laplacian_coarsens_about_fourfold_per_level_to_a_direct_solve() {
+    fn a_laplacian_coarsens_about_fourfold_then_eightfold_per_level_to_a_direct_solve() {
         let a = CsrMatrix::laplacian_7point(30, 30, 30);
         let h = Hierarchy::new(&a, AmgOptions::default()).unwrap();
         let levels = h.levels();
         assert!(levels.len() >= 3, "{levels:?}");
-        for pair in levels.windows(2) {
+        for (level, pair) in levels.windows(2).enumerate() {
             let ratio = pair[0].unknowns as f64 / pair[1].unknowns as f64;
-            assert!(ratio > 2.5 && ratio < 4.5, "coarsening {ratio} in {levels:?}");
+            // Pairwise matching at most halves per pass: 2 passes from the finest level, 3 below it.
+            let (low, high) = if level == 0 { (2.5, 4.0) } else { (4.5, 8.0) };
+            assert!(ratio > low && ratio <= high, "coarsening {ratio} below level {level} in {levels:?}");
         }
         assert!(levels.last().unwrap().unknowns <= AmgOptions::default().coarse_size);
         assert!(h.operator_complexity() < 1.6, "{}", h.operator_complexity());
