@@ -176,6 +176,10 @@ impl TetSet {
         self.words[word] |= 1 << (tet % 64);
     }
 
+    fn contains(&self, tet: u32) -> bool {
+        self.words.get(tet as usize / 64).is_some_and(|word| word >> (tet % 64) & 1 == 1)
+    }
+
     /// The members in ascending order; the set is left empty.
     fn take_sorted(&mut self) -> Vec<u32> {
         let mut members = Vec::new();
@@ -325,29 +329,28 @@ impl Refiner<'_> {
 
     /// Refines until every tet has mean edge <= scale x target and no tet has a hanging node. Generation by
     /// generation: the size test of every tet made in the last generation runs in parallel, then the tets that
-    /// fail it are bisected in index order, with the conforming closure (tets with a hanging node are bisected
-    /// until none is left). The result is the unique coarsest conforming refinement that meets the size
-    /// target, and its numbering depends only on that order, not on the number of threads.
+    /// fail it are bisected in the Morton order of their first vertex (ties by index), each with its conforming
+    /// closure (tets with a hanging node are bisected until none is left). The result is the unique coarsest
+    /// conforming refinement that meets the size target, and its numbering depends only on that order, not on
+    /// the number of threads.
     fn refine(&mut self, scale: f64, progress: &mut dyn FnMut(MeshProgress)) -> Result<(), MeshError> {
         let mut pending: Vec<u32> = (0..self.tets.len() as u32).collect();
         let mut changed = TetSet::default();
         let mut generation = 0;
         while !pending.is_empty() {
-            let mut marked: Vec<(u64, u32, [u32; 4])> = pending
+            let mut marked: Vec<(u64, u32)> = pending
                 .par_iter()
                 .filter(|&&t| self.too_large(t as usize, scale))
-                .map(|&t| {
-                    let tet = self.tets[t as usize];
-                    (self.morton(self.nodes[tet[0] as usize]), t, tet)
-                })
+                .map(|&t| (self.morton(self.nodes[self.tets[t as usize][0] as usize]), t))
                 .collect();
             // In space-filling-curve order, consecutive bisections touch nearby nodes and tets, so the sequential
             // part works in cache; ties keep index order, so the order does not depend on the threads.
-            marked.par_sort_unstable_by_key(|&(code, t, _)| (code, t));
+            marked.par_sort_unstable();
             let mut hanging = Vec::new();
-            for (_, t, tet) in marked {
-                // A closure bisection earlier in this generation replaced it: its children are on `changed`.
-                if self.tets[t as usize] == tet {
+            for (_, t) in marked {
+                // A closure bisection earlier in this generation replaced it (the first child took its index):
+                // its children are already in `changed`, for the next generation's size test.
+                if !changed.contains(t) {
                     self.bisect(t as usize, true, &mut changed, &mut hanging)?;
                 }
                 while let Some(Hanging { tet: u, edge }) = hanging.pop() {
