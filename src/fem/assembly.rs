@@ -1,5 +1,5 @@
 //! Two-phase parallel assembly: the CSR pattern first (node adjacency through shared tets, sorted
-//! columns), then the values, each row filled by the one thread that owns it (no float atomics, no
+//! columns, one block of rows per task), then the values, each row filled by the one thread that owns it (no float atomics, no
 //! per-element matrix storage: a row recomputes the element rows it needs). Memory stays O(nnz).
 //!
 //! Dirichlet conditions are lifted: the unknowns are the free nodes, the Dirichlet columns move to the
@@ -134,9 +134,12 @@ struct RowAssembler<'a> {
 }
 
 impl RowAssembler<'_> {
-    /// The sorted, unique columns of the row of `node`, into `cols`.
-    fn columns(&self, node: u32, cols: &mut Vec<u32>) {
-        cols.clear();
+    /// Appends the sorted, unique columns of row `row` (of `node`) to `cols`. `seen` holds, per column, the last
+    /// row (plus one) that listed it, so duplicates are dropped as they come and only the unique columns are
+    /// sorted; rows are numbered globally, so it never needs clearing.
+    fn columns(&self, row: usize, node: u32, seen: &mut [u32], cols: &mut Vec<u32>) {
+        let stamp = row as u32 + 1;
+        let start = cols.len();
         let tet_neighbours = self.incidence.of(node as usize).iter().flat_map(|&t| self.mesh.tets[t as usize]);
         let interface_neighbours = self.interfaces.into_iter().flat_map(|coupling| {
             coupling.of(node as usize).iter().flat_map(|&(face, _, _)| {
@@ -144,35 +147,45 @@ impl RowAssembler<'_> {
                 f.below.into_iter().chain(f.above)
             })
         });
-        cols.extend(
-            tet_neighbours.chain(interface_neighbours).map(|m| self.column_of[m as usize]).filter(|&c| c != NO_COLUMN),
-        );
-        cols.sort_unstable();
-        cols.dedup();
+        for m in tet_neighbours.chain(interface_neighbours) {
+            let c = self.column_of[m as usize];
+            if c != NO_COLUMN && seen[c as usize] != stamp {
+                seen[c as usize] = stamp;
+                cols.push(c);
+            }
+        }
+        cols[start..].sort_unstable();
     }
 
-    /// Phase 1: the pattern, counted row by row, then filled in place (no per-row allocation).
+    /// Phase 1: the pattern, one block of rows per task into its own column list (no per-row allocation), the
+    /// lists then joined in row order.
     fn pattern(&self, row_nodes: &[u32]) -> (Vec<usize>, Vec<u32>) {
-        let counts: Vec<u32> = row_nodes
-            .par_iter()
-            .with_min_len(ROW_BLOCK)
-            .map_init(Vec::new, |cols, &node| {
-                self.columns(node, cols);
-                cols.len() as u32
-            })
+        let blocks: Vec<(Vec<u32>, Vec<u32>)> = row_nodes
+            .par_chunks(ROW_BLOCK)
+            .enumerate()
+            // One `seen` per task split, not per block: zeroed pages, touched only near the block's rows.
+            .map_init(
+                || vec![0u32; self.column_of.len()],
+                |seen, (block, nodes)| {
+                    let (mut counts, mut cols) = (Vec::with_capacity(nodes.len()), Vec::new());
+                    for (k, &node) in nodes.iter().enumerate() {
+                        let before = cols.len();
+                        self.columns(block * ROW_BLOCK + k, node, seen, &mut cols);
+                        counts.push((cols.len() - before) as u32);
+                    }
+                    (counts, cols)
+                },
+            )
             .collect();
-        let mut row_ptr = Vec::with_capacity(counts.len() + 1);
+        let mut row_ptr = Vec::with_capacity(row_nodes.len() + 1);
         row_ptr.push(0);
-        for &count in &counts {
+        for &count in blocks.iter().flat_map(|(counts, _)| counts) {
             row_ptr.push(row_ptr.last().unwrap() + count as usize);
         }
-        drop(counts);
-        let mut col_idx = vec![0u32; *row_ptr.last().unwrap()];
-        let mut unused = vec![(); row_nodes.len()];
-        par_rows(&row_ptr, &mut col_idx, &mut unused, |row, cols, scratch| {
-            self.columns(row_nodes[row], scratch);
-            cols.copy_from_slice(scratch);
-        });
+        let mut col_idx = Vec::with_capacity(*row_ptr.last().unwrap());
+        for (_, cols) in blocks {
+            col_idx.extend_from_slice(&cols);
+        }
         (row_ptr, col_idx)
     }
 
@@ -182,7 +195,7 @@ impl RowAssembler<'_> {
         let (row_ptr, col_idx) = self.pattern(row_nodes);
         let mut values = vec![0.0; col_idx.len()];
         let mut rhs = vec![0.0; row_nodes.len()];
-        par_rows(&row_ptr, &mut values, &mut rhs, |row, row_values, _| {
+        par_rows(&row_ptr, &mut values, &mut rhs, |row, row_values| {
             let node = row_nodes[row];
             let cols = &col_idx[row_ptr[row]..row_ptr[row + 1]];
             let mut lifted = 0.0;
@@ -225,14 +238,13 @@ impl RowAssembler<'_> {
 /// balance the threads.
 const ROW_BLOCK: usize = 1024;
 
-/// Calls `fill(row, data of the row, scratch)` for every row of a CSR array (row `i` owns
-/// `data[row_ptr[i]..row_ptr[i + 1]]`) and stores its result in `per_row[i]`; blocks of rows run in parallel,
-/// each with its own scratch vector.
+/// Calls `fill(row, data of the row)` for every row of a CSR array (row `i` owns
+/// `data[row_ptr[i]..row_ptr[i + 1]]`) and stores its result in `per_row[i]`; blocks of rows run in parallel.
 fn par_rows<T: Send, R: Send>(
     row_ptr: &[usize],
     data: &mut [T],
     per_row: &mut [R],
-    fill: impl Fn(usize, &mut [T], &mut Vec<u32>) -> R + Sync,
+    fill: impl Fn(usize, &mut [T]) -> R + Sync,
 ) {
     let rows = per_row.len();
     let mut blocks = Vec::with_capacity(rows.div_ceil(ROW_BLOCK));
@@ -244,11 +256,10 @@ fn par_rows<T: Send, R: Send>(
         rest = tail;
     }
     blocks.into_par_iter().for_each(|(first, block, results)| {
-        let mut scratch = Vec::new();
         let base = row_ptr[first];
         for (offset, result) in results.iter_mut().enumerate() {
             let row = first + offset;
-            *result = fill(row, &mut block[row_ptr[row] - base..row_ptr[row + 1] - base], &mut scratch);
+            *result = fill(row, &mut block[row_ptr[row] - base..row_ptr[row + 1] - base]);
         }
     });
 }
