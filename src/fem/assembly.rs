@@ -1,6 +1,7 @@
 //! Two-phase parallel assembly: the CSR pattern first (node adjacency through shared tets, sorted
-//! columns, one block of rows per task), then the values, each row filled by the one thread that owns it (no float atomics, no
-//! per-element matrix storage: a row recomputes the element rows it needs). Memory stays O(nnz).
+//! columns, one block of rows per task), then the values, each row filled by the one thread that owns it (no
+//! float atomics, no per-element matrix storage: a row recomputes the element rows it needs). Memory stays
+//! O(nnz).
 //!
 //! Dirichlet conditions are lifted: the unknowns are the free nodes, the Dirichlet columns move to the
 //! right-hand side, and the reduced matrix stays symmetric. Where faces of two Dirichlet boundaries with

@@ -107,8 +107,8 @@ impl SymmetricSolver for GpuSolver {
         let (b_norm, target) = options.target(b)?;
         let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
         let real = self.real();
-        let prepared = self.amg.as_mut().map(|cache| cache.prepare(a)).transpose()?;
         let key = fingerprint(a);
+        let prepared = self.amg.as_mut().map(|cache| cache.prepare(a, key)).transpose()?;
         if self.uploaded.as_ref().is_none_or(|(uploaded, _)| *uploaded != key) {
             // The old system's GPU memory goes before the new one is allocated.
             self.uploaded = None;

@@ -196,9 +196,9 @@ impl AmgSolver {
         AmgSolver { options, prepared: None }
     }
 
-    /// Builds (or finds) the hierarchy of `a`; returns it and whether it was reused.
-    pub fn prepare(&mut self, a: &CsrMatrix) -> Result<(&Hierarchy, bool), SolveError> {
-        let key = fingerprint(a);
+    /// Builds (or finds) the hierarchy of `a`, whose [`fingerprint`] is `key` (the caller's, so that a solver
+    /// keying its own state by it hashes the matrix once); returns it and whether it was reused.
+    pub fn prepare(&mut self, a: &CsrMatrix, key: u64) -> Result<(&Hierarchy, bool), SolveError> {
         let reused = self.prepared.as_ref().is_some_and(|(k, _)| *k == key);
         if !reused {
             self.prepared = None;
@@ -212,7 +212,7 @@ impl SymmetricSolver for AmgSolver {
     fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
         assert_eq!(b.len(), a.nrows);
         assert_eq!(x.len(), a.nrows);
-        let (hierarchy, reused) = self.prepare(a)?;
+        let (hierarchy, reused) = self.prepare(a, fingerprint(a))?;
         let start = Instant::now();
         // Inside the pool: the cycle's many small parallel operations then start without a cross-thread handoff.
         let (iterations, relative_residual, residual_history, converged) =

@@ -445,9 +445,9 @@ impl GpuSystem {
         Ok((history, bind_group))
     }
 
-    /// PCG for A d = rhs from d = 0 (Jacobi, or the V-cycle of the hierarchy the system was built with) until ||r|| <= relative_tolerance * ||rhs|| (recurrence residual)
-    /// or `max_iterations`. The loop runs on the GPU; the host reads the scalars every `check_every`
-    /// iterations.
+    /// PCG for A d = rhs from d = 0 (Jacobi, or the V-cycle of the hierarchy the system was built with) until
+    /// ||r|| <= relative_tolerance * ||rhs|| (recurrence residual) or `max_iterations`. The loop runs on the GPU;
+    /// the host reads the scalars every `check_every` iterations.
     pub fn pcg(
         &self,
         rhs: &[f64],

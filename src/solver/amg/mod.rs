@@ -1,9 +1,10 @@
 //! Aggregation-based algebraic multigrid as a preconditioner (Notay's AGMG design): double pairwise aggregation
 //! from the finest level (about 3-4x coarsening), triple below it (about 7x), unsmoothed piecewise-constant
-//! prolongation stored as one aggregate index per row, Galerkin coarse operators, l1-Jacobi smoothing (2 sweeps before, 2 after), a K-cycle (two flexible CG
-//! steps on each coarse level, with the cycle of the next level as their preconditioner) and a dense Cholesky
-//! solve on the coarsest level. The setup runs once per matrix; [`Hierarchy::apply`] is one cycle, with scratch
-//! passed in. The cycle varies from one application to the next, so the outer solver is flexible CG.
+//! prolongation stored as one aggregate index per row, Galerkin coarse operators, l1-Jacobi smoothing (2 sweeps
+//! before, 2 after), a K-cycle (two flexible CG steps on each coarse level, with the cycle of the next level as
+//! their preconditioner) and a dense Cholesky solve on the coarsest level. The setup runs once per matrix;
+//! [`Hierarchy::apply`] is one cycle, with scratch passed in. The cycle varies from one application to the next,
+//! so the outer solver is flexible CG.
 
 pub mod aggregation;
 mod dense;
@@ -25,7 +26,7 @@ pub struct AmgOptions {
     /// A coupling is strong when at least this fraction of its row's strongest.
     pub strength: f64,
     /// Pairwise matching passes from the finest level to the first coarse one (2: aggregates of up to 4).
-    pub passes: usize,
+    pub fine_passes: usize,
     /// Passes between coarser levels (3: aggregates of up to 8).
     pub coarse_passes: usize,
     /// Coarsen until a level has at most this many unknowns; it is then solved directly.
@@ -47,7 +48,7 @@ impl Default for AmgOptions {
             // iterations, operator complexity 1.46; 3 below the first coarse level take 21 and 24 iterations,
             // complexity 1.39, two levels fewer, and 10-20 % less solve time (the K-cycle's coarse steps are
             // cheaper). 3 passes on the finest level too: 25-27 iterations at t = 0.5 (too close to the bound).
-            passes: 2,
+            fine_passes: 2,
             coarse_passes: 3,
             // Measured on the default case at t = 1 and 0.5: 300 rather than AGMG's ~1000 saves a level's worth
             // of dense solve per cycle at no cost in iterations.
@@ -149,7 +150,7 @@ impl Hierarchy {
             // operator is the Galerkin operator of the composed aggregation (P2^T (P1^T A P1) P2 = P^T A P).
             let mut aggregates = pair(current, options.strength);
             let mut matrix = coarse_operator(current, &aggregates);
-            let passes = if level == 0 { options.passes } else { options.coarse_passes };
+            let passes = if level == 0 { options.fine_passes } else { options.coarse_passes };
             for _ in 1..passes {
                 let next = pair(&matrix, options.strength);
                 matrix = coarse_operator(&matrix, &next);
