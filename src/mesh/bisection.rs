@@ -10,6 +10,7 @@
 //! (x0, xk); the children are (x0..x_{k-1}, z, x_{k+1}..x3) and (x1..xk, z, x_{k+1}..x3) with tag k - 1
 //! (or 3 after 1).
 
+use super::order::morton_code;
 use super::quality::TET_EDGES;
 use super::{MeshError, MeshProgress};
 use glam::DVec3;
@@ -234,17 +235,7 @@ impl Refiner<'_> {
 
     /// The Morton (Z-order) code of a point of the box on a 2^21 grid per axis.
     fn morton(&self, x: DVec3) -> u64 {
-        let spread = |v: u64| {
-            let mut v = v & 0x1f_ffff;
-            v = (v | v << 32) & 0x1f_0000_0000_ffff;
-            v = (v | v << 16) & 0x1f_0000_ff00_00ff;
-            v = (v | v << 8) & 0x100f_00f0_0f00_f00f;
-            v = (v | v << 4) & 0x10c3_0c30_c30c_30c3;
-            (v | v << 2) & 0x1249_2492_4924_9249
-        };
-        let t = (x - self.lo) / (self.hi - self.lo);
-        let q = |a: f64| (a.clamp(0.0, 1.0) * 2_097_151.0) as u64;
-        spread(q(t.x)) | spread(q(t.y)) << 1 | spread(q(t.z)) << 2
+        morton_code(x, self.lo, self.hi)
     }
 
     /// Forgets the cascade's split edges (none is held by a tet any more); a map grown by a rare long cascade

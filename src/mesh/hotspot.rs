@@ -5,6 +5,7 @@
 
 use super::implicit::{mesh_implicit, mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface};
 use super::interface::split_at_plane;
+use super::order::order_spatially;
 use super::quality::MeshQuality;
 use super::structured::BOX_BOUNDARIES;
 use super::{Mesh, MeshError, MeshProgress};
@@ -34,6 +35,7 @@ pub fn generate_measured(
     for plane in geometry.resistive_planes() {
         split_at_plane(&mut mesh, plane.z, &plane.name);
     }
+    order_spatially(&mut mesh);
     quality.nodes = mesh.nodes.len();
     Ok((mesh, quality))
 }

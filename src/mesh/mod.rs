@@ -10,6 +10,7 @@ pub mod gmsh;
 pub mod hotspot;
 pub mod implicit;
 pub mod interface;
+pub mod order;
 pub mod quality;
 pub mod structured;
 
