@@ -10,50 +10,94 @@ use rayon::prelude::*;
 /// Coarse rows per parallel task.
 const BLOCK: usize = 512;
 
+/// Blocks per group: the blocks of one group are built in parallel and then handed on, so that at most one
+/// group's rows exist twice (a whole level built as blocks and then concatenated peaked at twice its size: on
+/// the finest level's first pass, about a third of the fine matrix extra).
+const GROUP_BLOCKS: usize = 64;
+
+/// Consecutive rows of P^T A P: each row's length, then all their columns (sorted within a row) and values.
+pub struct RowGroup {
+    pub first: usize,
+    pub lengths: Vec<usize>,
+    pub cols: Vec<u32>,
+    pub values: Vec<f64>,
+}
+
+/// Rows `first..last` of P^T A P.
+fn coarse_rows(a: &CsrMatrix, aggregates: &Aggregates, offsets: &[u32], members: &[u32], first: usize) -> RowGroup {
+    let last = (first + BLOCK).min(aggregates.count);
+    let (mut lengths, mut cols, mut values) = (Vec::with_capacity(last - first), Vec::new(), Vec::new());
+    let mut row: Vec<(u32, f64)> = Vec::new();
+    for coarse in first..last {
+        row.clear();
+        for &i in &members[offsets[coarse] as usize..offsets[coarse + 1] as usize] {
+            let (c, v) = a.row(i as usize);
+            row.extend(c.iter().zip(v).map(|(&j, &v)| (aggregates.of[j as usize], v)));
+        }
+        row.sort_unstable_by_key(|&(j, _)| j);
+        let start = cols.len();
+        for &(j, v) in &row {
+            if cols.len() > start && *cols.last().unwrap() == j {
+                *values.last_mut().unwrap() += v;
+            } else {
+                cols.push(j);
+                values.push(v);
+            }
+        }
+        lengths.push(cols.len() - start);
+    }
+    RowGroup { first, lengths, cols, values }
+}
+
+/// Hands the rows of P^T A P (P the aggregation `aggregates` of A's rows) to `visit` in order, a group of blocks
+/// at a time (each group built in parallel): a pass that reads the coarse operator row by row need not store it.
+pub fn for_each_coarse_row_group(a: &CsrMatrix, aggregates: &Aggregates, mut visit: impl FnMut(RowGroup)) {
+    let (offsets, members) = aggregates.members();
+    let firsts: Vec<usize> = (0..aggregates.count).step_by(BLOCK).collect();
+    for group in firsts.chunks(GROUP_BLOCKS) {
+        let blocks: Vec<RowGroup> =
+            group.par_iter().map(|&first| coarse_rows(a, aggregates, &offsets, &members, first)).collect();
+        blocks.into_iter().for_each(&mut visit);
+    }
+}
+
 /// P^T A P with P the aggregation `aggregates` of A's rows.
 pub fn coarse_operator(a: &CsrMatrix, aggregates: &Aggregates) -> CsrMatrix {
-    let (offsets, members) = aggregates.members();
-    let blocks: Vec<(Vec<usize>, Vec<u32>, Vec<f64>)> = (0..aggregates.count)
-        .step_by(BLOCK)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|first| {
-            let last = (first + BLOCK).min(aggregates.count);
-            let (mut lengths, mut cols, mut values) = (Vec::with_capacity(last - first), Vec::new(), Vec::new());
-            let mut row: Vec<(u32, f64)> = Vec::new();
-            for coarse in first..last {
-                row.clear();
-                for &i in &members[offsets[coarse] as usize..offsets[coarse + 1] as usize] {
-                    let (c, v) = a.row(i as usize);
-                    row.extend(c.iter().zip(v).map(|(&j, &v)| (aggregates.of[j as usize], v)));
-                }
-                row.sort_unstable_by_key(|&(j, _)| j);
-                let start = cols.len();
-                for &(j, v) in &row {
-                    if cols.len() > start && *cols.last().unwrap() == j {
-                        *values.last_mut().unwrap() += v;
-                    } else {
-                        cols.push(j);
-                        values.push(v);
-                    }
-                }
-                lengths.push(cols.len() - start);
-            }
-            (lengths, cols, values)
-        })
-        .collect();
-    let nnz: usize = blocks.iter().map(|b| b.1.len()).sum();
     let mut row_ptr = Vec::with_capacity(aggregates.count + 1);
     row_ptr.push(0);
-    let (mut col_idx, mut values) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
-    for (lengths, cols, vals) in blocks {
-        for length in lengths {
+    let (mut col_idx, mut values) = (Vec::new(), Vec::new());
+    for_each_coarse_row_group(a, aggregates, |group| {
+        for length in group.lengths {
             row_ptr.push(row_ptr.last().unwrap() + length);
         }
-        col_idx.extend(cols);
-        values.extend(vals);
-    }
+        col_idx.extend(group.cols);
+        values.extend(group.values);
+    });
+    col_idx.shrink_to_fit();
+    values.shrink_to_fit();
     CsrMatrix { nrows: aggregates.count, row_ptr, col_idx, values }
+}
+
+/// The diagonal of P^T A P: entry I sums a_ij over the members i and j of aggregate I.
+pub fn coarse_diagonal(a: &CsrMatrix, aggregates: &Aggregates) -> Vec<f64> {
+    let (offsets, members) = aggregates.members();
+    (0..aggregates.count)
+        .into_par_iter()
+        .with_min_len(BLOCK)
+        .map(|coarse| {
+            let mut sum = 0.0;
+            for &i in &members[offsets[coarse] as usize..offsets[coarse + 1] as usize] {
+                let (c, v) = a.row(i as usize);
+                sum += c
+                    .iter()
+                    .zip(v)
+                    .filter(|(&j, _)| aggregates.of[j as usize] as usize == coarse)
+                    .map(|(_, v)| v)
+                    .sum::<f64>();
+            }
+            sum
+        })
+        .collect()
 }
 
 #[cfg(test)]

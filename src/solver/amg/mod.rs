@@ -14,7 +14,7 @@ pub use dense::Cholesky;
 
 use super::cpu::dot;
 use super::sparse::{CsrMatrix, PAR_MIN_LEN};
-use aggregation::{pair, Aggregates};
+use aggregation::{pair, pair_coarse, Aggregates};
 use galerkin::coarse_operator;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -146,20 +146,21 @@ impl Hierarchy {
             if current.nrows <= options.coarse_size || level + 1 >= options.max_levels {
                 break;
             }
-            // Each pass pairs the unknowns of the previous pass's Galerkin operator; P = P1 P2 ..., so the last
-            // operator is the Galerkin operator of the composed aggregation (P2^T (P1^T A P1) P2 = P^T A P).
+            // Each pass pairs the unknowns of the Galerkin operator of the aggregation so far, which is read row by
+            // row as it is built and not stored (it would be the largest transient of the setup: about half the
+            // finest matrix); the level's operator is then built once, from the level above, for the composed
+            // aggregation P = P1 P2 ... (P2^T (P1^T A P1) P2 = P^T A P).
             let mut aggregates = pair(current, options.strength);
-            let mut matrix = coarse_operator(current, &aggregates);
             let passes = if level == 0 { options.fine_passes } else { options.coarse_passes };
             for _ in 1..passes {
-                let next = pair(&matrix, options.strength);
-                matrix = coarse_operator(&matrix, &next);
+                let next = pair_coarse(current, &aggregates, options.strength);
                 aggregates = aggregates.then(&next);
             }
             // Less than a 1.5-fold reduction: coarsening has stalled (no strong couplings left).
             if aggregates.count * 3 > current.nrows * 2 {
                 break;
             }
+            let matrix = coarse_operator(current, &aggregates);
             let (member_offsets, members) = aggregates.members();
             inverse.push(inverse_l1(&matrix, level + 1)?);
             coarse.push(CoarseLevel { matrix, aggregates, member_offsets, members });
