@@ -31,10 +31,11 @@ pub fn mesh_case(case: &Case, progress: &mut dyn FnMut(MeshProgress)) -> Result<
     Ok(mesh::hotspot::generate_measured(&case.geometry, &case.mesh, progress)?)
 }
 
-/// Step 3: materials per region, conditions per boundary, Dirichlet lifted out.
+/// Step 3: materials per region, conditions per boundary, Dirichlet lifted out. The reaction rows the currents
+/// need are left out: add them (`Assembly::add_reaction`) after the solve, as [`assemble_and_solve`] does.
 pub fn assemble(case: &Case, mesh: &Mesh) -> Result<(Problem<'static>, Assembly), AnalysisError> {
     let problem = case.problem(mesh)?;
-    let assembly = fem::assemble(mesh, &problem)?;
+    let assembly = fem::assemble_system(mesh, &problem)?;
     Ok((problem, assembly))
 }
 
@@ -51,8 +52,9 @@ pub fn solve(
 
 /// Steps 3 and 4 on a given mesh: variants of a case that differ only in boundary conditions reuse its mesh.
 pub fn assemble_and_solve(case: &Case, mesh: &Mesh, solver: &mut dyn SymmetricSolver) -> Result<Solved, AnalysisError> {
-    let (problem, assembly) = assemble(case, mesh)?;
+    let (problem, mut assembly) = assemble(case, mesh)?;
     let (phi, report) = solve(&assembly, solver, &case.solver.cg_options())?;
+    assembly.add_reaction(mesh, &problem);
     Ok(Solved { problem, assembly, phi, report })
 }
 

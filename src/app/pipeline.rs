@@ -157,6 +157,7 @@ pub fn solve_case_with(
     let (unknowns, nonzeros) = (assembly.matrix.nrows, assembly.matrix.nnz());
     let mut assembly = assembly;
     assembly.release_system();
+    assembly.add_reaction(&mesh, &problem);
 
     // 5. Post: current densities, consistent boundary and interface currents.
     let clock = Instant::now();

@@ -387,17 +387,58 @@ pub struct Assembly {
     pub dirichlet_nodes: Vec<u32>,
     pub dirichlet_potential: Vec<f64>,
     node_count: usize,
-    /// Volume-stiffness rows of the Dirichlet nodes over all nodes, and their source loads: the reaction.
-    reaction_rows: SparseRows,
-    reaction_source_load: Vec<f64>,
+    /// Volume-stiffness rows of the Dirichlet nodes over all nodes, and their source loads: the reaction
+    /// (None until [`Assembly::add_reaction`] when assembled by [`assemble_system`]).
+    reaction: Option<Reaction>,
     boundary_faces: Vec<BoundaryFace>,
     face_area: Vec<f64>,
     boundary_conditions: Vec<BoundaryCondition>,
 }
 
+/// The Dirichlet rows of the volume operator (stiffness over all nodes, interface couplings included) and
+/// their source loads: rho = K phi - F at the Dirichlet nodes is the current they take.
+#[derive(Debug, Clone)]
+struct Reaction {
+    rows: SparseRows,
+    source_load: Vec<f64>,
+}
+
+fn reaction(
+    mesh: &Mesh,
+    problem: &Problem,
+    incidence: &NodeTets,
+    interfaces: Option<&InterfaceCoupling>,
+    dirichlet_nodes: &[u32],
+) -> Reaction {
+    let identity: Vec<u32> = (0..mesh.nodes.len() as u32).collect();
+    let rows = RowAssembler {
+        mesh,
+        incidence,
+        region_coefficient: &problem.region_coefficient,
+        column_of: &identity,
+        fixed_potential: None,
+        source: problem.source,
+        interfaces,
+    };
+    let (rows, source_load) = rows.fill(dirichlet_nodes);
+    Reaction { rows, source_load }
+}
+
 /// Assembles -div(k grad phi) = f with the problem's boundary conditions into the reduced system over
-/// the free nodes (see the module notes for Dirichlet lifting and which boundary wins at shared nodes).
+/// the free nodes (see the module notes for Dirichlet lifting and which boundary wins at shared nodes), with the
+/// reaction rows the currents need.
 pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
+    assemble_parts(mesh, problem, true)
+}
+
+/// [`assemble`] without the reaction rows: [`Assembly::add_reaction`] adds them once the system is solved and
+/// released ([`Assembly::release_system`]), so that a large run never holds both (the reaction rows are ~25 B
+/// per node on the 500-sphere case, BENCHMARKS.md).
+pub fn assemble_system(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
+    assemble_parts(mesh, problem, false)
+}
+
+fn assemble_parts(mesh: &Mesh, problem: &Problem, with_reaction: bool) -> Result<Assembly, FemError> {
     validate(mesh, problem)?;
     let node_count = mesh.nodes.len();
     let conditions = &problem.boundary_conditions;
@@ -483,17 +524,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
         }
     }
 
-    let identity: Vec<u32> = (0..node_count as u32).collect();
-    let reaction = RowAssembler {
-        mesh,
-        incidence: &incidence,
-        region_coefficient: &problem.region_coefficient,
-        column_of: &identity,
-        fixed_potential: None,
-        source: problem.source,
-        interfaces: interfaces.as_ref(),
-    };
-    let (reaction_rows, reaction_source_load) = reaction.fill(&dirichlet_nodes);
+    let reaction = with_reaction.then(|| reaction(mesh, problem, &incidence, interfaces.as_ref(), &dirichlet_nodes));
 
     Ok(Assembly {
         matrix,
@@ -502,8 +533,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
         dirichlet_nodes,
         dirichlet_potential,
         node_count,
-        reaction_rows,
-        reaction_source_load,
+        reaction,
         boundary_faces: mesh.boundary_faces.clone(),
         face_area,
         boundary_conditions: conditions.clone(),
@@ -517,6 +547,17 @@ impl Assembly {
     pub fn release_system(&mut self) {
         self.matrix = CsrMatrix::default();
         self.rhs = Vec::new();
+    }
+
+    /// Adds the reaction rows to an assembly made by [`assemble_system`] (nothing to do if it has them), from the
+    /// same mesh and problem.
+    pub fn add_reaction(&mut self, mesh: &Mesh, problem: &Problem) {
+        if self.reaction.is_none() {
+            let incidence = NodeTets::new(mesh);
+            let interfaces =
+                (!mesh.interface_faces.is_empty()).then(|| InterfaceCoupling::new(mesh, &problem.interface_resistance));
+            self.reaction = Some(reaction(mesh, problem, &incidence, interfaces.as_ref(), &self.dirichlet_nodes));
+        }
     }
 
     /// Full nodal potential from the values of the unknowns, Dirichlet values included.
@@ -559,7 +600,8 @@ impl Assembly {
     /// node in proportion to their areas.
     pub fn face_outflows(&self, phi: &[f64]) -> Vec<[f64; 3]> {
         assert_eq!(phi.len(), self.node_count, "one potential per mesh node");
-        let rows = &self.reaction_rows;
+        let Reaction { rows, source_load } =
+            self.reaction.as_ref().expect("the reaction rows are added (Assembly::add_reaction) before currents");
         let mut dirichlet_outflow: Vec<f64> = (0..self.dirichlet_nodes.len())
             .into_par_iter()
             .with_min_len(PAR_MIN_LEN / 16)
@@ -570,7 +612,7 @@ impl Assembly {
                     .zip(&rows.values[range])
                     .map(|(&c, &v)| v * phi[c as usize])
                     .sum();
-                -(k_phi - self.reaction_source_load[d])
+                -(k_phi - source_load[d])
             })
             .collect();
         let dirichlet_index = |node: u32| self.dirichlet_nodes.binary_search(&node).ok();

@@ -15,7 +15,7 @@ pub mod post;
 
 pub use post::InterfaceCurrent;
 
-pub use assembly::{assemble, stiffness_matrix, Assembly};
+pub use assembly::{assemble, assemble_system, stiffness_matrix, Assembly};
 pub use element::{barycentric_gradients, element_stiffness};
 
 use crate::mesh::Mesh;

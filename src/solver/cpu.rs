@@ -128,7 +128,7 @@ pub fn fcg(
     let mut work = hierarchy.workspace();
     let mut r = vec![0.0; n];
     a.residual(b, x, &mut r);
-    let (mut z, mut p, mut q, mut w) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let (mut z, mut p, mut q) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     let mut r_norm = norm(&r);
     let mut history = vec![r_norm / scale];
     let mut iterations = 0;
@@ -154,11 +154,10 @@ pub fn fcg(
             break;
         }
         hierarchy.apply(a, &r, &mut z, &mut work)?;
-        a.spmv(&z, &mut w);
         let beta = dot(&z, &q) / pq;
-        // p = z - beta p and q = A p = w - beta q: no second product.
+        // p = z - beta p and q = A p = A z - beta q: no second product, and A z goes straight into q.
         p.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&z).for_each(|(p, z)| *p = z - beta * *p);
-        q.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&w).for_each(|(q, w)| *q = w - beta * *q);
+        a.rows_update(&z, &mut q, |_, az, q| az - beta * q);
     }
     a.residual(b, x, &mut r);
     Ok((iterations, norm(&r) / scale, history, r_norm <= target))

@@ -71,13 +71,20 @@ impl CsrMatrix {
 
     /// y_i = f(i, (A x)_i) for every row, blocks of rows in parallel: a product fused with what follows it.
     pub fn rows_map(&self, x: &[f64], y: &mut [f64], f: impl Fn(usize, f64) -> f64 + Sync) {
+        self.rows_update(x, y, |i, ax, _| f(i, ax));
+    }
+
+    /// y_i = f(i, (A x)_i, y_i): [`CsrMatrix::rows_map`] given each row's old value, so that an update such as
+    /// y = A x - beta y needs no second vector.
+    pub fn rows_update(&self, x: &[f64], y: &mut [f64], f: impl Fn(usize, f64, f64) -> f64 + Sync) {
         assert_eq!(x.len(), self.nrows);
         assert_eq!(y.len(), self.nrows);
         y.par_chunks_mut(SPMV_BLOCK_ROWS).enumerate().for_each(|(block, y_block)| {
             let first = block * SPMV_BLOCK_ROWS;
             let row_ptr = &self.row_ptr[first..=first + y_block.len()];
             for (k, (yi, bounds)) in y_block.iter_mut().zip(row_ptr.windows(2)).enumerate() {
-                *yi = f(first + k, row_dot(&self.col_idx[bounds[0]..bounds[1]], &self.values[bounds[0]..bounds[1]], x));
+                let ax = row_dot(&self.col_idx[bounds[0]..bounds[1]], &self.values[bounds[0]..bounds[1]], x);
+                *yi = f(first + k, ax, *yi);
             }
         });
     }
