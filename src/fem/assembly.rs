@@ -66,6 +66,11 @@ struct InterfaceCoupling<'a> {
 }
 
 impl<'a> InterfaceCoupling<'a> {
+    /// The coupling of `mesh`'s resistive interfaces; None without any (the table would cost two words per node).
+    fn of_mesh(mesh: &'a Mesh, interface_resistance: &[f64]) -> Option<Self> {
+        (!mesh.interface_faces.is_empty()).then(|| InterfaceCoupling::new(mesh, interface_resistance))
+    }
+
     fn new(mesh: &'a Mesh, interface_resistance: &[f64]) -> Self {
         let faces = &mesh.interface_faces;
         let sides = |f: &InterfaceFace| [f.below, f.above];
@@ -432,7 +437,7 @@ pub fn assemble(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
 }
 
 /// [`assemble`] without the reaction rows: [`Assembly::add_reaction`] adds them once the system is solved and
-/// released ([`Assembly::release_system`]), so that a large run never holds both (the reaction rows are ~25 B
+/// released ([`Assembly::release_system`]), so that a large run never holds both (the reaction rows are ~28 B
 /// per node on the 500-sphere case, BENCHMARKS.md).
 pub fn assemble_system(mesh: &Mesh, problem: &Problem) -> Result<Assembly, FemError> {
     assemble_parts(mesh, problem, false)
@@ -475,9 +480,7 @@ fn assemble_parts(mesh: &Mesh, problem: &Problem, with_reaction: bool) -> Result
     drop(fixing_tag);
 
     let incidence = NodeTets::new(mesh);
-    // Without resistive interfaces, no coupling table (it would cost two words per node).
-    let interfaces =
-        (!mesh.interface_faces.is_empty()).then(|| InterfaceCoupling::new(mesh, &problem.interface_resistance));
+    let interfaces = InterfaceCoupling::of_mesh(mesh, &problem.interface_resistance);
     // A free node outside every tet would give an empty row and a singular matrix.
     if let Some(&node) = free_nodes.iter().find(|&&n| incidence.of(n as usize).is_empty()) {
         return Err(FemError::OrphanNode { node: node as usize });
@@ -554,8 +557,7 @@ impl Assembly {
     pub fn add_reaction(&mut self, mesh: &Mesh, problem: &Problem) {
         if self.reaction.is_none() {
             let incidence = NodeTets::new(mesh);
-            let interfaces =
-                (!mesh.interface_faces.is_empty()).then(|| InterfaceCoupling::new(mesh, &problem.interface_resistance));
+            let interfaces = InterfaceCoupling::of_mesh(mesh, &problem.interface_resistance);
             self.reaction = Some(reaction(mesh, problem, &incidence, interfaces.as_ref(), &self.dirichlet_nodes));
         }
     }

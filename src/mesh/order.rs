@@ -107,9 +107,12 @@ mod tests {
         spans as f64 / (6 * mesh.tets.len()) as f64
     }
 
+    /// A tet or face as its corners' coordinates (bits) and its region or tag.
+    type Placed<const N: usize> = ([[u64; 3]; N], u16);
+
     /// Each tet as its corner positions (bits), region and all; each boundary face likewise: the mesh without
     /// its numbering, sorted.
-    fn geometry(mesh: &Mesh) -> (Vec<([[u64; 3]; 4], u16)>, Vec<([[u64; 3]; 3], u16)>) {
+    fn geometry(mesh: &Mesh) -> (Vec<Placed<4>>, Vec<Placed<3>>) {
         let point = |v: u32| mesh.nodes[v as usize].to_array().map(f64::to_bits);
         let mut tets: Vec<_> = mesh.tets.iter().zip(&mesh.tet_region).map(|(t, &r)| (t.map(point), r)).collect();
         let mut faces: Vec<_> = mesh.boundary_faces.iter().map(|f| (f.nodes.map(point), f.tag)).collect();
@@ -124,7 +127,7 @@ mod tests {
         let mut mesh = tensor_box(&line, &line, &line);
         // Scramble the numbering (a fixed permutation: i -> i * 7919 mod n, 7919 prime to n), as bisection does.
         let n = mesh.nodes.len();
-        assert!(n % 7919 != 0);
+        assert!(!n.is_multiple_of(7919));
         let scrambled: Vec<u32> = (0..n).map(|i| ((i * 7919) % n) as u32).collect();
         let mut nodes = vec![DVec3::ZERO; n];
         for (old, &new) in scrambled.iter().enumerate() {
