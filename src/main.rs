@@ -337,7 +337,7 @@ fn devices(json: bool) -> anyhow::Result<()> {
 fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&Path>) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
     let (mesh, _) = pipeline::mesh_case(&case, &RunOptions { progress: true, ..Default::default() })?;
-    let assembly = ionflux::fem::assemble(&mesh, &case.problem(&mesh)?)?;
+    let assembly = ionflux::fem::assemble_system(&mesh, &case.problem(&mesh)?)?;
     let request =
         ionflux::gpu::GpuRequest { adapter: case.solver.adapter.clone(), allow_software: true, ..Default::default() };
     let context = if case.solver.backend == ionflux::solver::settings::Backend::Cpu {

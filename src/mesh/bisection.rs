@@ -233,11 +233,6 @@ impl Refiner<'_> {
         mean_edge > scale * corners || mean_edge > scale * (self.size)((p[0] + p[1] + p[2] + p[3]) / 4.0)
     }
 
-    /// The Morton (Z-order) code of a point of the box on a 2^21 grid per axis.
-    fn morton(&self, x: DVec3) -> u64 {
-        morton_code(x, self.lo, self.hi)
-    }
-
     /// Forgets the cascade's split edges (none is held by a tet any more); a map grown by a rare long cascade
     /// is shrunk so that emptying it stays cheap.
     fn end_cascade(&mut self) {
@@ -332,7 +327,7 @@ impl Refiner<'_> {
             let mut marked: Vec<(u64, u32)> = pending
                 .par_iter()
                 .filter(|&&t| self.too_large(t as usize, scale))
-                .map(|&t| (self.morton(self.nodes[self.tets[t as usize][0] as usize]), t))
+                .map(|&t| (morton_code(self.nodes[self.tets[t as usize][0] as usize], self.lo, self.hi), t))
                 .collect();
             // In space-filling-curve order, consecutive bisections touch nearby nodes and tets, so the sequential
             // part works in cache; ties keep index order, so the order does not depend on the threads.

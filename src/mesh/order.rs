@@ -31,11 +31,7 @@ pub fn order_spatially(mesh: &mut Mesh) {
     if n == 0 {
         return;
     }
-    let (lo, hi) = mesh
-        .nodes
-        .par_iter()
-        .fold(|| (DVec3::INFINITY, DVec3::NEG_INFINITY), |(lo, hi), &p| (lo.min(p), hi.max(p)))
-        .reduce(|| (DVec3::INFINITY, DVec3::NEG_INFINITY), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    let (lo, hi) = mesh.bounds();
     let mut keyed: Vec<(u64, u32)> =
         mesh.nodes.par_iter().enumerate().map(|(i, &p)| (morton_code(p, lo, hi), i as u32)).collect();
     // (code, old number) pairs are distinct, so the unstable sort has one result.
@@ -146,9 +142,8 @@ mod tests {
         assert!(ordered_span * 5.0 < span, "mean edge span {span:.0} -> {ordered_span:.0}");
         let first = |t: &[u32; 4]| *t.iter().min().unwrap();
         assert!(mesh.tets.windows(2).all(|w| first(&w[0]) <= first(&w[1])), "tets by their first node");
-        let lo = mesh.nodes[0];
-        let hi = mesh.nodes.iter().fold(lo, |a, &b| a.max(b));
-        let codes: Vec<u64> = mesh.nodes.iter().map(|&p| morton_code(p, DVec3::ZERO, hi)).collect();
+        let (lo, hi) = mesh.bounds();
+        let codes: Vec<u64> = mesh.nodes.iter().map(|&p| morton_code(p, lo, hi)).collect();
         assert!(codes.windows(2).all(|w| w[0] < w[1]), "nodes along the Morton curve");
     }
 }

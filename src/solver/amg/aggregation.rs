@@ -4,7 +4,7 @@
 //! Two such passes (the second on the Galerkin operator of the first) make aggregates of up to four unknowns,
 //! about a fourfold coarsening per level.
 
-use super::galerkin::{coarse_diagonal, for_each_coarse_row_group};
+use super::galerkin::{coarse_diagonal, for_each_coarse_row_block};
 use crate::solver::sparse::CsrMatrix;
 
 /// Marks an unknown not yet in an aggregate.
@@ -17,14 +17,28 @@ pub struct Aggregates {
     pub count: usize,
 }
 
+/// The members of each aggregate, CSR-style: aggregate `c` holds `rows[offsets[c]..offsets[c + 1]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Members {
+    pub offsets: Vec<u32>,
+    pub rows: Vec<u32>,
+}
+
+impl Members {
+    /// The rows of aggregate `c`, ascending.
+    pub fn of(&self, c: usize) -> &[u32] {
+        &self.rows[self.offsets[c] as usize..self.offsets[c + 1] as usize]
+    }
+}
+
 impl Aggregates {
     /// The composition: row i's aggregate is `coarser.of[self.of[i]]`.
     pub fn then(&self, coarser: &Aggregates) -> Aggregates {
         Aggregates { of: self.of.iter().map(|&a| coarser.of[a as usize]).collect(), count: coarser.count }
     }
 
-    /// Members of each aggregate (CSR: offsets, rows ascending within each aggregate).
-    pub fn members(&self) -> (Vec<u32>, Vec<u32>) {
+    /// Members of each aggregate (rows ascending within each aggregate).
+    pub fn members(&self) -> Members {
         let mut offsets = vec![0u32; self.count + 1];
         for &a in &self.of {
             offsets[a as usize + 1] += 1;
@@ -38,7 +52,7 @@ impl Aggregates {
             rows[next[a as usize] as usize] = i as u32;
             next[a as usize] += 1;
         }
-        (offsets, rows)
+        Members { offsets, rows }
     }
 }
 
@@ -113,12 +127,13 @@ pub fn pair(a: &CsrMatrix, strength: f64) -> Aggregates {
 /// [`pair`] on the Galerkin operator P^T A P of `aggregates`, without storing it: its rows are built a group at
 /// a time and matched as they come (the same aggregates as pairing the stored operator).
 pub fn pair_coarse(a: &CsrMatrix, aggregates: &Aggregates, strength: f64) -> Aggregates {
-    let mut matching = Matching::new(coarse_diagonal(a, aggregates), strength);
-    for_each_coarse_row_group(a, aggregates, |group| {
+    let members = aggregates.members();
+    let mut matching = Matching::new(coarse_diagonal(a, aggregates, &members), strength);
+    for_each_coarse_row_block(a, aggregates, &members, |block| {
         let mut start = 0;
-        for (k, &length) in group.lengths.iter().enumerate() {
+        for (k, &length) in block.lengths.iter().enumerate() {
             let row = start..start + length;
-            matching.visit(group.first + k, &group.cols[row.clone()], &group.values[row]);
+            matching.visit(block.first + k, &block.cols[row.clone()], &block.values[row]);
             start += length;
         }
     });
@@ -152,9 +167,9 @@ mod tests {
         // 0 pairs with 1 (its only neighbour), 2 then with 3, 4 alone.
         assert_eq!(agg.of, [0, 0, 1, 1, 2]);
         assert_eq!(agg.count, 3);
-        let (offsets, rows) = agg.members();
-        assert_eq!(offsets, [0, 2, 4, 5]);
-        assert_eq!(rows, [0, 1, 2, 3, 4]);
+        let members = agg.members();
+        assert_eq!(members.offsets, [0, 2, 4, 5]);
+        assert_eq!(members.rows, [0, 1, 2, 3, 4]);
         let twice = agg.then(&Aggregates { of: vec![0, 0, 1], count: 2 });
         assert_eq!(twice.of, [0, 0, 0, 0, 1]);
     }
@@ -171,8 +186,9 @@ mod tests {
         // Integer entries: every sum is exact, so both ways see the same numbers.
         let a = CsrMatrix::laplacian_7point(9, 8, 7);
         let first = pair(&a, 0.25);
-        let stored = coarse_operator(&a, &first);
-        assert_eq!(coarse_diagonal(&a, &first), stored.diagonal());
+        let members = first.members();
+        let stored = coarse_operator(&a, &first, &members);
+        assert_eq!(coarse_diagonal(&a, &first, &members), stored.diagonal());
         let streamed = pair_coarse(&a, &first, 0.25);
         assert_eq!(streamed, pair(&stored, 0.25));
         assert!(streamed.count * 3 < a.nrows, "two passes: {} of {}", streamed.count, a.nrows);

@@ -3,7 +3,7 @@
 //! columns j of aggregate J. No general sparse product is needed: each coarse row gathers its members' rows,
 //! sorts the aggregate columns and sums duplicates, in blocks of coarse rows in parallel.
 
-use super::aggregation::Aggregates;
+use super::aggregation::{Aggregates, Members};
 use crate::solver::sparse::CsrMatrix;
 use rayon::prelude::*;
 
@@ -15,22 +15,23 @@ const BLOCK: usize = 512;
 /// the finest level's first pass, about a third of the fine matrix extra).
 const GROUP_BLOCKS: usize = 64;
 
-/// Consecutive rows of P^T A P: each row's length, then all their columns (sorted within a row) and values.
-pub struct RowGroup {
+/// A block of consecutive rows of P^T A P: each row's length, then all their columns (sorted within a row) and
+/// values.
+pub struct RowBlock {
     pub first: usize,
     pub lengths: Vec<usize>,
     pub cols: Vec<u32>,
     pub values: Vec<f64>,
 }
 
-/// Rows `first..last` of P^T A P.
-fn coarse_rows(a: &CsrMatrix, aggregates: &Aggregates, offsets: &[u32], members: &[u32], first: usize) -> RowGroup {
+/// The block of rows of P^T A P from `first`.
+fn coarse_rows(a: &CsrMatrix, aggregates: &Aggregates, members: &Members, first: usize) -> RowBlock {
     let last = (first + BLOCK).min(aggregates.count);
     let (mut lengths, mut cols, mut values) = (Vec::with_capacity(last - first), Vec::new(), Vec::new());
     let mut row: Vec<(u32, f64)> = Vec::new();
     for coarse in first..last {
         row.clear();
-        for &i in &members[offsets[coarse] as usize..offsets[coarse + 1] as usize] {
+        for &i in members.of(coarse) {
             let (c, v) = a.row(i as usize);
             row.extend(c.iter().zip(v).map(|(&j, &v)| (aggregates.of[j as usize], v)));
         }
@@ -46,32 +47,36 @@ fn coarse_rows(a: &CsrMatrix, aggregates: &Aggregates, offsets: &[u32], members:
         }
         lengths.push(cols.len() - start);
     }
-    RowGroup { first, lengths, cols, values }
+    RowBlock { first, lengths, cols, values }
 }
 
-/// Hands the rows of P^T A P (P the aggregation `aggregates` of A's rows) to `visit` in order, a group of blocks
-/// at a time (each group built in parallel): a pass that reads the coarse operator row by row need not store it.
-pub fn for_each_coarse_row_group(a: &CsrMatrix, aggregates: &Aggregates, mut visit: impl FnMut(RowGroup)) {
-    let (offsets, members) = aggregates.members();
+/// Hands the row blocks of P^T A P (P the aggregation `aggregates` of A's rows, `members` its members) to `visit`
+/// in order, built a group of blocks at a time in parallel: a pass that reads the coarse operator row by row need
+/// not store it.
+pub fn for_each_coarse_row_block(
+    a: &CsrMatrix,
+    aggregates: &Aggregates,
+    members: &Members,
+    mut visit: impl FnMut(RowBlock),
+) {
     let firsts: Vec<usize> = (0..aggregates.count).step_by(BLOCK).collect();
     for group in firsts.chunks(GROUP_BLOCKS) {
-        let blocks: Vec<RowGroup> =
-            group.par_iter().map(|&first| coarse_rows(a, aggregates, &offsets, &members, first)).collect();
+        let blocks: Vec<RowBlock> = group.par_iter().map(|&first| coarse_rows(a, aggregates, members, first)).collect();
         blocks.into_iter().for_each(&mut visit);
     }
 }
 
-/// P^T A P with P the aggregation `aggregates` of A's rows.
-pub fn coarse_operator(a: &CsrMatrix, aggregates: &Aggregates) -> CsrMatrix {
+/// P^T A P with P the aggregation `aggregates` of A's rows (`members` its members).
+pub fn coarse_operator(a: &CsrMatrix, aggregates: &Aggregates, members: &Members) -> CsrMatrix {
     let mut row_ptr = Vec::with_capacity(aggregates.count + 1);
     row_ptr.push(0);
     let (mut col_idx, mut values) = (Vec::new(), Vec::new());
-    for_each_coarse_row_group(a, aggregates, |group| {
-        for length in group.lengths {
+    for_each_coarse_row_block(a, aggregates, members, |block| {
+        for length in block.lengths {
             row_ptr.push(row_ptr.last().unwrap() + length);
         }
-        col_idx.extend(group.cols);
-        values.extend(group.values);
+        col_idx.extend(block.cols);
+        values.extend(block.values);
     });
     col_idx.shrink_to_fit();
     values.shrink_to_fit();
@@ -79,14 +84,13 @@ pub fn coarse_operator(a: &CsrMatrix, aggregates: &Aggregates) -> CsrMatrix {
 }
 
 /// The diagonal of P^T A P: entry I sums a_ij over the members i and j of aggregate I.
-pub fn coarse_diagonal(a: &CsrMatrix, aggregates: &Aggregates) -> Vec<f64> {
-    let (offsets, members) = aggregates.members();
+pub fn coarse_diagonal(a: &CsrMatrix, aggregates: &Aggregates, members: &Members) -> Vec<f64> {
     (0..aggregates.count)
         .into_par_iter()
         .with_min_len(BLOCK)
         .map(|coarse| {
             let mut sum = 0.0;
-            for &i in &members[offsets[coarse] as usize..offsets[coarse + 1] as usize] {
+            for &i in members.of(coarse) {
                 let (c, v) = a.row(i as usize);
                 sum += c
                     .iter()
@@ -108,7 +112,7 @@ mod tests {
     fn coarse_operator_is_p_transpose_a_p() {
         let a = CsrMatrix::laplacian_7point(4, 3, 2);
         let aggregates = Aggregates { of: (0..a.nrows as u32).map(|i| i / 3).collect(), count: a.nrows.div_ceil(3) };
-        let coarse = coarse_operator(&a, &aggregates);
+        let coarse = coarse_operator(&a, &aggregates, &aggregates.members());
         // Against the definition, entry by entry: (P^T A P)_IJ = e_I^T P^T A P e_J.
         for big_i in 0..aggregates.count {
             for big_j in 0..aggregates.count {

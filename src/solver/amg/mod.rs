@@ -14,7 +14,7 @@ pub use dense::Cholesky;
 
 use super::cpu::dot;
 use super::sparse::{CsrMatrix, PAR_MIN_LEN};
-use aggregation::{pair, pair_coarse, Aggregates};
+use aggregation::{pair, pair_coarse, Aggregates, Members};
 use galerkin::coarse_operator;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -88,10 +88,9 @@ pub struct LevelInfo {
 /// A level below the finest: its operator, and how its unknowns aggregate the level above.
 struct CoarseLevel {
     matrix: CsrMatrix,
-    /// Aggregate of each unknown of the level above, and each aggregate's members (CSR).
+    /// Aggregate of each unknown of the level above, and each aggregate's members.
     aggregates: Aggregates,
-    member_offsets: Vec<u32>,
-    members: Vec<u32>,
+    members: Members,
 }
 
 /// A level below the finest, read-only: its operator and how it aggregates the level above.
@@ -160,10 +159,10 @@ impl Hierarchy {
             if aggregates.count * 3 > current.nrows * 2 {
                 break;
             }
-            let matrix = coarse_operator(current, &aggregates);
-            let (member_offsets, members) = aggregates.members();
+            let members = aggregates.members();
+            let matrix = coarse_operator(current, &aggregates, &members);
             inverse.push(inverse_l1(&matrix, level + 1)?);
-            coarse.push(CoarseLevel { matrix, aggregates, member_offsets, members });
+            coarse.push(CoarseLevel { matrix, aggregates, members });
         }
         let last = coarse.last().map_or(a, |c| &c.matrix);
         let levels = coarse.len();
@@ -202,8 +201,8 @@ impl Hierarchy {
         self.coarse.iter().map(|c| CoarseView {
             matrix: &c.matrix,
             aggregate_of: &c.aggregates.of,
-            member_offsets: &c.member_offsets,
-            members: &c.members,
+            member_offsets: &c.members.offsets,
+            members: &c.members.rows,
         })
     }
 
@@ -377,9 +376,8 @@ fn scale(d: &[f64], b: &[f64], x: &mut [f64]) {
 
 /// b_c = P^T r: the sum over each aggregate's members (in row order, so the sum does not depend on threads).
 fn restrict(level: &CoarseLevel, r: &[f64], bc: &mut [f64]) {
-    let (offsets, members) = (&level.member_offsets, &level.members);
     bc.par_iter_mut().with_min_len(PAR_MIN_LEN).enumerate().for_each(|(c, out)| {
-        *out = members[offsets[c] as usize..offsets[c + 1] as usize].iter().map(|&i| r[i as usize]).sum();
+        *out = level.members.of(c).iter().map(|&i| r[i as usize]).sum();
     });
 }
 
