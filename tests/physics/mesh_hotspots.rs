@@ -614,3 +614,22 @@ fn shipped_cases_mesh_with_dihedral_angles_of_at_least_ten_degrees() {
     }
     assert!(checked >= 10, "{checked} cases");
 }
+
+/// A proptest case from CI: a rim node of the background left just outside the circle (its snap undone by the
+/// guard) made a face outside the disk whose centroid is inside; tagged by its centroid, it joined the disk.
+#[test]
+fn faces_beyond_the_rim_are_not_the_disk() {
+    let (c, r) = (DVec3::new(1e-7, 1e-7, 3.5e-7), 5e-8);
+    let (x, y, rd) = (1.2368182078571927e-7, 8.70364862147341e-7, 5.657956000672296e-8);
+    let geometry = cube_geometry(UM, vec![], vec![sphere("s0", c, r), disk("d", x, y, rd)]);
+    let controls = MeshControls {
+        h_max: 0.25 * UM,
+        h_min: 0.02 * UM,
+        h_interface: 0.1 * UM,
+        grading: 1.5,
+        max_nodes: DEFAULT_MAX_NODES,
+    };
+    let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
+    assert_valid(&mesh);
+    assert_disk(&mesh, "d", x, y, rd);
+}

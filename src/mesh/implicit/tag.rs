@@ -12,6 +12,10 @@ use crate::mesh::{BoundaryFace, Mesh, MeshError};
 use glam::DVec3;
 use rayon::prelude::*;
 
+/// Relative distance from a disk's circle within which a node counts as on its rim (rim nodes are computed
+/// crossings and projections, on the circle to rounding).
+const RIM_TOLERANCE: f64 = 1e-9;
+
 /// Drops unused nodes (numbering the rest by first use), orients tets, assigns regions, finds and tags the
 /// boundary faces. Also returns, per node, the background node it was (or [`NOT_BACKGROUND`]).
 pub(super) fn finish(
@@ -108,10 +112,14 @@ fn face_tag(mesh: &Mesh, domain: &ImplicitDomain, f: [u32; 3], on_surface: &[u16
     if let Some(tag) = planes.iter().position(|&(a, value)| p.iter().all(|q| q[a] == value)) {
         let tag = tag as u16;
         if tag == TAG_INTERFACE {
-            let c = (p[0] + p[1] + p[2]) / 3.0;
+            // The cut leaves no face with corners strictly on both sides of a circle, so a face lies in the disk
+            // when all its corners are inside or on the rim. Its centroid does not tell: a face outside the
+            // circle with two corners on the rim and the third just beyond it (a snap undone by the guard) has
+            // its centroid inside.
             for (s, surface) in domain.surfaces.iter().enumerate() {
                 if let Surface::Disk { center_x, center_y, radius, .. } = surface {
-                    if (c.x - center_x).hypot(c.y - center_y) < *radius {
+                    let within = |q: &DVec3| (q.x - center_x).hypot(q.y - center_y) <= radius * (1.0 + RIM_TOLERANCE);
+                    if p.iter().all(within) {
                         return Ok((BOX_BOUNDARIES.len() + s) as u16);
                     }
                 }
