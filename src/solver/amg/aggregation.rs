@@ -59,26 +59,20 @@ impl Aggregates {
 /// The state of one matching pass: rows are visited in order, each free row pairs with its strongest free
 /// neighbour.
 struct Matching {
-    diagonal: Vec<f64>,
+    /// 1 / a_ii, or 0 where a_ii <= 0 (such a row has no strong couplings).
+    inverse_diagonal: Vec<f64>,
     strength: f64,
     of: Vec<u32>,
     count: u32,
+    /// The visited row's coupling strengths (scratch).
+    weights: Vec<f64>,
 }
 
 impl Matching {
     fn new(diagonal: Vec<f64>, strength: f64) -> Matching {
         let n = diagonal.len();
-        Matching { diagonal, strength, of: vec![FREE; n], count: 0 }
-    }
-
-    /// The strength of the coupling i-j with entry `value` (0 for a positive one).
-    fn weight(&self, i: usize, j: u32, value: f64) -> f64 {
-        let (di, dj) = (self.diagonal[i], self.diagonal[j as usize]);
-        if value < 0.0 && di > 0.0 && dj > 0.0 {
-            -0.5 * value * (1.0 / di + 1.0 / dj)
-        } else {
-            0.0
-        }
+        let inverse_diagonal = diagonal.into_iter().map(|d| if d > 0.0 { 1.0 / d } else { 0.0 }).collect();
+        Matching { inverse_diagonal, strength, of: vec![FREE; n], count: 0, weights: Vec::new() }
     }
 
     /// Row `i` (its columns and values): a new aggregate of it and its partner, unless it is taken.
@@ -86,19 +80,23 @@ impl Matching {
         if self.of[i] != FREE {
             return;
         }
-        let strongest = cols
-            .iter()
-            .zip(values)
-            .filter(|(&j, _)| j as usize != i)
-            .map(|(&j, &v)| self.weight(i, j, v))
-            .fold(0.0, f64::max);
+        // The strength of the coupling i-j with entry v (0 for a positive one or the diagonal).
+        let inverse_i = self.inverse_diagonal[i];
+        self.weights.clear();
+        self.weights.extend(cols.iter().zip(values).map(|(&j, &v)| {
+            let inverse_j = self.inverse_diagonal[j as usize];
+            if v < 0.0 && j as usize != i && inverse_i > 0.0 && inverse_j > 0.0 {
+                -0.5 * v * (inverse_i + inverse_j)
+            } else {
+                0.0
+            }
+        }));
+        let threshold = self.strength * self.weights.iter().copied().fold(0.0, f64::max);
         let partner = cols
             .iter()
-            .zip(values)
-            .filter(|(&j, _)| j as usize != i && self.of[j as usize] == FREE)
-            .map(|(&j, &v)| (j, self.weight(i, j, v)))
-            .filter(|&(_, w)| w > 0.0 && w >= self.strength * strongest)
-            .fold(None, |best: Option<(u32, f64)>, (j, w)| match best {
+            .zip(&self.weights)
+            .filter(|&(&j, &w)| w > 0.0 && w >= threshold && self.of[j as usize] == FREE)
+            .fold(None, |best: Option<(u32, f64)>, (&j, &w)| match best {
                 Some((_, bw)) if bw >= w => best,
                 _ => Some((j, w)),
             });

@@ -1,11 +1,12 @@
 //! The Galerkin coarse operator P^T A P for a piecewise-constant prolongation (P has a single 1 per row, in the
 //! column of the row's aggregate): entry (I, J) is the sum of a_ij over the rows i of aggregate I and the
 //! columns j of aggregate J. No general sparse product is needed: each coarse row gathers its members' rows,
-//! sorts the aggregate columns and sums duplicates, in blocks of coarse rows in parallel.
+//! sums each aggregate's entries into one column and sorts the columns, in blocks of coarse rows in parallel.
 
 use super::aggregation::{Aggregates, Members};
 use crate::solver::sparse::CsrMatrix;
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// Coarse rows per parallel task.
 const BLOCK: usize = 512;
@@ -24,29 +25,48 @@ pub struct RowBlock {
     pub values: Vec<f64>,
 }
 
+std::thread_local! {
+    /// Per thread, for each aggregate: where the coarse row being built holds its column, or [`FREE`] (all free
+    /// between rows). A dense table rather than a sort of the gathered entries, which took most of the setup.
+    static SLOTS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+const FREE: u32 = u32::MAX;
+
 /// The block of rows of P^T A P from `first`.
 fn coarse_rows(a: &CsrMatrix, aggregates: &Aggregates, members: &Members, first: usize) -> RowBlock {
     let last = (first + BLOCK).min(aggregates.count);
     let (mut lengths, mut cols, mut values) = (Vec::with_capacity(last - first), Vec::new(), Vec::new());
     let mut row: Vec<(u32, f64)> = Vec::new();
-    for coarse in first..last {
-        row.clear();
-        for &i in members.of(coarse) {
-            let (c, v) = a.row(i as usize);
-            row.extend(c.iter().zip(v).map(|(&j, &v)| (aggregates.of[j as usize], v)));
+    SLOTS.with_borrow_mut(|slots| {
+        if slots.len() < aggregates.count {
+            slots.resize(aggregates.count, FREE);
         }
-        row.sort_unstable_by_key(|&(j, _)| j);
-        let start = cols.len();
-        for &(j, v) in &row {
-            if cols.len() > start && *cols.last().unwrap() == j {
-                *values.last_mut().unwrap() += v;
-            } else {
-                cols.push(j);
-                values.push(v);
+        for coarse in first..last {
+            // Entries summed into their aggregate's column in the order they are gathered, then sorted by column.
+            row.clear();
+            for &i in members.of(coarse) {
+                let (c, v) = a.row(i as usize);
+                for (&j, &v) in c.iter().zip(v) {
+                    let big_j = aggregates.of[j as usize];
+                    match slots[big_j as usize] {
+                        FREE => {
+                            slots[big_j as usize] = row.len() as u32;
+                            row.push((big_j, v));
+                        }
+                        k => row[k as usize].1 += v,
+                    }
+                }
             }
+            for &(j, _) in &row {
+                slots[j as usize] = FREE;
+            }
+            row.sort_unstable_by_key(|&(j, _)| j);
+            cols.extend(row.iter().map(|&(j, _)| j));
+            values.extend(row.iter().map(|&(_, v)| v));
+            lengths.push(row.len());
         }
-        lengths.push(cols.len() - start);
-    }
+    });
     RowBlock { first, lengths, cols, values }
 }
 
