@@ -80,28 +80,34 @@ impl MeshQuality {
         }
         let empty =
             || Acc { squared_edge: (f64::INFINITY, 0.0), cosine: (1.0, -1.0), min_volume: f64::INFINITY, volume: 0.0 };
-        let acc = (0..mesh.tets.len())
+        // Fixed blocks of tets, combined in order: the volume's sum is the same on every run and thread count.
+        const BLOCK: usize = 1 << 14;
+        let combine = |a: Acc, b: Acc| Acc {
+            squared_edge: (a.squared_edge.0.min(b.squared_edge.0), a.squared_edge.1.max(b.squared_edge.1)),
+            cosine: (a.cosine.0.min(b.cosine.0), a.cosine.1.max(b.cosine.1)),
+            min_volume: a.min_volume.min(b.min_volume),
+            volume: a.volume + b.volume,
+        };
+        let blocks: Vec<Acc> = (0..mesh.tets.len().div_ceil(BLOCK))
             .into_par_iter()
-            .fold(empty, |mut acc, t| {
-                let p = mesh.tet_points(t);
-                for [i, j] in TET_EDGES {
-                    let len = (p[i] - p[j]).length_squared();
-                    acc.squared_edge = (acc.squared_edge.0.min(len), acc.squared_edge.1.max(len));
-                }
-                for c in normal_cosines(p) {
-                    acc.cosine = (acc.cosine.0.min(c), acc.cosine.1.max(c));
-                }
-                let v = mesh.tet_volume(t);
-                acc.min_volume = acc.min_volume.min(v);
-                acc.volume += v;
-                acc
+            .map(|block| {
+                (block * BLOCK..((block + 1) * BLOCK).min(mesh.tets.len())).fold(empty(), |mut acc, t| {
+                    let p = mesh.tet_points(t);
+                    for [i, j] in TET_EDGES {
+                        let len = (p[i] - p[j]).length_squared();
+                        acc.squared_edge = (acc.squared_edge.0.min(len), acc.squared_edge.1.max(len));
+                    }
+                    for c in normal_cosines(p) {
+                        acc.cosine = (acc.cosine.0.min(c), acc.cosine.1.max(c));
+                    }
+                    let v = mesh.tet_volume(t);
+                    acc.min_volume = acc.min_volume.min(v);
+                    acc.volume += v;
+                    acc
+                })
             })
-            .reduce(empty, |a, b| Acc {
-                squared_edge: (a.squared_edge.0.min(b.squared_edge.0), a.squared_edge.1.max(b.squared_edge.1)),
-                cosine: (a.cosine.0.min(b.cosine.0), a.cosine.1.max(b.cosine.1)),
-                min_volume: a.min_volume.min(b.min_volume),
-                volume: a.volume + b.volume,
-            });
+            .collect();
+        let acc = blocks.into_iter().fold(empty(), combine);
         let dihedral = if mesh.tets.is_empty() {
             (180.0, 0.0)
         } else {

@@ -7,8 +7,26 @@ use crate::solver::sparse::{CsrMatrix, PAR_MIN_LEN};
 use rayon::prelude::*;
 use std::time::Instant;
 
+/// sum a_i b_i, the same to the last bit on every run and thread count: the halves are summed in parallel down to
+/// leaves of at most [`PAR_MIN_LEN`] entries, so the association depends on the length only (a rayon `sum`
+/// associates as its work stealing splits, which moved the solution's last digits from run to run).
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.par_iter().with_min_len(PAR_MIN_LEN).zip(b).map(|(x, y)| x * y).sum()
+    assert_eq!(a.len(), b.len());
+    if a.len() <= PAR_MIN_LEN {
+        // Four accumulators, so consecutive additions do not wait on each other.
+        let mut sums = [0.0; 4];
+        let (quads_a, quads_b) = (a.chunks_exact(4), b.chunks_exact(4));
+        let rest: f64 = quads_a.remainder().iter().zip(quads_b.remainder()).map(|(x, y)| x * y).sum();
+        for (x, y) in quads_a.zip(quads_b) {
+            for k in 0..4 {
+                sums[k] += x[k] * y[k];
+            }
+        }
+        return (sums[0] + sums[1]) + (sums[2] + sums[3]) + rest;
+    }
+    let mid = a.len() / 2;
+    let (left, right) = rayon::join(|| dot(&a[..mid], &b[..mid]), || dot(&a[mid..], &b[mid..]));
+    left + right
 }
 
 pub fn norm(a: &[f64]) -> f64 {
@@ -249,6 +267,31 @@ mod tests {
             }
         }
         CsrMatrix::from_triplets(n, &t)
+    }
+
+    #[test]
+    fn solutions_are_the_same_to_the_last_bit_on_one_and_two_threads() {
+        // 64,000 unknowns: every reduction and matrix pass splits over threads.
+        let a = CsrMatrix::laplacian_7point(40, 40, 40);
+        let b: Vec<f64> = (0..a.nrows).map(|i| ((i * 7919) % 101) as f64 / 101.0 - 0.3).collect();
+        let options = CgOptions { rtol: 1e-10, ..Default::default() };
+        let solve_on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut x = vec![0.0; a.nrows];
+                AmgSolver::default().solve(&a, &b, &mut x, &options).unwrap();
+                (dot(&b, &b), x)
+            })
+        };
+        let one = solve_on(1);
+        // The dot product against a plain sequential sum (which associates differently).
+        let sequential: f64 = b.iter().map(|v| v * v).sum();
+        assert!((one.0 - sequential).abs() <= 1e-13 * sequential);
+        for _ in 0..3 {
+            let two = solve_on(2);
+            assert_eq!(one.0.to_bits(), two.0.to_bits());
+            assert!(one.1.iter().zip(&two.1).all(|(p, q)| p.to_bits() == q.to_bits()), "solutions differ");
+        }
     }
 
     #[test]
