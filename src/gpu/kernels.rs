@@ -45,6 +45,8 @@ pub(crate) enum Kernel {
     AmgRestrict,
     AmgProlong,
     AmgDenseSolve,
+    AmgResidual,
+    AmgAccumulate,
 }
 
 /// One kernel: its file under `shaders/`, the WGSL source, its entry point and its bindings.
@@ -56,7 +58,7 @@ pub(crate) struct KernelSpec {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 15] = [
+    pub const ALL: [Kernel; 17] = [
         Kernel::Spmv,
         Kernel::DotPartial,
         Kernel::ReduceFinal,
@@ -72,6 +74,8 @@ impl Kernel {
         Kernel::AmgRestrict,
         Kernel::AmgProlong,
         Kernel::AmgDenseSolve,
+        Kernel::AmgResidual,
+        Kernel::AmgAccumulate,
     ];
 
     pub fn spec(self) -> KernelSpec {
@@ -121,6 +125,10 @@ impl Kernel {
             Kernel::AmgProlong => spec!("amg_prolong.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
             // params, inverse, b, x
             Kernel::AmgDenseSolve => spec!("amg_dense_solve.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
+            // params, t, b
+            Kernel::AmgResidual => spec!("amg_residual.wgsl", "main", &[Uniform, Read, ReadWrite]),
+            // params, saved, x
+            Kernel::AmgAccumulate => spec!("amg_accumulate.wgsl", "main", &[Uniform, Read, ReadWrite]),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! AMG on the GPU: the recorded V-cycle against its CPU twin (`Hierarchy::apply` with the same V-cycle
+//! AMG on the GPU: the recorded W-cycle against its CPU twin (`Hierarchy::apply` with the same W-cycle
 //! options) on seeded data, whole in one binding and with the operators split into row chunks, and whole cases
 //! solved in mixed precision with AMG against the CPU f64 AMG solve. Skips (with a printed reason) without an
 //! adapter, fails under IONFLUX_REQUIRE_GPU=1.
@@ -50,7 +50,7 @@ fn cycle_difference(ctx: &GpuContext, a: &CsrMatrix, real: Real) -> (f64, usize)
 }
 
 #[test]
-fn the_gpu_v_cycle_equals_its_cpu_twin() {
+fn the_gpu_w_cycle_equals_its_cpu_twin() {
     let Some(ctx) = test_context() else { return };
     let a = jump_laplacian(24);
     let (f32_difference, _) = cycle_difference(&ctx, &a, Real::F32);
@@ -64,7 +64,7 @@ fn the_gpu_v_cycle_equals_its_cpu_twin() {
 }
 
 #[test]
-fn the_gpu_v_cycle_with_its_operators_in_several_chunks_equals_its_cpu_twin() {
+fn the_gpu_w_cycle_with_its_operators_in_several_chunks_equals_its_cpu_twin() {
     // 256 KiB bindings: the finest operator (24^3 rows, 90k nonzeros, 360 KB of f32 values) and the first
     // coarse one are split into row chunks, the vectors (55 KB) still fit one binding.
     let request = GpuRequest { allow_software: true, max_binding_bytes: Some(256 << 10), ..Default::default() };

@@ -115,3 +115,24 @@ fn amg_and_jacobi_give_the_same_currents_on_the_default_case() {
         assert!((a - j).abs() <= 1e-8 * scale, "AMG {a:e} vs Jacobi {j:e}");
     }
 }
+
+/// The GPU's cycle (a W-cycle: each coarse level visited twice, no inner products), run by its CPU twin in f64 on
+/// the default case: close to the K-cycle's count, and well below a V-cycle's, which grows with the mesh.
+#[test]
+fn the_gpu_w_cycle_needs_far_fewer_iterations_than_a_v_cycle_on_the_default_case() {
+    use ionflux::app::pipeline::{solve_case_with, RunOptions};
+    use ionflux::case::{Case, DEFAULT_CASE_TOML, DEFAULT_SOURCE};
+    use ionflux::gpu::gpu_amg_options;
+    use ionflux::solver::amg::AmgOptions;
+    use ionflux::solver::cpu::AmgSolver;
+    let case = Case::from_toml_str(DEFAULT_CASE_TOML, DEFAULT_SOURCE, &[]).unwrap();
+    let iterations = |options: AmgOptions| {
+        let solution = solve_case_with(&case, &mut AmgSolver::new(options), &RunOptions::default()).unwrap();
+        solution.report.iterations
+    };
+    let w = iterations(gpu_amg_options());
+    let v = iterations(AmgOptions { coarse_visits: 1, ..gpu_amg_options() });
+    println!("default case, rtol 1e-10: W-cycle {w} iterations, V-cycle {v}");
+    assert_eq!(gpu_amg_options().coarse_visits, 2);
+    assert!(w <= 28 && v >= w + 10, "W {w}, V {v}");
+}

@@ -1,7 +1,9 @@
 //! The AMG hierarchy on the GPU: every level's operator (row chunks under the binding limit), inverse l1 norms,
-//! aggregates and work vectors, and the V-cycle z = B r recorded as dispatches with no host round trip. The
-//! setup (aggregation, Galerkin operators, the coarsest factor) is the CPU's `solver::amg::Hierarchy`; its
-//! `apply` with `kcycle_levels = 0` is this cycle's CPU twin.
+//! aggregates and work vectors, and the cycle z = B r recorded as dispatches with no host round trip: each coarse
+//! level above the last is visited `coarse_visits` times (2: a W-cycle, whose iteration count grows far less
+//! with the mesh than the V-cycle's and needs no inner products, unlike the K-cycle). The setup (aggregation,
+//! Galerkin operators, the coarsest factor) is the CPU's `solver::amg::Hierarchy`; its `apply` with
+//! `kcycle_levels = 0` and the same `coarse_visits` is this cycle's CPU twin.
 
 use super::{entries_binding, record_spmv, uniform_params, MatrixChunk, UploadedMatrix, STORAGE};
 use crate::gpu::context::GpuContext;
@@ -22,11 +24,21 @@ struct GpuLevel {
     smooth: wgpu::BindGroup,
     /// To the next level: its b = P^T (b - t), and x += P (its x); with the next level's size.
     coarse: Option<(wgpu::BindGroup, wgpu::BindGroup, usize)>,
+    /// A further visit of this level (levels below the finest with a level below them): saved = x, b -= t,
+    /// x += saved.
+    revisit: Option<Revisit>,
+}
+
+struct Revisit {
+    save: wgpu::BindGroup,
+    residual: wgpu::BindGroup,
+    accumulate: wgpu::BindGroup,
 }
 
 pub(super) struct GpuHierarchy {
     levels: Vec<GpuLevel>,
     sweeps: usize,
+    coarse_visits: usize,
     /// x = A^-1 b on the last level (dense inverse), when it is solved directly.
     dense: Option<wgpu::BindGroup>,
     /// Keeps every buffer the bind groups use.
@@ -138,8 +150,24 @@ impl GpuHierarchy {
                 }
                 None => None,
             };
+            let revisit = if level > 0 && coarse_groups.is_some() && hierarchy.options().coarse_visits > 1 {
+                let saved = upload("amg saved x", &vec![0u8; n.max(1) * real.bytes() as usize])?;
+                let pair = |kernel: Kernel, from: &wgpu::Buffer, to: &wgpu::Buffer| {
+                    let bindings = [params.as_entire_binding(), whole_vector(from, n, real), whole_vector(to, n, real)];
+                    kernels.bind_group(device, kernel, &bindings)
+                };
+                let revisit = Revisit {
+                    save: pair(Kernel::Copy, x, &saved),
+                    residual: pair(Kernel::AmgResidual, t, b),
+                    accumulate: pair(Kernel::AmgAccumulate, &saved, x),
+                };
+                buffers.push(saved);
+                Some(revisit)
+            } else {
+                None
+            };
             buffers.push(params);
-            levels.push(GpuLevel { n, spmv, scale, smooth, coarse: coarse_groups });
+            levels.push(GpuLevel { n, spmv, scale, smooth, coarse: coarse_groups, revisit });
         }
         let last = sizes.len() - 1;
         let dense = match hierarchy.direct_inverse() {
@@ -167,10 +195,17 @@ impl GpuHierarchy {
         for (b, x, t) in vectors {
             buffers.extend([b, x, t]);
         }
-        Ok(GpuHierarchy { levels, sweeps: hierarchy.options().sweeps, dense, _buffers: buffers })
+        let options = hierarchy.options();
+        Ok(GpuHierarchy {
+            levels,
+            sweeps: options.sweeps,
+            coarse_visits: options.coarse_visits,
+            dense,
+            _buffers: buffers,
+        })
     }
 
-    /// Records the V-cycle from `level` down: x_level = B b_level.
+    /// Records the cycle from `level` down: x_level = B b_level.
     pub(super) fn record_cycle(
         &self,
         ctx: &GpuContext,
@@ -194,9 +229,25 @@ impl GpuHierarchy {
         smooth(ctx, kernels, pass, this, self.sweeps - 1);
         record_spmv(ctx, kernels, pass, &this.spmv);
         ctx.dispatch(kernels, pass, Kernel::AmgRestrict, restrict, workgroups_for(*coarse_n));
-        self.record_cycle(ctx, kernels, pass, level + 1);
+        self.record_visits(ctx, kernels, pass, level + 1);
         ctx.dispatch(kernels, pass, Kernel::AmgProlong, prolong, groups);
         smooth(ctx, kernels, pass, this, self.sweeps);
+    }
+
+    /// The coarse correction at `level`: its cycle, then (with a level below it) `coarse_visits - 1` more, each on
+    /// the residual the visits so far leave and added to them.
+    fn record_visits(&self, ctx: &GpuContext, kernels: &KernelSet, pass: &mut wgpu::ComputePass, level: usize) {
+        self.record_cycle(ctx, kernels, pass, level);
+        let this = &self.levels[level];
+        let Some(revisit) = &this.revisit else { return };
+        let groups = workgroups_for(this.n);
+        for _ in 1..self.coarse_visits {
+            ctx.dispatch(kernels, pass, Kernel::Copy, &revisit.save, groups);
+            record_spmv(ctx, kernels, pass, &this.spmv);
+            ctx.dispatch(kernels, pass, Kernel::AmgResidual, &revisit.residual, groups);
+            self.record_cycle(ctx, kernels, pass, level);
+            ctx.dispatch(kernels, pass, Kernel::AmgAccumulate, &revisit.accumulate, groups);
+        }
     }
 }
 

@@ -47,7 +47,7 @@ impl GpuSystem {
         self.download(&self.p)
     }
 
-    /// z = B r by the GPU's V-cycle alone (a system built with a hierarchy).
+    /// z = B r by the GPU's cycle alone (a system built with a hierarchy).
     pub fn amg_cycle(&self, r: &[f64]) -> Result<Vec<f64>, GpuError> {
         let amg = self.amg.as_ref().ok_or_else(|| GpuError::Backend("the system has no hierarchy".into()))?;
         self.upload(&self.r, r);

@@ -34,7 +34,7 @@ struct VectorChunk {
     p_update_bind_group: wgpu::BindGroup,
 }
 
-/// AMG-preconditioned PCG: the hierarchy's V-cycle stores z = B r, and three kernels replace Jacobi's fused
+/// AMG-preconditioned PCG: the hierarchy's cycle stores z = B r, and three kernels replace Jacobi's fused
 /// updates: the x/r update, the (r.z, r.r) partials and p = z + beta p. AMG needs each vector in one storage
 /// binding, so there is one vector chunk and one bind group of each.
 struct AmgPcg {
@@ -153,7 +153,7 @@ pub struct GpuSystem {
     q: wgpu::Buffer,
     scalars: wgpu::Buffer,
     reduce_bind_group: wgpu::BindGroup,
-    /// When the system was built with a hierarchy: PCG preconditioned by its V-cycle instead of Jacobi.
+    /// When the system was built with a hierarchy: PCG preconditioned by its cycle instead of Jacobi.
     amg: Option<AmgPcg>,
 }
 
@@ -181,7 +181,7 @@ impl GpuSystem {
     }
 
     /// Uploads `a` and, with a hierarchy (built from `a` on the CPU), its levels: PCG is then preconditioned by
-    /// the hierarchy's V-cycle, else by Jacobi.
+    /// the hierarchy's cycle, else by Jacobi.
     pub fn with_preconditioner(
         ctx: &GpuContext,
         a: &CsrMatrix,
@@ -411,7 +411,7 @@ impl GpuSystem {
         }
     }
 
-    /// z = B r by the V-cycle, then the partials of (r.z, r.r) reduced into the scalars.
+    /// z = B r by the cycle, then the partials of (r.z, r.r) reduced into the scalars.
     fn record_preconditioner(&self, pass: &mut wgpu::ComputePass, amg: &AmgPcg) {
         amg.cycle.record_cycle(&self.ctx, self.kernels(), pass, 0);
         self.dispatch(pass, Kernel::DotPartial, &amg.rz_dot, reduction_workgroups_for(self.n));
@@ -445,7 +445,7 @@ impl GpuSystem {
         Ok((history, bind_group))
     }
 
-    /// PCG for A d = rhs from d = 0 (Jacobi, or the V-cycle of the hierarchy the system was built with) until
+    /// PCG for A d = rhs from d = 0 (Jacobi, or the cycle of the hierarchy the system was built with) until
     /// ||r|| <= relative_tolerance * ||rhs|| (recurrence residual) or `max_iterations`. The loop runs on the GPU;
     /// the host reads the scalars every `check_every` iterations.
     pub fn pcg(

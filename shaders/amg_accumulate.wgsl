@@ -1,0 +1,17 @@
+// The W-cycle adds the first visit's correction, saved before the second visit overwrote x: x[i] += saved[i].
+// CPU twin: the correction update in `Hierarchy::visit` (src/solver/amg/mod.rs).
+@group(0) @binding(0) var<uniform> params: KernelParams;
+@group(0) @binding(1) var<storage, read> saved: array<real>;
+@group(0) @binding(2) var<storage, read_write> x: array<real>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroup_count: vec3<u32>,
+    @builtin(local_invocation_index) local_index: u32,
+) {
+    let i = linear_group(workgroup, workgroup_count) * WORKGROUP_SIZE + local_index;
+    if i < params.len {
+        x[i] += saved[i];
+    }
+}
