@@ -4,7 +4,7 @@
 
 use super::real::Real;
 use super::GpuError;
-use crate::solver::sparse::CsrMatrix;
+use crate::solver::sparse::{CsrMatrix, Entry};
 use std::ops::Range;
 
 /// SpMV gathers x at any column, so it binds the whole of x as this many consecutive chunks (x0..x3 in
@@ -33,8 +33,8 @@ pub(crate) fn split(n: usize, chunk_len: usize) -> Vec<Range<usize>> {
 /// Splits rows into chunks whose cols, values and row_ptr each need at most `max_bytes`, of at most
 /// `max_rows` rows, every chunk but the last ending at a multiple of `row_granule` (so the next starts
 /// there).
-pub(crate) fn plan_chunks(
-    a: &CsrMatrix,
+pub(crate) fn plan_chunks<V: Entry>(
+    a: &CsrMatrix<V>,
     real: Real,
     max_bytes: u64,
     row_granule: usize,

@@ -1,6 +1,8 @@
 //! The scalar type of the GPU kernels and its host codec: the one place that knows how a `real` of WGSL is
 //! laid out in bytes (f32, or f64 where the adapter has SHADER_F64).
 
+use crate::solver::sparse::Entry;
+
 /// The scalar type of the GPU kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Real {
@@ -17,10 +19,10 @@ impl Real {
         }
     }
 
-    pub(crate) fn encode(self, values: &[f64]) -> Vec<u8> {
+    pub(crate) fn encode<V: Entry>(self, values: &[V]) -> Vec<u8> {
         match self {
-            Real::F32 => bytemuck::cast_slice(&values.iter().map(|&v| v as f32).collect::<Vec<f32>>()).to_vec(),
-            Real::F64 => bytemuck::cast_slice(values).to_vec(),
+            Real::F32 => bytemuck::cast_slice(&values.iter().map(|&v| v.into() as f32).collect::<Vec<f32>>()).to_vec(),
+            Real::F64 => bytemuck::cast_slice(&values.iter().map(|&v| v.into()).collect::<Vec<f64>>()).to_vec(),
         }
     }
 

@@ -10,35 +10,55 @@ pub(crate) const PAR_MIN_LEN: usize = 4096;
 /// the row loop, small enough to balance two to a few dozen threads on 10^4..10^7 rows.
 const SPMV_BLOCK_ROWS: usize = 2048;
 
+/// The type of a matrix's stored values: f64, or f32 where half the bytes matter more than the digits (the AMG
+/// coarse levels). Products and sums are formed in f64 either way.
+pub trait Entry: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + Into<f64> + 'static {
+    /// `v` rounded to this type.
+    fn from_f64(v: f64) -> Self;
+}
+
+impl Entry for f64 {
+    fn from_f64(v: f64) -> f64 {
+        v
+    }
+}
+
+impl Entry for f32 {
+    fn from_f64(v: f64) -> f32 {
+        v as f32
+    }
+}
+
 /// sum_k vals[k] x[cols[k]], with two accumulators so consecutive additions do not wait on each other (a
 /// single running sum makes SpMV latency-bound on the floating-point adder rather than memory-bound).
-fn row_dot(cols: &[u32], vals: &[f64], x: &[f64]) -> f64 {
+fn row_dot<V: Entry>(cols: &[u32], vals: &[V], x: &[f64]) -> f64 {
     let mut sums = [0.0; 2];
     let (col_pairs, val_pairs) = (cols.chunks_exact(2), vals.chunks_exact(2));
     let (col_rest, val_rest) = (col_pairs.remainder(), val_pairs.remainder());
     for (c, v) in col_pairs.zip(val_pairs) {
-        sums[0] += v[0] * x[c[0] as usize];
-        sums[1] += v[1] * x[c[1] as usize];
+        sums[0] += v[0].into() * x[c[0] as usize];
+        sums[1] += v[1].into() * x[c[1] as usize];
     }
-    let rest: f64 = col_rest.iter().zip(val_rest).map(|(&c, &v)| v * x[c as usize]).sum();
+    let rest: f64 = col_rest.iter().zip(val_rest).map(|(&c, &v)| v.into() * x[c as usize]).sum();
     sums[0] + sums[1] + rest
 }
 
-/// A square CSR matrix with f64 values and u32 column indices (sorted within each row).
+/// A square CSR matrix with u32 column indices (sorted within each row) and values of type `V` (f64 unless
+/// said otherwise).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct CsrMatrix {
+pub struct CsrMatrix<V = f64> {
     pub nrows: usize,
     pub row_ptr: Vec<usize>,
     pub col_idx: Vec<u32>,
-    pub values: Vec<f64>,
+    pub values: Vec<V>,
 }
 
-impl CsrMatrix {
+impl<V: Entry> CsrMatrix<V> {
     pub fn nnz(&self) -> usize {
         self.col_idx.len()
     }
 
-    pub fn row(&self, i: usize) -> (&[u32], &[f64]) {
+    pub fn row(&self, i: usize) -> (&[u32], &[V]) {
         let r = self.row_ptr[i]..self.row_ptr[i + 1];
         (&self.col_idx[r.clone()], &self.values[r])
     }
@@ -46,16 +66,11 @@ impl CsrMatrix {
     /// Entry (i, j), zero if not stored.
     pub fn get(&self, i: usize, j: usize) -> f64 {
         let (cols, vals) = self.row(i);
-        cols.binary_search(&(j as u32)).map(|k| vals[k]).unwrap_or(0.0)
+        cols.binary_search(&(j as u32)).map(|k| vals[k].into()).unwrap_or(0.0)
     }
 
     pub fn diagonal(&self) -> Vec<f64> {
         (0..self.nrows).map(|i| self.get(i, i)).collect()
-    }
-
-    /// 1 / diagonal, the Jacobi preconditioner of both solvers (1 where the diagonal is zero).
-    pub fn inverse_diagonal(&self) -> Vec<f64> {
-        self.diagonal().iter().map(|&d| if d != 0.0 { 1.0 / d } else { 1.0 }).collect()
     }
 
     /// y = A x, blocks of rows in parallel.
@@ -87,6 +102,13 @@ impl CsrMatrix {
                 *yi = f(first + k, ax, *yi);
             }
         });
+    }
+}
+
+impl CsrMatrix {
+    /// 1 / diagonal, the Jacobi preconditioner of both solvers (1 where the diagonal is zero).
+    pub fn inverse_diagonal(&self) -> Vec<f64> {
+        self.diagonal().iter().map(|&d| if d != 0.0 { 1.0 / d } else { 1.0 }).collect()
     }
 
     /// The 7-point Laplacian of an nx x ny x nz grid of interior nodes with the Dirichlet boundary nodes

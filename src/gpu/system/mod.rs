@@ -15,7 +15,7 @@ use super::layout::{CgScalars, KernelParams};
 use super::real::Real;
 use super::GpuError;
 use crate::solver::amg::Hierarchy;
-use crate::solver::sparse::CsrMatrix;
+use crate::solver::sparse::{CsrMatrix, Entry};
 use std::ops::Range;
 use wgpu::BufferUsages;
 
@@ -60,9 +60,9 @@ struct UploadedChunk {
 
 impl UploadedMatrix {
     /// Uploads `a` in row chunks under the binding limit (x bound as chunks of `x_chunk_len` entries, 0: whole).
-    pub(super) fn new(
+    pub(super) fn new<V: Entry>(
         ctx: &GpuContext,
-        a: &CsrMatrix,
+        a: &CsrMatrix<V>,
         real: Real,
         x_chunk_len: u32,
         max_rows: usize,

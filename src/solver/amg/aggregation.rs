@@ -5,7 +5,7 @@
 //! about a fourfold coarsening per level.
 
 use super::galerkin::{coarse_diagonal, for_each_coarse_row_block};
-use crate::solver::sparse::CsrMatrix;
+use crate::solver::sparse::{CsrMatrix, Entry};
 
 /// Marks an unknown not yet in an aggregate.
 const FREE: u32 = u32::MAX;
@@ -76,7 +76,7 @@ impl Matching {
     }
 
     /// Row `i` (its columns and values): a new aggregate of it and its partner, unless it is taken.
-    fn visit(&mut self, i: usize, cols: &[u32], values: &[f64]) {
+    fn visit<V: Entry>(&mut self, i: usize, cols: &[u32], values: &[V]) {
         if self.of[i] != FREE {
             return;
         }
@@ -84,6 +84,7 @@ impl Matching {
         let inverse_i = self.inverse_diagonal[i];
         self.weights.clear();
         self.weights.extend(cols.iter().zip(values).map(|(&j, &v)| {
+            let v: f64 = v.into();
             let inverse_j = self.inverse_diagonal[j as usize];
             if v < 0.0 && j as usize != i && inverse_i > 0.0 && inverse_j > 0.0 {
                 -0.5 * v * (inverse_i + inverse_j)
@@ -113,7 +114,7 @@ impl Matching {
 }
 
 /// One pass of pairwise matching on `a`, in row order (deterministic).
-pub fn pair(a: &CsrMatrix, strength: f64) -> Aggregates {
+pub fn pair<V: Entry>(a: &CsrMatrix<V>, strength: f64) -> Aggregates {
     let mut matching = Matching::new(a.diagonal(), strength);
     for i in 0..a.nrows {
         let (cols, values) = a.row(i);
@@ -124,7 +125,7 @@ pub fn pair(a: &CsrMatrix, strength: f64) -> Aggregates {
 
 /// [`pair`] on the Galerkin operator P^T A P of `aggregates`, without storing it: its rows are built a group at
 /// a time and matched as they come (the same aggregates as pairing the stored operator).
-pub fn pair_coarse(a: &CsrMatrix, aggregates: &Aggregates, strength: f64) -> Aggregates {
+pub fn pair_coarse<V: Entry>(a: &CsrMatrix<V>, aggregates: &Aggregates, strength: f64) -> Aggregates {
     let members = aggregates.members();
     let mut matching = Matching::new(coarse_diagonal(a, aggregates, &members), strength);
     for_each_coarse_row_block(a, aggregates, &members, |block| {
@@ -185,7 +186,7 @@ mod tests {
         let a = CsrMatrix::laplacian_7point(9, 8, 7);
         let first = pair(&a, 0.25);
         let members = first.members();
-        let stored = coarse_operator(&a, &first, &members);
+        let stored: CsrMatrix = coarse_operator(&a, &first, &members);
         assert_eq!(coarse_diagonal(&a, &first, &members), stored.diagonal());
         let streamed = pair_coarse(&a, &first, 0.25);
         assert_eq!(streamed, pair(&stored, 0.25));

@@ -1,6 +1,6 @@
 //! The coarsest level's direct solve: a dense Cholesky factor, computed once in the setup.
 
-use crate::solver::sparse::CsrMatrix;
+use crate::solver::sparse::{CsrMatrix, Entry};
 
 /// L with A = L L^T, row-major lower triangle of an n x n array, and L^T row-major too, so that both triangular
 /// solves read rows contiguously.
@@ -14,14 +14,14 @@ pub struct Cholesky {
 impl Cholesky {
     /// The factor of a symmetric positive definite `a`; `Err(pivot)` names the first row whose pivot is not
     /// positive.
-    pub fn new(a: &CsrMatrix) -> Result<Cholesky, usize> {
+    pub fn new<V: Entry>(a: &CsrMatrix<V>) -> Result<Cholesky, usize> {
         let n = a.nrows;
         let mut l = vec![0.0; n * n];
         for i in 0..n {
             let (cols, values) = a.row(i);
             for (&j, &v) in cols.iter().zip(values) {
                 if (j as usize) <= i {
-                    l[i * n + j as usize] = v;
+                    l[i * n + j as usize] = v.into();
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! sums each aggregate's entries into one column and sorts the columns, in blocks of coarse rows in parallel.
 
 use super::aggregation::{Aggregates, Members};
-use crate::solver::sparse::CsrMatrix;
+use crate::solver::sparse::{CsrMatrix, Entry};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -34,7 +34,7 @@ std::thread_local! {
 const FREE: u32 = u32::MAX;
 
 /// The block of rows of P^T A P from `first`.
-fn coarse_rows(a: &CsrMatrix, aggregates: &Aggregates, members: &Members, first: usize) -> RowBlock {
+fn coarse_rows<V: Entry>(a: &CsrMatrix<V>, aggregates: &Aggregates, members: &Members, first: usize) -> RowBlock {
     let last = (first + BLOCK).min(aggregates.count);
     let (mut lengths, mut cols, mut values) = (Vec::with_capacity(last - first), Vec::new(), Vec::new());
     let mut row: Vec<(u32, f64)> = Vec::new();
@@ -48,7 +48,7 @@ fn coarse_rows(a: &CsrMatrix, aggregates: &Aggregates, members: &Members, first:
             for &i in members.of(coarse) {
                 let (c, v) = a.row(i as usize);
                 for (&j, &v) in c.iter().zip(v) {
-                    let big_j = aggregates.of[j as usize];
+                    let (big_j, v) = (aggregates.of[j as usize], v.into());
                     match slots[big_j as usize] {
                         FREE => {
                             slots[big_j as usize] = row.len() as u32;
@@ -73,8 +73,8 @@ fn coarse_rows(a: &CsrMatrix, aggregates: &Aggregates, members: &Members, first:
 /// Hands the row blocks of P^T A P (P the aggregation `aggregates` of A's rows, `members` its members) to `visit`
 /// in order, built a group of blocks at a time in parallel: a pass that reads the coarse operator row by row need
 /// not store it.
-pub fn for_each_coarse_row_block(
-    a: &CsrMatrix,
+pub fn for_each_coarse_row_block<V: Entry>(
+    a: &CsrMatrix<V>,
     aggregates: &Aggregates,
     members: &Members,
     mut visit: impl FnMut(RowBlock),
@@ -86,8 +86,13 @@ pub fn for_each_coarse_row_block(
     }
 }
 
-/// P^T A P with P the aggregation `aggregates` of A's rows (`members` its members).
-pub fn coarse_operator(a: &CsrMatrix, aggregates: &Aggregates, members: &Members) -> CsrMatrix {
+/// P^T A P with P the aggregation `aggregates` of A's rows (`members` its members), summed in f64 and stored as
+/// `C` (the AMG coarse levels: f32).
+pub fn coarse_operator<V: Entry, C: Entry>(
+    a: &CsrMatrix<V>,
+    aggregates: &Aggregates,
+    members: &Members,
+) -> CsrMatrix<C> {
     let mut row_ptr = Vec::with_capacity(aggregates.count + 1);
     row_ptr.push(0);
     let (mut col_idx, mut values) = (Vec::new(), Vec::new());
@@ -96,7 +101,7 @@ pub fn coarse_operator(a: &CsrMatrix, aggregates: &Aggregates, members: &Members
             row_ptr.push(row_ptr.last().unwrap() + length);
         }
         col_idx.extend(block.cols);
-        values.extend(block.values);
+        values.extend(block.values.into_iter().map(C::from_f64));
     });
     col_idx.shrink_to_fit();
     values.shrink_to_fit();
@@ -104,7 +109,7 @@ pub fn coarse_operator(a: &CsrMatrix, aggregates: &Aggregates, members: &Members
 }
 
 /// The diagonal of P^T A P: entry I sums a_ij over the members i and j of aggregate I.
-pub fn coarse_diagonal(a: &CsrMatrix, aggregates: &Aggregates, members: &Members) -> Vec<f64> {
+pub fn coarse_diagonal<V: Entry>(a: &CsrMatrix<V>, aggregates: &Aggregates, members: &Members) -> Vec<f64> {
     (0..aggregates.count)
         .into_par_iter()
         .with_min_len(BLOCK)
@@ -116,7 +121,7 @@ pub fn coarse_diagonal(a: &CsrMatrix, aggregates: &Aggregates, members: &Members
                     .iter()
                     .zip(v)
                     .filter(|(&j, _)| aggregates.of[j as usize] as usize == coarse)
-                    .map(|(_, v)| v)
+                    .map(|(_, &v)| v.into())
                     .sum::<f64>();
             }
             sum
@@ -132,7 +137,7 @@ mod tests {
     fn coarse_operator_is_p_transpose_a_p() {
         let a = CsrMatrix::laplacian_7point(4, 3, 2);
         let aggregates = Aggregates { of: (0..a.nrows as u32).map(|i| i / 3).collect(), count: a.nrows.div_ceil(3) };
-        let coarse = coarse_operator(&a, &aggregates, &aggregates.members());
+        let coarse: CsrMatrix = coarse_operator(&a, &aggregates, &aggregates.members());
         // Against the definition, entry by entry: (P^T A P)_IJ = e_I^T P^T A P e_J.
         for big_i in 0..aggregates.count {
             for big_j in 0..aggregates.count {

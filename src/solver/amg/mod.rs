@@ -14,7 +14,7 @@ pub mod galerkin;
 pub use dense::Cholesky;
 
 use super::cpu::dot;
-use super::sparse::{CsrMatrix, PAR_MIN_LEN};
+use super::sparse::{CsrMatrix, Entry, PAR_MIN_LEN};
 use aggregation::{pair, pair_coarse, Aggregates, Members};
 use galerkin::coarse_operator;
 use rayon::prelude::*;
@@ -90,17 +90,69 @@ pub struct LevelInfo {
     pub nonzeros: usize,
 }
 
+/// The stored type of the coarse operators' values: f32 halves their bytes (about 18 per fine unknown) and the
+/// traffic of the coarse levels' passes; the cycle still computes in f64, and a preconditioner needs no more digits
+/// (the outer flexible CG, in f64, sets the accuracy).
+pub type CoarseEntry = f32;
+
 /// A level below the finest: its operator, and how its unknowns aggregate the level above.
 struct CoarseLevel {
-    matrix: CsrMatrix,
+    matrix: CsrMatrix<CoarseEntry>,
     /// Aggregate of each unknown of the level above, and each aggregate's members.
     aggregates: Aggregates,
     members: Members,
 }
 
+impl CoarseLevel {
+    /// The level below `current` (level `level`), or None when `current` is small enough to stop or no longer
+    /// coarsens.
+    fn below<V: Entry>(current: &CsrMatrix<V>, level: usize, options: &AmgOptions) -> Option<CoarseLevel> {
+        if current.nrows <= options.coarse_size {
+            return None;
+        }
+        // Each pass pairs the unknowns of the Galerkin operator of the aggregation so far, which is read row by
+        // row as it is built and not stored (it would be the largest transient of the setup: about half the
+        // finest matrix); the level's operator is then built once, from the level above, for the composed
+        // aggregation P = P1 P2 ... (P2^T (P1^T A P1) P2 = P^T A P).
+        let mut aggregates = pair(current, options.strength);
+        let passes = if level == 0 { options.fine_passes } else { options.coarse_passes };
+        for _ in 1..passes {
+            let next = pair_coarse(current, &aggregates, options.strength);
+            aggregates = aggregates.then(&next);
+        }
+        // Less than a 1.5-fold reduction: coarsening has stalled (no strong couplings left).
+        if aggregates.count * 3 > current.nrows * 2 {
+            return None;
+        }
+        let members = aggregates.members();
+        let matrix = coarse_operator(current, &aggregates, &members);
+        Some(CoarseLevel { matrix, aggregates, members })
+    }
+}
+
+/// A level's operator as the cycle reads it: the caller's finest matrix or a stored coarse one.
+#[derive(Clone, Copy)]
+enum LevelMatrix<'a> {
+    Fine(&'a CsrMatrix),
+    Coarse(&'a CsrMatrix<CoarseEntry>),
+}
+
+impl LevelMatrix<'_> {
+    fn rows_map(self, x: &[f64], y: &mut [f64], f: impl Fn(usize, f64) -> f64 + Sync) {
+        match self {
+            LevelMatrix::Fine(a) => a.rows_map(x, y, f),
+            LevelMatrix::Coarse(a) => a.rows_map(x, y, f),
+        }
+    }
+
+    fn spmv(self, x: &[f64], y: &mut [f64]) {
+        self.rows_map(x, y, |_, ax| ax);
+    }
+}
+
 /// A level below the finest, read-only: its operator and how it aggregates the level above.
 pub struct CoarseView<'a> {
-    pub matrix: &'a CsrMatrix,
+    pub matrix: &'a CsrMatrix<CoarseEntry>,
     /// Aggregate of each unknown of the level above.
     pub aggregate_of: &'a [u32],
     /// Members of each aggregate (CSR, rows ascending).
@@ -122,17 +174,17 @@ pub struct Hierarchy {
     pub setup_seconds: f64,
 }
 
-fn inverse_l1(a: &CsrMatrix, level: usize) -> Result<Vec<f64>, AmgError> {
+fn inverse_l1<V: Entry>(a: &CsrMatrix<V>, level: usize) -> Result<Vec<f64>, AmgError> {
     (0..a.nrows)
         .into_par_iter()
         .with_min_len(PAR_MIN_LEN)
         .map(|i| {
             let (cols, values) = a.row(i);
-            let diagonal = cols.iter().zip(values).find(|(&j, _)| j as usize == i).map_or(0.0, |(_, &v)| v);
+            let diagonal: f64 = cols.iter().zip(values).find(|(&j, _)| j as usize == i).map_or(0.0, |(_, &v)| v.into());
             if !(diagonal > 0.0) {
                 return Err(AmgError::BadDiagonal { level, row: i });
             }
-            Ok(1.0 / values.iter().map(|v| v.abs()).sum::<f64>())
+            Ok(1.0 / values.iter().map(|&v| v.into().abs()).sum::<f64>())
         })
         .collect()
 }
@@ -144,37 +196,22 @@ impl Hierarchy {
         let start = Instant::now();
         let mut inverse = vec![inverse_l1(a, 0)?];
         let mut coarse: Vec<CoarseLevel> = Vec::new();
-        loop {
-            let level = coarse.len();
-            let current = coarse.last().map_or(a, |c| &c.matrix);
-            if current.nrows <= options.coarse_size || level + 1 >= options.max_levels {
-                break;
-            }
-            // Each pass pairs the unknowns of the Galerkin operator of the aggregation so far, which is read row by
-            // row as it is built and not stored (it would be the largest transient of the setup: about half the
-            // finest matrix); the level's operator is then built once, from the level above, for the composed
-            // aggregation P = P1 P2 ... (P2^T (P1^T A P1) P2 = P^T A P).
-            let mut aggregates = pair(current, options.strength);
-            let passes = if level == 0 { options.fine_passes } else { options.coarse_passes };
-            for _ in 1..passes {
-                let next = pair_coarse(current, &aggregates, options.strength);
-                aggregates = aggregates.then(&next);
-            }
-            // Less than a 1.5-fold reduction: coarsening has stalled (no strong couplings left).
-            if aggregates.count * 3 > current.nrows * 2 {
-                break;
-            }
-            let members = aggregates.members();
-            let matrix = coarse_operator(current, &aggregates, &members);
-            inverse.push(inverse_l1(&matrix, level + 1)?);
-            coarse.push(CoarseLevel { matrix, aggregates, members });
+        while coarse.len() + 1 < options.max_levels {
+            let next = match coarse.last() {
+                None => CoarseLevel::below(a, 0, &options),
+                Some(level) => CoarseLevel::below(&level.matrix, coarse.len(), &options),
+            };
+            let Some(next) = next else { break };
+            inverse.push(inverse_l1(&next.matrix, coarse.len() + 1)?);
+            coarse.push(next);
         }
-        let last = coarse.last().map_or(a, |c| &c.matrix);
         let levels = coarse.len();
-        let direct = (last.nrows <= 4 * options.coarse_size)
-            .then(|| Cholesky::new(last))
-            .transpose()
-            .map_err(|pivot| AmgError::NotPositiveDefinite { level: levels, pivot, size: last.nrows })?;
+        let (size, factor) = match coarse.last() {
+            None => (a.nrows, (a.nrows <= 4 * options.coarse_size).then(|| Cholesky::new(a))),
+            Some(c) => (c.matrix.nrows, (c.matrix.nrows <= 4 * options.coarse_size).then(|| Cholesky::new(&c.matrix))),
+        };
+        let direct =
+            factor.transpose().map_err(|pivot| AmgError::NotPositiveDefinite { level: levels, pivot, size })?;
         Ok(Hierarchy {
             options,
             fine: LevelInfo { unknowns: a.nrows, nonzeros: a.nnz() },
@@ -231,11 +268,11 @@ impl Hierarchy {
         Workspace { levels: sizes.iter().enumerate().map(|(level, &n)| LevelWork::new(lengths(level, n))).collect() }
     }
 
-    fn matrix<'a>(&'a self, fine: &'a CsrMatrix, level: usize) -> &'a CsrMatrix {
+    fn matrix<'a>(&'a self, fine: &'a CsrMatrix, level: usize) -> LevelMatrix<'a> {
         if level == 0 {
-            fine
+            LevelMatrix::Fine(fine)
         } else {
-            &self.coarse[level - 1].matrix
+            LevelMatrix::Coarse(&self.coarse[level - 1].matrix)
         }
     }
 
@@ -367,7 +404,7 @@ impl Hierarchy {
 
 /// `sweeps` l1-Jacobi sweeps x += D^-1 (b - A x), each one pass over the matrix, alternating between `x` and
 /// `scratch` (a Jacobi sweep cannot update in place); an odd count ends with one copy back into `x`.
-fn smooth(a: &CsrMatrix, d: &[f64], b: &[f64], x: &mut [f64], scratch: &mut [f64], sweeps: usize) {
+fn smooth(a: LevelMatrix, d: &[f64], b: &[f64], x: &mut [f64], scratch: &mut [f64], sweeps: usize) {
     for _ in 0..sweeps / 2 {
         a.rows_map(x, scratch, |i, ax| x[i] + d[i] * (b[i] - ax));
         a.rows_map(scratch, x, |i, ax| scratch[i] + d[i] * (b[i] - ax));
