@@ -149,6 +149,17 @@ fn assert_disk(mesh: &Mesh, name: &str, cx: f64, cy: f64, radius: f64) {
     assert!(deficit >= -1e-12 * exact && deficit <= exact * (1.0 - theta.sin() / theta), "{deficit:e}");
 }
 
+/// The controls of the random-placement cases in a 1 um cube (and of the tests that reuse their setting).
+fn small_cube_controls() -> MeshControls {
+    MeshControls {
+        h_max: 0.25 * UM,
+        h_min: 0.02 * UM,
+        h_interface: 0.1 * UM,
+        grading: 1.5,
+        max_nodes: DEFAULT_MAX_NODES,
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Placement {
     spheres: Vec<(DVec3, f64)>,
@@ -191,7 +202,7 @@ proptest! {
             hotspots.push(disk("d", x, y, r));
         }
         let geometry = cube_geometry(UM, vec![], hotspots);
-        let controls = MeshControls { h_max: 0.25 * UM, h_min: 0.02 * UM, h_interface: 0.1 * UM, grading: 1.5, max_nodes: DEFAULT_MAX_NODES };
+        let controls = small_cube_controls();
         let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
         assert_valid(&mesh);
         let mut bound = 0.0;
@@ -393,13 +404,7 @@ fn background_levels_are_nested_and_the_final_mesh_maps_onto_them() {
 
 #[test]
 fn radius_below_resolution_is_a_clear_error() {
-    let controls = MeshControls {
-        h_max: 0.25 * UM,
-        h_min: 0.02 * UM,
-        h_interface: 0.1 * UM,
-        grading: 1.5,
-        max_nodes: DEFAULT_MAX_NODES,
-    };
+    let controls = small_cube_controls();
     let tiny = cube_geometry(UM, vec![], vec![sphere("tiny", DVec3::splat(0.5 * UM), 0.039 * UM)]);
     match generate(&tiny, &controls, &mut no_progress()) {
         Err(MeshError::RadiusBelowResolution { name, radius_m, min_m }) => {
@@ -417,13 +422,7 @@ fn radius_below_resolution_is_a_clear_error() {
 
 #[test]
 fn misplaced_hot_spots_and_huge_meshes_are_errors() {
-    let controls = MeshControls {
-        h_max: 0.25 * UM,
-        h_min: 0.02 * UM,
-        h_interface: 0.1 * UM,
-        grading: 1.5,
-        max_nodes: DEFAULT_MAX_NODES,
-    };
+    let controls = small_cube_controls();
     let mesh_of = |spots: Vec<HotSpot>| generate(&cube_geometry(UM, vec![], spots), &controls, &mut no_progress());
     let cuts = mesh_of(vec![sphere("low", DVec3::new(0.5, 0.5, 0.05) * UM, 0.1 * UM)]).unwrap_err();
     assert!(matches!(cuts, MeshError::HotSpotCutsInterface { ref name, .. } if name == "low"), "{cuts:?}");
@@ -522,13 +521,7 @@ fn layered_box_without_hot_spots_shares_regions_by_material() {
 
 #[test]
 fn bad_hot_spots_are_refused_with_messages_that_name_them() {
-    let controls = MeshControls {
-        h_max: 0.25 * UM,
-        h_min: 0.02 * UM,
-        h_interface: 0.1 * UM,
-        grading: 1.5,
-        max_nodes: DEFAULT_MAX_NODES,
-    };
+    let controls = small_cube_controls();
     let message_of = |spots: Vec<HotSpot>| {
         generate(&cube_geometry(UM, vec![], spots), &controls, &mut no_progress()).unwrap_err().to_string()
     };
@@ -622,13 +615,7 @@ fn faces_beyond_the_rim_are_not_the_disk() {
     let (c, r) = (DVec3::new(1e-7, 1e-7, 3.5e-7), 5e-8);
     let (x, y, rd) = (1.2368182078571927e-7, 8.70364862147341e-7, 5.657956000672296e-8);
     let geometry = cube_geometry(UM, vec![], vec![sphere("s0", c, r), disk("d", x, y, rd)]);
-    let controls = MeshControls {
-        h_max: 0.25 * UM,
-        h_min: 0.02 * UM,
-        h_interface: 0.1 * UM,
-        grading: 1.5,
-        max_nodes: DEFAULT_MAX_NODES,
-    };
+    let controls = small_cube_controls();
     let mesh = generate(&geometry, &controls, &mut no_progress()).unwrap();
     assert_valid(&mesh);
     assert_disk(&mesh, "d", x, y, rd);
