@@ -90,8 +90,8 @@ pub struct LevelInfo {
     pub nonzeros: usize,
 }
 
-/// The stored type of the coarse operators' values: f32 halves their bytes (about 18 per fine unknown) and the
-/// traffic of the coarse levels' passes; the cycle still computes in f64, and a preconditioner needs no more digits
+/// The stored type of the coarse operators' values: f32 halves their bytes (4 B saved per coarse nonzero, of which
+/// there are about 4 per fine unknown) and the traffic of the coarse levels' passes; the cycle still computes in f64, and a preconditioner needs no more digits
 /// (the outer flexible CG, in f64, sets the accuracy).
 pub type CoarseEntry = f32;
 
