@@ -126,9 +126,9 @@ impl Kernel {
             // params, inverse, b, x
             Kernel::AmgDenseSolve => spec!("amg_dense_solve.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
             // params, t, b
-            Kernel::AmgResidual => spec!("amg_residual.wgsl", "main", &[Uniform, Read, ReadWrite]),
+            Kernel::AmgResidual => spec!("amg_revisit.wgsl", "subtract", &[Uniform, Read, ReadWrite]),
             // params, saved, x
-            Kernel::AmgAccumulate => spec!("amg_accumulate.wgsl", "main", &[Uniform, Read, ReadWrite]),
+            Kernel::AmgAccumulate => spec!("amg_revisit.wgsl", "add", &[Uniform, Read, ReadWrite]),
         }
     }
 }

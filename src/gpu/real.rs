@@ -19,11 +19,16 @@ impl Real {
         }
     }
 
+    /// The bytes of `values` as this type, in one allocation (a matrix's values are the largest upload).
     pub(crate) fn encode<V: Entry>(self, values: &[V]) -> Vec<u8> {
-        match self {
-            Real::F32 => bytemuck::cast_slice(&values.iter().map(|&v| v.into() as f32).collect::<Vec<f32>>()).to_vec(),
-            Real::F64 => bytemuck::cast_slice(&values.iter().map(|&v| v.into()).collect::<Vec<f64>>()).to_vec(),
+        let mut bytes = Vec::with_capacity(values.len() * self.bytes() as usize);
+        for &v in values {
+            match self {
+                Real::F32 => bytes.extend_from_slice(&(v.into() as f32).to_ne_bytes()),
+                Real::F64 => bytes.extend_from_slice(&v.into().to_ne_bytes()),
+            }
         }
+        bytes
     }
 
     pub(crate) fn decode(self, bytes: &[u8]) -> Vec<f64> {

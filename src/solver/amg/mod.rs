@@ -91,8 +91,8 @@ pub struct LevelInfo {
 }
 
 /// The stored type of the coarse operators' values: f32 halves their bytes (4 B saved per coarse nonzero, of which
-/// there are about 4 per fine unknown) and the traffic of the coarse levels' passes; the cycle still computes in f64, and a preconditioner needs no more digits
-/// (the outer flexible CG, in f64, sets the accuracy).
+/// there are about 4 per fine unknown) and the traffic of the coarse levels' passes. The cycle still computes in
+/// f64, and a preconditioner needs no more digits (the outer flexible CG, in f64, sets the accuracy).
 pub type CoarseEntry = f32;
 
 /// A level below the finest: its operator, and how its unknowns aggregate the level above.
@@ -128,6 +128,18 @@ impl CoarseLevel {
         let matrix = coarse_operator(current, &aggregates, &members);
         Some(CoarseLevel { matrix, aggregates, members })
     }
+}
+
+/// The dense factor of `last` (level `level`) if it has at most four times the coarse size, else None.
+fn direct_factor<V: Entry>(
+    last: &CsrMatrix<V>,
+    level: usize,
+    options: &AmgOptions,
+) -> Result<Option<Cholesky>, AmgError> {
+    (last.nrows <= 4 * options.coarse_size)
+        .then(|| Cholesky::new(last))
+        .transpose()
+        .map_err(|pivot| AmgError::NotPositiveDefinite { level, pivot, size: last.nrows })
 }
 
 /// A level's operator as the cycle reads it: the caller's finest matrix or a stored coarse one.
@@ -205,13 +217,11 @@ impl Hierarchy {
             inverse.push(inverse_l1(&next.matrix, coarse.len() + 1)?);
             coarse.push(next);
         }
-        let levels = coarse.len();
-        let (size, factor) = match coarse.last() {
-            None => (a.nrows, (a.nrows <= 4 * options.coarse_size).then(|| Cholesky::new(a))),
-            Some(c) => (c.matrix.nrows, (c.matrix.nrows <= 4 * options.coarse_size).then(|| Cholesky::new(&c.matrix))),
-        };
-        let direct =
-            factor.transpose().map_err(|pivot| AmgError::NotPositiveDefinite { level: levels, pivot, size })?;
+        // The last level is factored when small enough (it may not be, when coarsening stalled early).
+        let direct = match coarse.last() {
+            None => direct_factor(a, coarse.len(), &options),
+            Some(c) => direct_factor(&c.matrix, coarse.len(), &options),
+        }?;
         Ok(Hierarchy {
             options,
             fine: LevelInfo { unknowns: a.nrows, nonzeros: a.nnz() },
@@ -329,9 +339,6 @@ impl Hierarchy {
     /// e = approximate A_m^-1 b by `coarse_visits` steps of the stationary iteration e += B_m (b - A_m e) from 0.
     fn visit(&self, a: &CsrMatrix, m: usize, b: &[f64], e: &mut [f64], work: &mut [LevelWork]) -> Result<(), AmgError> {
         self.cycle(a, m, b, e, work)?;
-        if self.options.coarse_visits < 2 {
-            return Ok(());
-        }
         // The K-cycle's vectors of this level are free: v1 holds the residual, v2 the correction.
         let matrix = self.matrix(a, m);
         let mut residual = std::mem::take(&mut work[m].v1);
