@@ -106,7 +106,7 @@ enum Command {
         #[arg(long)]
         mesh: bool,
         /// Node count of each family member of `--mesh` (the box is sized by the node estimate).
-        #[arg(long, default_value_t = 5e6)]
+        #[arg(long, default_value_t = 8e6)]
         nodes: f64,
         /// Also write the report as JSON to this file.
         #[arg(long)]

@@ -109,55 +109,90 @@ pub(crate) fn edge_key(a: u32, b: u32) -> u64 {
     ((lo as u64) << 32) | hi as u64
 }
 
-/// Tets incident to each node: up to [`Incidence::INLINE`] in one flat array (no allocation per node, and a
-/// node's tets sit in one cache line or two), the rare rest in an overflow map.
+/// Tets incident to each node, as a chain of cache-line blocks per node in one arena: no allocation per node
+/// or per list that outgrows its block, and a node's tets sit in one cache line or a few (graded bisection
+/// meshes give a node 20 tets on average and a few nodes over 60).
 struct Incidence {
-    slots: Vec<[u32; Incidence::INLINE]>,
-    len: Vec<u8>,
-    overflow: FxHashMap<u32, Vec<u32>>,
+    /// Per node: its first and last block.
+    first: Vec<u32>,
+    last: Vec<u32>,
+    len: Vec<u16>,
+    blocks: Vec<IncidenceBlock>,
+}
+
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct IncidenceBlock {
+    tets: [u32; IncidenceBlock::TETS],
+    /// The next block of the node's chain (meaningful once this one is full).
+    next: u32,
+}
+
+impl IncidenceBlock {
+    const TETS: usize = 15;
+    const EMPTY: IncidenceBlock = IncidenceBlock { tets: [0; IncidenceBlock::TETS], next: u32::MAX };
 }
 
 impl Incidence {
-    const INLINE: usize = 20;
-
     fn with_capacity(nodes: usize) -> Incidence {
-        Incidence { slots: Vec::with_capacity(nodes), len: Vec::with_capacity(nodes), overflow: FxHashMap::default() }
+        Incidence {
+            first: Vec::with_capacity(nodes),
+            last: Vec::with_capacity(nodes),
+            len: Vec::with_capacity(nodes),
+            // Two blocks per node on average.
+            blocks: Vec::with_capacity(2 * nodes),
+        }
     }
 
     fn add_node(&mut self) {
-        self.slots.push([0; Incidence::INLINE]);
+        self.first.push(self.blocks.len() as u32);
+        self.last.push(self.blocks.len() as u32);
         self.len.push(0);
+        self.blocks.push(IncidenceBlock::EMPTY);
     }
 
     fn push(&mut self, node: u32, tet: u32) {
-        let n = node as usize;
-        let len = self.len[n] as usize;
-        if len < Incidence::INLINE {
-            self.slots[n][len] = tet;
-        } else {
-            self.overflow.entry(node).or_default().push(tet);
+        let len = self.len[node as usize] as usize;
+        let slot = len % IncidenceBlock::TETS;
+        let mut block = self.last[node as usize] as usize;
+        if len > 0 && slot == 0 {
+            // The chain is full: link a new block.
+            let new = self.blocks.len();
+            self.blocks[block].next = new as u32;
+            self.blocks.push(IncidenceBlock::EMPTY);
+            self.last[node as usize] = new as u32;
+            block = new;
         }
-        self.len[n] = self.len[n].saturating_add(1);
+        self.blocks[block].tets[slot] = tet;
+        self.len[node as usize] += 1;
     }
 
-    /// The node's tets (inline ones, then the overflow).
+    /// The node's tets.
     fn of(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
-        let n = node as usize;
-        let inline = (self.len[n] as usize).min(Incidence::INLINE);
-        let more = if self.len[n] as usize > Incidence::INLINE { self.overflow.get(&node) } else { None };
-        self.slots[n][..inline].iter().copied().chain(more.into_iter().flatten().copied())
+        let len = self.len[node as usize] as usize;
+        let mut block = self.first[node as usize] as usize;
+        (0..len).map(move |i| {
+            let slot = i % IncidenceBlock::TETS;
+            if i > 0 && slot == 0 {
+                block = self.blocks[block].next as usize;
+            }
+            self.blocks[block].tets[slot]
+        })
     }
 
     /// Replaces `old` by `new` in the node's list.
     fn replace(&mut self, node: u32, old: u32, new: u32) {
-        let n = node as usize;
-        let inline = (self.len[n] as usize).min(Incidence::INLINE);
-        if let Some(slot) = self.slots[n][..inline].iter_mut().find(|t| **t == old) {
-            *slot = new;
-            return;
+        let len = self.len[node as usize] as usize;
+        let mut block = self.first[node as usize] as usize;
+        for start in (0..len).step_by(IncidenceBlock::TETS) {
+            let end = (len - start).min(IncidenceBlock::TETS);
+            if let Some(slot) = self.blocks[block].tets[..end].iter_mut().find(|t| **t == old) {
+                *slot = new;
+                return;
+            }
+            block = self.blocks[block].next as usize;
         }
-        let list = self.overflow.get_mut(&node).expect("incidence lists are kept in sync");
-        *list.iter_mut().find(|t| **t == old).expect("incidence lists are kept in sync") = new;
+        unreachable!("incidence lists are kept in sync");
     }
 }
 
@@ -242,6 +277,14 @@ impl Refiner<'_> {
         }
     }
 
+    /// Evaluates the size target at the nodes made since the last call, in parallel (bisection only appends
+    /// nodes; the size test is the only reader).
+    fn size_new_nodes(&mut self) {
+        let size = self.size;
+        let new = &self.nodes[self.node_size.len()..];
+        self.node_size.par_extend(new.par_iter().map(|&x| size(x)));
+    }
+
     fn has_hanging_node(&self, t: usize) -> bool {
         let v = self.tets[t];
         TET_EDGES.iter().any(|&[i, j]| self.midpoints.contains_key(&edge_key(v[i], v[j])))
@@ -272,7 +315,6 @@ impl Refiner<'_> {
                 let z = self.nodes.len() as u32;
                 let x = 0.5 * (self.nodes[a as usize] + self.nodes[b as usize]);
                 self.nodes.push(x);
-                self.node_size.push((self.size)(x));
                 self.node_parents.push([a, b]);
                 self.incident.add_node();
                 self.midpoints.insert(key, z);
@@ -324,6 +366,7 @@ impl Refiner<'_> {
         let mut changed = TetSet::default();
         let mut generation = 0;
         while !pending.is_empty() {
+            self.size_new_nodes();
             let mut marked: Vec<(u64, u32)> = pending
                 .par_iter()
                 .filter(|&&t| self.too_large(t as usize, scale))
@@ -387,8 +430,10 @@ pub fn refine_box(
     let NodeBudget { limit: node_limit, expected: expected_nodes } = budget;
     let (mut nodes, mut tets) = kuhn_grid(lo, hi, h_max, node_limit)?;
     // Room for the expected mesh up front: growing these is a large share of the refinement's time
-    // otherwise. Bisection meshes have about 5.2 tets per node.
-    let expected = expected_nodes.min(node_limit);
+    // otherwise, and a grown array briefly holds its old and new copies (the mesher's memory peak). The estimate
+    // runs up to a quarter under the count, so a third more is reserved: untouched room costs address space,
+    // not memory. Bisection meshes have about 5.2 tets per node.
+    let expected = (expected_nodes.saturating_mul(4) / 3).min(node_limit);
     nodes.reserve(expected.saturating_sub(nodes.len()));
     tets.reserve((expected * 26 / 5).saturating_sub(tets.len()));
     let mut incident = Incidence::with_capacity(expected.max(nodes.len()));

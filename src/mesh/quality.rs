@@ -70,6 +70,12 @@ pub fn dihedral_extremes_deg(p: [DVec3; 4]) -> (f64, f64) {
 
 impl MeshQuality {
     pub fn of(mesh: &Mesh) -> MeshQuality {
+        MeshQuality::measure(mesh).0
+    }
+
+    /// [`MeshQuality::of`], and whether every tet is safely positive ([`first_bad_tet`] finds none): one pass
+    /// over the tets for both.
+    pub fn measure(mesh: &Mesh) -> (MeshQuality, bool) {
         // Extremes are folded as squared edge lengths and normal cosines (both monotone in what is reported), so
         // the square roots and arc cosines run once per mesh instead of once per tet.
         struct Acc {
@@ -77,9 +83,15 @@ impl MeshQuality {
             cosine: (f64, f64),
             min_volume: f64,
             volume: f64,
+            valid: bool,
         }
-        let empty =
-            || Acc { squared_edge: (f64::INFINITY, 0.0), cosine: (1.0, -1.0), min_volume: f64::INFINITY, volume: 0.0 };
+        let empty = || Acc {
+            squared_edge: (f64::INFINITY, 0.0),
+            cosine: (1.0, -1.0),
+            min_volume: f64::INFINITY,
+            volume: 0.0,
+            valid: true,
+        };
         // Fixed blocks of tets, combined in order: the volume's sum is the same on every run and thread count.
         const BLOCK: usize = 1 << 14;
         let combine = |a: Acc, b: Acc| Acc {
@@ -87,20 +99,24 @@ impl MeshQuality {
             cosine: (a.cosine.0.min(b.cosine.0), a.cosine.1.max(b.cosine.1)),
             min_volume: a.min_volume.min(b.min_volume),
             volume: a.volume + b.volume,
+            valid: a.valid && b.valid,
         };
         let blocks: Vec<Acc> = (0..mesh.tets.len().div_ceil(BLOCK))
             .into_par_iter()
             .map(|block| {
                 (block * BLOCK..((block + 1) * BLOCK).min(mesh.tets.len())).fold(empty(), |mut acc, t| {
                     let p = mesh.tet_points(t);
+                    let mut longest_squared = 0.0f64;
                     for [i, j] in TET_EDGES {
                         let len = (p[i] - p[j]).length_squared();
+                        longest_squared = longest_squared.max(len);
                         acc.squared_edge = (acc.squared_edge.0.min(len), acc.squared_edge.1.max(len));
                     }
                     for c in normal_cosines(p) {
                         acc.cosine = (acc.cosine.0.min(c), acc.cosine.1.max(c));
                     }
                     let v = mesh.tet_volume(t);
+                    acc.valid &= !degenerate(v, longest_squared.sqrt());
                     acc.min_volume = acc.min_volume.min(v);
                     acc.volume += v;
                     acc
@@ -113,7 +129,7 @@ impl MeshQuality {
         } else {
             (dihedral_of_cosine(acc.cosine.0), dihedral_of_cosine(acc.cosine.1))
         };
-        MeshQuality {
+        let quality = MeshQuality {
             nodes: mesh.nodes.len(),
             tets: mesh.tets.len(),
             boundary_faces: mesh.boundary_faces.len(),
@@ -128,8 +144,14 @@ impl MeshQuality {
                 None => 0,
             },
             dropped_nodes: 0,
-        }
+        };
+        (quality, acc.valid)
     }
+}
+
+/// Whether a tet of signed `volume` and `longest` edge is inverted or too flat to trust.
+fn degenerate(volume: f64, longest: f64) -> bool {
+    !(volume > 1e-12 * longest.powi(3))
 }
 
 /// Index of the first tet whose signed volume is not safely positive (inverted or degenerate),
@@ -138,7 +160,7 @@ pub fn first_bad_tet(mesh: &Mesh) -> Option<usize> {
     (0..mesh.tets.len()).into_par_iter().find_first(|&t| {
         let p = mesh.tet_points(t);
         let longest = TET_EDGES.iter().map(|&[i, j]| (p[i] - p[j]).length()).fold(0.0, f64::max);
-        !(mesh.tet_volume(t) > 1e-12 * longest.powi(3))
+        degenerate(mesh.tet_volume(t), longest)
     })
 }
 

@@ -587,9 +587,12 @@ fn one_and_two_threads_give_identical_meshes() {
 }
 
 /// Every shipped case but the two large random ones (BENCHMARKS.md measures those) meshes with dihedral angles
-/// at least 10 degrees from 0 and from 180 (the case on a Gmsh file: its mesh as read).
+/// at least 10 degrees from 0 and from 180 (the case on a Gmsh file: its mesh as read), and the node estimate
+/// that guards `mesh.max_nodes` before meshing (`NODES_PER_INVERSE_CUBE` times the integral of h^-3) is within
+/// the band its documentation states: 0.75 to 1.35 times the mesh's node count, and at least 0.45 times on a
+/// case with layer planes, whose cuts add nodes the volume integral does not see.
 #[test]
-fn shipped_cases_mesh_with_dihedral_angles_of_at_least_ten_degrees() {
+fn shipped_cases_mesh_well_and_near_their_node_estimate() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("meshes");
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -603,6 +606,13 @@ fn shipped_cases_mesh_with_dihedral_angles_of_at_least_ten_degrees() {
             ionflux::analysis::resolve::mesh_case(&case, &mut no_progress()).unwrap_or_else(|e| panic!("{name}: {e}"));
         println!("{name}: {:.2} .. {:.2} deg", quality.min_dihedral_deg, quality.max_dihedral_deg);
         assert!(quality.min_dihedral_deg >= 10.0 && quality.max_dihedral_deg <= 170.0, "{name}: {quality:?}");
+        if case.mesh_file.is_none() {
+            let estimate = ionflux::app::bench::mesh::estimated_nodes(&case, f64::INFINITY).unwrap();
+            let ratio = estimate / quality.nodes as f64;
+            let low = if case.geometry.layers.is_empty() { 0.75 } else { 0.45 };
+            println!("{name}: estimate {estimate:.0} for {} nodes, ratio {ratio:.2}", quality.nodes);
+            assert!((low..=1.35).contains(&ratio), "{name}: estimate {estimate:.0}, {} nodes", quality.nodes);
+        }
         checked += 1;
     }
     assert!(checked >= 10, "{checked} cases");

@@ -34,6 +34,8 @@ pub(super) struct BucketGrid {
     dims: [usize; 3],
     offsets: Vec<u32>,
     items: Vec<u32>,
+    /// Per listed item, the rank `keep` gave it in that cell.
+    ranks: Vec<f64>,
     /// Entries listed in cells [0, i) x [0, j) x [0, k), at (i, j, k) of a (dims + 1)^3 array: the count in any
     /// block of cells in eight reads.
     prefix: Vec<u32>,
@@ -42,14 +44,15 @@ pub(super) struct BucketGrid {
 impl BucketGrid {
     /// A grid over [lo, hi] with cells of edge about `cell_edge` (coarser if the box would need more than
     /// [`MAX_CELLS`]). Item `i` is listed in every cell of `bounds(i)` (a box; clipped to the grid) for which
-    /// `keep(i, cell box)` holds. Items are listed in ascending order in each cell, whatever the thread count.
+    /// `keep(i, cell box)` gives a rank (a number >= 0), in ascending rank (then item) order in each cell, whatever
+    /// the thread count.
     pub fn build(
         lo: DVec3,
         hi: DVec3,
         cell_edge: f64,
         count: usize,
         bounds: impl Fn(usize) -> Aabb + Sync,
-        keep: impl Fn(usize, &Aabb) -> bool + Sync,
+        keep: impl Fn(usize, &Aabb) -> Option<f64> + Sync,
     ) -> BucketGrid {
         let size = hi - lo;
         let mut edge = cell_edge.max(size.max_element() / 1024.0);
@@ -59,9 +62,18 @@ impl BucketGrid {
         }
         let dims = cells_at(edge);
         let cell = DVec3::new(size.x / dims[0] as f64, size.y / dims[1] as f64, size.z / dims[2] as f64);
-        let mut grid = BucketGrid { lo, cell, dims, offsets: Vec::new(), items: Vec::new(), prefix: Vec::new() };
-        // (cell, item) pairs, found per item in parallel, then sorted: deterministic and independent of threads.
-        let mut pairs: Vec<(u32, u32)> = (0..count)
+        let mut grid = BucketGrid {
+            lo,
+            cell,
+            dims,
+            offsets: Vec::new(),
+            items: Vec::new(),
+            ranks: Vec::new(),
+            prefix: Vec::new(),
+        };
+        // (cell, rank, item) triples, found per item in parallel, then sorted: deterministic and independent of
+        // threads. Ranks are >= 0, so their bits sort as they do.
+        let mut pairs: Vec<(u32, u64, u32)> = (0..count)
             .into_par_iter()
             .flat_map_iter(|item| {
                 let b = bounds(item);
@@ -72,7 +84,8 @@ impl BucketGrid {
                     (first[1]..=last[1]).flat_map(move |j| {
                         (first[0]..=last[0]).filter_map(move |i| {
                             let c = [i, j, k];
-                            keep(item, &grid.cell_box(c)).then(|| (grid.cell_index(c) as u32, item as u32))
+                            let rank = keep(item, &grid.cell_box(c))?;
+                            Some((grid.cell_index(c) as u32, rank.max(0.0).to_bits(), item as u32))
                         })
                     })
                 })
@@ -81,14 +94,15 @@ impl BucketGrid {
         pairs.par_sort_unstable();
         let cells = dims.iter().product::<usize>();
         let mut offsets = vec![0u32; cells + 1];
-        for &(c, _) in &pairs {
+        for &(c, _, _) in &pairs {
             offsets[c as usize + 1] += 1;
         }
         for c in 0..cells {
             offsets[c + 1] += offsets[c];
         }
         grid.offsets = offsets;
-        grid.items = pairs.into_iter().map(|(_, item)| item).collect();
+        grid.ranks = pairs.par_iter().map(|&(_, rank, _)| f64::from_bits(rank)).collect();
+        grid.items = pairs.into_par_iter().map(|(_, _, item)| item).collect();
         grid.prefix = grid.prefix_counts();
         grid
     }
@@ -158,10 +172,11 @@ impl BucketGrid {
         Aabb { lo, hi: lo + self.cell }
     }
 
-    /// The items listed in the cell holding `x`.
-    pub fn at(&self, x: DVec3) -> &[u32] {
+    /// The items listed in the cell holding `x`, and their ranks there (ascending).
+    pub fn ranked_at(&self, x: DVec3) -> (&[u32], &[f64]) {
         let c = self.cell_index(self.cell_coords(x));
-        &self.items[self.offsets[c] as usize..self.offsets[c + 1] as usize]
+        let range = self.offsets[c] as usize..self.offsets[c + 1] as usize;
+        (&self.items[range.clone()], &self.ranks[range])
     }
 
     /// Calls `f` with the items listed in every cell overlapping `b` (an item listed in several cells comes
@@ -194,22 +209,33 @@ mod tests {
             0.5,
             points.len(),
             |i| Aabb { lo: points[i] - 0.01, hi: points[i] + 0.01 },
-            |i, b| (0..3).all(|a| points[i][a] >= b.lo[a] && points[i][a] < b.hi[a]),
+            |i, b| (0..3).all(|a| points[i][a] >= b.lo[a] && points[i][a] < b.hi[a]).then_some(0.0),
         );
         for (i, &p) in points.iter().enumerate() {
-            assert_eq!(grid.at(p), [i as u32]);
+            assert_eq!(grid.ranked_at(p).0, [i as u32]);
         }
-        assert!(grid.at(DVec3::new(1.0, 0.2, 0.7)).is_empty());
+        assert!(grid.ranked_at(DVec3::new(1.0, 0.2, 0.7)).0.is_empty());
         let mut found = Vec::new();
         grid.for_each_overlapping(&Aabb { lo, hi }, |i| found.push(i));
         found.sort_unstable();
         assert_eq!(found, [0, 1, 2]);
         // Outside the grid: the nearest cell.
-        assert_eq!(grid.at(DVec3::new(-1.0, -1.0, -1.0)), [0]);
+        assert_eq!(grid.ranked_at(DVec3::new(-1.0, -1.0, -1.0)).0, [0]);
         // Block counts agree with the lists.
         assert!(grid.any_in(&Aabb { lo, hi }));
         assert!(grid.any_in(&Aabb { lo: DVec3::new(1.9, 0.9, 0.4), hi: DVec3::new(2.1, 1.1, 0.6) }));
         assert!(!grid.any_in(&Aabb { lo: DVec3::new(0.6, 0.6, 0.1), hi: DVec3::new(1.4, 0.9, 0.4) }));
         assert_eq!(grid.cells_in(&Aabb { lo, hi }), 8 * 4 * 2);
+    }
+
+    #[test]
+    fn a_cell_lists_its_items_by_rank_then_index() {
+        let (lo, hi) = (DVec3::ZERO, DVec3::ONE);
+        // Four items over the whole box, ranked 2, 1, 2, 0: in every cell, 3 (0), 1 (1), then 0 and 2 (2).
+        let ranks = [2.0, 1.0, 2.0, 0.0];
+        let grid = BucketGrid::build(lo, hi, 0.5, ranks.len(), |_| Aabb { lo, hi }, |i, _| Some(ranks[i]));
+        for x in [DVec3::splat(0.1), DVec3::splat(0.9)] {
+            assert_eq!(grid.ranked_at(x), (&[3, 1, 0, 2][..], &[0.0, 1.0, 2.0, 2.0][..]));
+        }
     }
 }

@@ -202,7 +202,7 @@ fn clusters(nodes: &[DVec3], tets: &[[u32; 4]], curved: &[Cut]) -> Clusters {
         },
         |i, cell| {
             let (c, r) = ball(&curved[i]);
-            (cell.center() - c).length() - r <= cell.radius() * (1.0 + 1e-9)
+            ((cell.center() - c).length() - r <= cell.radius() * (1.0 + 1e-9)).then_some(0.0)
         },
     );
     // 1. The (tet, cut) pairs where the cut's level changes sign (or vanishes) over the tet's corners, and the

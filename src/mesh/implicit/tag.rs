@@ -11,35 +11,35 @@ use crate::mesh::structured::{BOX_BOUNDARIES, TAG_INTERFACE};
 use crate::mesh::{BoundaryFace, Mesh, MeshError};
 use glam::DVec3;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Relative distance from a disk's circle within which a node counts as on its rim (rim nodes are computed
 /// crossings and projections, on the circle to rounding).
 const RIM_TOLERANCE: f64 = 1e-9;
 
-/// Drops unused nodes (numbering the rest by first use), orients tets, assigns regions, finds and tags the
-/// boundary faces. Also returns, per node, the background node it was (or [`NOT_BACKGROUND`]).
+/// Drops unused nodes (the rest keep their order), orients tets, assigns regions, finds and tags the boundary
+/// faces. Also returns, per node, the background node it was (or [`NOT_BACKGROUND`]).
 pub(super) fn finish(
     domain: &ImplicitDomain,
     cut: CutMesh,
     background_count: usize,
 ) -> Result<(Mesh, Vec<u32>), MeshError> {
+    let used: Vec<AtomicBool> = (0..cut.nodes.len()).map(|_| AtomicBool::new(false)).collect();
+    cut.tets.par_iter().for_each(|t| t.iter().for_each(|&v| used[v as usize].store(true, Ordering::Relaxed)));
+    let used: Vec<bool> = used.into_iter().map(AtomicBool::into_inner).collect();
     let mut new_index = vec![u32::MAX; cut.nodes.len()];
-    let mut nodes = Vec::new();
-    let mut background_node = Vec::new();
-    let mut on_surface = Vec::new();
-    let mut tets = cut.tets;
-    for tet in &mut tets {
-        for v in tet.iter_mut() {
-            let old = *v as usize;
-            if new_index[old] == u32::MAX {
-                new_index[old] = nodes.len() as u32;
-                nodes.push(cut.nodes[old]);
-                background_node.push(if old < background_count { old as u32 } else { NOT_BACKGROUND });
-                on_surface.push(cut.on_surface[old]);
-            }
-            *v = new_index[old];
-        }
+    let kept_old = used.iter().enumerate().filter(|(_, &u)| u).map(|(old, _)| old);
+    for (new, old) in kept_old.enumerate() {
+        new_index[old] = new as u32;
     }
+    let kept = || (0..cut.nodes.len()).into_par_iter().filter(|&old| used[old]);
+    let nodes: Vec<DVec3> = kept().map(|old| cut.nodes[old]).collect();
+    let on_surface: Vec<u16> = kept().map(|old| cut.on_surface[old]).collect();
+    let background_node: Vec<u32> =
+        kept().map(|old| if old < background_count { old as u32 } else { NOT_BACKGROUND }).collect();
+    let mut tets = cut.tets;
+    tets.par_iter_mut().for_each(|t| t.iter_mut().for_each(|v| *v = new_index[*v as usize]));
+    drop(new_index);
     tets.par_iter_mut().for_each(|t| {
         let p = t.map(|v| nodes[v as usize]);
         if signed_volume(p[0], p[1], p[2], p[3]) < 0.0 {
@@ -137,10 +137,11 @@ fn face_tag(mesh: &Mesh, domain: &ImplicitDomain, f: [u32; 3], on_surface: &[u16
 
 /// Refuses inverted tets and tets outside the guaranteed dihedral range.
 pub(super) fn check_quality(mesh: &Mesh, domain: &ImplicitDomain) -> Result<MeshQuality, MeshError> {
-    if let Some(tet) = first_bad_tet(mesh) {
+    let (quality, valid) = MeshQuality::measure(mesh);
+    if !valid {
+        let tet = first_bad_tet(mesh).expect("a mesh that is not valid has a bad tet");
         return Err(MeshError::BadElement { tet, volume_m3: mesh.tet_volume(tet) });
     }
-    let quality = MeshQuality::of(mesh);
     if quality.min_dihedral_deg < MIN_DIHEDRAL_BOUND_DEG || quality.max_dihedral_deg > MAX_DIHEDRAL_BOUND_DEG {
         let (tet, angle_deg) = (0..mesh.tets.len())
             .into_par_iter()
