@@ -116,7 +116,7 @@ struct Incidence {
     /// Per node: its first and last block.
     first: Vec<u32>,
     last: Vec<u32>,
-    len: Vec<u16>,
+    len: Vec<u32>,
     blocks: Vec<IncidenceBlock>,
 }
 
@@ -546,6 +546,29 @@ mod tests {
             })
             .fold((f64::INFINITY, 0.0), |a, b| if b.0 < a.0 { b } else { a });
         assert!(nearest.1 <= 0.01 + 0.4 * nearest.0 + 1e-12, "{nearest:?}");
+    }
+
+    #[test]
+    fn incidence_lists_run_over_several_blocks_in_push_order() {
+        let mut incidence = Incidence::with_capacity(1);
+        for _ in 0..3 {
+            incidence.add_node();
+        }
+        // Node 1's list spans three blocks; the other nodes' pushes interleave with it.
+        let mut expected = Vec::new();
+        for tet in 0..40u32 {
+            incidence.push(1, tet);
+            expected.push(tet);
+            incidence.push(tet % 2 * 2, 100 + tet);
+        }
+        assert_eq!(incidence.of(1).collect::<Vec<_>>(), expected);
+        incidence.replace(1, 37, 1000);
+        incidence.replace(1, 3, 1001);
+        expected[37] = 1000;
+        expected[3] = 1001;
+        assert_eq!(incidence.of(1).collect::<Vec<_>>(), expected);
+        assert_eq!(incidence.of(0).count(), 20);
+        assert!(incidence.of(2).all(|t| t >= 100 && t % 2 == 1));
     }
 
     #[test]
