@@ -15,6 +15,8 @@ pub mod quality;
 pub mod structured;
 
 use glam::DVec3;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Why a mesh could not be made. Each variant names the offending item so the CLI can say where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -133,6 +135,29 @@ pub struct Mesh {
 pub fn face_key(mut nodes: [u32; 3]) -> [u32; 3] {
     nodes.sort_unstable();
     nodes
+}
+
+/// The nodes some tet uses, numbered in their old order: the new index of every old node (`u32::MAX` when no tet
+/// uses it) and `kept`, the old indices of the used nodes in their new order.
+pub(crate) struct UsedNodes {
+    pub new_index: Vec<u32>,
+    pub kept: Vec<u32>,
+}
+
+/// Numbers the nodes of `node_count` that the tets of `tet_blocks` use (see [`UsedNodes`]); the same on any
+/// thread count.
+pub(crate) fn used_nodes<'a>(node_count: usize, tet_blocks: impl IntoIterator<Item = &'a [[u32; 4]]>) -> UsedNodes {
+    let used: Vec<AtomicBool> = (0..node_count).map(|_| AtomicBool::new(false)).collect();
+    for tets in tet_blocks {
+        tets.par_iter().for_each(|t| t.iter().for_each(|&v| used[v as usize].store(true, Ordering::Relaxed)));
+    }
+    let kept: Vec<u32> =
+        used.par_iter().enumerate().filter(|(_, u)| u.load(Ordering::Relaxed)).map(|(old, _)| old as u32).collect();
+    let mut new_index = vec![u32::MAX; node_count];
+    for (new, &old) in kept.iter().enumerate() {
+        new_index[old as usize] = new as u32;
+    }
+    UsedNodes { new_index, kept }
 }
 
 /// The smallest box holding `points`: its (lowest, highest) corners.

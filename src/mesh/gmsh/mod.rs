@@ -253,21 +253,12 @@ struct UsedNodes {
 }
 
 fn used_nodes(file: &MshFile, unit_m: f64) -> UsedNodes {
-    let mut used = vec![false; file.nodes.len()];
-    for block in &file.tets {
-        for tet in &block.nodes {
-            for &n in tet {
-                used[n as usize] = true;
-            }
-        }
+    let used = super::used_nodes(file.nodes.len(), file.tets.iter().map(|block| block.nodes.as_slice()));
+    UsedNodes {
+        points: used.kept.iter().map(|&i| DVec3::from_array(file.nodes[i as usize]) * unit_m).collect(),
+        tags: used.kept.iter().map(|&i| file.node_tags[i as usize]).collect(),
+        new_index: used.new_index,
     }
-    let mut nodes = UsedNodes { points: Vec::new(), tags: Vec::new(), new_index: vec![u32::MAX; file.nodes.len()] };
-    for (i, point) in file.nodes.iter().enumerate().filter(|(i, _)| used[*i]) {
-        nodes.new_index[i] = nodes.points.len() as u32;
-        nodes.points.push(DVec3::from_array(*point) * unit_m);
-        nodes.tags.push(file.node_tags[i]);
-    }
-    nodes
 }
 
 /// The tets, positively oriented, with their region ids and file tags.

@@ -8,10 +8,9 @@ use super::{ImplicitDomain, Surface, MAX_DIHEDRAL_BOUND_DEG, MIN_DIHEDRAL_BOUND_
 use crate::mesh::quality::{dihedral_angles_deg, first_bad_tet, MeshQuality};
 use crate::mesh::signed_volume;
 use crate::mesh::structured::{BOX_BOUNDARIES, TAG_INTERFACE};
-use crate::mesh::{BoundaryFace, Mesh, MeshError};
+use crate::mesh::{used_nodes, BoundaryFace, Mesh, MeshError, UsedNodes};
 use glam::DVec3;
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Relative distance from a disk's circle within which a node counts as on its rim (rim nodes are computed
 /// crossings and projections, on the circle to rounding).
@@ -24,19 +23,12 @@ pub(super) fn finish(
     cut: CutMesh,
     background_count: usize,
 ) -> Result<(Mesh, Vec<u32>), MeshError> {
-    let used: Vec<AtomicBool> = (0..cut.nodes.len()).map(|_| AtomicBool::new(false)).collect();
-    cut.tets.par_iter().for_each(|t| t.iter().for_each(|&v| used[v as usize].store(true, Ordering::Relaxed)));
-    let used: Vec<bool> = used.into_iter().map(AtomicBool::into_inner).collect();
-    let mut new_index = vec![u32::MAX; cut.nodes.len()];
-    let kept_old = used.iter().enumerate().filter(|(_, &u)| u).map(|(old, _)| old);
-    for (new, old) in kept_old.enumerate() {
-        new_index[old] = new as u32;
-    }
-    let kept = || (0..cut.nodes.len()).into_par_iter().filter(|&old| used[old]);
-    let nodes: Vec<DVec3> = kept().map(|old| cut.nodes[old]).collect();
-    let on_surface: Vec<u16> = kept().map(|old| cut.on_surface[old]).collect();
+    let UsedNodes { new_index, kept } = used_nodes(cut.nodes.len(), [cut.tets.as_slice()]);
+    let nodes: Vec<DVec3> = kept.par_iter().map(|&old| cut.nodes[old as usize]).collect();
+    let on_surface: Vec<u16> = kept.par_iter().map(|&old| cut.on_surface[old as usize]).collect();
     let background_node: Vec<u32> =
-        kept().map(|old| if old < background_count { old as u32 } else { NOT_BACKGROUND }).collect();
+        kept.par_iter().map(|&old| if (old as usize) < background_count { old } else { NOT_BACKGROUND }).collect();
+    drop(kept);
     let mut tets = cut.tets;
     tets.par_iter_mut().for_each(|t| t.iter_mut().for_each(|v| *v = new_index[*v as usize]));
     drop(new_index);

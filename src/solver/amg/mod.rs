@@ -343,15 +343,14 @@ impl Hierarchy {
         let matrix = self.matrix(a, m);
         let mut residual = std::mem::take(&mut work[m].v1);
         let mut correction = std::mem::take(&mut work[m].v2);
-        let mut result = Ok(());
-        for _ in 1..self.options.coarse_visits {
-            matrix.rows_map(e, &mut residual, |i, ae| b[i] - ae);
-            result = self.cycle(a, m, &residual, &mut correction, work);
-            if result.is_err() {
-                break;
+        let result = (|| {
+            for _ in 1..self.options.coarse_visits {
+                matrix.rows_map(e, &mut residual, |i, ae| b[i] - ae);
+                self.cycle(a, m, &residual, &mut correction, work)?;
+                e.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&correction).for_each(|(e, &c)| *e += c);
             }
-            e.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&correction).for_each(|(e, &c)| *e += c);
-        }
+            Ok(())
+        })();
         work[m].v1 = residual;
         work[m].v2 = correction;
         result
