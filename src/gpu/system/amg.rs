@@ -11,7 +11,7 @@ use crate::gpu::kernels::{workgroups_for, Kernel, KernelSet};
 use crate::gpu::layout::KernelParams;
 use crate::gpu::real::Real;
 use crate::gpu::GpuError;
-use crate::solver::amg::Hierarchy;
+use crate::solver::amg::{Hierarchy, Sweeps};
 
 /// One level's bind groups; b, x and t (= A x) are its work vectors (level 0: b is PCG's r, x is z).
 struct GpuLevel {
@@ -37,7 +37,8 @@ struct Revisit {
 
 pub(super) struct GpuHierarchy {
     levels: Vec<GpuLevel>,
-    sweeps: usize,
+    /// Sweeps before and after the coarse correction, per level.
+    sweeps: Vec<Sweeps>,
     coarse_visits: usize,
     /// x = A^-1 b on the last level (dense inverse), when it is solved directly.
     dense: Option<wgpu::BindGroup>,
@@ -197,8 +198,8 @@ impl GpuHierarchy {
         }
         let options = hierarchy.options();
         Ok(GpuHierarchy {
+            sweeps: (0..levels.len()).map(|level| options.sweeps(level)).collect(),
             levels,
-            sweeps: options.sweeps,
             coarse_visits: options.coarse_visits,
             dense,
             _buffers: buffers,
@@ -215,23 +216,24 @@ impl GpuHierarchy {
     ) {
         let this = &self.levels[level];
         let groups = workgroups_for(this.n);
+        let sweeps = self.sweeps[level];
         let Some((restrict, prolong, coarse_n)) = &this.coarse else {
             match &self.dense {
                 Some(dense) => ctx.dispatch(kernels, pass, Kernel::AmgDenseSolve, dense, groups),
                 None => {
                     ctx.dispatch(kernels, pass, Kernel::AmgScale, &this.scale, groups);
-                    smooth(ctx, kernels, pass, this, 2 * self.sweeps - 1);
+                    smooth(ctx, kernels, pass, this, sweeps.pre + sweeps.post - 1);
                 }
             }
             return;
         };
         ctx.dispatch(kernels, pass, Kernel::AmgScale, &this.scale, groups);
-        smooth(ctx, kernels, pass, this, self.sweeps - 1);
+        smooth(ctx, kernels, pass, this, sweeps.pre - 1);
         record_spmv(ctx, kernels, pass, &this.spmv);
         ctx.dispatch(kernels, pass, Kernel::AmgRestrict, restrict, workgroups_for(*coarse_n));
         self.record_visits(ctx, kernels, pass, level + 1);
         ctx.dispatch(kernels, pass, Kernel::AmgProlong, prolong, groups);
-        smooth(ctx, kernels, pass, this, self.sweeps);
+        smooth(ctx, kernels, pass, this, sweeps.post);
     }
 
     /// The coarse correction at `level`: its cycle, then (with a level below it) `coarse_visits - 1` more, each on
