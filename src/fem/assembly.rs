@@ -18,6 +18,7 @@ use super::{BoundaryCondition, FemError, Problem, Source};
 use crate::mesh::{BoundaryFace, InterfaceFace, Mesh};
 use crate::solver::sparse::{CsrMatrix, PAR_MIN_LEN};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// Marks a node that has no column in the matrix being built (a Dirichlet node of the reduced system).
 const NO_COLUMN: u32 = u32::MAX;
@@ -177,35 +178,41 @@ impl RowAssembler<'_> {
         cols[start..].sort_unstable();
     }
 
-    /// Phase 1: the pattern, one block of rows per task into its own column list (no per-row allocation), the
-    /// lists then joined in row order.
+    /// Phase 1: the pattern, one block of rows per task into its own column list (no per-row allocation), a
+    /// group of blocks at a time, each group's lists appended in row order. Whole-pattern block lists, joined at
+    /// the end, were a second copy of the columns at once, which glibc's per-thread heaps kept after the free: the
+    /// assembly's peak then moved by 170 MB from run to run at 6.7 M nodes (BENCHMARKS.md).
     fn pattern(&self, row_nodes: &[u32]) -> (Vec<usize>, Vec<u32>) {
-        let blocks: Vec<(Vec<u32>, Vec<u32>)> = row_nodes
-            .par_chunks(ROW_BLOCK)
-            .enumerate()
-            // One `seen` per task split, not per block: zeroed pages, touched only near the block's rows.
-            .map_init(
-                || vec![0u32; self.column_of.len()],
-                |seen, (block, nodes)| {
+        let mut row_ptr = Vec::with_capacity(row_nodes.len() + 1);
+        row_ptr.push(0);
+        let mut col_idx = Vec::new();
+        // One `seen` per thread for the whole pass (zeroed pages, touched only near the rows the thread lists).
+        let seen: Vec<Mutex<Vec<u32>>> =
+            (0..rayon::current_num_threads()).map(|_| Mutex::new(vec![0u32; self.column_of.len()])).collect();
+        for (group, group_nodes) in row_nodes.chunks(ROW_BLOCK * GROUP_BLOCKS).enumerate() {
+            let first_row = group * ROW_BLOCK * GROUP_BLOCKS;
+            let blocks: Vec<(Vec<u32>, Vec<u32>)> = group_nodes
+                .par_chunks(ROW_BLOCK)
+                .enumerate()
+                .map(|(block, nodes)| {
+                    let mut seen = seen[rayon::current_thread_index().unwrap_or(0)].lock().expect("no panic holds it");
                     let (mut counts, mut cols) = (Vec::with_capacity(nodes.len()), Vec::new());
                     for (k, &node) in nodes.iter().enumerate() {
                         let before = cols.len();
-                        self.columns(block * ROW_BLOCK + k, node, seen, &mut cols);
+                        self.columns(first_row + block * ROW_BLOCK + k, node, &mut seen, &mut cols);
                         counts.push((cols.len() - before) as u32);
                     }
                     (counts, cols)
-                },
-            )
-            .collect();
-        let mut row_ptr = Vec::with_capacity(row_nodes.len() + 1);
-        row_ptr.push(0);
-        for &count in blocks.iter().flat_map(|(counts, _)| counts) {
-            row_ptr.push(row_ptr.last().unwrap() + count as usize);
+                })
+                .collect();
+            for (counts, cols) in blocks {
+                for count in counts {
+                    row_ptr.push(row_ptr.last().unwrap() + count as usize);
+                }
+                col_idx.extend_from_slice(&cols);
+            }
         }
-        let mut col_idx = Vec::with_capacity(*row_ptr.last().unwrap());
-        for (_, cols) in blocks {
-            col_idx.extend_from_slice(&cols);
-        }
+        col_idx.shrink_to_fit();
         (row_ptr, col_idx)
     }
 
@@ -257,6 +264,10 @@ impl RowAssembler<'_> {
 /// Rows per parallel task of the row-wise assembly: large enough that scheduling is negligible, small enough to
 /// balance the threads.
 const ROW_BLOCK: usize = 1024;
+
+/// Blocks per group of the pattern phase: enough tasks to balance the threads, and a group's column lists (about
+/// 4 MB) are the only transient copy of the pattern.
+const GROUP_BLOCKS: usize = 64;
 
 /// Calls `fill(row, data of the row)` for every row of a CSR array (row `i` owns
 /// `data[row_ptr[i]..row_ptr[i + 1]]`) and stores its result in `per_row[i]`; blocks of rows run in parallel.
