@@ -699,4 +699,52 @@ mod tests {
         }
         assert!(!all.of(some[0] as usize).is_empty());
     }
+
+    #[test]
+    fn the_row_wise_stiffness_matrix_equals_an_element_by_element_assembly_on_any_thread_count() {
+        // 74,088 nodes: the pattern is built in more than one group of row blocks. Numbered at random (seeded), so
+        // that a row's columns lie far apart and rows of different groups share columns.
+        let line = uniform_line(0.0, 1e-6, 42);
+        let mut mesh = tensor_box(&line, &line, &line);
+        assert!(mesh.nodes.len() > ROW_BLOCK * GROUP_BLOCKS);
+        let mut new_index: Vec<u32> = (0..mesh.nodes.len() as u32).collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for i in (1..new_index.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            new_index.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let mut nodes = mesh.nodes.clone();
+        for (old, &new) in new_index.iter().enumerate() {
+            nodes[new as usize] = mesh.nodes[old];
+        }
+        mesh.nodes = nodes;
+        mesh.tets.iter_mut().for_each(|tet| *tet = tet.map(|v| new_index[v as usize]));
+        let coefficient = [2.5];
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| stiffness_matrix(&mesh, &coefficient).unwrap())
+        };
+        let matrix = on(2);
+        assert_eq!(on(1), matrix, "the matrix depends on the thread count");
+        // The reference: each tet's 4 x 4 element matrix as triplets, duplicates summed.
+        let mut triplets = Vec::with_capacity(16 * mesh.tets.len());
+        for (t, tet) in mesh.tets.iter().enumerate() {
+            let (gradients, volume) = barycentric_gradients(mesh.tet_points(t));
+            for a in 0..4 {
+                for b in 0..4 {
+                    let entry = coefficient[0] * volume * gradients[a].dot(gradients[b]);
+                    triplets.push((tet[a] as usize, tet[b] as usize, entry));
+                }
+            }
+        }
+        let reference = CsrMatrix::from_triplets(mesh.nodes.len(), &triplets);
+        assert_eq!(matrix.row_ptr, reference.row_ptr);
+        assert_eq!(matrix.col_idx, reference.col_idx);
+        let scale = reference.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (k, (v, w)) in matrix.values.iter().zip(&reference.values).enumerate() {
+            assert!((v - w).abs() <= 1e-12 * scale, "entry {k}: {v} vs {w}");
+        }
+    }
 }
