@@ -1,7 +1,7 @@
-// AMG smoother, first sweep from zero: x = D^-1 b with D^-1 the inverse l1 row norms of the level.
+// AMG smoother, first sweep from zero: x = d b with d the smoother scaling of the level (w / l1 row norm).
 // CPU twin: `scale` in src/solver/amg/mod.rs.
 @group(0) @binding(0) var<uniform> params: KernelParams;
-@group(0) @binding(1) var<storage, read> inv_l1: array<real>;
+@group(0) @binding(1) var<storage, read> scaling: array<real>;
 @group(0) @binding(2) var<storage, read> b: array<real>;
 @group(0) @binding(3) var<storage, read_write> x: array<real>;
 
@@ -13,6 +13,6 @@ fn main(
 ) {
     let i = linear_group(workgroup, workgroup_count) * WORKGROUP_SIZE + local_index;
     if i < params.len {
-        x[i] = inv_l1[i] * b[i];
+        x[i] = scaling[i] * b[i];
     }
 }

@@ -1,7 +1,7 @@
-// One l1-Jacobi sweep after the SpMV ax = A x: x += D^-1 (b - ax).
-// CPU twin: `Hierarchy::smooth` in src/solver/amg/mod.rs.
+// One damped l1-Jacobi sweep after the SpMV ax = A x: x += d (b - ax), d = w / l1 row norm.
+// CPU twin: `smooth` in src/solver/amg/mod.rs.
 @group(0) @binding(0) var<uniform> params: KernelParams;
-@group(0) @binding(1) var<storage, read> inv_l1: array<real>;
+@group(0) @binding(1) var<storage, read> scaling: array<real>;
 @group(0) @binding(2) var<storage, read> b: array<real>;
 @group(0) @binding(3) var<storage, read> ax: array<real>;
 @group(0) @binding(4) var<storage, read_write> x: array<real>;
@@ -14,6 +14,6 @@ fn main(
 ) {
     let i = linear_group(workgroup, workgroup_count) * WORKGROUP_SIZE + local_index;
     if i < params.len {
-        x[i] += inv_l1[i] * (b[i] - ax[i]);
+        x[i] += scaling[i] * (b[i] - ax[i]);
     }
 }

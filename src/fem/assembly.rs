@@ -16,7 +16,7 @@
 use super::element::{barycentric_gradients, element_load};
 use super::{BoundaryCondition, FemError, Problem, Source};
 use crate::mesh::{BoundaryFace, InterfaceFace, Mesh};
-use crate::solver::sparse::{CsrMatrix, PAR_MIN_LEN};
+use crate::solver::sparse::{for_each_row_block, CsrMatrix, PAR_MIN_LEN};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
@@ -178,10 +178,8 @@ impl RowAssembler<'_> {
         cols[start..].sort_unstable();
     }
 
-    /// Phase 1: the pattern, one block of rows per task into its own column list (no per-row allocation), a
-    /// group of blocks at a time, each group's lists appended in row order. Whole-pattern block lists, joined at
-    /// the end, were a second copy of the columns at once, which glibc's per-thread heaps kept after the free: the
-    /// assembly's peak then moved by 170 MB from run to run at 6.7 M nodes (BENCHMARKS.md).
+    /// Phase 1: the pattern, one block of rows per task into its own column list (no per-row allocation), the
+    /// lists appended in row order a group of blocks at a time ([`for_each_row_block`]).
     fn pattern(&self, row_nodes: &[u32]) -> (Vec<usize>, Vec<u32>) {
         let mut row_ptr = Vec::with_capacity(row_nodes.len() + 1);
         row_ptr.push(0);
@@ -189,29 +187,22 @@ impl RowAssembler<'_> {
         // One `seen` per thread for the whole pass (zeroed pages, touched only near the rows the thread lists).
         let seen: Vec<Mutex<Vec<u32>>> =
             (0..rayon::current_num_threads()).map(|_| Mutex::new(vec![0u32; self.column_of.len()])).collect();
-        for (group, group_nodes) in row_nodes.chunks(ROW_BLOCK * GROUP_BLOCKS).enumerate() {
-            let first_row = group * ROW_BLOCK * GROUP_BLOCKS;
-            let blocks: Vec<(Vec<u32>, Vec<u32>)> = group_nodes
-                .par_chunks(ROW_BLOCK)
-                .enumerate()
-                .map(|(block, nodes)| {
-                    let mut seen = seen[rayon::current_thread_index().unwrap_or(0)].lock().expect("no panic holds it");
-                    let (mut counts, mut cols) = (Vec::with_capacity(nodes.len()), Vec::new());
-                    for (k, &node) in nodes.iter().enumerate() {
-                        let before = cols.len();
-                        self.columns(first_row + block * ROW_BLOCK + k, node, &mut seen, &mut cols);
-                        counts.push((cols.len() - before) as u32);
-                    }
-                    (counts, cols)
-                })
-                .collect();
-            for (counts, cols) in blocks {
-                for count in counts {
-                    row_ptr.push(row_ptr.last().unwrap() + count as usize);
-                }
-                col_idx.extend_from_slice(&cols);
+        let block_columns = |rows: std::ops::Range<usize>| {
+            let mut seen = seen[rayon::current_thread_index().unwrap_or(0)].lock().expect("no panic holds it");
+            let (mut counts, mut cols) = (Vec::with_capacity(rows.len()), Vec::new());
+            for row in rows {
+                let before = cols.len();
+                self.columns(row, row_nodes[row], &mut seen, &mut cols);
+                counts.push((cols.len() - before) as u32);
             }
-        }
+            (counts, cols)
+        };
+        for_each_row_block(row_nodes.len(), ROW_BLOCK, block_columns, |(counts, cols)| {
+            for count in counts {
+                row_ptr.push(row_ptr.last().unwrap() + count as usize);
+            }
+            col_idx.extend_from_slice(&cols);
+        });
         col_idx.shrink_to_fit();
         (row_ptr, col_idx)
     }
@@ -264,10 +255,6 @@ impl RowAssembler<'_> {
 /// Rows per parallel task of the row-wise assembly: large enough that scheduling is negligible, small enough to
 /// balance the threads.
 const ROW_BLOCK: usize = 1024;
-
-/// Blocks per group of the pattern phase: enough tasks to balance the threads, and a group's column lists (about
-/// 4 MB) are the only transient copy of the pattern.
-const GROUP_BLOCKS: usize = 64;
 
 /// Calls `fill(row, data of the row)` for every row of a CSR array (row `i` owns
 /// `data[row_ptr[i]..row_ptr[i + 1]]`) and stores its result in `per_row[i]`; blocks of rows run in parallel.
@@ -702,11 +689,12 @@ mod tests {
 
     #[test]
     fn the_row_wise_stiffness_matrix_equals_an_element_by_element_assembly_on_any_thread_count() {
-        // 74,088 nodes: the pattern is built in more than one group of row blocks. Numbered at random (seeded), so
-        // that a row's columns lie far apart and rows of different groups share columns.
+        // 74,088 nodes: the pattern is built in more than one group of row blocks (64 of 1024 rows). Numbered at
+        // random (a seeded shuffle), so that a row's columns lie far apart and rows of different groups share
+        // columns (a regular renumbering such as i -> 7919 i mod n does not, and misses groups that share stamps).
         let line = uniform_line(0.0, 1e-6, 42);
         let mut mesh = tensor_box(&line, &line, &line);
-        assert!(mesh.nodes.len() > ROW_BLOCK * GROUP_BLOCKS);
+        assert!(mesh.nodes.len() > 64 * ROW_BLOCK);
         let mut new_index: Vec<u32> = (0..mesh.nodes.len() as u32).collect();
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         for i in (1..new_index.len()).rev() {

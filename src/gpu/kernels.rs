@@ -113,9 +113,9 @@ impl Kernel {
             Kernel::XrUpdate => spec!("xr_update.wgsl", "main", &[Uniform, Read, Read, Read, ReadWrite, ReadWrite]),
             // params, scalars, z, p
             Kernel::DirectionUpdate => spec!("direction_update.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
-            // params, inv_l1, b, x
+            // params, scaling, b, x
             Kernel::AmgScale => spec!("amg_scale.wgsl", "main", &[Uniform, Read, Read, ReadWrite]),
-            // params, inv_l1, b, ax, x
+            // params, scaling, b, ax, x
             Kernel::AmgSmooth => spec!("amg_smooth.wgsl", "main", &[Uniform, Read, Read, Read, ReadWrite]),
             // params, member_offsets, members, b, ax, b_coarse
             Kernel::AmgRestrict => {

@@ -6,6 +6,27 @@ use rayon::prelude::*;
 /// Rows shorter than this are processed serially: rayon's split overhead would dominate.
 pub(crate) const PAR_MIN_LEN: usize = 4096;
 
+/// Blocks per group of [`for_each_row_block`]: enough parallel tasks to balance the threads, few enough rows that
+/// a group built twice (as blocks, then appended) costs little memory.
+const GROUP_BLOCKS: usize = 64;
+
+/// Hands `build(rows)` for the consecutive blocks of `block` rows of `0..rows` to `visit`, in row order. A group of
+/// blocks is built in parallel, then visited, so that what is built block by block and then joined (a pattern, a
+/// coarse operator) exists twice for one group only: blocks of a whole matrix, joined at the end, doubled its
+/// size at the peak, and the freed blocks stayed in glibc's per-thread heaps (BENCHMARKS.md).
+pub(crate) fn for_each_row_block<T: Send>(
+    rows: usize,
+    block: usize,
+    build: impl Fn(std::ops::Range<usize>) -> T + Sync,
+    mut visit: impl FnMut(T),
+) {
+    let firsts: Vec<usize> = (0..rows).step_by(block).collect();
+    for group in firsts.chunks(GROUP_BLOCKS) {
+        let built: Vec<T> = group.par_iter().map(|&first| build(first..(first + block).min(rows))).collect();
+        built.into_iter().for_each(&mut visit);
+    }
+}
+
 /// Rows per parallel task of [`CsrMatrix::spmv`]: large enough that task scheduling is negligible next to
 /// the row loop, small enough to balance two to a few dozen threads on 10^4..10^7 rows.
 const SPMV_BLOCK_ROWS: usize = 2048;

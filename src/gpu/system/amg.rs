@@ -1,4 +1,4 @@
-//! The AMG hierarchy on the GPU: every level's operator (row chunks under the binding limit), inverse l1 norms,
+//! The AMG hierarchy on the GPU: every level's operator (row chunks under the binding limit), smoother scalings,
 //! aggregates and work vectors, and the cycle z = B r recorded as dispatches with no host round trip: each coarse
 //! level above the last is visited `coarse_visits` times (2: a W-cycle, whose iteration count grows far less
 //! with the mesh than the V-cycle's and needs no inner products, unlike the K-cycle). The setup (aggregation,
@@ -11,7 +11,7 @@ use crate::gpu::kernels::{workgroups_for, Kernel, KernelSet};
 use crate::gpu::layout::KernelParams;
 use crate::gpu::real::Real;
 use crate::gpu::GpuError;
-use crate::solver::amg::{Hierarchy, Sweeps};
+use crate::solver::amg::{AmgOptions, Hierarchy};
 
 /// One level's bind groups; b, x and t (= A x) are its work vectors (level 0: b is PCG's r, x is z).
 struct GpuLevel {
@@ -37,9 +37,8 @@ struct Revisit {
 
 pub(super) struct GpuHierarchy {
     levels: Vec<GpuLevel>,
-    /// Sweeps before and after the coarse correction, per level.
-    sweeps: Vec<Sweeps>,
-    coarse_visits: usize,
+    /// The hierarchy's options: the sweeps per level and the visits per coarse level.
+    options: AmgOptions,
     /// x = A^-1 b on the last level (dense inverse), when it is solved directly.
     dense: Option<wgpu::BindGroup>,
     /// Keeps every buffer the bind groups use.
@@ -87,8 +86,8 @@ impl GpuHierarchy {
         for (level, &n) in sizes.iter().enumerate() {
             let (b, x, t) = &vectors[level];
             let params = uniform_params(ctx, "amg level", KernelParams { len: n as u32, ..Default::default() })?;
-            let inverse_l1 = upload("amg inverse l1", &real.encode(hierarchy.inverse_l1(level)))?;
-            buffers.push(inverse_l1.clone());
+            let scaling = upload("amg smoother scaling", &real.encode(hierarchy.smoother_scaling(level)))?;
+            buffers.push(scaling.clone());
             let matrix = if level == 0 { fine } else { &matrices[level - 1] };
             let x_bindings: Vec<wgpu::BindingResource> =
                 (0..crate::gpu::chunks::MAX_X_BINDINGS).map(|_| whole_vector(x, n, real)).collect();
@@ -98,7 +97,7 @@ impl GpuHierarchy {
                 Kernel::AmgScale,
                 &[
                     params.as_entire_binding(),
-                    whole_vector(&inverse_l1, n, real),
+                    whole_vector(&scaling, n, real),
                     whole_vector(b, n, real),
                     whole_vector(x, n, real),
                 ],
@@ -108,7 +107,7 @@ impl GpuHierarchy {
                 Kernel::AmgSmooth,
                 &[
                     params.as_entire_binding(),
-                    whole_vector(&inverse_l1, n, real),
+                    whole_vector(&scaling, n, real),
                     whole_vector(b, n, real),
                     whole_vector(t, n, real),
                     whole_vector(x, n, real),
@@ -197,13 +196,7 @@ impl GpuHierarchy {
             buffers.extend([b, x, t]);
         }
         let options = hierarchy.options();
-        Ok(GpuHierarchy {
-            sweeps: (0..levels.len()).map(|level| options.sweeps(level)).collect(),
-            levels,
-            coarse_visits: options.coarse_visits,
-            dense,
-            _buffers: buffers,
-        })
+        Ok(GpuHierarchy { levels, options: *options, dense, _buffers: buffers })
     }
 
     /// Records the cycle from `level` down: x_level = B b_level.
@@ -216,7 +209,7 @@ impl GpuHierarchy {
     ) {
         let this = &self.levels[level];
         let groups = workgroups_for(this.n);
-        let sweeps = self.sweeps[level];
+        let sweeps = self.options.sweeps(level);
         let Some((restrict, prolong, coarse_n)) = &this.coarse else {
             match &self.dense {
                 Some(dense) => ctx.dispatch(kernels, pass, Kernel::AmgDenseSolve, dense, groups),
@@ -243,7 +236,7 @@ impl GpuHierarchy {
         let this = &self.levels[level];
         let Some(revisit) = &this.revisit else { return };
         let groups = workgroups_for(this.n);
-        for _ in 1..self.coarse_visits {
+        for _ in 1..self.options.coarse_visits {
             ctx.dispatch(kernels, pass, Kernel::Copy, &revisit.save, groups);
             record_spmv(ctx, kernels, pass, &this.spmv);
             ctx.dispatch(kernels, pass, Kernel::AmgResidual, &revisit.residual, groups);

@@ -4,17 +4,12 @@
 //! sums each aggregate's entries into one column and sorts the columns, in blocks of coarse rows in parallel.
 
 use super::aggregation::{Aggregates, Members};
-use crate::solver::sparse::{CsrMatrix, Entry};
+use crate::solver::sparse::{for_each_row_block, CsrMatrix, Entry};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
 /// Coarse rows per parallel task.
 const BLOCK: usize = 512;
-
-/// Blocks per group: the blocks of one group are built in parallel and then handed on, so that at most one
-/// group's rows exist twice (a whole level built as blocks and then concatenated peaked at twice its size: on
-/// the finest level's first pass, about a third of the fine matrix extra).
-const GROUP_BLOCKS: usize = 64;
 
 /// A block of consecutive rows of P^T A P: each row's length, then all their columns (sorted within a row) and
 /// values.
@@ -33,16 +28,21 @@ std::thread_local! {
 
 const FREE: u32 = u32::MAX;
 
-/// The block of rows of P^T A P from `first`.
-fn coarse_rows<V: Entry>(a: &CsrMatrix<V>, aggregates: &Aggregates, members: &Members, first: usize) -> RowBlock {
-    let last = (first + BLOCK).min(aggregates.count);
-    let (mut lengths, mut cols, mut values) = (Vec::with_capacity(last - first), Vec::new(), Vec::new());
+/// The rows `rows` of P^T A P.
+fn coarse_rows<V: Entry>(
+    a: &CsrMatrix<V>,
+    aggregates: &Aggregates,
+    members: &Members,
+    rows: std::ops::Range<usize>,
+) -> RowBlock {
+    let first = rows.start;
+    let (mut lengths, mut cols, mut values) = (Vec::with_capacity(rows.len()), Vec::new(), Vec::new());
     let mut row: Vec<(u32, f64)> = Vec::new();
     SLOTS.with_borrow_mut(|slots| {
         if slots.len() < aggregates.count {
             slots.resize(aggregates.count, FREE);
         }
-        for coarse in first..last {
+        for coarse in rows {
             // Entries summed into their aggregate's column in the order they are gathered, then sorted by column.
             row.clear();
             for &i in members.of(coarse) {
@@ -71,19 +71,15 @@ fn coarse_rows<V: Entry>(a: &CsrMatrix<V>, aggregates: &Aggregates, members: &Me
 }
 
 /// Hands the row blocks of P^T A P (P the aggregation `aggregates` of A's rows, `members` its members) to `visit`
-/// in order, built a group of blocks at a time in parallel: a pass that reads the coarse operator row by row need
-/// not store it.
+/// in order, built a group of blocks at a time in parallel ([`for_each_row_block`]): a pass that reads the coarse
+/// operator row by row need not store it.
 pub fn for_each_coarse_row_block<V: Entry>(
     a: &CsrMatrix<V>,
     aggregates: &Aggregates,
     members: &Members,
-    mut visit: impl FnMut(RowBlock),
+    visit: impl FnMut(RowBlock),
 ) {
-    let firsts: Vec<usize> = (0..aggregates.count).step_by(BLOCK).collect();
-    for group in firsts.chunks(GROUP_BLOCKS) {
-        let blocks: Vec<RowBlock> = group.par_iter().map(|&first| coarse_rows(a, aggregates, members, first)).collect();
-        blocks.into_iter().for_each(&mut visit);
-    }
+    for_each_row_block(aggregates.count, BLOCK, |rows| coarse_rows(a, aggregates, members, rows), visit);
 }
 
 /// P^T A P with P the aggregation `aggregates` of A's rows (`members` its members), summed in f64 and stored as

@@ -1,11 +1,12 @@
 //! Aggregation-based algebraic multigrid as a preconditioner (Notay's AGMG design): double pairwise aggregation
 //! from the finest level (about 3-4x coarsening), triple below it (about 7x), unsmoothed piecewise-constant
 //! prolongation stored as one aggregate index per row, Galerkin coarse operators, damped l1-Jacobi smoothing (1
-//! sweep before and 2 after on the finest level, 1 and 1 below it), a K-cycle (two flexible CG steps on each coarse level, with the cycle of the next level as
-//! their preconditioner) and a dense Cholesky solve on the coarsest level. The setup runs once per matrix;
-//! [`Hierarchy::apply`] is one cycle, with scratch passed in. The cycle varies from one application to the next,
-//! so the outer solver is flexible CG. Levels below `kcycle_levels` are visited `coarse_visits` times instead (a V-
-//! or W-cycle there: a fixed linear preconditioner, the GPU's cycle and its CPU twin).
+//! sweep before and 2 after on the finest level, 1 and 1 below it), a K-cycle (two flexible CG steps on each
+//! coarse level, with the cycle of the next level as their preconditioner) and a dense Cholesky solve on the
+//! coarsest level. The setup runs once per matrix; [`Hierarchy::apply`] is one cycle, with scratch passed in. The
+//! cycle varies from one application to the next, so the outer solver is flexible CG. Levels below
+//! `kcycle_levels` are visited `coarse_visits` times instead (a V- or W-cycle there: a fixed linear
+//! preconditioner, the GPU's cycle and its CPU twin).
 
 pub mod aggregation;
 mod dense;
@@ -217,7 +218,7 @@ pub struct Hierarchy {
     fine: LevelInfo,
     /// The smoother's scaling, w / (l1 norm of each row), per level, the finest first; stored in f32 like the
     /// coarse operators (a smoother needs no more digits; 4 B per fine unknown saved).
-    inverse_l1: Vec<Vec<f32>>,
+    smoother_scaling: Vec<Vec<f32>>,
     coarse: Vec<CoarseLevel>,
     /// The last level's factor; None when that level is too large for one (it did not coarsen): smoothed only.
     direct: Option<Cholesky>,
@@ -226,7 +227,7 @@ pub struct Hierarchy {
 }
 
 /// w / (l1 norm of each row) of `a`, the smoother's scaling with weight `w`.
-fn inverse_l1<V: Entry>(a: &CsrMatrix<V>, level: usize, w: f64) -> Result<Vec<f32>, AmgError> {
+fn smoother_scaling<V: Entry>(a: &CsrMatrix<V>, level: usize, w: f64) -> Result<Vec<f32>, AmgError> {
     (0..a.nrows)
         .into_par_iter()
         .with_min_len(PAR_MIN_LEN)
@@ -251,7 +252,7 @@ impl Hierarchy {
         );
         let start = Instant::now();
         let w = options.smoother_weight;
-        let mut inverse = vec![inverse_l1(a, 0, w)?];
+        let mut scaling = vec![smoother_scaling(a, 0, w)?];
         let mut coarse: Vec<CoarseLevel> = Vec::new();
         while coarse.len() + 1 < options.max_levels {
             let next = match coarse.last() {
@@ -259,7 +260,7 @@ impl Hierarchy {
                 Some(level) => CoarseLevel::below(&level.matrix, coarse.len(), &options),
             };
             let Some(next) = next else { break };
-            inverse.push(inverse_l1(&next.matrix, coarse.len() + 1, w)?);
+            scaling.push(smoother_scaling(&next.matrix, coarse.len() + 1, w)?);
             coarse.push(next);
         }
         // The last level is factored when small enough (it may not be, when coarsening stalled early).
@@ -270,7 +271,7 @@ impl Hierarchy {
         Ok(Hierarchy {
             options,
             fine: LevelInfo { unknowns: a.nrows, nonzeros: a.nnz() },
-            inverse_l1: inverse,
+            smoother_scaling: scaling,
             coarse,
             direct,
             setup_seconds: start.elapsed().as_secs_f64(),
@@ -304,8 +305,8 @@ impl Hierarchy {
     }
 
     /// The smoother's scaling w / (l1 norm of each row) of `level` (0: the finest).
-    pub fn inverse_l1(&self, level: usize) -> &[f32] {
-        &self.inverse_l1[level]
+    pub fn smoother_scaling(&self, level: usize) -> &[f32] {
+        &self.smoother_scaling[level]
     }
 
     /// The dense inverse of the last level's operator (row-major), when that level is solved directly; None when
@@ -346,7 +347,7 @@ impl Hierarchy {
         work: &mut [LevelWork],
     ) -> Result<(), AmgError> {
         let matrix = self.matrix(a, level);
-        let d = &self.inverse_l1[level];
+        let d = &self.smoother_scaling[level];
         let sweeps = self.options.sweeps(level);
         if level == self.coarse.len() {
             if let Some(direct) = &self.direct {
@@ -455,8 +456,9 @@ impl Hierarchy {
     }
 }
 
-/// `sweeps` damped l1-Jacobi sweeps x += D^-1 (b - A x) (`d` is the scaling w / l1 norm), each one pass over the matrix, alternating between `x` and
-/// `scratch` (a Jacobi sweep cannot update in place); an odd count ends with one copy back into `x`.
+/// `sweeps` damped l1-Jacobi sweeps x += d (b - A x) (`d` the scaling w / l1 norm), each one pass over the matrix,
+/// alternating between `x` and `scratch` (a Jacobi sweep cannot update in place); an odd count ends with one copy
+/// back into `x`.
 fn smooth(a: LevelMatrix, d: &[f32], b: &[f64], x: &mut [f64], scratch: &mut [f64], sweeps: usize) {
     for _ in 0..sweeps / 2 {
         a.rows_map(x, scratch, |i, ax| x[i] + f64::from(d[i]) * (b[i] - ax));
