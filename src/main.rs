@@ -10,6 +10,7 @@ use ionflux::io::summary::Summary;
 use ionflux::io::transaction::OutputTransaction;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Parser)]
 #[command(
@@ -106,7 +107,7 @@ enum Command {
         #[arg(long)]
         mesh: bool,
         /// Node count of each family member of `--mesh` (the box is sized by the node estimate).
-        #[arg(long, default_value_t = 8e6)]
+        #[arg(long, default_value_t = 8e6, value_parser = parse_family_nodes)]
         nodes: f64,
         /// Also write the report as JSON to this file.
         #[arg(long)]
@@ -147,15 +148,60 @@ enum Command {
     },
 }
 
+/// Set when a line could not be written to stdout (closed pipe, full disk): the run then ends with an error
+/// instead of a panic, after its outputs are in place.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// println! that never panics: a closed or full stdout is remembered (see [`STDOUT_FAILED`]).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            STDOUT_FAILED.store(true, Ordering::SeqCst);
+        }
+    }};
+}
+
+/// eprintln! that never panics: with stderr closed there is nobody to tell.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// A signal ends the run with no staging folder or temporary file left behind (a commit in progress finishes
+/// first): SIGINT, SIGTERM and SIGHUP through ctrlc, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM through a signal-hook
+/// thread. SIGXFSZ (a file-size limit) is ignored, so the write that passes the limit fails as an error, which
+/// cleans up like any other.
+fn handle_signals() {
+    let abandon = |exit_status: i32| {
+        if ionflux::io::transaction::abandon_all(exit_status) {
+            tell!("interrupted: no output written");
+            std::process::exit(exit_status);
+        }
+    };
+    let _ = ctrlc::set_handler(move || abandon(ionflux::io::transaction::INTERRUPTED_EXIT));
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGALRM, SIGQUIT, SIGUSR1, SIGUSR2, SIGXFSZ};
+        // SAFETY: SIG_IGN installs no handler code; it only makes a write past the limit return EFBIG.
+        unsafe {
+            libc::signal(SIGXFSZ, libc::SIG_IGN);
+        }
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM]) {
+            std::thread::spawn(move || {
+                for signal in signals.forever() {
+                    abandon(128 + signal);
+                }
+            });
+        }
+    }
+}
+
 fn main() -> ExitCode {
     ionflux::gpu::quiet_headless_vulkan_layers();
-    // SIGINT/SIGTERM: no staging folder or temporary file is left behind (a commit in progress finishes first).
-    let _ = ctrlc::set_handler(|| {
-        if ionflux::io::transaction::abandon_all() {
-            eprintln!("interrupted: no output written");
-            std::process::exit(ionflux::io::transaction::INTERRUPTED_EXIT);
-        }
-    });
+    handle_signals();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Solve {
@@ -196,13 +242,26 @@ fn main() -> ExitCode {
         }
     };
     match result {
+        Ok(()) if STDOUT_FAILED.load(Ordering::SeqCst) => {
+            tell!("error: could not write to standard output (closed or full); the run's files are written");
+            ExitCode::FAILURE
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             ionflux::io::transaction::exit_if_interrupted();
-            eprintln!("error: {err}");
+            tell!("error: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `bench --mesh --nodes`: the family's spheres need room, and a week-long run helps nobody: 1e5 ..= 5e7.
+fn parse_family_nodes(text: &str) -> Result<f64, String> {
+    let nodes: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if !(1e5..=5e7).contains(&nodes) {
+        return Err(format!("{nodes} is outside 1e5 ..= 5e7 nodes per family member"));
+    }
+    Ok(nodes)
 }
 
 /// A string as a TOML literal, so `--set` values with spaces or quotes survive.
@@ -231,21 +290,41 @@ fn solve(
 ) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
     let out_dir = out.unwrap_or_else(|| Path::new("out").join(output_stem(path)));
-    // The output folder is checked writable before any work; files go to its staging folder until all are done.
-    let staging = OutputTransaction::begin(&out_dir, pipeline::solve_output_file)?;
-    let options = RunOptions { progress: !quiet, export_system: outputs.export_system };
+    // The output folder is checked writable (and locked) before any work; files go to its staging folder until all
+    // are done.
+    let files = OutputSettings { vtu: outputs.vtu && case.output.vtu, ..case.output };
+    let expected: Vec<&str> = [(files.vtu, "solution.vtu"), (files.summary_json, "summary.json")]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+    let staging = OutputTransaction::begin(&out_dir, &expected)?;
+    // The exported system is part of the run too: staged, and moved into place only when the run succeeds.
+    const EXPORTED: [&str; 4] = ["A.mtx", "b.mtx", "x.mtx", "free_nodes.txt"];
+    let same_folder = |dir: &Path| dir.canonicalize().ok() == out_dir.canonicalize().ok();
+    let export = match &outputs.export_system {
+        Some(dir) if same_folder(dir) => {
+            OutputTransaction::check_absent(&out_dir, &EXPORTED, staging.owned())?;
+            None
+        }
+        Some(dir) => Some(OutputTransaction::begin(dir, &EXPORTED)?),
+        None => None,
+    };
+    let export_dir = outputs.export_system.as_ref().map(|_| export.as_ref().map_or(staging.dir(), |t| t.dir()));
+    let options = RunOptions { progress: !quiet, export_system: export_dir.map(Path::to_path_buf) };
     // 2.-6. Mesh, assemble, solve, post-process, analyse.
     let solution = pipeline::solve_case(&case, &options)?;
     let summary = pipeline::summarize(&case, &solution);
     // 7. Write.
-    let files = OutputSettings { vtu: outputs.vtu && case.output.vtu, ..case.output };
     pipeline::write_outputs(staging.dir(), &files, &solution, &summary)?;
     if outputs.plots {
         pipeline::write_plots(staging.dir(), &case, &solution)?;
     }
-    let written = staging.commit()?;
+    let mut written = staging.commit()?;
+    if let Some(export) = export {
+        written.extend(export.commit()?);
+    }
     for warning in &summary.warnings {
-        eprintln!("warning: {warning}");
+        tell!("warning: {warning}");
     }
     if !quiet {
         print_summary(&summary, &written);
@@ -263,12 +342,12 @@ fn sweep(case: CaseArgs, vary: &[String], out: Option<PathBuf>, plot: Vec<String
     if !quiet {
         for point in &report.points {
             match &point.outcome {
-                Ok(_) => println!("point {:>3} ok      {}", point.index, point.overrides.join(", ")),
-                Err(e) => println!("point {:>3} failed  {}: {e}", point.index, point.overrides.join(", ")),
+                Ok(_) => say!("point {:>3} ok      {}", point.index, point.overrides.join(", ")),
+                Err(e) => say!("point {:>3} failed  {}: {e}", point.index, point.overrides.join(", ")),
             }
         }
         let names: Vec<String> = report.written.iter().map(|p| p.display().to_string()).collect();
-        println!("wrote {}", names.join(", "));
+        say!("wrote {}", names.join(", "));
     }
     Ok(())
 }
@@ -294,13 +373,13 @@ fn mesh(path: Option<&Path>, set: &[String], out: &Path, ascii: bool, quiet: boo
         (false, _) => ionflux::io::vtu::write_mesh(out, &mesh)?,
     }
     if !quiet {
-        println!("{}", mesh_line(&quality));
-        println!("regions:    {}", numbered(&mesh.region_names));
-        println!("boundaries: {}", numbered(&mesh.boundary_names));
+        say!("{}", mesh_line(&quality));
+        say!("regions:    {}", numbered(&mesh.region_names));
+        say!("boundaries: {}", numbered(&mesh.boundary_names));
         if !mesh.interface_names.is_empty() {
-            println!("interfaces: {}", numbered(&mesh.interface_names));
+            say!("interfaces: {}", numbered(&mesh.interface_names));
         }
-        println!("wrote {}", out.display());
+        say!("wrote {}", out.display());
     }
     Ok(())
 }
@@ -308,16 +387,14 @@ fn mesh(path: Option<&Path>, set: &[String], out: &Path, ascii: bool, quiet: boo
 fn devices(json: bool) -> anyhow::Result<()> {
     let adapters = ionflux::gpu::list_adapters();
     if json {
-        println!("{}", serde_json::to_string_pretty(&adapters)?);
+        say!("{}", serde_json::to_string_pretty(&adapters)?);
         return Ok(());
     }
     if adapters.is_empty() {
-        println!(
-            "no GPU adapter found (a Vulkan driver is needed; `apt-get install mesa-vulkan-drivers` gives a CPU one)"
-        );
+        say!("no GPU adapter found (a Vulkan driver is needed; `apt-get install mesa-vulkan-drivers` gives a CPU one)");
     }
     for a in &adapters {
-        println!(
+        say!(
             "{} | {} | {} | driver {} | f64 {} | storage binding {} MiB | buffer {} MiB",
             a.name,
             a.device_type,
@@ -346,7 +423,7 @@ fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&P
         match ionflux::gpu::GpuContext::new(&request) {
             Ok(context) => Some(context),
             Err(reason) => {
-                eprintln!("note: no GPU to bench ({reason}); CPU only");
+                tell!("note: no GPU to bench ({reason}); CPU only");
                 None
             }
         }
@@ -354,11 +431,11 @@ fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&P
     let options = case.solver.cg_options();
     let report =
         ionflux::app::bench::run_bench(&assembly.matrix, &assembly.rhs, &options, context.as_ref(), iterations);
-    println!("case: {} ({})", case.name, case.source);
-    println!("{report}");
+    say!("case: {} ({})", case.name, case.source);
+    say!("{report}");
     if let Some(path) = json {
         ionflux::io::write_json(path, &report)?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(())
 }
@@ -372,10 +449,10 @@ fn bench_mesh(path: Option<&Path>, set: &[String], nodes: f64, json: Option<&Pat
         }
         None => run_family(nodes)?,
     };
-    println!("{report}");
+    say!("{report}");
     if let Some(path) = json {
         ionflux::io::write_json(path, &report)?;
-        println!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(())
 }
@@ -392,9 +469,9 @@ fn mesh_line(q: &ionflux::mesh::quality::MeshQuality) -> String {
 }
 
 fn print_summary(s: &Summary, written: &[PathBuf]) {
-    println!("case:       {} ({})", s.case.name, s.case.source);
-    println!("{}", mesh_line(&s.mesh));
-    println!(
+    say!("case:       {} ({})", s.case.name, s.case.source);
+    say!("{}", mesh_line(&s.mesh));
+    say!(
         "solver:     {} {} on {}: {} unknowns, {} iterations, relative residual {:.2e} ({:.2} s)",
         s.solver.backend,
         s.solver.precision,
@@ -405,7 +482,7 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         s.solver.seconds
     );
     let sizes: Vec<String> = s.solver.levels.iter().map(|l| l.unknowns.to_string()).collect();
-    println!(
+    say!(
         "preconditioner: {}, {} level(s) ({} unknowns), operator complexity {:.2}, setup {:.2} s",
         s.solver.preconditioner,
         s.solver.levels.len(),
@@ -413,47 +490,72 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         s.solver.operator_complexity,
         s.solver.setup_seconds
     );
-    println!("currents leaving the electrolyte (A):");
+    say!("currents leaving the electrolyte (A):");
     for c in s.boundaries.iter().chain(&s.hotspots) {
-        println!("  {:<16} {:>12.5e}  ({})", c.name, c.current_a, c.condition);
+        if c.resolved {
+            say!("  {:<16} {:>12.5e}  ({})", c.name, c.current_a, c.condition);
+        } else {
+            say!(
+                "  {:<16} |I| < {:.1e}  ({}; not resolved: below the round-off of its terms)",
+                c.name,
+                c.resolution_bound_a,
+                c.condition
+            );
+        }
     }
-    println!("conservation: |sum| / max = {:.2e}", s.conservation.relative_imbalance);
+    say!("conservation: |sum| / max = {:.2e}", s.conservation.relative_imbalance);
     if s.mesh.ungrouped_boundary_faces > 0 {
-        println!(
+        say!(
             "  ({} exterior faces of the mesh file are in no physical group: the `{}` boundary above)",
             s.mesh.ungrouped_boundary_faces,
             ionflux::mesh::gmsh::UNGROUPED
         );
     }
     for c in &s.surfaces {
-        println!("current through surface {}: {:.5e} A, {}", c.name, c.current_a, c.orientation);
+        say!("current through surface {}: {:.5e} A, {}", c.name, c.current_a, c.orientation);
     }
     for i in &s.interfaces {
-        println!(
+        say!(
             "interface {} (R = {:.3e} Ohm m^2): {:.5e} A upward, potential jump {:.5e} V",
-            i.name, i.resistance_ohm_m2, i.current_a, i.potential_jump_v
+            i.name,
+            i.resistance_ohm_m2,
+            i.current_a,
+            i.potential_jump_v
         );
     }
     for c in &s.cylinders {
-        println!(
+        say!(
             "lateral current through r = {:.3e} m around {}: {:.5e} A, |J_r| peaks at z = {:.3e} m",
-            c.radius_m, c.hotspot, c.lateral_current_A, c.peak_depth_m
+            c.radius_m,
+            c.hotspot,
+            c.lateral_current_A,
+            c.peak_depth_m
         );
     }
     for l in &s.lithiation {
-        println!(
+        say!(
             "lithiation {} {}: {:.4e} C at {:.2} V, {:.4e} A -> {:.4e} s",
-            l.hotspot, l.step, l.charge_C, l.potential_V, l.current_A, l.time_s
+            l.hotspot,
+            l.step,
+            l.charge_C,
+            l.potential_V,
+            l.current_A,
+            l.time_s
         );
     }
     for p in &s.paper_mode {
-        println!(
+        say!(
             "paper mode {}: Gaussian charge {:.4e} C (w = {:.1e} m) gives {:.4} V at {:.1e} m; current {:.5e} A",
-            p.hotspot, p.charge_C, p.width_m, p.potential_at_distance_V, p.calibration_distance_m, p.current_A
+            p.hotspot,
+            p.charge_C,
+            p.width_m,
+            p.potential_at_distance_V,
+            p.calibration_distance_m,
+            p.current_A
         );
     }
     for v in &s.voids {
-        println!(
+        say!(
             "void {} (r = {:.3e} m): max |J| {:.4e} A/m^2 = {:.3} x applied {:.4e} A/m^2 (element {:.2e} m at the \
              rim); constriction resistance {:.5e} Ohm (top to interface {:.5e} Ohm)",
             v.hotspot,
@@ -467,5 +569,5 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         );
     }
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-    println!("wrote {}", names.join(", "));
+    say!("wrote {}", names.join(", "));
 }

@@ -56,6 +56,9 @@ pub struct Solution {
     pub node_current: Vec<DVec3>,
     /// Current leaving the domain through each boundary tag (A).
     pub boundary_currents: Vec<f64>,
+    /// How far each of those can be off through cancellation and the solve's residual (A,
+    /// `fem::Assembly::boundary_current_bounds`): a current below its bound is not resolved.
+    pub boundary_current_bounds: Vec<f64>,
     /// Resistance (Ohm m^2), current and potential jump of each internal resistive interface.
     pub interface_resistance: Vec<f64>,
     pub interface_currents: Vec<post::InterfaceCurrent>,
@@ -95,7 +98,8 @@ pub fn solve_case(case: &Case, options: &RunOptions) -> Result<Solution, RunErro
     let quiet = !options.progress;
     let notice = Box::new(move |line: &str| {
         if !quiet {
-            eprintln!("note: {line}")
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "note: {line}");
         }
     });
     let mut solver = crate::gpu::select::select(&case.solver, notice)?;
@@ -146,7 +150,7 @@ pub fn solve_case_with(
     let clock = Instant::now();
     let stage = Stage::new("solving", options.progress);
     stage.update(0.0, &format!("{} unknowns", assembly.matrix.nrows));
-    let solved = resolve::solve(&assembly, solver, &case.solver.cg_options());
+    let solved = resolve::solve(&assembly, solver, &case.solver);
     stage.finish();
     let (phi, report) = solved?;
     timings.solve = clock.elapsed().as_secs_f64();
@@ -165,6 +169,7 @@ pub fn solve_case_with(
     let node_current = post::nodal_current_density(&mesh, &cell_current);
     let face_outflows = assembly.face_outflows(&phi);
     let boundary_currents = assembly.boundary_currents_from(&face_outflows);
+    let boundary_current_bounds = assembly.boundary_current_bounds(&phi, report.relative_residual);
     let surface_currents = post::surface_currents(&mesh, &cell_current, &face_outflows);
     drop(face_outflows);
     let interface_currents = post::interface_currents(&mesh, &problem.interface_resistance, &phi);
@@ -178,6 +183,7 @@ pub fn solve_case_with(
         cell_current,
         node_current,
         boundary_currents,
+        boundary_current_bounds,
         interface_resistance: problem.interface_resistance,
         interface_currents,
         surface_currents,
@@ -210,10 +216,13 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
     let is_hotspot = |name: &str| case.geometry.hotspots.iter().any(|h| h.name == name);
     let (mut boundaries, mut hotspots) = (Vec::new(), Vec::new());
     for (tag, name) in solution.mesh.boundary_names.iter().enumerate() {
+        let (current_a, bound_a) = (solution.boundary_currents[tag], solution.boundary_current_bounds[tag]);
         let entry = Current {
             name: name.clone(),
             condition: condition_name(&solution.conditions[tag]).to_string(),
-            current_a: solution.boundary_currents[tag],
+            current_a,
+            resolved: current_a.abs() > bound_a || bound_a == 0.0,
+            resolution_bound_a: bound_a,
         };
         if is_hotspot(name) {
             hotspots.push(entry);
@@ -233,6 +242,7 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             unknowns: solution.unknowns,
             nonzeros: solution.nonzeros,
             iterations: r.iterations,
+            converged: r.converged,
             relative_residual: r.relative_residual,
             rtol: case.solver.rtol,
             seconds: r.seconds,
@@ -286,7 +296,13 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
 fn warnings(case: &Case, solution: &Solution) -> Vec<String> {
     let mut warnings = Vec::new();
     let r = &solution.report;
-    if r.relative_residual > case.solver.rtol {
+    if !r.converged {
+        warnings.push(format!(
+            "NOT CONVERGED: the solve stopped at a true relative residual of {:.2e}, above solver.rtol = {:.1e} \
+             after {} iterations; every number of this run is unconverged (kept by solver.accept_unconverged)",
+            r.relative_residual, case.solver.rtol, r.iterations
+        ));
+    } else if r.relative_residual > case.solver.rtol {
         warnings.push(format!(
             "the solve reached a relative residual of {:.2e}, above solver.rtol = {:.1e} ({} precision on {}): \
              the last digits of the currents are not converged; use --precision mixed or f64",
@@ -305,11 +321,22 @@ fn warnings(case: &Case, solution: &Solution) -> Vec<String> {
     if differ && solution.boundary_currents.iter().all(|&c| c == 0.0) {
         warnings.push("every current is exactly zero although the fixed potentials differ".into());
     }
+    for ((name, &current), &bound) in
+        solution.mesh.boundary_names.iter().zip(&solution.boundary_currents).zip(&solution.boundary_current_bounds)
+    {
+        if bound > 0.0 && current.abs() <= bound {
+            warnings.push(format!(
+                "the current through `{name}` is not resolved: its computed value {current:.2e} A is below the \
+                 {bound:.2e} A its terms can cancel to (round-off and the solve's residual); it is only known to \
+                 be smaller than that"
+            ));
+        }
+    }
     warnings
 }
 
-/// Step 7: write `solution.vtu` and `paper_mode_<hotspot>.vtu` (if `files.vtu`), the J_r(z) profile of every
-/// cylinder (`profile_<hotspot>.csv`) and `summary.json` (if `files.summary_json`) into `out_dir`, each
+/// Step 7: write `solution.vtu` and `paper_mode_<label>.vtu` (if `files.vtu`), the J_r(z) profile of every
+/// cylinder (`profile_<label>.csv`, the label from the hot spot's name by [`io::file_labels`]) and `summary.json` (if `files.summary_json`) into `out_dir`, each
 /// atomically. Returns the paths written.
 pub fn write_outputs(
     out_dir: &Path,
@@ -345,7 +372,8 @@ pub fn write_outputs(
         let path = out_dir.join("solution.vtu");
         vtu::write(&path, &grid)?;
         written.push(path);
-        for paper in &solution.analysis.paper_mode {
+        let labels = io::file_labels(solution.analysis.paper_mode.iter().map(|p| p.hotspot.as_str()));
+        for (paper, label) in solution.analysis.paper_mode.iter().zip(labels) {
             let f = &paper.field;
             let grid = vtu::Grid {
                 points: &f.mesh.nodes,
@@ -358,13 +386,13 @@ pub fn write_outputs(
                     values: vtu::Values::Vectors(&f.current_density),
                 }],
             };
-            let path = out_dir.join(format!("paper_mode_{}.vtu", paper.hotspot));
+            let path = out_dir.join(format!("paper_mode_{label}.vtu"));
             vtu::write(&path, &grid)?;
             written.push(path);
         }
     }
-    for cylinder in &solution.analysis.cylinders {
-        let path = out_dir.join(format!("profile_{}.csv", cylinder.hotspot));
+    for (cylinder, label) in solution.analysis.cylinders.iter().zip(cylinder_labels(solution)) {
+        let path = out_dir.join(format!("profile_{label}.csv"));
         io::write_profile_csv(&path, &cylinder.lateral.profile)?;
         written.push(path);
     }
@@ -376,24 +404,20 @@ pub fn write_outputs(
     Ok(written)
 }
 
-/// The files a solve writes into its output folder (and so replaces or removes there: a folder never mixes runs).
-pub fn solve_output_file(name: &str) -> bool {
-    let generated = |prefix: &str, suffix: &str| name.starts_with(prefix) && name.ends_with(suffix);
-    matches!(name, "solution.vtu" | "summary.json" | "jmap.png" | "jmap_near.png")
-        || generated("paper_mode_", ".vtu")
-        || generated("profile_", ".csv")
-        || generated("profile_", ".png")
+/// The file label of each cylinder's hot spot (`profile_<label>.csv|png`): names are data, never paths.
+fn cylinder_labels(solution: &Solution) -> Vec<String> {
+    io::file_labels(solution.analysis.cylinders.iter().map(|c| c.hotspot.as_str()))
 }
 
-/// `--plots`: the J_r(z) profile of every cylinder (`profile_<hotspot>.png`) and maps of |J| (log colour
+/// `--plots`: the J_r(z) profile of every cylinder (`profile_<label>.png`) and maps of |J| (log colour
 /// scale) with potential contours on the x-z plane through the first hot spot, or the box centre
 /// (`jmap.png`; `jmap_near.png` zoomed on the hot spot). Returns the paths written.
 pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<Vec<PathBuf>, RunError> {
     use crate::io::plot::{plot_field_map, plot_radial_profile, ImageSize, VerticalPlane};
     let size = ImageSize { width: 900, height: 600 };
     let mut written = Vec::new();
-    for cylinder in &solution.analysis.cylinders {
-        let path = out_dir.join(format!("profile_{}.png", cylinder.hotspot));
+    for (cylinder, label) in solution.analysis.cylinders.iter().zip(cylinder_labels(solution)) {
+        let path = out_dir.join(format!("profile_{label}.png"));
         let title = format!("J_r(z) at r = {:.3e} m around {}", cylinder.lateral.radius_m, cylinder.hotspot);
         plot_radial_profile(&path, &cylinder.lateral, &title, size)?;
         written.push(path);

@@ -22,12 +22,18 @@ use std::path::Path;
 
 /// Upper limits of counts in a case: beyond them a run would not end in reasonable time or memory.
 pub const MAX_ITERATIONS: usize = 10_000_000;
-pub const MAX_CHECK_EVERY: usize = 10_000;
+pub const MAX_CHECK_EVERY: usize = 256;
 pub const MAX_LITHIATION_INCREMENTS: usize = 1_000;
 /// Interfacial resistances a case may have (Ohm m^2).
 pub const AREA_RESISTANCE_RANGE: std::ops::RangeInclusive<f64> = 1e-12..=1e6;
 /// Conductivities a case may have (S/m).
 pub const CONDUCTIVITY_RANGE: std::ops::RangeInclusive<f64> = 1e-20..=1e9;
+/// Electrode potentials (V): far beyond any cell voltage, still well inside what the solve can represent.
+pub const POTENTIAL_LIMIT_V: f64 = 1e4;
+/// Current densities (A/m^2): 1e4 A/cm^2, far beyond any battery's.
+pub const CURRENT_DENSITY_LIMIT_A_PER_M2: f64 = 1e8;
+/// The shortest box side (m): below a nanometre the continuum model means nothing.
+pub const MIN_BOX_SIDE_M: f64 = 1e-9;
 
 /// Turns the raw case into SI values, checking every field.
 pub(super) struct Builder<'a> {
@@ -72,6 +78,23 @@ impl Builder<'_> {
         dimension: Dimension,
     ) -> Result<f64, CaseError> {
         self.convert(quantity.get_ref(), quantity.span(), field, dimension)
+    }
+
+    /// A quantity whose magnitude is at most `limit` (SI), so an extreme value is refused at its line rather than
+    /// deep in the solver.
+    fn bounded(
+        &self,
+        quantity: &schema::Quantity,
+        field: &str,
+        dimension: Dimension,
+        limit: f64,
+    ) -> Result<f64, CaseError> {
+        let value = self.quantity(quantity, field, dimension)?;
+        if value.abs() <= limit {
+            return Ok(value);
+        }
+        let reason = format!("{value:e} is outside -{limit:e} ..= {limit:e} (SI units), beyond any physical case");
+        Err(self.invalid(quantity.span(), field, reason))
     }
 
     pub(super) fn positive(
@@ -169,6 +192,10 @@ impl Builder<'_> {
                 let reason = format!("{axis} must be positive (got {})", show_length(*value));
                 return Err(self.invalid(domain.size.span(), "domain.size", reason));
             }
+            if *value < MIN_BOX_SIDE_M {
+                let reason = format!("{axis} = {} is below {}", show_length(*value), show_length(MIN_BOX_SIDE_M));
+                return Err(self.invalid(domain.size.span(), "domain.size", reason));
+            }
         }
         let size = DVec3::new(size_values[0], size_values[1], size_values[2]);
         let materials = self.materials(&raw)?;
@@ -179,6 +206,7 @@ impl Builder<'_> {
         let boundaries = self.boundaries(&raw, &hotspots)?;
         let geometry = Geometry { size, layers, bulk_region: bulk.get_ref().clone(), hotspots };
         let mesh = self.mesh_controls(&raw, &geometry)?;
+        self.check_layers_resolved(&raw, &geometry, mesh.h_min)?;
         hotspots::check_resolution(&geometry, &places, mesh.h_min)?;
         let solver = self.solver(&raw)?;
         let analysis = self.analysis(&raw, &geometry, &boundaries, geometry.size.z)?;
@@ -358,26 +386,31 @@ impl Builder<'_> {
         };
         Ok(match kind {
             "dirichlet" => BoundaryCondition::Dirichlet {
-                potential: self.quantity(
+                potential: self.bounded(
                     &need("potential", &entry.potential)?,
                     &format!("{field}.potential"),
                     Dimension::Potential,
+                    POTENTIAL_LIMIT_V,
                 )?,
             },
             "neumann" => BoundaryCondition::Neumann {
-                inward_current_density: self.quantity(
+                inward_current_density: self.bounded(
                     &need("current_density", &entry.current_density)?,
                     &format!("{field}.current_density"),
                     Dimension::CurrentDensity,
+                    CURRENT_DENSITY_LIMIT_A_PER_M2,
                 )?,
             },
             "robin" => BoundaryCondition::Robin {
                 resistance: self
                     .area_resistance(&need("resistance", &entry.resistance)?, &format!("{field}.resistance"))?,
                 electrode_potential: match &entry.electrode_potential {
-                    Some(value) => {
-                        self.quantity(value, &format!("{field}.electrode_potential"), Dimension::Potential)?
-                    }
+                    Some(value) => self.bounded(
+                        value,
+                        &format!("{field}.electrode_potential"),
+                        Dimension::Potential,
+                        POTENTIAL_LIMIT_V,
+                    )?,
                     None => 0.0,
                 },
             },
@@ -521,12 +554,31 @@ impl Builder<'_> {
             None => DEFAULT_PAPER_WIDTH_M,
         };
         let paper_width = analysis.paper_mode.as_ref().is_some_and(|p| *p.get_ref()).then_some(paper_width);
-        // The charge is calibrated at the hot spot's radius, which must lie in its point-charge far field (>= 3 w).
         let narrowest = geometry
             .hotspots
             .iter()
             .filter(|h| matches!(h.shape, HotSpotShape::Sphere { .. }))
             .min_by(|a, b| hotspots::radius(&a.shape).total_cmp(&hotspots::radius(&b.shape)));
+        // Paper mode models one sphere in one material: refused here, before the solve, rather than after it.
+        if let Some(switch) = analysis.paper_mode.as_ref().filter(|_| paper_width.is_some()) {
+            let unsupported = if geometry.hotspots.len() > 1 {
+                Some(format!(
+                    "the case has {} hot spots; paper mode models one (remove the others)",
+                    geometry.hotspots.len()
+                ))
+            } else if !geometry.layers.is_empty() && narrowest.is_some() {
+                Some(
+                    "paper mode: cases with layers are not supported (the Gaussian charge model has one material)"
+                        .into(),
+                )
+            } else {
+                None
+            };
+            if let Some(reason) = unsupported {
+                return Err(self.invalid(switch.span(), "analysis.paper_mode", reason));
+            }
+        }
+        // The charge is calibrated at the hot spot's radius, which must lie in its point-charge far field (>= 3 w).
         if let (Some(width), Some(spot)) = (paper_width, narrowest) {
             let radius = hotspots::radius(&spot.shape);
             if 3.0 * width > radius {
@@ -559,6 +611,24 @@ impl Builder<'_> {
             }
         }
         Ok(AnalysisSettings { cylinder, lithiation_increments, paper_width, voids })
+    }
+
+    /// Every layer at least h_min thick: the mesher puts no node plane closer than h_min, so a thinner layer would
+    /// be meshed at length (a minute for ten 1 nm layers) and then fail; found here, at the layer's line.
+    fn check_layers_resolved(&self, raw: &RawCase, geometry: &Geometry, h_min: f64) -> Result<(), CaseError> {
+        let thin = geometry.layers.iter().zip(&raw.layers).enumerate().find(|(_, (layer, _))| layer.thickness < h_min);
+        match thin {
+            Some((i, (layer, raw_layer))) => {
+                let reason = format!(
+                    "{} is thinner than mesh.h_min = {}, the smallest element the mesher makes; lower mesh.h_min to \
+                     at most the thickness, or leave the layer out",
+                    show_length(layer.thickness),
+                    show_length(h_min)
+                );
+                Err(self.invalid(raw_layer.thickness.span(), &format!("layers[{i}].thickness"), reason))
+            }
+            None => Ok(()),
+        }
     }
 
     pub(super) fn solver(&self, raw: &RawCase) -> Result<SolverSettings, CaseError> {
@@ -594,6 +664,7 @@ impl Builder<'_> {
             atol,
             max_iter: max_iter as usize,
             check_every: check_every as usize,
+            accept_unconverged: solver.accept_unconverged.unwrap_or(false),
         })
     }
 }

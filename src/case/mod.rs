@@ -135,11 +135,26 @@ pub struct Case {
     pub output: OutputSettings,
 }
 
+/// The largest case file read (a case is a page of TOML; `/dev/zero` or a wrong file must not fill the memory).
+pub const MAX_CASE_BYTES: u64 = 4 << 20;
+
+/// A case file's text, at most [`MAX_CASE_BYTES`] read.
+fn read_case_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_CASE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CASE_BYTES {
+        let message = format!("larger than {} MiB: not a case file (a case is a page of TOML)", MAX_CASE_BYTES >> 20);
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, message));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 impl Case {
     /// Reads a case file; `overrides` are `--set key.path=value` strings.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Case, CaseError> {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| CaseError::Io {
+        let text = read_case_text(path).map_err(|error| CaseError::Io {
             at: Box::new(Location { source: source.clone(), line: None, from_set: None }),
             error,
         })?;

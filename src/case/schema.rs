@@ -161,6 +161,7 @@ pub struct RawSolver {
     pub atol: Option<Spanned<f64>>,
     pub max_iter: Option<Spanned<u64>>,
     pub check_every: Option<Spanned<u64>>,
+    pub accept_unconverged: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

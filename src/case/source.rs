@@ -28,6 +28,10 @@ pub(super) struct SourceText {
     overrides: Vec<Override>,
 }
 
+/// The most segments a `--set` key path may have: the deepest case key (`hotspots.<name>.center.<k>`) has four,
+/// and a longer path would only build nested tables no schema reads (each level a recursion).
+const MAX_KEY_SEGMENTS: usize = 8;
+
 impl SourceText {
     /// Checks the TOML syntax, applies the overrides and maps the lines.
     pub fn new(source: &str, original: &str, overrides: &[String]) -> Result<SourceText, CaseError> {
@@ -48,6 +52,13 @@ impl SourceText {
                 .ok_or_else(|| CaseError::Override { at: at.clone().into(), reason: "expected key=value".into() })?;
             let key = key.trim();
             let path: Vec<&str> = key.split('.').map(str::trim).collect();
+            if path.len() > MAX_KEY_SEGMENTS {
+                let reason = format!(
+                    "the key has {} segments; no case key has more than {MAX_KEY_SEGMENTS} (e.g. hotspots.sb.center.2)",
+                    path.len()
+                );
+                return Err(CaseError::Override { at: at.into(), reason });
+            }
             if path.iter().any(|segment| segment.is_empty()) {
                 return Err(CaseError::Override { at: at.into(), reason: format!("`{key}` is not a dotted key path") });
             }

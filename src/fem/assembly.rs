@@ -603,6 +603,68 @@ impl Assembly {
         currents
     }
 
+    /// Per Dirichlet node d: `finish(sum_j term(K_dj phi_j), F_d)` over its reaction row (K phi - F is the current
+    /// the node takes).
+    fn reaction_rows(
+        &self,
+        phi: &[f64],
+        term: impl Fn(f64) -> f64 + Sync,
+        finish: impl Fn(f64, f64) -> f64 + Sync,
+    ) -> Vec<f64> {
+        let Reaction { rows, source_load } =
+            self.reaction.as_ref().expect("the reaction rows are added (Assembly::add_reaction) before currents");
+        (0..self.dirichlet_nodes.len())
+            .into_par_iter()
+            .with_min_len(PAR_MIN_LEN / 16)
+            .map(|d| {
+                let range = rows.row_ptr[d]..rows.row_ptr[d + 1];
+                let sum: f64 = rows.col_idx[range.clone()]
+                    .iter()
+                    .zip(&rows.values[range])
+                    .map(|(&c, &v)| term(v * phi[c as usize]))
+                    .sum();
+                finish(sum, source_load[d])
+            })
+            .collect()
+    }
+
+    /// How far each boundary tag's current (A) can be off through round-off and an algebraic error of relative
+    /// size `relative_residual` in phi: the sum of the magnitudes of the terms the current is made of (|K_ij phi_j|
+    /// and |F_i| of the Dirichlet rows, shared among faces as the currents are; |phi - V_e| / R weighted by the
+    /// face mass on Robin faces), times (64 eps + `relative_residual`). A current smaller than its bound is lost
+    /// to cancellation (a nearly equipotential conductor against a resistive boundary, say) and is not resolved.
+    pub fn boundary_current_bounds(&self, phi: &[f64], relative_residual: f64) -> Vec<f64> {
+        let node_terms = self.reaction_rows(phi, f64::abs, |terms, load| terms + load.abs());
+        let dirichlet_index =
+            |node: u32| self.dirichlet_nodes.binary_search(&node).expect("Dirichlet faces hold Dirichlet nodes");
+        let mut dirichlet_area = vec![0.0; self.dirichlet_nodes.len()];
+        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
+            if let BoundaryCondition::Dirichlet { .. } = self.boundary_conditions[face.tag as usize] {
+                face.nodes.iter().for_each(|&n| dirichlet_area[dirichlet_index(n)] += area);
+            }
+        }
+        let mut bounds = vec![0.0; self.boundary_conditions.len()];
+        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
+            bounds[face.tag as usize] += match self.boundary_conditions[face.tag as usize] {
+                BoundaryCondition::Dirichlet { .. } => face
+                    .nodes
+                    .iter()
+                    .map(|&n| node_terms[dirichlet_index(n)] * area / dirichlet_area[dirichlet_index(n)])
+                    .sum(),
+                // The face mass rows sum to area / 3.
+                BoundaryCondition::Robin { resistance, electrode_potential } => {
+                    face.nodes
+                        .iter()
+                        .map(|&n| (phi[n as usize].abs() + electrode_potential.abs()) * area / 3.0)
+                        .sum::<f64>()
+                        / resistance
+                }
+                BoundaryCondition::Neumann { .. } | BoundaryCondition::Insulating => 0.0,
+            };
+        }
+        bounds.iter().map(|b| b * (64.0 * f64::EPSILON + relative_residual)).collect()
+    }
+
     /// Current LEAVING the domain through each boundary face (A, in `Mesh::boundary_faces` order), held
     /// by the face's three nodes: the consistent (residual) flux, nodal so that a part of a boundary can be
     /// weighed node by node.
@@ -614,21 +676,7 @@ impl Assembly {
     /// node in proportion to their areas.
     pub fn face_outflows(&self, phi: &[f64]) -> Vec<[f64; 3]> {
         assert_eq!(phi.len(), self.node_count, "one potential per mesh node");
-        let Reaction { rows, source_load } =
-            self.reaction.as_ref().expect("the reaction rows are added (Assembly::add_reaction) before currents");
-        let mut dirichlet_outflow: Vec<f64> = (0..self.dirichlet_nodes.len())
-            .into_par_iter()
-            .with_min_len(PAR_MIN_LEN / 16)
-            .map(|d| {
-                let range = rows.row_ptr[d]..rows.row_ptr[d + 1];
-                let k_phi: f64 = rows.col_idx[range.clone()]
-                    .iter()
-                    .zip(&rows.values[range])
-                    .map(|(&c, &v)| v * phi[c as usize])
-                    .sum();
-                -(k_phi - source_load[d])
-            })
-            .collect();
+        let mut dirichlet_outflow = self.reaction_rows(phi, |term| term, |k_phi, load| -(k_phi - load));
         let dirichlet_index = |node: u32| self.dirichlet_nodes.binary_search(&node).ok();
 
         let mut outflows = vec![[0.0; 3]; self.boundary_faces.len()];

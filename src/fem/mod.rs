@@ -48,6 +48,12 @@ pub enum FemError {
     OrphanNode { node: usize },
     #[error("singular problem: {}", SINGULAR_REASON)]
     Singular,
+    #[error(
+        "singular problem: a body of the mesh ({nodes} nodes, region `{region}`) touches no boundary with a \
+         dirichlet or robin condition, so its potential is undefined; give it such a boundary, join it to the rest, \
+         or remove it from the mesh"
+    )]
+    FloatingBody { region: String, nodes: usize },
 }
 
 /// A condition on one named boundary. Signs: `inward_current_density` is the current per area
@@ -74,13 +80,65 @@ pub const SINGULAR_REASON: &str = "no boundary of the domain has a dirichlet or 
      is defined only up to a constant; give at least one boundary (e.g. [boundaries.interface]) type = \
      \"dirichlet\" or \"robin\"";
 
-/// [`FemError::Singular`] unless a boundary face of the mesh carries a condition that fixes the potential.
+/// [`FemError::Singular`] unless a boundary face of the mesh carries a condition that fixes the potential, and
+/// [`FemError::FloatingBody`] when a connected part of the mesh (tets sharing nodes, or joined by a resistive
+/// interface) has no such face: its potential would be arbitrary (an imported file with a second body).
 pub fn check_potential_fixed(mesh: &Mesh, conditions: &[BoundaryCondition]) -> Result<(), FemError> {
-    let fixed = mesh.boundary_faces.iter().any(|f| conditions.get(f.tag as usize).is_some_and(|c| c.fixes_potential()));
-    if fixed {
-        Ok(())
-    } else {
-        Err(FemError::Singular)
+    let fixes = |f: &crate::mesh::BoundaryFace| conditions.get(f.tag as usize).is_some_and(|c| c.fixes_potential());
+    if !mesh.boundary_faces.iter().any(fixes) {
+        return Err(FemError::Singular);
+    }
+    let mut bodies = NodeSets::new(mesh.nodes.len());
+    for tet in &mesh.tets {
+        tet[1..].iter().for_each(|&n| bodies.join(tet[0], n));
+    }
+    for face in &mesh.interface_faces {
+        bodies.join(face.below[0], face.above[0]);
+    }
+    let mut fixed = vec![false; mesh.nodes.len()];
+    for face in mesh.boundary_faces.iter().filter(|f| fixes(f)) {
+        let root = bodies.find(face.nodes[0]);
+        fixed[root as usize] = true;
+    }
+    let floating = mesh.tets.iter().position(|tet| !fixed[bodies.find(tet[0]) as usize]);
+    match floating {
+        None => Ok(()),
+        Some(t) => {
+            let root = bodies.find(mesh.tets[t][0]);
+            let nodes = (0..mesh.nodes.len() as u32).filter(|&n| bodies.find(n) == root).count();
+            let region = mesh.region_names.get(mesh.tet_region[t] as usize).cloned().unwrap_or_default();
+            Err(FemError::FloatingBody { region, nodes })
+        }
+    }
+}
+
+/// Disjoint sets of nodes (union-find with path halving and union by index): the connected bodies of a mesh.
+struct NodeSets {
+    parent: Vec<u32>,
+}
+
+impl NodeSets {
+    fn new(n: usize) -> NodeSets {
+        NodeSets { parent: (0..n as u32).collect() }
+    }
+
+    fn find(&mut self, mut node: u32) -> u32 {
+        while self.parent[node as usize] != node {
+            let grand = self.parent[self.parent[node as usize] as usize];
+            self.parent[node as usize] = grand;
+            node = grand;
+        }
+        node
+    }
+
+    fn join(&mut self, a: u32, b: u32) {
+        let (a, b) = (self.find(a), self.find(b));
+        // The smaller index becomes the root: the result does not depend on the order of the joins.
+        match a.cmp(&b) {
+            std::cmp::Ordering::Less => self.parent[b as usize] = a,
+            std::cmp::Ordering::Greater => self.parent[a as usize] = b,
+            std::cmp::Ordering::Equal => {}
+        }
     }
 }
 

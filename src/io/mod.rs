@@ -51,6 +51,44 @@ pub fn write_atomic_with(
     result.map_err(fail)
 }
 
+/// Longest label a name gives a file name (the rest of a longer name is cut).
+const MAX_LABEL_CHARS: usize = 64;
+
+/// The labels that user names (hot spots, groups, surfaces) give to file names such as `profile_<label>.csv`.
+/// A name is data, never a path: each character other than an ASCII letter, digit, `-`, `_` or `.` becomes `_`,
+/// a leading `.` too, and the label is cut at 64 characters; names whose labels coincide get `-2`, `-3`, ... in
+/// order. So every label is one plain component, and distinct names give distinct files.
+pub fn file_labels<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .map(|name| {
+            let mut label: String =
+                name.chars()
+                    .take(MAX_LABEL_CHARS)
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if (c.is_ascii_alphanumeric() || "-_.".contains(c)) && !(i == 0 && c == '.') {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+            if label.is_empty() {
+                label.push('_');
+            }
+            let base = label.clone();
+            let mut k = 1;
+            while !taken.insert(label.clone()) {
+                k += 1;
+                label = format!("{base}-{k}");
+            }
+            label
+        })
+        .collect()
+}
+
 /// A cylinder's J_r(z) profile as CSV (`z_m,jr_A_per_m2`), written atomically.
 pub fn write_profile_csv(path: &Path, profile: &[ProfilePoint]) -> Result<(), OutputError> {
     let mut text = String::from("z_m,jr_A_per_m2\n");
@@ -81,6 +119,14 @@ mod tests {
         let names: Vec<_> =
             std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
+    }
+
+    #[test]
+    fn names_become_plain_distinct_file_labels() {
+        let labels = file_labels(["hs", "x/../../../../victim", "..", "a b", "a_b", "", "ü\n\"q"]);
+        assert_eq!(labels, ["hs", "x_.._.._.._.._victim", "_.", "a_b", "a_b-2", "_", "___q"]);
+        let long = "n".repeat(1000);
+        assert_eq!(file_labels([long.as_str()])[0].len(), MAX_LABEL_CHARS);
     }
 
     #[test]

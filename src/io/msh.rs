@@ -122,6 +122,17 @@ pub fn write_msh(path: &Path, mesh: &Mesh, encoding: MshEncoding) -> Result<(), 
         let faces = surface.faces.iter().map(|f| &f[..]).collect();
         groups.push(Group { dim: 2, tag, name: &surface.name, element_type: TRIANGLE, elements: faces });
     }
+    // Gmsh names are quoted on one line with no escape: a quote or a control character cannot be stored, and
+    // changing the name would give a file whose groups do not match the case.
+    if let Some(g) = groups.iter().find(|g| g.name.contains(|c: char| c == '"' || c.is_control())) {
+        let message = format!(
+            "the {} group name {:?} holds a quote or a control character, which a Gmsh MSH file cannot store; \
+             rename it in the case",
+            if g.dim == 3 { "volume" } else { "surface" },
+            g.name
+        );
+        return Err(OutputError { path: path.to_path_buf(), source: std::io::Error::other(message) });
+    }
     write_atomic_with(path, |out| {
         let binary = encoding == MshEncoding::Binary;
         writeln!(out, "$MeshFormat\n4.1 {} 8", binary as i32)?;
@@ -131,7 +142,7 @@ pub fn write_msh(path: &Path, mesh: &Mesh, encoding: MshEncoding) -> Result<(), 
         }
         writeln!(out, "$EndMeshFormat\n$PhysicalNames\n{}", groups.len())?;
         for g in &groups {
-            writeln!(out, "{} {} \"{}\"", g.dim, g.tag, g.name.replace('"', "'"))?;
+            writeln!(out, "{} {} \"{}\"", g.dim, g.tag, g.name)?;
         }
         writeln!(out, "$EndPhysicalNames\n$Entities")?;
         let mut w = Writer { out, encoding };

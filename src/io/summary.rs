@@ -48,6 +48,8 @@ pub struct SolverSummary {
     pub unknowns: usize,
     pub nonzeros: usize,
     pub iterations: usize,
+    /// The true residual met rtol (false only when `solver.accept_unconverged` kept the result).
+    pub converged: bool,
     pub relative_residual: f64,
     pub rtol: f64,
     /// Seconds of the iterations.
@@ -68,6 +70,12 @@ pub struct Current {
     pub condition: String,
     #[serde(rename = "current_A")]
     pub current_a: f64,
+    /// False when |current_A| is below `resolution_bound_A`: the value is lost to cancellation and only known to
+    /// be smaller than the bound.
+    pub resolved: bool,
+    /// How far the current can be off through round-off and the solve's residual (A).
+    #[serde(rename = "resolution_bound_A")]
+    pub resolution_bound_a: f64,
 }
 
 /// The current through a measurement surface, counted along `orientation`.

@@ -30,6 +30,11 @@ pub enum MeshError {
     #[error("hot spots `{first}` and `{second}` overlap (or touch): {reason}")]
     HotSpotsOverlap { first: String, second: String, reason: String },
     #[error(
+        "hot spots `{first}` and `{second}` are {gap_m:.3e} m apart, less than the {needed_m:.3e} m (8 h_min) the \
+         mesher needs between a sphere and a disk to keep its angle bounds; move them apart or lower mesh.h_min"
+    )]
+    HotSpotsTooClose { first: String, second: String, gap_m: f64, needed_m: f64 },
+    #[error(
         "boundary name `{name}` is used twice (hot-spot names must differ from each other and from the box faces)"
     )]
     DuplicateBoundaryName { name: String },

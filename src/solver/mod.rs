@@ -60,8 +60,11 @@ pub struct CgReport {
     /// The device that ran the solve (adapter name on the GPU, thread count on the CPU).
     pub device: String,
     pub iterations: usize,
+    /// The true relative residual ||b - A x|| / ||b|| of the returned x.
     pub relative_residual: f64,
     pub residual_history: Vec<f64>,
+    /// The true residual met the tolerance (false only in a report kept by `solver.accept_unconverged`).
+    pub converged: bool,
     /// Wall seconds of the iterations (the preconditioner's setup is in `preconditioner.setup_seconds`).
     pub seconds: f64,
     pub preconditioner: PreconditionerReport,
@@ -105,26 +108,24 @@ impl PreconditionerReport {
 
 impl CgReport {
     /// The end of a solve: the report, or `NoConvergence` carrying its numbers when it did not converge.
-    pub fn into_result(self, converged: bool, target: f64) -> Result<CgReport, SolveError> {
+    pub fn into_result(mut self, converged: bool, target: f64) -> Result<CgReport, SolveError> {
+        self.converged = converged;
         if converged {
             return Ok(self);
         }
-        Err(SolveError::NoConvergence {
-            iterations: self.iterations,
-            relative_residual: self.relative_residual,
-            target,
-            residual_history: self.residual_history,
-        })
+        Err(SolveError::NoConvergence { report: Box::new(self), target })
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SolveError {
     #[error(
-        "the solver did not converge: relative residual {relative_residual:.3e} after {iterations} iterations \
-         (target {target:.1e}); raise solver.max_iter or check the boundary conditions"
+        "the solver did not converge: true relative residual {:.3e} after {} iterations ({} {}), target {target:.1e}; \
+         no result is reported. Raise solver.max_iter, loosen solver.rtol, or check the case for extreme \
+         conductivity contrasts; solver.accept_unconverged = true keeps such a result, marked as unconverged",
+        report.relative_residual, report.iterations, report.backend, report.precision
     )]
-    NoConvergence { iterations: usize, relative_residual: f64, target: f64, residual_history: Vec<f64> },
+    NoConvergence { report: Box<CgReport>, target: f64 },
     #[error("the matrix is not positive definite (p^T A p = {value:.3e} at iteration {iteration})")]
     NotPositiveDefinite { iteration: usize, value: f64 },
     #[error("{0}")]

@@ -75,6 +75,8 @@ pub struct SolverSettings {
     pub max_iter: usize,
     /// GPU: iterations between reads of the convergence scalars (the only host traffic of the CG loop).
     pub check_every: usize,
+    /// Keep a solve that missed its tolerance, marked `converged: false` with a warning, instead of failing.
+    pub accept_unconverged: bool,
 }
 
 impl SolverSettings {

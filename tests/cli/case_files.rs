@@ -289,7 +289,7 @@ fn gpu_check_interval_is_read_and_checked() {
     assert_eq!(load(BASE, &[]).unwrap().solver.check_every, DEFAULT_CHECK_EVERY);
     assert_eq!(load(&format!("{BASE}[solver]\ncheck_every = 4\n"), &[]).unwrap().solver.check_every, 4);
     let message = error(&format!("{BASE}[solver]\ncheck_every = 0\n"), &[]);
-    assert_mentions(&message, &["line 14", "`solver.check_every`", "1..=10000"]);
+    assert_mentions(&message, &["line 14", "`solver.check_every`", "1..=256"]);
 }
 
 const SPHERE: &str =

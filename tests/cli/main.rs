@@ -9,6 +9,7 @@ mod case_files;
 mod commands;
 mod fuzz_corpus;
 mod gmsh_input;
+mod hostile;
 mod readme;
 mod reliability;
 mod sweep;

@@ -110,3 +110,21 @@ fn an_f32_solve_above_rtol_warns() {
         "{stderr}"
     );
 }
+
+/// f32 with potentials that underflow it (1e-40 V) returns a zero field at relative residual 1: an error, not an
+/// answer, and no output (it exited 0 before).
+#[test]
+fn an_f32_solve_that_reaches_nothing_is_an_error() {
+    let Some(_context) = test_context() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let slab = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/slab.toml")).unwrap();
+    let tiny = slab.replace("\"0.1 V\"", "\"1e-40 V\"");
+    assert_ne!(tiny, slab, "meshes/slab.toml sets its top to 0.1 V");
+    std::fs::write(dir.path().join("tiny.toml"), tiny).unwrap();
+    let args = ["solve", "tiny.toml", "--backend", "gpu", "--precision", "f32", "--quiet", "--out", "out"];
+    let out = ionflux(&args, dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did not converge") && stderr.contains("gpu f32"), "{stderr}");
+    assert!(!dir.path().join("out").exists());
+}

@@ -179,9 +179,9 @@ fn non_convergence_is_an_error_with_history() {
     let mut x = vec![0.0; a.nrows];
     let options = CgOptions { max_iter: 10, ..OPTIONS };
     match GpuSolver::new(&ctx, Precision::Mixed).with_check_every(4).solve(&a, &b, &mut x, &options) {
-        Err(SolveError::NoConvergence { iterations, residual_history, .. }) => {
-            assert_eq!(iterations, 10);
-            assert_eq!(residual_history.len(), 2);
+        Err(SolveError::NoConvergence { report, .. }) => {
+            assert_eq!(report.iterations, 10);
+            assert_eq!(report.residual_history.len(), 2);
         }
         other => panic!("unexpected {other:?}"),
     }

@@ -101,7 +101,7 @@ pub fn run_sweep(
     if let Some(Err(first)) = loaded.iter().find(|c| c.is_err()).filter(|_| loaded.iter().all(|c| c.is_err())) {
         return Err(SweepError::NoPointLoads { first_error: first.clone() });
     }
-    let staging = OutputTransaction::begin(&options.out_dir, sweep_output_file)?;
+    let staging = OutputTransaction::begin(&options.out_dir, &["sweep.csv"])?;
     let bar = Stage::new("sweep", options.progress);
     let mut points: Vec<PointRecord> = Vec::with_capacity(grid.len());
     for (index, ((choice, overrides), case)) in grid.iter().zip(overrides).zip(loaded).enumerate() {
@@ -138,12 +138,6 @@ pub fn run_sweep(
     }
     let written = staging.commit()?.into_iter().filter(|p| p.is_file()).collect();
     Ok(SweepReport { points, written })
-}
-
-/// The entries a sweep writes into its output folder (and so replaces or removes there).
-pub fn sweep_output_file(name: &str) -> bool {
-    matches!(name, "sweep.csv" | "sweep.pvd" | "sweep.png")
-        || name.strip_prefix("point_").is_some_and(|k| k.parse::<usize>().is_ok())
 }
 
 fn first_error(points: &[PointRecord]) -> String {

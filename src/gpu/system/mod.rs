@@ -492,7 +492,9 @@ impl GpuSystem {
         )?;
         let mut scalars = self.read_scalars()?;
         while scalars.running == 1 {
-            self.ctx.run(|pass| self.record_iteration(pass, &scalars_bind_group), check_every.max(1))?;
+            // Never more iterations recorded than remain: max_iterations holds inside a check window too.
+            let window = check_every.clamp(1, (max_iterations - scalars.iteration as usize).max(1));
+            self.ctx.run(|pass| self.record_iteration(pass, &scalars_bind_group), window)?;
             scalars = self.read_scalars()?;
         }
         let iterations = scalars.iteration as usize;

@@ -54,11 +54,9 @@ pub struct ImportedMesh {
 /// Reads `path` (MSH 4.1), coordinates multiplied by `unit_m` (metres per file unit).
 pub fn read_msh(path: &Path, unit_m: f64) -> Result<ImportedMesh, ImportError> {
     let file = path.display().to_string();
-    let data = std::fs::read(path).map_err(|error| ImportError {
-        file: file.clone(),
-        at: None,
-        message: format!("cannot read it: {error}"),
-    })?;
+    let fail = |message: String| ImportError { file: file.clone(), at: None, message };
+    check_header(path).map_err(&fail)?;
+    let data = std::fs::read(path).map_err(|error| fail(format!("cannot read it: {error}")))?;
     let parsed = parse::parse(&data).map_err(|ParseError { at, message }| ImportError {
         file: file.clone(),
         at: Some(at),
@@ -67,6 +65,32 @@ pub fn read_msh(path: &Path, unit_m: f64) -> Result<ImportedMesh, ImportError> {
     // The bytes go before the mesh is built: a large file is hundreds of MB.
     drop(data);
     to_mesh(parsed, unit_m).map_err(|message| ImportError { file, at: None, message })
+}
+
+/// Before a file is read whole: it is a regular file and starts as an MSH file does (with a `$` section), so a wrong
+/// or endless file (a 1 GB binary, `/dev/zero`) is refused from its first bytes.
+fn check_header(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+
+    let metadata = std::fs::metadata(path).map_err(|error| format!("cannot read it: {error}"))?;
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut head = Vec::new();
+    let opened = std::fs::File::open(path).map_err(|error| format!("cannot read it: {error}"))?;
+    opened.take(256).read_to_end(&mut head).map_err(|error| format!("cannot read it: {error}"))?;
+    let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(head.len());
+    // Every MSH file opens with a `$` section (the parser then wants `$MeshFormat` and says what it found).
+    match head.get(start) {
+        None => Err("no $MeshFormat section: the file is empty or not a Gmsh MSH file".into()),
+        Some(b'$') => Ok(()),
+        Some(_) => {
+            let line = 1 + head[..start].iter().filter(|&&b| b == b'\n').count();
+            let text = String::from_utf8_lossy(&head[start..]);
+            let first = text.lines().next().unwrap_or_default().chars().take(40).collect::<String>();
+            Err(format!("line {line}: the file must start with $MeshFormat, found `{first}`: is this a Gmsh MSH file?"))
+        }
+    }
 }
 
 /// [`read_msh`] on the file's bytes; the error without the file's name.

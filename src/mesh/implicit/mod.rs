@@ -58,6 +58,9 @@ pub const MAX_DIHEDRAL_BOUND_DEG: f64 = 172.0;
 /// Marks a final-mesh node that is not a background node (it was created by a cut).
 pub const NOT_BACKGROUND: u32 = u32::MAX;
 
+/// The gap the mesher needs between a sphere and a disk hot spot, in units of h_min.
+const SPHERE_DISK_GAP_IN_H_MIN: f64 = 8.0;
+
 /// Which side of a sphere belongs to the domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
@@ -232,14 +235,36 @@ fn validate(domain: &ImplicitDomain, c: &MeshControls) -> Result<(), MeshError> 
             }
         }
     }
-    // Surfaces may not meet and must stay h_min apart, so each cut only ever meets nodes of its own surface.
+    // Surfaces may not meet and must stay h_min apart (a sphere and a disk 8 h_min), so each cut only ever meets
+    // nodes of its own surface.
     for (i, a) in domain.surfaces.iter().enumerate() {
         for b in &domain.surfaces[i + 1..] {
             let (ca, ra) = as_ball(a, domain);
             let (cb, rb) = as_ball(b, domain);
             let d = (ca - cb).length();
             let nested = matches!(a, Surface::Sphere { .. }) && matches!(b, Surface::Sphere { .. });
-            let apart = d >= ra + rb + c.h_min || (nested && d + ra.min(rb) + c.h_min <= ra.max(rb));
+            let apart = match (a, b) {
+                // A disk is flat: the distance to a sphere is to the circle, not to a ball around it. Measured
+                // (40 nm sphere over a 100 nm disk, h_min 10 nm): gaps of 6 and 7 h_min break the angle bounds,
+                // 8 h_min and more mesh.
+                (Surface::Sphere { center, radius, .. }, Surface::Disk { center_x, center_y, radius: disk, .. })
+                | (Surface::Disk { center_x, center_y, radius: disk, .. }, Surface::Sphere { center, radius, .. }) => {
+                    let lateral = ((center.x - center_x).hypot(center.y - center_y) - disk).max(0.0);
+                    let gap = lateral.hypot(center.z - domain.lo.z) - radius;
+                    let needed = SPHERE_DISK_GAP_IN_H_MIN * c.h_min;
+                    // The relative slack absorbs rounding ("120 nm" - "40 nm" is not exactly 80 nm).
+                    if gap < needed * (1.0 - 1e-9) && gap > 0.0 {
+                        return Err(MeshError::HotSpotsTooClose {
+                            first: a.name().to_string(),
+                            second: b.name().to_string(),
+                            gap_m: gap,
+                            needed_m: needed,
+                        });
+                    }
+                    gap > 0.0
+                }
+                _ => d >= ra + rb + c.h_min || (nested && d + ra.min(rb) + c.h_min <= ra.max(rb)),
+            };
             if !apart {
                 return Err(MeshError::HotSpotsOverlap {
                     first: a.name().to_string(),
