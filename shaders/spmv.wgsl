@@ -5,7 +5,7 @@
 @group(0) @binding(1) var<storage, read> row_ptr: array<u32>;
 @group(0) @binding(2) var<storage, read> cols: array<u32>;
 @group(0) @binding(3) var<storage, read> values: array<real>;
-// Keep the count in sync with MAX_X_BINDINGS in src/gpu/system.rs; unused ones repeat x0.
+// Keep the count in sync with MAX_X_BINDINGS in src/gpu/chunks.rs; unused ones repeat x0.
 @group(0) @binding(4) var<storage, read> x0: array<real>;
 @group(0) @binding(5) var<storage, read> x1: array<real>;
 @group(0) @binding(6) var<storage, read> x2: array<real>;

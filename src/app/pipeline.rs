@@ -95,6 +95,14 @@ pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<(Mesh, MeshQuality
 
 /// Steps 2-6 for one case on the solver the case asks for.
 pub fn solve_case(case: &Case, options: &RunOptions) -> Result<Solution, RunError> {
+    let mut solver = select_solver(case, options)?;
+    solve_case_with(case, solver.as_mut(), options)
+}
+
+/// The solver the case's `[solver]` asks for (notes such as "no GPU, solving on the CPU" on stderr unless
+/// quiet). A caller solving several cases with the same settings keeps it: one device, and the multigrid setup
+/// reused while the matrix stays the same.
+pub fn select_solver(case: &Case, options: &RunOptions) -> Result<Box<dyn SymmetricSolver>, RunError> {
     let quiet = !options.progress;
     let notice = Box::new(move |line: &str| {
         if !quiet {
@@ -102,8 +110,7 @@ pub fn solve_case(case: &Case, options: &RunOptions) -> Result<Solution, RunErro
             let _ = writeln!(std::io::stderr(), "note: {line}");
         }
     });
-    let mut solver = crate::gpu::select::select(&case.solver, notice)?;
-    solve_case_with(case, solver.as_mut(), options)
+    Ok(crate::gpu::select::select(&case.solver, notice)?)
 }
 
 /// Hands the memory the allocator holds free back to the system. The mesher and the assembly free many

@@ -1,5 +1,5 @@
-//! The GPU solver: wgpu compute shaders (one WGSL kernel per file in `shaders/`) running Jacobi-PCG with
-//! the whole loop on the GPU, in f32 (with f64 iterative refinement on the CPU for `mixed`) or in f64
+//! The GPU solver: wgpu compute shaders (one WGSL kernel per file in `shaders/`) running conjugate gradients,
+//! preconditioned by an AMG W-cycle (hierarchy set up on the CPU) or Jacobi, with the whole loop on the GPU, in f32 (with f64 iterative refinement on the CPU for `mixed`) or in f64
 //! where the adapter has SHADER_F64. Everything that touches wgpu lives in this module.
 
 mod chunks;

@@ -49,6 +49,10 @@ impl Preconditioner for Jacobi {
     fn apply(&self, r: &[f64], z: &mut [f64]) {
         z.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(r).zip(&self.inv_diag).for_each(|((z, r), d)| *z = r * d);
     }
+
+    fn report(&self) -> PreconditionerReport {
+        PreconditionerReport::jacobi()
+    }
 }
 
 /// Restarts from the true residual a CG may make when its recurrence residual claims a convergence the true
@@ -115,8 +119,7 @@ pub fn pcg(
         }
         restarts += 1;
     }
-    cpu_report(iterations, r_norm / scale, history, start, PreconditionerReport::jacobi())
-        .into_result(r_norm <= target, options.rtol)
+    cpu_report(iterations, r_norm / scale, history, start, precond.report()).into_result(r_norm <= target, options.rtol)
 }
 
 /// The report of a CPU solve (f64, on the rayon pool) started at `start`.

@@ -19,6 +19,8 @@ pub trait LinearOperator: Sync {
 /// z = M^-1 r.
 pub trait Preconditioner: Sync {
     fn apply(&self, r: &[f64], z: &mut [f64]);
+    /// What the solve report says about this preconditioner (kind, levels, setup).
+    fn report(&self) -> PreconditionerReport;
 }
 
 /// Stopping rules for conjugate gradients: stop when ||r|| <= max(rtol * ||b||, atol).

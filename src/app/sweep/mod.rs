@@ -20,6 +20,8 @@ use crate::case::Case;
 use crate::io::plot::PlotError;
 use crate::io::transaction::OutputTransaction;
 use crate::io::{self, OutputError};
+use crate::solver::settings::SolverSettings;
+use crate::solver::SymmetricSolver;
 use files::{csv_text, plot_points, pvd_text, summary_columns};
 use std::path::{Path, PathBuf};
 
@@ -104,6 +106,9 @@ pub fn run_sweep(
     let staging = OutputTransaction::begin(&options.out_dir, &["sweep.csv"])?;
     let bar = Stage::new("sweep", options.progress);
     let mut points: Vec<PointRecord> = Vec::with_capacity(grid.len());
+    // One solver (one GPU device, one multigrid setup while the matrix stays the same) for every point with the
+    // same solver settings; a point that varies `solver.*` gets its own.
+    let mut solver: Option<(SolverSettings, Box<dyn SymmetricSolver>)> = None;
     for (index, ((choice, overrides), case)) in grid.iter().zip(overrides).zip(loaded).enumerate() {
         bar.update(
             index as f64 / grid.len() as f64,
@@ -111,7 +116,7 @@ pub fn run_sweep(
         );
         let values = varies.iter().zip(choice).map(|(v, &i)| v.values[i].si).collect();
         let point_dir = staging.dir().join(format!("point_{index}"));
-        let (outcome, vtu) = match case.and_then(|case| solve_point(&case, &point_dir)) {
+        let (outcome, vtu) = match case.and_then(|case| solve_point(&case, &point_dir, &mut solver)) {
             Ok((numbers, vtu)) => (Ok(numbers), vtu),
             Err(message) => (Err(message), None),
         };
@@ -163,10 +168,21 @@ fn grid_points(varies: &[Vary]) -> Result<Vec<Vec<usize>>, SweepError> {
         .collect())
 }
 
-/// Solve, summarize and write one point; any failure becomes its message.
-fn solve_point(case: &Case, point_dir: &Path) -> Result<(SummaryNumbers, Option<PathBuf>), String> {
-    let solution =
-        pipeline::solve_case(case, &RunOptions { progress: false, ..Default::default() }).map_err(|e| e.to_string())?;
+/// Solve, summarize and write one point, on `solver` when it was made for the same settings; any failure becomes
+/// its message.
+fn solve_point(
+    case: &Case,
+    point_dir: &Path,
+    solver: &mut Option<(SolverSettings, Box<dyn SymmetricSolver>)>,
+) -> Result<(SummaryNumbers, Option<PathBuf>), String> {
+    let options = RunOptions { progress: false, ..Default::default() };
+    if solver.as_ref().is_none_or(|(settings, _)| *settings != case.solver) {
+        *solver = None;
+        let selected = pipeline::select_solver(case, &options).map_err(|e| e.to_string())?;
+        *solver = Some((case.solver.clone(), selected));
+    }
+    let (_, selected) = solver.as_mut().expect("selected above");
+    let solution = pipeline::solve_case_with(case, selected.as_mut(), &options).map_err(|e| e.to_string())?;
     let summary = pipeline::summarize(case, &solution);
     pipeline::write_outputs(point_dir, &case.output, &solution, &summary).map_err(|e| e.to_string())?;
     let value = serde_json::to_value(&summary).expect("summaries serialize infallibly");
