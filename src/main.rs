@@ -342,6 +342,13 @@ fn sweep(case: CaseArgs, vary: &[String], out: Option<PathBuf>, plot: Vec<String
     if !quiet {
         for point in &report.points {
             match &point.outcome {
+                Ok(_) if point.mesh_reused => {
+                    say!(
+                        "point {:>3} ok      {} (mesh of the previous point reused)",
+                        point.index,
+                        point.overrides.join(", ")
+                    )
+                }
                 Ok(_) => say!("point {:>3} ok      {}", point.index, point.overrides.join(", ")),
                 Err(e) => say!("point {:>3} failed  {}: {e}", point.index, point.overrides.join(", ")),
             }

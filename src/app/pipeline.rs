@@ -131,14 +131,24 @@ pub fn solve_case_with(
     solver: &mut dyn SymmetricSolver,
     options: &RunOptions,
 ) -> Result<Solution, RunError> {
-    let mut timings = Timings::default();
-
     // 2. Mesh.
     let clock = Instant::now();
     let (mesh, quality) = mesh_case(case, options)?;
     return_free_memory();
-    timings.mesh = clock.elapsed().as_secs_f64();
+    let timings = Timings { mesh: clock.elapsed().as_secs_f64(), ..Timings::default() };
+    solve_meshed(case, mesh, quality, timings, solver, options)
+}
 
+/// Steps 3-6 on a mesh of the case made earlier (a sweep point that changes no geometry or mesh key reuses the
+/// previous point's mesh); `timings` holds the meshing time, zero for a reused mesh.
+pub fn solve_meshed(
+    case: &Case,
+    mesh: Mesh,
+    quality: MeshQuality,
+    mut timings: Timings,
+    solver: &mut dyn SymmetricSolver,
+    options: &RunOptions,
+) -> Result<Solution, RunError> {
     // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.
     let clock = Instant::now();
     let stage = Stage::new("assembly", options.progress);

@@ -64,6 +64,9 @@ fn five_point_potential_sweep_gives_exact_slab_currents_a_readable_pvd_and_a_plo
     let vary = Vary::parse("boundaries.top.potential=0.1 V..0.5 V:5").unwrap();
     let report = run_sweep(&slab(), &[], &[vary], &options(dir.path())).unwrap();
     assert_eq!(report.points.len(), 5);
+    // Only a potential varies: the sweep meshes once, and the later points report no meshing time.
+    let reused: Vec<bool> = report.points.iter().map(|p| p.mesh_reused).collect();
+    assert_eq!(reused, [false, true, true, true, true]);
 
     let (header, rows) = read_csv(&dir.path().join("sweep.csv"));
     assert_eq!(&header[..4], ["index", "status", "error", "boundaries.top.potential"]);
@@ -109,9 +112,16 @@ fn log_spaced_mesh_sizes_and_a_product_of_two_keys() {
     let potentials = Vary::parse("boundaries.top.potential=0.1 V..0.2 V:2").unwrap();
     let mut opts = options(dir.path());
     opts.plot_columns = vec!["boundaries.top.current_A".to_string()];
-    run_sweep(&slab(), &["output.vtu=false".to_string()], &[sizes, potentials], &opts).unwrap();
+    let report = run_sweep(&slab(), &["output.vtu=false".to_string()], &[sizes, potentials], &opts).unwrap();
+    // A new mesh for each size, reused for its second potential.
+    let reused: Vec<bool> = report.points.iter().map(|p| p.mesh_reused).collect();
+    assert_eq!(reused, [false, true, false, true, false, true]);
     let (header, rows) = read_csv(&dir.path().join("sweep.csv"));
     assert_eq!(rows.len(), 6);
+    for (k, row) in rows.iter().enumerate() {
+        let mesh_seconds: f64 = column(&header, row, "timings_s.mesh").parse().unwrap();
+        assert_eq!(mesh_seconds == 0.0, reused[k], "row {k}: {mesh_seconds} s of meshing");
+    }
     for (k, row) in rows.iter().enumerate() {
         let h_max: f64 = column(&header, row, "mesh.h_max").parse().unwrap();
         let potential: f64 = column(&header, row, "boundaries.top.potential").parse().unwrap();

@@ -16,10 +16,14 @@ pub use spec::{Vary, VaryValue};
 use super::pipeline::{self, RunOptions};
 use super::progress::Stage;
 use super::CaseInput;
-use crate::case::Case;
+use crate::case::{Case, MeshFile};
 use crate::io::plot::PlotError;
+use crate::io::summary::Timings;
 use crate::io::transaction::OutputTransaction;
 use crate::io::{self, OutputError};
+use crate::mesh::geometry::{Geometry, MeshControls};
+use crate::mesh::quality::MeshQuality;
+use crate::mesh::Mesh;
 use crate::solver::settings::SolverSettings;
 use crate::solver::SymmetricSolver;
 use files::{csv_text, plot_points, pvd_text, summary_columns};
@@ -70,6 +74,8 @@ pub struct PointRecord {
     pub outcome: Result<SummaryNumbers, String>,
     /// The point's solution.vtu, if written.
     pub vtu: Option<PathBuf>,
+    /// The point reused the previous point's mesh (it changes no geometry or mesh key).
+    pub mesh_reused: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +115,7 @@ pub fn run_sweep(
     // One solver (one GPU device, one multigrid setup while the matrix stays the same) for every point with the
     // same solver settings; a point that varies `solver.*` gets its own.
     let mut solver: Option<(SolverSettings, Box<dyn SymmetricSolver>)> = None;
+    let mut last_mesh: Option<LastMesh> = None;
     for (index, ((choice, overrides), case)) in grid.iter().zip(overrides).zip(loaded).enumerate() {
         bar.update(
             index as f64 / grid.len() as f64,
@@ -116,12 +123,17 @@ pub fn run_sweep(
         );
         let values = varies.iter().zip(choice).map(|(v, &i)| v.values[i].si).collect();
         let point_dir = staging.dir().join(format!("point_{index}"));
-        let (outcome, vtu) = match case.and_then(|case| solve_point(&case, &point_dir, &mut solver)) {
+        let mut mesh_reused = false;
+        let solved = case.and_then(|case| {
+            let (mesh, quality, timings) = point_mesh(&case, &mut last_mesh, &mut mesh_reused)?;
+            solve_point(&case, mesh, quality, timings, &point_dir, &mut solver)
+        });
+        let (outcome, vtu) = match solved {
             Ok((numbers, vtu)) => (Ok(numbers), vtu),
             Err(message) => (Err(message), None),
         };
         let first_success = outcome.is_ok() && points.iter().all(|p| p.outcome.is_err());
-        points.push(PointRecord { index, overrides, values, outcome, vtu });
+        points.push(PointRecord { index, overrides, values, outcome, vtu, mesh_reused });
         if first_success {
             // A wrong --plot column is known from the first solved point: stop before the others.
             files::plotted_columns(&summary_columns(&points), &options.plot_columns)?;
@@ -168,10 +180,42 @@ fn grid_points(varies: &[Vary]) -> Result<Vec<Vec<usize>>, SweepError> {
         .collect())
 }
 
-/// Solve, summarize and write one point, on `solver` when it was made for the same settings; any failure becomes
-/// its message.
+/// The last mesh a sweep made, with what it was made from (the case's geometry, mesh controls and mesh file).
+struct LastMesh {
+    key: (Geometry, MeshControls, Option<MeshFile>),
+    mesh: Mesh,
+    quality: MeshQuality,
+}
+
+/// The point's mesh: the previous point's when the point changes no geometry or mesh key (a sweep of potentials,
+/// conductivities or resistances meshes once), else a new one, kept for the next point.
+fn point_mesh(
+    case: &Case,
+    last: &mut Option<LastMesh>,
+    reused: &mut bool,
+) -> Result<(Mesh, MeshQuality, Timings), String> {
+    let key = (case.geometry.clone(), case.mesh, case.mesh_file.clone());
+    *reused = last.as_ref().is_some_and(|l| l.key == key);
+    if !*reused {
+        *last = None;
+        let clock = std::time::Instant::now();
+        let options = RunOptions { progress: false, ..Default::default() };
+        let (mesh, quality) = pipeline::mesh_case(case, &options).map_err(|e| e.to_string())?;
+        let timings = Timings { mesh: clock.elapsed().as_secs_f64(), ..Timings::default() };
+        *last = Some(LastMesh { key, mesh: mesh.clone(), quality });
+        return Ok((mesh, quality, timings));
+    }
+    let l = last.as_ref().expect("reused above");
+    Ok((l.mesh.clone(), l.quality, Timings::default()))
+}
+
+/// Solve, summarize and write one point on its mesh, on `solver` when it was made for the same settings; any
+/// failure becomes its message.
 fn solve_point(
     case: &Case,
+    mesh: Mesh,
+    quality: MeshQuality,
+    timings: Timings,
     point_dir: &Path,
     solver: &mut Option<(SolverSettings, Box<dyn SymmetricSolver>)>,
 ) -> Result<(SummaryNumbers, Option<PathBuf>), String> {
@@ -182,7 +226,8 @@ fn solve_point(
         *solver = Some((case.solver.clone(), selected));
     }
     let (_, selected) = solver.as_mut().expect("selected above");
-    let solution = pipeline::solve_case_with(case, selected.as_mut(), &options).map_err(|e| e.to_string())?;
+    let solution =
+        pipeline::solve_meshed(case, mesh, quality, timings, selected.as_mut(), &options).map_err(|e| e.to_string())?;
     let summary = pipeline::summarize(case, &solution);
     pipeline::write_outputs(point_dir, &case.output, &solution, &summary).map_err(|e| e.to_string())?;
     let value = serde_json::to_value(&summary).expect("summaries serialize infallibly");
