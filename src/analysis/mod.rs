@@ -137,8 +137,13 @@ fn cylinder_placements(case: &Case, mesh: &Mesh, spec: &CylinderSpec) -> Result<
         let on_hot_spot = |spot: &HotSpot| Placement { name: spot.name.clone(), axis: spot.shape.axis(), plane_z: 0.0 };
         return Ok(case.geometry.hotspots.iter().map(on_hot_spot).collect());
     };
-    let invalid =
-        |reason: String| CylinderError::Invalid { radius_m: spec.radius, center_x: axis.0, center_y: axis.1, reason };
+    let at = spec.plane_at.as_deref().map_or(String::new(), |at| format!("{at}: "));
+    let invalid = |reason: String| CylinderError::Invalid {
+        radius_m: spec.radius,
+        center_x: axis.0,
+        center_y: axis.1,
+        reason: format!("{at}{reason}"),
+    };
     let tag = mesh.boundary_tag(plane).ok_or_else(|| {
         invalid(format!(
             "analysis.cylinder_plane: the mesh has no boundary `{plane}`; its boundaries: {}",

@@ -537,7 +537,7 @@ impl Builder<'_> {
                         (values[0], values[1])
                     }
                 };
-                Some(CylinderSpec { radius, z_min, z_max, axis: None, plane: None })
+                Some(CylinderSpec { radius, z_min, z_max, axis: None, plane: None, plane_at: None })
             }
         };
         let increments = analysis.lithiation_increments.as_ref().map_or(1, |n| *n.get_ref());

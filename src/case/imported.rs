@@ -72,6 +72,7 @@ impl Builder<'_> {
             let plane = raw.analysis.cylinder_plane.as_ref().ok_or_else(|| needs("cylinder_plane"))?;
             cylinder.axis = Some((axis[0], axis[1]));
             cylinder.plane = Some(plane.get_ref().clone());
+            cylinder.plane_at = Some(self.at(plane.span(), "analysis.cylinder_plane").to_string());
         } else {
             let why = "places the cylinder of analysis.cylinder_radius, which is not given";
             self.refuse_given([

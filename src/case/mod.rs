@@ -73,6 +73,8 @@ pub struct CylinderSpec {
     pub z_max: f64,
     pub axis: Option<(f64, f64)>,
     pub plane: Option<String>,
+    /// Where the case names `plane` ("case.toml, line 12"), for errors found once the mesh is read.
+    pub plane_at: Option<String>,
 }
 
 /// A Gmsh MSH 4.1 file the case takes its mesh from (`[mesh] file`), its length unit, and where the case says so.

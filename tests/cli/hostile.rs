@@ -468,3 +468,25 @@ fn a_sphere_near_a_disk_is_not_called_an_overlap() {
         assert_ok(&ionflux(&["solve", "case.toml", "--out", "out", "-q", "--no-vtu"], dir.path()));
     }
 }
+
+/// Class 13, on a mesh file: a `cylinder_plane` the mesh lacks, or one that is not horizontal, is found once the
+/// mesh is read, and the message still points at the case's line.
+#[test]
+fn a_cylinder_plane_the_mesh_lacks_is_refused_at_its_line() {
+    let case = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/sphere_in_box.toml");
+    let text = std::fs::read_to_string(case).unwrap().replace(
+        "file = \"sphere_in_box.msh\"",
+        &format!("file = \"{}\"", concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/sphere_in_box.msh")),
+    );
+    for (plane, expected) in [("nowhere", "has no boundary `nowhere`"), ("hotspot", "not a horizontal plane")] {
+        let analysis = format!(
+            "[analysis]\ncylinder_radius = \"100 nm\"\ncylinder_axis = [\"0 nm\", \"0 nm\"]\ncylinder_plane = \
+             \"{plane}\"\n"
+        );
+        let full = format!("{text}{analysis}");
+        let line = full.lines().position(|l| l.starts_with("cylinder_plane")).unwrap() + 1;
+        let dir = with_case(&full);
+        let out = ionflux(&["solve", "case.toml", "--out", "out", "-q", "--no-vtu"], dir.path());
+        assert_clean_failure(&out, &dir.path().join("out"), &[&format!("case.toml, line {line}"), expected]);
+    }
+}
