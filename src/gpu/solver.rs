@@ -5,9 +5,10 @@ use super::real::Real;
 use super::system::GpuSystem;
 use super::GpuError;
 use crate::solver::amg::{AmgOptions, Sweeps};
-use crate::solver::cpu::{fingerprint, norm, AmgSolver};
+use crate::solver::cpu::{fingerprint, AmgSolver};
 use crate::solver::settings::{Precision, DEFAULT_CHECK_EVERY};
 use crate::solver::sparse::CsrMatrix;
+use crate::solver::vector::norm;
 use crate::solver::{CgOptions, CgReport, PreconditionerReport, SolveError, SymmetricSolver};
 use std::time::Instant;
 

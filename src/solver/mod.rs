@@ -6,6 +6,7 @@ pub mod amg;
 pub mod cpu;
 pub mod settings;
 pub mod sparse;
+pub mod vector;
 
 use crate::solver::sparse::CsrMatrix;
 use serde::Serialize;
@@ -42,7 +43,7 @@ impl CgOptions {
     /// an error, and so is an `atol` that the zero vector already meets for a nonzero b: neither may pass as a
     /// converged solve.
     pub fn target(&self, b: &[f64]) -> Result<(f64, f64), SolveError> {
-        let b_norm = cpu::norm(b);
+        let b_norm = vector::norm(b);
         if !b_norm.is_finite() {
             return Err(SolveError::NotFinite { iteration: 0, value: b_norm });
         }

@@ -128,3 +128,138 @@ fn every_folder_in_src_has_a_row() {
         }
     }
 }
+
+/// The module paths a line names, resolved from `module` (the file's module path): `crate::a::b` and
+/// `super::...::a::b`, with `{x, y}` groups expanded to their first segments.
+fn module_paths(line: &str, module: &[String]) -> Vec<Vec<String>> {
+    let ident = |text: &str| -> String { text.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+    // The segments after a path's start, through `::`, and the first segment of each entry of a `{...}` group.
+    let segments = |mut tail: &str| -> Vec<Vec<String>> {
+        let mut path = Vec::new();
+        loop {
+            if let Some(group) = tail.strip_prefix('{') {
+                let inner = group.split('}').next().unwrap_or_default();
+                return inner
+                    .split(',')
+                    .map(|entry| ident(entry.trim()))
+                    .filter(|s| !s.is_empty() && s != "self")
+                    .map(|s| path.iter().cloned().chain([s]).collect())
+                    .collect();
+            }
+            let name = ident(tail);
+            if name.is_empty() {
+                return vec![path];
+            }
+            tail = &tail[name.len()..];
+            path.push(name);
+            match tail.strip_prefix("::") {
+                Some(after) => tail = after,
+                None => return vec![path],
+            }
+        }
+    };
+    let mut paths = Vec::new();
+    for (at, _) in line.match_indices("crate::") {
+        if !line[..at].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            paths.extend(segments(&line[at + "crate::".len()..]));
+        }
+    }
+    for (at, _) in line.match_indices("super::") {
+        if line[..at].ends_with("super::") {
+            continue; // counted from the first `super::` of the chain
+        }
+        let mut tail = &line[at..];
+        let mut climbs = 0;
+        while let Some(after) = tail.strip_prefix("super::") {
+            tail = after;
+            climbs += 1;
+        }
+        if climbs <= module.len() {
+            let base = &module[..module.len() - climbs];
+            paths.extend(segments(tail).into_iter().map(|p| base.iter().cloned().chain(p).collect()));
+        }
+    }
+    paths
+}
+
+#[test]
+fn no_file_level_import_cycle_inside_a_folder() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let module_of = |file: &Path| -> Vec<String> {
+        let mut module: Vec<String> = file
+            .strip_prefix(&src)
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string())
+            .collect();
+        if module.last().is_some_and(|m| m == "mod" || m == "lib" || m == "main") {
+            module.pop();
+        }
+        module
+    };
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(f)).collect();
+    // parent module -> (child -> children of the same parent it imports).
+    let mut edges: BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for file in &files {
+        let module = module_of(file);
+        let text = std::fs::read_to_string(file).unwrap();
+        for (_, code) in code_lines(&text).take_while(|(_, code)| code.trim() != "mod tests {") {
+            for path in module_paths(code, &module) {
+                let common = module.iter().zip(&path).take_while(|(a, b)| a == b).count();
+                let (Some(from), Some(to)) = (module.get(common), path.get(common)) else { continue };
+                let parent = module[..common].to_vec();
+                let target: Vec<String> = parent.iter().cloned().chain([to.clone()]).collect();
+                if modules.contains(&target) {
+                    edges.entry(parent).or_default().entry(from.clone()).or_default().insert(to.clone());
+                }
+            }
+        }
+    }
+    let mut cycles = Vec::new();
+    for (parent, graph) in &edges {
+        // Depth-first search from every child; a child met again on the current path closes a cycle.
+        fn visit(
+            node: &str,
+            graph: &BTreeMap<String, BTreeSet<String>>,
+            path: &mut Vec<String>,
+            done: &mut BTreeSet<String>,
+            cycles: &mut Vec<String>,
+        ) {
+            if let Some(at) = path.iter().position(|p| p == node) {
+                cycles.push(path[at..].iter().chain([&node.to_string()]).cloned().collect::<Vec<_>>().join(" -> "));
+                return;
+            }
+            if !done.insert(node.to_string()) {
+                return;
+            }
+            path.push(node.to_string());
+            for next in graph.get(node).into_iter().flatten() {
+                visit(next, graph, path, done, cycles);
+            }
+            path.pop();
+        }
+        let mut done = BTreeSet::new();
+        let mut found = Vec::new();
+        for child in graph.keys() {
+            visit(child, graph, &mut Vec::new(), &mut done, &mut found);
+        }
+        cycles.extend(found.into_iter().map(|c| format!("in src/{}: {c}", parent.join("/"))));
+    }
+    assert!(cycles.is_empty(), "file-level import cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn the_cycle_checker_resolves_paths() {
+    let module = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let paths =
+        module_paths("use super::galerkin::{coarse_diagonal, Rows};", &module(&["solver", "amg", "aggregation"]));
+    assert_eq!(
+        paths,
+        [module(&["solver", "amg", "galerkin", "coarse_diagonal"]), module(&["solver", "amg", "galerkin", "Rows"])]
+    );
+    let paths = module_paths("use super::{cpu::dot, sparse};", &module(&["solver", "amg"]));
+    assert_eq!(paths, [module(&["solver", "cpu"]), module(&["solver", "sparse"])]);
+    assert_eq!(module_paths("x = crate::fem::post::f(y);", &module(&["app"])), [module(&["fem", "post", "f"])]);
+}

@@ -3,7 +3,7 @@
 //! columns j of aggregate J. No general sparse product is needed: each coarse row gathers its members' rows,
 //! sums each aggregate's entries into one column and sorts the columns, in blocks of coarse rows in parallel.
 
-use super::aggregation::{Aggregates, Members};
+use super::aggregates::{Aggregates, Members};
 use crate::solver::sparse::{for_each_row_block, CsrMatrix, Entry};
 use rayon::prelude::*;
 use std::cell::RefCell;

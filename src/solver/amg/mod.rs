@@ -8,15 +8,17 @@
 //! `kcycle_levels` are visited `coarse_visits` times instead (a V- or W-cycle there: a fixed linear
 //! preconditioner, the GPU's cycle and its CPU twin).
 
+pub mod aggregates;
 pub mod aggregation;
 mod dense;
 pub mod galerkin;
 
 pub use dense::Cholesky;
 
-use super::cpu::dot;
 use super::sparse::{CsrMatrix, Entry, PAR_MIN_LEN};
-use aggregation::{pair, pair_coarse, Aggregates, Members};
+use super::vector::dot;
+use aggregates::{Aggregates, Members};
+use aggregation::{pair, pair_coarse};
 use galerkin::coarse_operator;
 use rayon::prelude::*;
 use serde::Serialize;
