@@ -8,7 +8,9 @@ use super::GpuError;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Lowers the storage-binding limit the solver plans with (bytes), so tests can force chunking.
+/// Lowers the storage-binding limit the solver plans with (bytes), so tests can force chunking (read only in a
+/// build with the `testing` feature).
+#[cfg(feature = "testing")]
 pub const MAX_BINDING_BYTES_ENV: &str = "IONFLUX_GPU_MAX_BINDING_BYTES";
 
 /// Which adapter to open and how.
@@ -179,12 +181,15 @@ impl GpuContext {
             uncaptured.lock().unwrap().get_or_insert(error);
         }));
 
+        #[cfg(feature = "testing")]
         let env_binding = match std::env::var(MAX_BINDING_BYTES_ENV) {
             Ok(text) => Some(text.trim().parse::<u64>().ok().filter(|&bytes| bytes > 0).ok_or_else(|| {
                 GpuError::Backend(format!("{MAX_BINDING_BYTES_ENV} = `{text}` is not a positive number of bytes"))
             })?),
             Err(_) => None,
         };
+        #[cfg(not(feature = "testing"))]
+        let env_binding: Option<u64> = None;
         let max_binding_bytes = request
             .max_binding_bytes
             .or(env_binding)
@@ -375,13 +380,15 @@ impl GpuContext {
     }
 }
 
-/// The context GPU tests run on: any adapter, software allowed. Without one, prints why and returns
+/// The context GPU tests run on (`testing` feature): any adapter, software allowed. Without one, prints why and returns
 /// None, unless `IONFLUX_REQUIRE_GPU=1` (CI), where it panics with the reason.
+#[cfg(feature = "testing")]
 pub fn test_context() -> Option<GpuContext> {
     test_context_with(GpuRequest { allow_software: true, ..Default::default() })
 }
 
 /// [`test_context`] for a specific request (e.g. a lowered binding limit).
+#[cfg(feature = "testing")]
 pub fn test_context_with(request: GpuRequest) -> Option<GpuContext> {
     match GpuContext::new(&request) {
         Ok(context) => Some(context),

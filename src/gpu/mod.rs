@@ -12,10 +12,9 @@ mod solver;
 mod system;
 
 pub use chunks::MAX_X_BINDINGS;
-pub use context::{
-    list_adapters, quiet_headless_vulkan_layers, test_context, test_context_with, AdapterInfoRow, GpuContext,
-    GpuRequest, MAX_BINDING_BYTES_ENV,
-};
+pub use context::{list_adapters, quiet_headless_vulkan_layers, AdapterInfoRow, GpuContext, GpuRequest};
+#[cfg(feature = "testing")]
+pub use context::{test_context, test_context_with, MAX_BINDING_BYTES_ENV};
 pub use kernels::WORKGROUP_SIZE;
 pub use real::Real;
 pub use solver::{gpu_amg_options, GpuSolver, MIXED_INNER_RTOL};

@@ -36,6 +36,8 @@ pub struct GpuSolver {
     amg: Option<AmgSolver>,
     /// The system of the last matrix solved, with that matrix's fingerprint.
     uploaded: Option<(u64, GpuSystem)>,
+    /// Systems uploaded so far (`testing`: tests check that re-solves of one matrix upload once).
+    #[cfg(feature = "testing")]
     uploads: usize,
 }
 
@@ -68,6 +70,7 @@ impl GpuSolver {
             check_every: DEFAULT_CHECK_EVERY,
             amg: None,
             uploaded: None,
+            #[cfg(feature = "testing")]
             uploads: 0,
         }
     }
@@ -86,17 +89,20 @@ impl GpuSolver {
     }
 
     /// Matrix row chunks of the last solve (more than one when the matrix exceeded the binding limit).
+    #[cfg(feature = "testing")]
     pub fn last_chunk_count(&self) -> usize {
         self.uploaded.as_ref().map_or(0, |(_, system)| system.chunk_count())
     }
 
     /// Vector chunks (and SpMV x bindings) of the last solve (more than one when a vector exceeded the
     /// binding limit).
+    #[cfg(feature = "testing")]
     pub fn last_vector_chunk_count(&self) -> usize {
         self.uploaded.as_ref().map_or(0, |(_, system)| system.vector_chunk_count())
     }
 
     /// How many systems this solver has uploaded: one per distinct matrix solved in a row.
+    #[cfg(feature = "testing")]
     pub fn uploads(&self) -> usize {
         self.uploads
     }
@@ -130,7 +136,10 @@ impl SymmetricSolver for GpuSolver {
             let hierarchy = prepared.as_ref().map(|(h, _)| *h);
             let system = GpuSystem::with_preconditioner(&self.ctx, a, real, hierarchy).map_err(backend)?;
             self.uploaded = Some((key, system));
-            self.uploads += 1;
+            #[cfg(feature = "testing")]
+            {
+                self.uploads += 1;
+            }
         }
         let system = &self.uploaded.as_ref().expect("uploaded above").1;
         let preconditioner = match &prepared {

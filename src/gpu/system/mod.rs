@@ -3,6 +3,7 @@
 //! loop.
 
 mod amg;
+#[cfg(feature = "testing")]
 mod kernel_checks;
 mod timing;
 
@@ -39,6 +40,8 @@ struct VectorChunk {
 /// binding, so there is one vector chunk and one bind group of each.
 struct AmgPcg {
     cycle: amg::GpuHierarchy,
+    // Bound in the kernels' bind groups; read back only by the single-kernel checks (`testing`).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     z: wgpu::Buffer,
     xr_update: wgpu::BindGroup,
     rz_dot: wgpu::BindGroup,
@@ -150,6 +153,8 @@ pub struct GpuSystem {
     x: wgpu::Buffer,
     r: wgpu::Buffer,
     p: wgpu::Buffer,
+    // Bound in the kernels' bind groups; read back only by the single-kernel checks (`testing`).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     q: wgpu::Buffer,
     scalars: wgpu::Buffer,
     reduce_bind_group: wgpu::BindGroup,
