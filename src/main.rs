@@ -81,7 +81,8 @@ enum Command {
         #[arg(long)]
         plots: bool,
         /// Also write the reduced linear system into DIR for other solvers: A.mtx, b.mtx (Matrix Market),
-        /// free_nodes.txt (the mesh node of each unknown) and x.mtx (ionflux's solution).
+        /// free_nodes.txt (the mesh node of each unknown) and x.mtx (ionflux's solution); every further system
+        /// the run solves (the analyses' re-solves) as A_1.mtx, b_1.mtx, x_1.mtx, ...
         #[arg(long, value_name = "DIR")]
         export_system: Option<PathBuf>,
         /// No progress bars and no summary on the terminal.

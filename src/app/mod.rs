@@ -2,6 +2,7 @@
 //! It may use every stage below it (ARCHITECTURE.md); no stage uses it.
 
 pub mod bench;
+pub mod export;
 pub mod pipeline;
 pub mod progress;
 pub mod sweep;

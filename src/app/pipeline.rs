@@ -3,6 +3,7 @@
 //! Steps 2 to 4 are the solve service of [`crate::analysis::resolve`], which the analyses use for their own
 //! variants of the case; the CLI and the tests call the functions here.
 
+use super::export::ExportingSolver;
 use crate::analysis::resolve;
 use crate::analysis::{self, Analysis, AnalysisError, SolvedField};
 use crate::app::progress::{NodeStages, Stage};
@@ -149,6 +150,16 @@ pub fn solve_meshed(
     solver: &mut dyn SymmetricSolver,
     options: &RunOptions,
 ) -> Result<Solution, RunError> {
+    // `--export-system`: every system solved from here on (the case's and the analyses' re-solves) is written.
+    let mut exporting;
+    let solver: &mut dyn SymmetricSolver = match &options.export_system {
+        Some(dir) => {
+            exporting = ExportingSolver::new(solver, dir);
+            &mut exporting
+        }
+        None => solver,
+    };
+
     // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.
     let clock = Instant::now();
     let stage = Stage::new("assembly", options.progress);
@@ -158,8 +169,6 @@ pub fn solve_meshed(
     timings.assemble = clock.elapsed().as_secs_f64();
 
     if let Some(dir) = &options.export_system {
-        io::matrix_market::write_symmetric_matrix(&dir.join("A.mtx"), &assembly.matrix)?;
-        io::matrix_market::write_vector(&dir.join("b.mtx"), "reduced right-hand side (A)", &assembly.rhs)?;
         io::matrix_market::write_free_nodes(&dir.join("free_nodes.txt"), &assembly.free_nodes)?;
     }
 
@@ -171,10 +180,6 @@ pub fn solve_meshed(
     stage.finish();
     let (phi, report) = solved?;
     timings.solve = clock.elapsed().as_secs_f64();
-    if let Some(dir) = &options.export_system {
-        let x: Vec<f64> = assembly.free_nodes.iter().map(|&n| phi[n as usize]).collect();
-        io::matrix_market::write_vector(&dir.join("x.mtx"), "solution of the reduced system (V)", &x)?;
-    }
     let (unknowns, nonzeros) = (assembly.matrix.nrows, assembly.matrix.nnz());
     let mut assembly = assembly;
     assembly.release_system();

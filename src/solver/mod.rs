@@ -145,6 +145,8 @@ pub enum SolveError {
          the case's values for extremes such as 1e300)"
     )]
     NotFinite { iteration: usize, value: f64 },
+    #[error("could not export the system: {0}")]
+    Export(String),
 }
 
 /// A solver for symmetric positive definite CSR systems: the CPU reference and the GPU solver.

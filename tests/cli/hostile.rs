@@ -490,3 +490,23 @@ fn a_cylinder_plane_the_mesh_lacks_is_refused_at_its_line() {
         assert_clean_failure(&out, &dir.path().join("out"), &[&format!("case.toml, line {line}"), expected]);
     }
 }
+
+/// Issue 27: an exported run writes every system it solved, the analyses' re-solves included: with
+/// re-lithiation the second reaction step re-solves the case at the Li2Sb potential.
+#[test]
+fn an_exported_run_writes_every_system_it_solved() {
+    let dir = with_case(SPHERE_CASE);
+    let args = ["solve", "case.toml", "--out", "out", "-q", "--no-vtu", "--export-system", "system"];
+    let mut args = args.to_vec();
+    args.extend(["--set", "analysis.lithiation=true"]);
+    assert_ok(&ionflux(&args, dir.path()));
+    let system = dir.path().join("system");
+    assert_eq!(
+        names(&system),
+        [MANIFEST, "A.mtx", "A_1.mtx", "b.mtx", "b_1.mtx", "free_nodes.txt", "x.mtx", "x_1.mtx"]
+    );
+    let steps = read_summary(&dir.path().join("out/summary.json"))["lithiation"].as_array().unwrap().len();
+    assert_eq!(steps, 2, "the first step reads the case's own field, the second re-solves");
+    let read = |name: &str| std::fs::read_to_string(system.join(name)).unwrap();
+    assert_ne!(read("b.mtx"), read("b_1.mtx"), "the re-solve has its own right-hand side");
+}
