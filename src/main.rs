@@ -129,6 +129,9 @@ enum Command {
         /// currents, else the interface current).
         #[arg(long = "plot", value_name = "COLUMN")]
         plot: Vec<String>,
+        /// Skip each point's solution.vtu (and so sweep.pvd): sweep.csv and sweep.png only.
+        #[arg(long)]
+        no_vtu: bool,
         /// No progress bar and no report on the terminal.
         #[arg(long, short)]
         quiet: bool,
@@ -232,7 +235,12 @@ fn main() -> ExitCode {
             }
             solve(case.case.as_deref(), &set, out, SolveOutputs { vtu: !no_vtu, plots, export_system }, quiet)
         }
-        Command::Sweep { case, vary, out, plot, quiet } => sweep(case, &vary, out, plot, quiet),
+        Command::Sweep { mut case, vary, out, plot, no_vtu, quiet } => {
+            if no_vtu {
+                case.set.push("output.vtu=false".into());
+            }
+            sweep(case, &vary, out, plot, quiet)
+        }
         Command::Mesh { case, out, ascii, quiet } => mesh(case.case.as_deref(), &case.set, &out, ascii, quiet),
         Command::Devices { json } => devices(json),
         Command::Bench { case, json, mesh: true, nodes, .. } => {

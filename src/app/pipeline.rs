@@ -255,7 +255,7 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
     let r = &solution.report;
     Summary {
         ionflux_version: env!("CARGO_PKG_VERSION"),
-        case: CaseInfo { name: case.name.clone(), source: case.source.clone() },
+        case: CaseInfo { name: case.name.clone(), source: case.source.clone(), overrides: case.overrides.clone() },
         mesh: solution.quality,
         solver: SolverSummary {
             backend: r.backend.clone(),

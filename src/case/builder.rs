@@ -213,6 +213,7 @@ impl Builder<'_> {
         Ok(Case {
             name: self.case_name(&raw),
             source: self.source.source.clone(),
+            overrides: Vec::new(),
             geometry,
             mesh,
             mesh_file: None,

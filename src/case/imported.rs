@@ -83,6 +83,7 @@ impl Builder<'_> {
         Ok(Case {
             name: self.case_name(raw),
             source: self.source.source.clone(),
+            overrides: Vec::new(),
             geometry,
             // Unused: the mesh comes from the file.
             mesh: MeshControls { h_max: 0.0, h_min: 0.0, h_interface: 0.0, grading: 0.0, max_nodes: 0 },

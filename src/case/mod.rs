@@ -120,6 +120,9 @@ pub struct Case {
     pub name: String,
     /// File path or "built-in default", for messages.
     pub source: String,
+    /// The `--set key=value` overrides applied to the file, in order (what a summary must record to be
+    /// reproducible).
+    pub overrides: Vec<String>,
     /// Hot spots include the members of arrays and random placements. Empty (no box, no hot spots) when the mesh
     /// comes from a file.
     pub geometry: Geometry,
@@ -175,7 +178,9 @@ impl Case {
                 };
                 CaseError::Schema { at: at.into(), field, message: error.inner().message().to_string() }
             })?;
-        Builder { source: &source_text }.build(raw)
+        let mut case = Builder { source: &source_text }.build(raw)?;
+        case.overrides = overrides.to_vec();
+        Ok(case)
     }
 
     /// The built-in default: the paper's 3D hot spot (meshes/default.toml).

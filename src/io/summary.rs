@@ -38,6 +38,9 @@ pub struct Summary {
 pub struct CaseInfo {
     pub name: String,
     pub source: String,
+    /// The `--set` overrides applied to the source, in order (the CLI's --backend, --precision, ...
+    /// included): source and overrides together reproduce the run's case.
+    pub overrides: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -217,3 +217,17 @@ fn an_exported_system_solved_by_scipy_gives_our_solution() {
     assert!(check["max_relative_difference"].as_f64().unwrap() < 1e-8, "{check}");
     assert!(check["ionflux_relative_residual"].as_f64().unwrap() <= 1.01e-10, "{check}");
 }
+
+/// summary.json records its inputs: the `--set` overrides in order, the CLI's solver flags among them, so that
+/// source and overrides reproduce the case.
+#[test]
+fn the_summary_records_the_overrides_it_ran_with() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("case.toml"), SLAB).unwrap();
+    let args = ["solve", "case.toml", "--set", "mesh.h_max=\"0.25 um\"", "--backend", "cpu", "--out", "out", "-q"];
+    let out = ionflux(&args, dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = read_summary(&dir.path().join("out/summary.json"));
+    assert_eq!(summary["case"]["source"], "case.toml");
+    assert_eq!(summary["case"]["overrides"], serde_json::json!(["mesh.h_max=\"0.25 um\"", "solver.backend=cpu"]));
+}

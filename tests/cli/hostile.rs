@@ -121,6 +121,11 @@ fn a_sweep_can_run_twice_and_stale_points_go() {
     assert_ok(&sweep(2));
     let left = names(&dir.path().join("out"));
     assert_eq!(left, [MANIFEST, "point_0", "point_1", "sweep.csv", "sweep.png", "sweep.pvd"]);
+    // Issue 29: `--no-vtu` leaves out each point's VTU and so the collection; the earlier run's go.
+    let vary = "boundaries.top.potential=0.1 V..0.2 V:2";
+    assert_ok(&ionflux(&["sweep", "case.toml", "--vary", vary, "--out", "out", "-q", "--no-vtu"], dir.path()));
+    assert_eq!(names(&dir.path().join("out")), [MANIFEST, "point_0", "point_1", "sweep.csv", "sweep.png"]);
+    assert_eq!(names(&dir.path().join("out/point_0")), ["summary.json"]);
 }
 
 /// Class 5: Files named like outputs that no run wrote stay, and so does a case file in `--out`.
