@@ -506,10 +506,10 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         s.solver.operator_complexity,
         s.solver.setup_seconds
     );
-    say!("currents leaving the electrolyte (A):");
+    say!("currents leaving the electrolyte (A), and each surface's mean potential (V):");
     for c in s.boundaries.iter().chain(&s.hotspots) {
         if c.resolved {
-            say!("  {:<16} {:>12.5e}  ({})", c.name, c.current_a, c.condition);
+            say!("  {:<16} {:>12.5e}  ({}, {:.6} V)", c.name, c.current_a, c.condition, c.mean_potential_v);
         } else {
             say!(
                 "  {:<16} |I| < {:.1e}  ({}; not resolved: below the round-off of its terms)",

@@ -60,6 +60,8 @@ pub struct Solution {
     /// How far each of those can be off through cancellation and the solve's residual (A,
     /// `fem::Assembly::boundary_current_bounds`): a current below its bound is not resolved.
     pub boundary_current_bounds: Vec<f64>,
+    /// Area-mean potential of each boundary tag (V).
+    pub boundary_potentials: Vec<f64>,
     /// Resistance (Ohm m^2), current and potential jump of each internal resistive interface.
     pub interface_resistance: Vec<f64>,
     pub interface_currents: Vec<post::InterfaceCurrent>,
@@ -192,6 +194,7 @@ pub fn solve_meshed(
     let face_outflows = assembly.face_outflows(&phi);
     let boundary_currents = assembly.boundary_currents_from(&face_outflows);
     let boundary_current_bounds = assembly.boundary_current_bounds(&phi, report.relative_residual);
+    let boundary_potentials = post::boundary_mean_potentials(&mesh, &phi);
     let surface_currents = post::surface_currents(&mesh, &cell_current, &face_outflows);
     drop(face_outflows);
     let interface_currents = post::interface_currents(&mesh, &problem.interface_resistance, &phi);
@@ -206,6 +209,7 @@ pub fn solve_meshed(
         node_current,
         boundary_currents,
         boundary_current_bounds,
+        boundary_potentials,
         interface_resistance: problem.interface_resistance,
         interface_currents,
         surface_currents,
@@ -245,6 +249,7 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             current_a,
             resolved: current_a.abs() > bound_a || bound_a == 0.0,
             resolution_bound_a: bound_a,
+            mean_potential_v: solution.boundary_potentials[tag],
         };
         if is_hotspot(name) {
             hotspots.push(entry);

@@ -145,6 +145,21 @@ pub struct InterfaceCurrent {
     pub area_m2: f64,
 }
 
+/// The area-mean potential of each boundary tag (V): the integral of phi over its faces (exact for P1: each
+/// triangle's area times the mean of its three nodal values) over their area. On a Neumann electrode it is the
+/// electrode's potential, the cell voltage against a grounded counter electrode; NaN for a tag with no faces.
+pub fn boundary_mean_potentials(mesh: &Mesh, phi: &[f64]) -> Vec<f64> {
+    let mut integral = vec![0.0; mesh.boundary_names.len()];
+    let mut area = vec![0.0; mesh.boundary_names.len()];
+    for face in &mesh.boundary_faces {
+        let a = mesh.face_area(face);
+        let mean = face.nodes.iter().map(|&n| phi[n as usize]).sum::<f64>() / 3.0;
+        integral[face.tag as usize] += a * mean;
+        area[face.tag as usize] += a;
+    }
+    integral.iter().zip(&area).map(|(i, a)| if *a > 0.0 { i / a } else { f64::NAN }).collect()
+}
+
 /// [`InterfaceCurrent`] per interface tag, for resistances (Ohm m^2) in `Mesh::interface_names` order.
 pub fn interface_currents(mesh: &Mesh, interface_resistance: &[f64], phi: &[f64]) -> Vec<InterfaceCurrent> {
     assert_eq!(phi.len(), mesh.nodes.len(), "one potential per mesh node");

@@ -79,6 +79,9 @@ pub struct Current {
     /// How far the current can be off through round-off and the solve's residual (A).
     #[serde(rename = "resolution_bound_A")]
     pub resolution_bound_a: f64,
+    /// The area-mean potential over the surface (V): a Neumann electrode's potential, the cell voltage.
+    #[serde(rename = "mean_potential_V")]
+    pub mean_potential_v: f64,
 }
 
 /// The current through a measurement surface, counted along `orientation`.
