@@ -1,7 +1,10 @@
 //! Progress reporting for long stages. A bar appears only once a stage has run for more than a
-//! second (short runs stay quiet) and never when the user asked for `--quiet`.
+//! second (short runs stay quiet) and never when the user asked for `--quiet`. When stderr is not a terminal (a
+//! batch job's log), where a bar cannot draw, each stage that ran for more than a second ends with a plain line
+//! instead: `meshing: done in 2.1 s (0.96 M nodes, ...)`.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +15,9 @@ const SHOW_AFTER: Duration = Duration::from_secs(1);
 pub struct Stage {
     bar: ProgressBar,
     finished: Arc<AtomicBool>,
+    name: String,
+    started: Instant,
+    enabled: bool,
 }
 
 impl Stage {
@@ -35,7 +41,7 @@ impl Stage {
                 }
             });
         }
-        Stage { bar, finished }
+        Stage { bar, finished, name: name.to_string(), started: Instant::now(), enabled }
     }
 
     pub fn update(&self, fraction: f64, message: &str) {
@@ -45,6 +51,12 @@ impl Stage {
 
     pub fn finish(self) {
         self.finished.store(true, Ordering::Release);
+        let seconds = self.started.elapsed();
+        if self.enabled && seconds >= SHOW_AFTER && !std::io::stderr().is_terminal() {
+            let message = self.bar.message();
+            let detail = if message.is_empty() { String::new() } else { format!(" ({message})") };
+            let _ = writeln!(std::io::stderr(), "{}: done in {:.1} s{detail}", self.name, seconds.as_secs_f64());
+        }
         self.bar.finish_and_clear();
     }
 }

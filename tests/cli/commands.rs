@@ -255,3 +255,29 @@ fn a_neumann_electrodes_potential_is_reported() {
     assert!((potential("x_min") - exact / 2.0).abs() < 1e-8 * exact, "{}", potential("x_min"));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{exact:.6} V")));
 }
+
+/// A batch job's log (stderr not a terminal) gets a plain line for each stage longer than a second; `--quiet`
+/// none. The default case at the t = 0.5 sizes (about 1 M nodes, a few seconds) has such stages.
+#[test]
+fn long_stages_log_a_line_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = [
+        "--set",
+        "mesh.h_max=\"0.25 um\"",
+        "--set",
+        "mesh.h_interface=\"31.25 nm\"",
+        "--set",
+        "mesh.h_min=\"1 nm\"",
+        "--set",
+        "mesh.grading=1.15",
+    ];
+    let mut args = vec!["solve", "--backend", "cpu", "--no-vtu", "--out", "out"];
+    args.extend(sizes);
+    let out = ionflux(&args, dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.lines().any(|l| l.contains(": done in ")), "{stderr}");
+    args.push("-q");
+    let quiet = ionflux(&args, dir.path());
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("done in"));
+}
