@@ -179,8 +179,15 @@ impl OutputTransaction {
         if created_out {
             track(out);
         }
+        let lock = match lock_folder(out) {
+            Ok(lock) => lock,
+            Err(error) => {
+                // Another run holds the folder (perhaps the one this run just created): it is that run's now.
+                untrack(out);
+                return Err(error);
+            }
+        };
         let prepared = (|| {
-            let lock = lock_folder(out)?;
             // With the lock held no other run is writing here: every staging folder is a killed run's.
             for entry in std::fs::read_dir(out).map_err(fail)?.filter_map(Result::ok) {
                 if entry.file_name().to_str().is_some_and(|n| n.starts_with(STAGING_PREFIX)) {
@@ -190,9 +197,9 @@ impl OutputTransaction {
             let owned = read_manifest(out)?;
             Self::check_absent(out, expected, &owned)?;
             std::fs::create_dir(&staging).map_err(fail)?;
-            Ok((lock, owned))
+            Ok(owned)
         })();
-        let (lock, owned) = match prepared {
+        let owned = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
                 if created_out {

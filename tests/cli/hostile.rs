@@ -281,14 +281,31 @@ fn an_exported_system_appears_only_with_a_successful_run() {
 #[test]
 fn other_signals_and_size_limits_leave_no_staging_folder() {
     let dir = with_case(SPHERE_CASE);
+    // The default case at the t = 0.5 sizes: seconds of meshing and solving, so the signal finds it running.
+    let long_run = [
+        "solve",
+        "--backend",
+        "cpu",
+        "--out",
+        "out",
+        "-q",
+        "--set",
+        "mesh.h_max=\"0.25 um\"",
+        "--set",
+        "mesh.h_interface=\"31.25 nm\"",
+        "--set",
+        "mesh.h_min=\"1 nm\"",
+        "--set",
+        "mesh.grading=1.15",
+    ];
     for (signal, status) in [("QUIT", 131), ("USR1", 138)] {
         let child = Command::new(env!("CARGO_BIN_EXE_ionflux"))
-            .args(["solve", "case.toml", "--out", "out", "-q"])
+            .args(long_run)
             .current_dir(dir.path())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(500));
         let _ = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
         let done = child.wait_with_output().unwrap();
         assert_eq!(done.status.code(), Some(status), "SIG{signal}: {}", stderr(&done));
