@@ -473,14 +473,30 @@ fn bench_mesh(path: Option<&Path>, set: &[String], nodes: f64, json: Option<&Pat
     Ok(())
 }
 
+/// A length on the terminal in nm, um or m with four significant digits ("768.4 nm", "1.500 um").
+fn length(metres: f64) -> String {
+    let (value, unit) = match metres.abs() {
+        m if m < 1e-6 => (metres * 1e9, "nm"),
+        m if m < 1e-3 => (metres * 1e6, "um"),
+        _ => (metres, "m"),
+    };
+    let decimals = (3 - value.abs().max(1e-300).log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{value:.decimals$} {unit}")
+}
+
 fn numbered(names: &[String]) -> String {
     names.iter().enumerate().map(|(i, n)| format!("{i}={n}")).collect::<Vec<_>>().join(", ")
 }
 
 fn mesh_line(q: &ionflux::mesh::quality::MeshQuality) -> String {
     format!(
-        "mesh:       {} nodes, {} tets; edges {:.3e} .. {:.3e} m; dihedral angles {:.1} .. {:.1} deg",
-        q.nodes, q.tets, q.h_min_m, q.h_max_m, q.min_dihedral_deg, q.max_dihedral_deg
+        "mesh:       {} nodes, {} tets; edges {} .. {}; dihedral angles {:.1} .. {:.1} deg",
+        q.nodes,
+        q.tets,
+        length(q.h_min_m),
+        length(q.h_max_m),
+        q.min_dihedral_deg,
+        q.max_dihedral_deg
     )
 }
 
@@ -519,6 +535,10 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
             );
         }
     }
+    if s.hotspots.len() > 1 {
+        let total: f64 = s.hotspots.iter().map(|h| h.current_a).sum();
+        say!("  {:<16} {:>12.5e}  (sum over the {} hot spots)", "all hot spots", total, s.hotspots.len());
+    }
     say!("conservation: |sum| / max = {:.2e}", s.conservation.relative_imbalance);
     if s.mesh.ungrouped_boundary_faces > 0 {
         say!(
@@ -541,16 +561,16 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
     }
     for c in &s.cylinders {
         say!(
-            "lateral current through r = {:.3e} m around {}: {:.5e} A, |J_r| peaks at z = {:.3e} m",
-            c.radius_m,
+            "lateral current through r = {} around {}: {:.5e} A, |J_r| peaks at z = {}",
+            length(c.radius_m),
             c.hotspot,
             c.lateral_current_A,
-            c.peak_depth_m
+            length(c.peak_depth_m)
         );
     }
     for l in &s.lithiation {
         say!(
-            "lithiation {} {}: {:.4e} C at {:.2} V, {:.4e} A -> {:.4e} s",
+            "lithiation {} {}: {:.4e} C at {:.2} V, {:.4e} A into the hot spot -> {:.4e} s",
             l.hotspot,
             l.step,
             l.charge_C,
@@ -561,25 +581,25 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
     }
     for p in &s.paper_mode {
         say!(
-            "paper mode {}: Gaussian charge {:.4e} C (w = {:.1e} m) gives {:.4} V at {:.1e} m; current {:.5e} A",
+            "paper mode {}: Gaussian charge {:.4e} C (w = {}) gives {:.4} V at {}; current {:.5e} A",
             p.hotspot,
             p.charge_C,
-            p.width_m,
+            length(p.width_m),
             p.potential_at_distance_V,
-            p.calibration_distance_m,
+            length(p.calibration_distance_m),
             p.current_A
         );
     }
     for v in &s.voids {
         say!(
-            "void {} (r = {:.3e} m): max |J| {:.4e} A/m^2 = {:.3} x applied {:.4e} A/m^2 (element {:.2e} m at the \
-             rim); constriction resistance {:.5e} Ohm (top to interface {:.5e} Ohm)",
+            "void {} (r = {}): max |J| {:.4e} A/m^2 = {:.3} x applied {:.4e} A/m^2 (element {} at the rim); \
+             constriction resistance {:.5e} Ohm (top to interface {:.5e} Ohm)",
             v.hotspot,
-            v.radius_m,
+            length(v.radius_m),
             v.max_interface_current_density_A_per_m2,
             v.focusing_factor,
             v.applied_current_density_A_per_m2,
-            v.element_size_at_max_m,
+            length(v.element_size_at_max_m),
             v.constriction_resistance_Ohm,
             v.resistance_Ohm
         );

@@ -281,3 +281,21 @@ fn long_stages_log_a_line_when_stderr_is_not_a_terminal() {
     let quiet = ionflux(&args, dir.path());
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("done in"));
 }
+
+/// With several hot spots the terminal closes the list with their total, the sum of the summary's currents.
+#[test]
+fn several_hot_spots_are_totalled() {
+    let dir = tempfile::tempdir().unwrap();
+    let second = "[[hotspots]]\nname = \"hs2\"\nshape = \"sphere\"\ncenter = [\"0.25 um\", \"0.25 um\", \"60 nm\"]\n\
+                  radius = \"20 nm\"\n[boundaries.hs2]\ntype = \"dirichlet\"\npotential = \"0.5 V\"\n";
+    std::fs::write(dir.path().join("case.toml"), format!("{SPHERE_CASE}{second}")).unwrap();
+    let out = ionflux(&["solve", "case.toml", "--out", "out", "--no-vtu"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = read_summary(&dir.path().join("out/summary.json"));
+    let sum: f64 = summary["hotspots"].as_array().unwrap().iter().map(|h| h["current_A"].as_f64().unwrap()).sum();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.contains("all hot spots")).unwrap_or_else(|| panic!("{stdout}"));
+    let printed: f64 = line.split_whitespace().nth(3).unwrap().parse().unwrap();
+    assert!((printed - sum).abs() <= 1e-5 * sum.abs(), "{line} vs {sum}");
+    assert!(line.contains("sum over the 2 hot spots"), "{line}");
+}

@@ -285,7 +285,7 @@ fn cli_reports_the_void() {
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("void void (r = 1.000e-6 m): max |J|") && stdout.contains("constriction"), "{stdout}");
+    assert!(stdout.contains("void void (r = 1.000 um): max |J|") && stdout.contains("constriction"), "{stdout}");
     let summary = read_summary(&dir.path().join("out/summary.json"));
     let void = &summary["voids"][0];
     assert_eq!(void["hotspot"], "void");
