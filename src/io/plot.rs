@@ -41,6 +41,9 @@ pub struct VerticalPlane {
     pub z_range: (f64, f64),
 }
 
+/// A |J| map whose log10 range is narrower than this (5 %) counts as uniform.
+const UNIFORM_DECADES: f64 = 0.02;
+
 /// One named curve of a sweep plot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -116,13 +119,28 @@ pub fn plot_field_map(
     let (scale, unit) = length_unit((x1 - x0).max(z1 - z0));
     render(path, size, |root| {
         let (map_area, bar_area) = root.split_horizontally(size.width - COLOUR_BAR_WIDTH);
-        let mut chart = ChartBuilder::on(&map_area)
-            .caption(title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0 * scale..x1 * scale, z0 * scale..z1 * scale)
-            .map_err(draw_error)?;
+        let chart_on = |x: (f64, f64), z: (f64, f64)| {
+            ChartBuilder::on(&map_area)
+                .caption(title, (FONT, 20))
+                .margin(12)
+                .x_label_area_size(45)
+                .y_label_area_size(60)
+                .build_cartesian_2d(x.0 * scale..x.1 * scale, z.0 * scale..z.1 * scale)
+                .map_err(draw_error)
+        };
+        // Equal scales on both axes (a sphere stays round): the axis with fewer metres per pixel is widened,
+        // x about its centre, z upward from the interface; what lies beyond the mesh shows grey.
+        let (pw, ph) = chart_on(plane.x_range, plane.z_range)?.plotting_area().dim_in_pixel();
+        let per_pixel = ((x1 - x0) / pw.max(1) as f64).max((z1 - z0) / ph.max(1) as f64);
+        let half_width = 0.5 * per_pixel * pw as f64;
+        let middle = 0.5 * (x0 + x1);
+        let plane = &VerticalPlane {
+            y: plane.y,
+            x_range: (middle - half_width, middle + half_width),
+            z_range: (z0, z0 + per_pixel * ph as f64),
+        };
+        map_area.fill(&WHITE).map_err(draw_error)?;
+        let mut chart = chart_on(plane.x_range, plane.z_range)?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -137,6 +155,13 @@ pub fn plot_field_map(
         let log_magnitudes: Vec<f64> =
             grid.iter().flatten().filter(|s| s.current_magnitude > 0.0).map(|s| s.current_magnitude.log10()).collect();
         let (log_min, log_max) = value_range(&log_magnitudes).unwrap_or((0.0, 1.0));
+        // A field uniform to within 5 % is drawn as one colour in a one-decade scale, not as its round-off.
+        let (log_min, log_max) = if log_max - log_min < UNIFORM_DECADES {
+            let mid = 0.5 * (log_min + log_max);
+            (mid - 0.5, mid + 0.5)
+        } else {
+            (log_min, log_max)
+        };
         for (index, sample) in grid.iter().enumerate() {
             let colour = match sample {
                 None => OUTSIDE_GREY,

@@ -274,3 +274,51 @@ fn plots_are_pngs_of_the_asked_size_with_content() {
     let tiny = plot_field_map(&map, &locator, &phi, &j, &plane, "t", ImageSize { width: 50, height: 50 });
     assert!(matches!(tiny, Err(PlotError::Invalid { .. })));
 }
+
+/// The |J| map keeps equal scales on both axes (a sphere stays round): a 2 um x 1 um (x by z) slab in a square
+/// 2 um window on a 640 x 480 image covers a region exactly twice as wide as high (it came out 2.24 times, the
+/// plotting area's aspect, before). A uniform field is drawn in one colour, not as its round-off spread over the
+/// colour scale.
+#[test]
+fn field_maps_keep_equal_scales_and_uniform_fields_flat() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = uniform_line(0.0, 2e-6, 16);
+    let slab = tensor_box(&x, &x, &uniform_line(0.0, 1e-6, 8));
+    let locator = PointLocator::new(&slab);
+    let phi: Vec<f64> = slab.nodes.iter().map(|p| 0.1 * p.z / 1e-6).collect();
+    // |J| grows with x (a colour gradient), with a round-off-sized wobble in the uniform case below.
+    let j: Vec<DVec3> = per_tet(&slab, |p| DVec3::new(0.0, 0.0, -(1.0 + p.x / 1e-6)));
+    let map = dir.path().join("map.png");
+    let plane = VerticalPlane { y: 1e-6, x_range: (0.0, 2e-6), z_range: (0.0, 2e-6) };
+    plot_field_map(&map, &locator, &phi, &j, &plane, "|J|", ImageSize { width: 640, height: 480 }).unwrap();
+    let (w, h, rgb) = decode_png(&map);
+    // Pixels of the map's colour scale (never grey: not the background, the outside grey or the text), left of
+    // the colour bar.
+    let coloured = |c: u32, r: u32| {
+        let i = 3 * (r * w + c) as usize;
+        let p = &rgb[i..i + 3];
+        !(p[0] == p[1] && p[1] == p[2])
+    };
+    let pixels: Vec<(u32, u32)> =
+        (0..h).flat_map(|r| (0..w - 120).map(move |c| (c, r))).filter(|&(c, r)| coloured(c, r)).collect();
+    let extent = |values: Vec<u32>| values.iter().max().unwrap() - values.iter().min().unwrap() + 1;
+    let (width, height) = (extent(pixels.iter().map(|p| p.0).collect()), extent(pixels.iter().map(|p| p.1).collect()));
+    let aspect = width as f64 / height as f64;
+    assert!((aspect - 2.0).abs() < 0.03, "slab drawn {width} x {height} px: aspect {aspect}, want 2");
+
+    let uniform: Vec<DVec3> = per_tet(&slab, |p| DVec3::new(0.0, 0.0, -1080.0 * (1.0 + 1e-12 * p.x / 1e-6)));
+    plot_field_map(&map, &locator, &phi, &uniform, &plane, "|J|", ImageSize { width: 640, height: 480 }).unwrap();
+    let (w, h, rgb) = decode_png(&map);
+    let colours: std::collections::BTreeSet<[u8; 3]> = (0..h)
+        .flat_map(|r| (0..w - 120).map(move |c| (c, r)))
+        .map(|(c, r)| {
+            let i = 3 * (r * w + c) as usize;
+            [rgb[i], rgb[i + 1], rgb[i + 2]]
+        })
+        .filter(|p| !(p[0] == p[1] && p[1] == p[2]))
+        .collect();
+    // One colour, up to the rounding of the colour map (1e-12 relative wobble spanned the whole scale before).
+    let spread =
+        (0..3).map(|k| colours.iter().map(|c| c[k]).max().unwrap() - colours.iter().map(|c| c[k]).min().unwrap());
+    assert!(spread.max().unwrap() <= 2, "a uniform field shows colours {colours:?}");
+}
