@@ -193,6 +193,16 @@ pub fn plot_field_map(
     })
 }
 
+/// A tick label with four significant digits: plain between 1e-3 and 1e4, else in exponent form.
+fn tick(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e4).contains(&v.abs()) {
+        let decimals = (3 - v.abs().max(1e-300).log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
 /// Output quantities against a swept parameter, one line (with markers) per series.
 pub fn plot_sweep(
     path: &Path,
@@ -201,7 +211,15 @@ pub fn plot_sweep(
     y_label: &str,
     series: &[Series],
     size: ImageSize,
+    log_x: bool,
 ) -> Result<(), PlotError> {
+    // A log axis: x drawn at log10(x), its ticks labelled with x itself.
+    let axis_x = |x: f64| if log_x { x.log10() } else { x };
+    let series: Vec<Series> = series
+        .iter()
+        .map(|s| Series { name: s.name.clone(), points: s.points.iter().map(|&(x, y)| (axis_x(x), y)).collect() })
+        .collect();
+    let series = &series[..];
     let all: Vec<(f64, f64)> = series.iter().flat_map(|s| s.points.iter().copied()).collect();
     let (x_range, y_range) = data_ranges(path, &all)?;
     render(path, size, |root| {
@@ -217,7 +235,7 @@ pub fn plot_sweep(
             .x_desc(x_label)
             .y_desc(y_label)
             .x_labels(6)
-            .x_label_formatter(&|v| format!("{v:.2e}"))
+            .x_label_formatter(&|v| tick(if log_x { 10f64.powf(*v) } else { *v }))
             .y_label_formatter(&|v| format!("{v:.2e}"))
             .draw()
             .map_err(draw_error)?;

@@ -136,25 +136,68 @@ pub(super) fn plot_points(
     points: &[PointRecord],
     chosen: &[String],
 ) -> Result<(), SweepError> {
+    let (series, x_label, y_label) = sweep_series(varies, columns, points, chosen)?;
+    let title = format!("sweep over {}", varies.iter().map(|v| v.key.as_str()).collect::<Vec<_>>().join(" x "));
+    let size = ImageSize { width: 900, height: 600 };
+    plot_sweep(path, &title, &x_label, &y_label, &series, size, varies[0].log)?;
+    Ok(())
+}
+
+/// The unit a summary column carries in its name (`current_A` -> A), if it names one.
+fn column_unit(column: &str) -> Option<&'static str> {
+    const SUFFIXES: [(&str, &str); 9] = [
+        ("_A_per_m2", "A/m^2"),
+        ("_Ohm_m2", "Ohm m^2"),
+        ("_Ohm", "Ohm"),
+        ("_A", "A"),
+        ("_V", "V"),
+        ("_C", "C"),
+        ("_s", "s"),
+        ("_m3", "m^3"),
+        ("_m", "m"),
+    ];
+    SUFFIXES.iter().find(|(suffix, _)| column.ends_with(suffix)).map(|(_, unit)| *unit)
+}
+
+/// The curves of the sweep plot, and the axis labels with units: x is the first varied key in the unit it was
+/// given in; y the columns' common unit. The default columns, hot-spot currents, are drawn as the current INTO
+/// each hot spot (positive, rising with its potential), since "leaving the electrolyte" is negative there.
+pub(super) fn sweep_series(
+    varies: &[Vary],
+    columns: &[String],
+    points: &[PointRecord],
+    chosen: &[String],
+) -> Result<(Vec<Series>, String, String), SweepError> {
     let wanted = plotted_columns(columns, chosen)?;
+    let into_hot_spots = chosen.is_empty() && wanted.iter().all(|c| c.starts_with("hotspots."));
     let mut series: Vec<Series> = Vec::new();
+    let first = &varies[0];
     for p in points {
         let Ok(numbers) = &p.outcome else { continue };
         let others: Vec<String> =
             varies.iter().zip(&p.values).skip(1).map(|(v, value)| format!("{}={value:.3e}", v.key)).collect();
         for column in &wanted {
             let Some(&(_, y)) = numbers.iter().find(|(n, _)| n == column) else { continue };
-            let name = if others.is_empty() { column.clone() } else { format!("{column} @ {}", others.join(", ")) };
+            let (label, y) = match column.strip_prefix("hotspots.").and_then(|c| c.strip_suffix(".current_A")) {
+                Some(spot) if into_hot_spots => (format!("current into {spot}"), -y),
+                _ => (column.clone(), y),
+            };
+            let name = if others.is_empty() { label } else { format!("{label} @ {}", others.join(", ")) };
+            let x = p.values[0] / first.unit_si;
             match series.iter_mut().find(|s| s.name == name) {
-                Some(s) => s.points.push((p.values[0], y)),
-                None => series.push(Series { name, points: vec![(p.values[0], y)] }),
+                Some(s) => s.points.push((x, y)),
+                None => series.push(Series { name, points: vec![(x, y)] }),
             }
         }
     }
-    let x_label = format!("{} (SI)", varies[0].key);
-    let title = format!("sweep over {}", varies.iter().map(|v| v.key.as_str()).collect::<Vec<_>>().join(" x "));
-    plot_sweep(path, &title, &x_label, "value (SI)", &series, ImageSize { width: 900, height: 600 })?;
-    Ok(())
+    let x_label = if first.unit.is_empty() { first.key.clone() } else { format!("{} ({})", first.key, first.unit) };
+    let units: std::collections::BTreeSet<Option<&str>> = wanted.iter().map(|c| column_unit(c)).collect();
+    let quantity = if into_hot_spots { "current into the hot spot" } else { "value" };
+    let y_label = match units.into_iter().collect::<Vec<_>>().as_slice() {
+        [Some(unit)] => format!("{quantity} ({unit})"),
+        _ => quantity.to_string(),
+    };
+    Ok((series, x_label, y_label))
 }
 
 #[cfg(test)]
@@ -176,6 +219,37 @@ mod tests {
         assert!(names.contains(&"lithiation.hs.Sb->Li2Sb.time_s") && names.contains(&"plain.0"), "{names:?}");
         assert_eq!(out.len(), 4);
         assert_eq!(out.iter().find(|(n, _)| n == "hotspots.hs.current_A").unwrap().1, -2.5);
+    }
+
+    #[test]
+    fn sweep_plots_carry_units_and_show_hot_spot_currents_as_taken_in() {
+        let vary = Vary::parse("boundaries.hs.potential=800 mV..900 mV:2").unwrap();
+        let point = |index: usize, current: f64| PointRecord {
+            index,
+            overrides: Vec::new(),
+            values: vec![vary.values[index].si],
+            outcome: Ok(vec![
+                ("hotspots.hs.current_A".to_string(), current),
+                ("boundaries.interface.current_A".to_string(), -current),
+            ]),
+            vtu: None,
+            mesh_reused: false,
+        };
+        let points = [point(0, -2.0e-8), point(1, -3.0e-8)];
+        let columns = summary_columns(&points);
+        let (series, x_label, y_label) = sweep_series(&[vary.clone()], &columns, &points, &[]).unwrap();
+        assert_eq!(x_label, "boundaries.hs.potential (mV)");
+        assert_eq!(y_label, "current into the hot spot (A)");
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].name, "current into hs");
+        let xs: Vec<f64> = series[0].points.iter().map(|p| p.0).collect();
+        assert!((xs[0] - 800.0).abs() < 1e-9 && (xs[1] - 900.0).abs() < 1e-9, "{xs:?}");
+        assert_eq!(series[0].points.iter().map(|p| p.1).collect::<Vec<_>>(), [2.0e-8, 3.0e-8]);
+        // A column the user chose is drawn as it is in sweep.csv.
+        let chosen = ["boundaries.interface.current_A".to_string()];
+        let (series, _, y_label) = sweep_series(&[vary], &columns, &points, &chosen).unwrap();
+        assert_eq!(y_label, "value (A)");
+        assert_eq!(series[0].points.iter().map(|p| p.1).collect::<Vec<_>>(), [2.0e-8, 3.0e-8]);
     }
 
     #[test]

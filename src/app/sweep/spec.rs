@@ -10,6 +10,12 @@ use crate::case::units::{si_factor, split_value};
 pub struct Vary {
     pub key: String,
     pub values: Vec<VaryValue>,
+    /// The unit the values were given in ("V", "mV", "nm"; empty for plain numbers) and its SI factor: plots
+    /// show the values in it.
+    pub unit: String,
+    pub unit_si: f64,
+    /// Geometric spacing (`:log`): plots use a log axis.
+    pub log: bool,
 }
 
 /// A value of a swept key: the text written into the case (`--set key=text`) and its SI value.
@@ -80,7 +86,7 @@ impl Vary {
                 si: number * si_factor,
             })
             .collect();
-        Ok(Vary { key: key.to_string(), values })
+        Ok(Vary { key: key.to_string(), values, unit: from_unit.to_string(), unit_si: si_factor, log })
     }
 }
 
