@@ -395,6 +395,7 @@ pub fn write_outputs(
                 vtu::Field { name: "sigma", unit: "S/m", values: vtu::Values::ScalarsFn(m.tets.len(), &sigma) },
                 vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.cell_current) },
             ],
+            field_strings: vec![("region_names", &m.region_names)],
         };
         let path = out_dir.join("solution.vtu");
         vtu::write(&path, &grid)?;
@@ -412,6 +413,7 @@ pub fn write_outputs(
                     unit: "A/m^2",
                     values: vtu::Values::Vectors(&f.current_density),
                 }],
+                field_strings: vec![],
             };
             let path = out_dir.join(format!("paper_mode_{label}.vtu"));
             vtu::write(&path, &grid)?;

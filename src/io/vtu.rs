@@ -128,6 +128,20 @@ pub struct Grid<'a> {
     pub triangles: &'a [[u32; 3]],
     pub point_data: Vec<Field<'a>>,
     pub cell_data: Vec<Field<'a>>,
+    /// Named lists of strings for the file's field data (`region_names`: what a `region` index means).
+    pub field_strings: Vec<(&'a str, &'a [String])>,
+}
+
+/// A string array in VTK's XML ascii form: each string's bytes as numbers, each string ended by a 0.
+fn string_array(xml: &mut String, name: &str, strings: &[String]) {
+    let codes: Vec<String> =
+        strings.iter().flat_map(|s| s.bytes().map(|b| b.to_string()).chain(["0".to_string()])).collect();
+    let _ = writeln!(
+        xml,
+        "      <Array type=\"String\" Name=\"{name}\" NumberOfTuples=\"{}\" format=\"ascii\">\n        {}\n      </Array>",
+        strings.len(),
+        codes.join(" ")
+    );
 }
 
 /// Writes the whole `.vtu` file to `out`, streaming the appended arrays.
@@ -195,6 +209,13 @@ pub fn write_to(out: &mut impl Write, grid: &Grid) -> std::io::Result<()> {
         "<VTKFile type=\"UnstructuredGrid\" version=\"1.0\" byte_order=\"LittleEndian\" header_type=\"UInt64\">\n",
     );
     xml.push_str("  <UnstructuredGrid>\n");
+    if !grid.field_strings.is_empty() {
+        xml.push_str("    <FieldData>\n");
+        for (name, strings) in &grid.field_strings {
+            string_array(&mut xml, name, strings);
+        }
+        xml.push_str("    </FieldData>\n");
+    }
     let _ = writeln!(xml, r#"    <Piece NumberOfPoints="{}" NumberOfCells="{n_cells}">"#, grid.points.len());
     let mut appended: Vec<Payload> = Vec::new();
     let mut position = 0u64;
@@ -254,6 +275,7 @@ pub fn write_mesh(path: &Path, mesh: &Mesh) -> Result<(), OutputError> {
             Field { name: "region", unit: "", values: Values::IntsFn(cells, &region) },
             Field { name: "boundary", unit: "", values: Values::IntsFn(cells, &boundary) },
         ],
+        field_strings: vec![("region_names", &mesh.region_names), ("boundary_names", &mesh.boundary_names)],
     };
     write(path, &grid)
 }
@@ -276,6 +298,7 @@ mod tests {
             triangles: &[],
             point_data: vec![Field { name: "phi", unit: "V", values: Values::Scalars(&phi) }],
             cell_data: vec![],
+            field_strings: vec![],
         };
         let bytes = encode(&grid);
         let start = bytes.windows(2).position(|w| w == b" _").unwrap() + 2;

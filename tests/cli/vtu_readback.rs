@@ -67,6 +67,10 @@ fn vtk_reads_solution_with_exact_slab_fields() {
     }
     assert!(floats(&cd["sigma"]).iter().all(|s| (s - SIGMA).abs() < 1e-12 * SIGMA));
     assert!(floats(&cd["region"]).iter().all(|&r| r == 0.0));
+    // The region index's meaning travels with the file (field data), as VTK reads it.
+    let names: Vec<String> = solution.mesh.region_names.clone();
+    assert_eq!(vtk["field_strings"]["region_names"], serde_json::json!(names), "{}", vtk["field_strings"]);
+    assert!(!names.is_empty());
 
     // summary.json carries the documented keys with the run's numbers.
     let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
@@ -101,6 +105,8 @@ fn vtk_reads_mesh_with_region_and_boundary_tags() {
         assert_eq!(boundary[mesh.tets.len() + k], face.tag as f64);
     }
     assert!(boundary[..mesh.tets.len()].iter().all(|&b| b == -1.0));
+    assert_eq!(vtk["field_strings"]["boundary_names"], serde_json::json!(mesh.boundary_names));
+    assert_eq!(vtk["field_strings"]["region_names"], serde_json::json!(mesh.region_names));
 }
 
 /// `ionflux mesh --out X.msh` (binary and `--ascii`): meshio reads every node, every tet of each region and every

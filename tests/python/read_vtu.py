@@ -20,6 +20,15 @@ def arrays(data):
     return out
 
 
+def strings(data):
+    out = {}
+    for i in range(data.GetNumberOfArrays()):
+        a = data.GetAbstractArray(i)
+        if isinstance(a, vtk.vtkStringArray):
+            out[a.GetName()] = [a.GetValue(k) for k in range(a.GetNumberOfValues())]
+    return out
+
+
 reader = vtk.vtkXMLUnstructuredGridReader()
 reader.SetFileName(sys.argv[1])
 reader.Update()
@@ -32,4 +41,5 @@ print(json.dumps({
     "cell_types": [grid.GetCellType(i) for i in range(grid.GetNumberOfCells())],
     "point_data": arrays(grid.GetPointData()),
     "cell_data": arrays(grid.GetCellData()),
+    "field_strings": strings(grid.GetFieldData()),
 }))
