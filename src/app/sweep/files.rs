@@ -237,7 +237,7 @@ mod tests {
         };
         let points = [point(0, -2.0e-8), point(1, -3.0e-8)];
         let columns = summary_columns(&points);
-        let (series, x_label, y_label) = sweep_series(&[vary.clone()], &columns, &points, &[]).unwrap();
+        let (series, x_label, y_label) = sweep_series(std::slice::from_ref(&vary), &columns, &points, &[]).unwrap();
         assert_eq!(x_label, "boundaries.hs.potential (mV)");
         assert_eq!(y_label, "current into the hot spot (A)");
         assert_eq!(series.len(), 1);
