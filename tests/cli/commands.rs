@@ -1,7 +1,7 @@
 //! The command line end to end: a good case writes its files and exits 0; bad input exits non-zero
 //! with a message naming the field and line, never panics and leaves no output behind.
 
-use crate::common::{ionflux, ionflux_capped, read_summary, SLAB, SPHERE_CASE};
+use crate::common::{ionflux, ionflux_capped, read_summary, SLAB, SPHERE_CASE, T05_SIZES};
 
 /// Writes `text` as case.toml, runs `ionflux solve case.toml --out out`, and checks the failure.
 fn solve_fails(text: &str, expected: &[&str]) {
@@ -261,18 +261,8 @@ fn a_neumann_electrodes_potential_is_reported() {
 #[test]
 fn long_stages_log_a_line_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let sizes = [
-        "--set",
-        "mesh.h_max=\"0.25 um\"",
-        "--set",
-        "mesh.h_interface=\"31.25 nm\"",
-        "--set",
-        "mesh.h_min=\"1 nm\"",
-        "--set",
-        "mesh.grading=1.15",
-    ];
     let mut args = vec!["solve", "--backend", "cpu", "--no-vtu", "--out", "out"];
-    args.extend(sizes);
+    args.extend(T05_SIZES);
     let out = ionflux(&args, dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

@@ -2,7 +2,7 @@
 //! user files deleted, ...): one test each, reproducing the probe's input through the CLI and checking the exit
 //! code, the message, and what is and is not left in `--out` and outside it.
 
-use crate::common::{assert_clean_failure, ionflux, names, read_summary, SLAB, SPHERE_CASE};
+use crate::common::{assert_clean_failure, ionflux, names, read_summary, SLAB, SPHERE_CASE, T05_SIZES};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -282,25 +282,11 @@ fn an_exported_system_appears_only_with_a_successful_run() {
 fn other_signals_and_size_limits_leave_no_staging_folder() {
     let dir = with_case(SPHERE_CASE);
     // The default case at the t = 0.5 sizes: seconds of meshing and solving, so the signal finds it running.
-    let long_run = [
-        "solve",
-        "--backend",
-        "cpu",
-        "--out",
-        "out",
-        "-q",
-        "--set",
-        "mesh.h_max=\"0.25 um\"",
-        "--set",
-        "mesh.h_interface=\"31.25 nm\"",
-        "--set",
-        "mesh.h_min=\"1 nm\"",
-        "--set",
-        "mesh.grading=1.15",
-    ];
+    let mut long_run = vec!["solve", "--backend", "cpu", "--out", "out", "-q"];
+    long_run.extend(T05_SIZES);
     for (signal, status) in [("QUIT", 131), ("USR1", 138)] {
         let child = Command::new(env!("CARGO_BIN_EXE_ionflux"))
-            .args(long_run)
+            .args(&long_run)
             .current_dir(dir.path())
             .stderr(Stdio::piped())
             .spawn()

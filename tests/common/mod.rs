@@ -42,6 +42,19 @@ pub fn ionflux(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ionflux")).args(args).current_dir(cwd).output().unwrap()
 }
 
+/// `--set` arguments for the default case at the README's t = 0.5 sizes (about 1 M nodes, seconds to solve): a
+/// run long enough to be caught mid-way or to have stages longer than a second.
+pub const T05_SIZES: [&str; 8] = [
+    "--set",
+    "mesh.h_max=\"0.25 um\"",
+    "--set",
+    "mesh.h_interface=\"31.25 nm\"",
+    "--set",
+    "mesh.h_min=\"1 nm\"",
+    "--set",
+    "mesh.grading=1.15",
+];
+
 /// The sorted names of the entries of `dir`, hidden ones included.
 pub fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> =
