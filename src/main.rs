@@ -312,7 +312,7 @@ fn solve(
     let same_folder = |dir: &Path| dir.canonicalize().ok() == out_dir.canonicalize().ok();
     let export = match &outputs.export_system {
         Some(dir) if same_folder(dir) => {
-            OutputTransaction::check_absent(&out_dir, &EXPORTED, staging.owned())?;
+            staging.check_absent(&EXPORTED)?;
             None
         }
         Some(dir) => Some(OutputTransaction::begin(dir, &EXPORTED)?),
@@ -480,8 +480,7 @@ fn length(metres: f64) -> String {
         m if m < 1e-3 => (metres * 1e6, "um"),
         _ => (metres, "m"),
     };
-    let decimals = (3 - value.abs().max(1e-300).log10().floor() as i32).clamp(0, 6) as usize;
-    format!("{value:.decimals$} {unit}")
+    format!("{} {unit}", ionflux::io::four_digits(value))
 }
 
 fn numbered(names: &[String]) -> String {

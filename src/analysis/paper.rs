@@ -151,15 +151,7 @@ pub fn run_paper_mode(
 ) -> Result<PaperModeResult, PaperError> {
     let center = hotspot_sphere(case, hotspot)?;
     check_settings(settings)?;
-    if !case.geometry.layers.is_empty() {
-        let reason = "cases with layers are not supported (the Gaussian charge model has one material)".into();
-        return Err(PaperError::Unsupported { reason });
-    }
-    if case.geometry.hotspots.len() > 1 {
-        let reason = format!(
-            "the case has {} hot spots; paper mode models one (remove the others)",
-            case.geometry.hotspots.len()
-        );
+    if let Some(reason) = crate::case::paper_mode_unsupported(&case.geometry) {
         return Err(PaperError::Unsupported { reason });
     }
     let region = case.geometry.bulk_region.clone();

@@ -561,22 +561,9 @@ impl Builder<'_> {
             .filter(|h| matches!(h.shape, HotSpotShape::Sphere { .. }))
             .min_by(|a, b| hotspots::radius(&a.shape).total_cmp(&hotspots::radius(&b.shape)));
         // Paper mode models one sphere in one material: refused here, before the solve, rather than after it.
-        if let Some(switch) = analysis.paper_mode.as_ref().filter(|_| paper_width.is_some()) {
-            let unsupported = if geometry.hotspots.len() > 1 {
-                Some(format!(
-                    "the case has {} hot spots; paper mode models one (remove the others)",
-                    geometry.hotspots.len()
-                ))
-            } else if !geometry.layers.is_empty() && narrowest.is_some() {
-                Some(
-                    "paper mode: cases with layers are not supported (the Gaussian charge model has one material)"
-                        .into(),
-                )
-            } else {
-                None
-            };
-            if let Some(reason) = unsupported {
-                return Err(self.invalid(switch.span(), "analysis.paper_mode", reason));
+        if let (Some(switch), Some(_)) = (analysis.paper_mode.as_ref().filter(|_| paper_width.is_some()), narrowest) {
+            if let Some(reason) = paper_mode_unsupported(geometry) {
+                return Err(self.invalid(switch.span(), "analysis.paper_mode", format!("paper mode: {reason}")));
             }
         }
         // The charge is calibrated at the hot spot's radius, which must lie in its point-charge far field (>= 3 w).
@@ -667,5 +654,17 @@ impl Builder<'_> {
             check_every: check_every as usize,
             accept_unconverged: solver.accept_unconverged.unwrap_or(false),
         })
+    }
+}
+
+/// Why paper mode cannot model a geometry, if it cannot: its Gaussian charge stands for one sphere in one
+/// material. The case refuses such a case when it is read; `analysis::paper` checks again for library callers.
+pub fn paper_mode_unsupported(geometry: &Geometry) -> Option<String> {
+    if geometry.hotspots.len() > 1 {
+        Some(format!("the case has {} hot spots; paper mode models one (remove the others)", geometry.hotspots.len()))
+    } else if !geometry.layers.is_empty() {
+        Some("cases with layers are not supported (the Gaussian charge model has one material)".to_string())
+    } else {
+        None
     }
 }

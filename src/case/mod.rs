@@ -27,6 +27,7 @@ mod schema;
 mod source;
 pub mod units;
 
+pub use builder::paper_mode_unsupported;
 pub use error::{CaseError, Location};
 
 use std::collections::{BTreeMap, HashSet};

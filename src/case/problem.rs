@@ -60,13 +60,8 @@ impl Case {
             .iter()
             .map(|name| self.condition_with_group(name, group_of.get(name.as_str()).copied()))
             .collect();
-        fem::check_potential_fixed(mesh, &boundary_conditions).map_err(|error| {
-            let reason = match error {
-                fem::FemError::Singular => fem::SINGULAR_REASON.to_string(),
-                other => other.to_string().trim_start_matches("singular problem: ").to_string(),
-            };
-            CaseError::Singular { at: whole.clone().into(), reason }
-        })?;
+        fem::check_potential_fixed(mesh, &boundary_conditions)
+            .map_err(|_| CaseError::Singular { at: whole.clone().into(), reason: fem::SINGULAR_REASON.into() })?;
         // The mesher cuts the resistive planes open in this order and under these names.
         let planes = self.geometry.resistive_planes();
         if !mesh.interface_names.iter().eq(planes.iter().map(|p| &p.name)) {

@@ -370,7 +370,8 @@ fn validate(mesh: &Mesh, problem: &Problem) -> Result<(), FemError> {
     {
         return Err(FemError::UnknownBoundary { face, tag: f.tag, count: mesh.boundary_names.len() });
     }
-    super::check_potential_fixed(mesh, &problem.boundary_conditions)
+    super::check_potential_fixed(mesh, &problem.boundary_conditions)?;
+    super::check_no_floating_body(mesh, &problem.boundary_conditions)
 }
 
 /// The volume stiffness matrix over all nodes (no boundary terms, no interface coupling, no lifting):
@@ -635,22 +636,13 @@ impl Assembly {
     /// to cancellation (a nearly equipotential conductor against a resistive boundary, say) and is not resolved.
     pub fn boundary_current_bounds(&self, phi: &[f64], relative_residual: f64) -> Vec<f64> {
         let node_terms = self.reaction_rows(phi, f64::abs, |terms, load| terms + load.abs());
-        let dirichlet_index =
-            |node: u32| self.dirichlet_nodes.binary_search(&node).expect("Dirichlet faces hold Dirichlet nodes");
-        let mut dirichlet_area = vec![0.0; self.dirichlet_nodes.len()];
-        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
-            if let BoundaryCondition::Dirichlet { .. } = self.boundary_conditions[face.tag as usize] {
-                face.nodes.iter().for_each(|&n| dirichlet_area[dirichlet_index(n)] += area);
-            }
-        }
+        let dirichlet_area = self.dirichlet_area();
         let mut bounds = vec![0.0; self.boundary_conditions.len()];
         for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
             bounds[face.tag as usize] += match self.boundary_conditions[face.tag as usize] {
-                BoundaryCondition::Dirichlet { .. } => face
-                    .nodes
-                    .iter()
-                    .map(|&n| node_terms[dirichlet_index(n)] * area / dirichlet_area[dirichlet_index(n)])
-                    .sum(),
+                BoundaryCondition::Dirichlet { .. } => {
+                    self.dirichlet_shares(face, area, &node_terms, &dirichlet_area).iter().sum()
+                }
                 // The face mass rows sum to area / 3.
                 BoundaryCondition::Robin { resistance, electrode_potential } => {
                     face.nodes
@@ -680,7 +672,6 @@ impl Assembly {
         let dirichlet_index = |node: u32| self.dirichlet_nodes.binary_search(&node).ok();
 
         let mut outflows = vec![[0.0; 3]; self.boundary_faces.len()];
-        let mut dirichlet_area = vec![0.0; self.dirichlet_nodes.len()];
         for ((face, &area), outflow) in self.boundary_faces.iter().zip(&self.face_area).zip(&mut outflows) {
             *outflow = match self.boundary_conditions[face.tag as usize] {
                 BoundaryCondition::Neumann { inward_current_density } => [-inward_current_density * area / 3.0; 3],
@@ -691,12 +682,7 @@ impl Assembly {
                         / resistance
                 }),
                 BoundaryCondition::Insulating => [0.0; 3],
-                BoundaryCondition::Dirichlet { .. } => {
-                    for &n in &face.nodes {
-                        dirichlet_area[dirichlet_index(n).expect("Dirichlet faces hold Dirichlet nodes")] += area;
-                    }
-                    continue;
-                }
+                BoundaryCondition::Dirichlet { .. } => continue,
             };
             for (&n, &q) in face.nodes.iter().zip(outflow.iter()) {
                 if let Some(d) = dirichlet_index(n) {
@@ -704,15 +690,38 @@ impl Assembly {
                 }
             }
         }
+        let dirichlet_area = self.dirichlet_area();
         for ((face, &area), outflow) in self.boundary_faces.iter().zip(&self.face_area).zip(&mut outflows) {
             if let BoundaryCondition::Dirichlet { .. } = self.boundary_conditions[face.tag as usize] {
-                for (&n, q) in face.nodes.iter().zip(outflow.iter_mut()) {
-                    let d = dirichlet_index(n).expect("Dirichlet faces hold Dirichlet nodes");
-                    *q = dirichlet_outflow[d] * area / dirichlet_area[d];
-                }
+                *outflow = self.dirichlet_shares(face, area, &dirichlet_outflow, &dirichlet_area);
             }
         }
         outflows
+    }
+
+    /// The position of a Dirichlet node among [`Assembly::dirichlet_nodes`].
+    fn dirichlet_index(&self, node: u32) -> usize {
+        self.dirichlet_nodes.binary_search(&node).expect("Dirichlet faces hold Dirichlet nodes")
+    }
+
+    /// The area of the Dirichlet faces at each Dirichlet node.
+    fn dirichlet_area(&self) -> Vec<f64> {
+        let mut area_at = vec![0.0; self.dirichlet_nodes.len()];
+        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
+            if let BoundaryCondition::Dirichlet { .. } = self.boundary_conditions[face.tag as usize] {
+                face.nodes.iter().for_each(|&n| area_at[self.dirichlet_index(n)] += area);
+            }
+        }
+        area_at
+    }
+
+    /// A Dirichlet face's share of a per-Dirichlet-node quantity at each of its corners: a node's value is split
+    /// among the Dirichlet faces at it in proportion to their areas.
+    fn dirichlet_shares(&self, face: &BoundaryFace, area: f64, per_node: &[f64], dirichlet_area: &[f64]) -> [f64; 3] {
+        face.nodes.map(|n| {
+            let d = self.dirichlet_index(n);
+            per_node[d] * area / dirichlet_area[d]
+        })
     }
 }
 

@@ -80,14 +80,24 @@ pub const SINGULAR_REASON: &str = "no boundary of the domain has a dirichlet or 
      is defined only up to a constant; give at least one boundary (e.g. [boundaries.interface]) type = \
      \"dirichlet\" or \"robin\"";
 
-/// [`FemError::Singular`] unless a boundary face of the mesh carries a condition that fixes the potential, and
-/// [`FemError::FloatingBody`] when a connected part of the mesh (tets sharing nodes, or joined by a resistive
-/// interface) has no such face: its potential would be arbitrary (an imported file with a second body).
+fn fixes_potential(face: &crate::mesh::BoundaryFace, conditions: &[BoundaryCondition]) -> bool {
+    conditions.get(face.tag as usize).is_some_and(|c| c.fixes_potential())
+}
+
+/// [`FemError::Singular`] unless a boundary face of the mesh carries a condition that fixes the potential (a
+/// cheap check the case makes when it binds to a mesh).
 pub fn check_potential_fixed(mesh: &Mesh, conditions: &[BoundaryCondition]) -> Result<(), FemError> {
-    let fixes = |f: &crate::mesh::BoundaryFace| conditions.get(f.tag as usize).is_some_and(|c| c.fixes_potential());
-    if !mesh.boundary_faces.iter().any(fixes) {
-        return Err(FemError::Singular);
+    if mesh.boundary_faces.iter().any(|f| fixes_potential(f, conditions)) {
+        Ok(())
+    } else {
+        Err(FemError::Singular)
     }
+}
+
+/// [`FemError::FloatingBody`] when a connected part of the mesh (tets sharing nodes, or joined by a resistive
+/// interface) has no face whose condition fixes the potential: its potential would be arbitrary (an imported file
+/// with a second body). A union-find over the tets, run once per assembly.
+pub fn check_no_floating_body(mesh: &Mesh, conditions: &[BoundaryCondition]) -> Result<(), FemError> {
     let mut bodies = NodeSets::new(mesh.nodes.len());
     for tet in &mesh.tets {
         tet[1..].iter().for_each(|&n| bodies.join(tet[0], n));
@@ -96,7 +106,7 @@ pub fn check_potential_fixed(mesh: &Mesh, conditions: &[BoundaryCondition]) -> R
         bodies.join(face.below[0], face.above[0]);
     }
     let mut fixed = vec![false; mesh.nodes.len()];
-    for face in mesh.boundary_faces.iter().filter(|f| fixes(f)) {
+    for face in mesh.boundary_faces.iter().filter(|f| fixes_potential(f, conditions)) {
         let root = bodies.find(face.nodes[0]);
         fixed[root as usize] = true;
     }

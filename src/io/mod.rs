@@ -51,6 +51,13 @@ pub fn write_atomic_with(
     result.map_err(fail)
 }
 
+/// A number with four significant digits in plain notation ("768.4", "1.500", "0.001000"), for values that a
+/// unit already brought near 1 (terminal lengths, plot ticks).
+pub fn four_digits(value: f64) -> String {
+    let decimals = (3 - value.abs().max(1e-300).log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{value:.decimals$}")
+}
+
 /// Longest label a name gives a file name (the rest of a longer name is cut).
 const MAX_LABEL_CHARS: usize = 64;
 

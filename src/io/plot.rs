@@ -196,8 +196,7 @@ pub fn plot_field_map(
 /// A tick label with four significant digits: plain between 1e-3 and 1e4, else in exponent form.
 fn tick(v: f64) -> String {
     if v == 0.0 || (1e-3..1e4).contains(&v.abs()) {
-        let decimals = (3 - v.abs().max(1e-300).log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{v:.decimals$}")
+        super::four_digits(v)
     } else {
         format!("{v:.3e}")
     }

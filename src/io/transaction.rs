@@ -195,7 +195,7 @@ impl OutputTransaction {
                 }
             }
             let owned = read_manifest(out)?;
-            Self::check_absent(out, expected, &owned)?;
+            none_unowned(out, expected.iter().copied(), &owned)?;
             std::fs::create_dir(&staging).map_err(fail)?;
             Ok(owned)
         })();
@@ -213,19 +213,10 @@ impl OutputTransaction {
         Ok(OutputTransaction { out: out.to_path_buf(), created_out, staging, owned, _lock: lock, committed: false })
     }
 
-    /// Fails on the first of `names` that exists in `out` but is not among `owned` (no ionflux run wrote it).
-    pub fn check_absent(out: &Path, names: &[&str], owned: &BTreeSet<String>) -> Result<(), OutputError> {
-        match names.iter().map(|name| out.join(name)).find(|t| {
-            t.symlink_metadata().is_ok() && !owned.contains(t.file_name().and_then(|n| n.to_str()).unwrap_or_default())
-        }) {
-            Some(target) => Err(not_ours(&target)),
-            None => Ok(()),
-        }
-    }
-
-    /// The entries of the output folder that the last run wrote (its manifest).
-    pub fn owned(&self) -> &BTreeSet<String> {
-        &self.owned
+    /// Fails before any work when one of `names`, which this run will also write, is an entry of the output
+    /// folder that no ionflux run wrote.
+    pub fn check_absent(&self, names: &[&str]) -> Result<(), OutputError> {
+        none_unowned(&self.out, names.iter().copied(), &self.owned)
     }
 
     /// Where this run writes its files.
@@ -249,12 +240,7 @@ impl OutputTransaction {
             .and_then(|entries| entries.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect())
             .map_err(fail(&self.staging))?;
         staged.sort();
-        for name in &staged {
-            let target = self.out.join(name);
-            if target.symlink_metadata().is_ok() && !self.owned.contains(name) {
-                return Err(not_ours(&target));
-            }
-        }
+        none_unowned(&self.out, staged.iter().map(String::as_str), &self.owned)?;
         let new: BTreeSet<String> = staged.iter().cloned().collect();
         // Both manifests are written (into the staging folder, after its listing) before the commit lock: the
         // union goes in first, so a commit cut short leaves every entry it may have moved listed; the new one last.
@@ -288,6 +274,19 @@ impl OutputTransaction {
         drop(guard);
         exit_on_signal();
         result
+    }
+}
+
+/// An error naming the first of `names` that exists in `out` but is not in `owned` (no ionflux run wrote it):
+/// such an entry is the user's, and a run never replaces it.
+fn none_unowned<'a>(
+    out: &Path,
+    names: impl IntoIterator<Item = &'a str>,
+    owned: &BTreeSet<String>,
+) -> Result<(), OutputError> {
+    match names.into_iter().find(|name| out.join(name).symlink_metadata().is_ok() && !owned.contains(*name)) {
+        Some(name) => Err(not_ours(&out.join(name))),
+        None => Ok(()),
     }
 }
 

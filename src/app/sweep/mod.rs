@@ -123,10 +123,18 @@ pub fn run_sweep(
         );
         let values = varies.iter().zip(choice).map(|(v, &i)| v.values[i].si).collect();
         let point_dir = staging.dir().join(format!("point_{index}"));
-        let mut mesh_reused = false;
+        // The previous point's mesh when this point changes no geometry or mesh key (a sweep of potentials,
+        // conductivities or resistances meshes once); it is dropped before a new one is made.
+        let reusable = case.as_ref().ok().and_then(|case| last_mesh.take().filter(|l| l.key == LastMesh::key(case)));
+        let mesh_reused = reusable.is_some();
         let solved = case.and_then(|case| {
-            let (mesh, quality, timings) = point_mesh(&case, &mut last_mesh, &mut mesh_reused)?;
-            solve_point(&case, mesh, quality, timings, &point_dir, &mut solver)
+            let meshed = match reusable {
+                Some(last) => last,
+                None => LastMesh::of(&case)?,
+            };
+            let (numbers, vtu, mesh) = solve_point(&case, meshed, &point_dir, &mut solver)?;
+            last_mesh = Some(mesh);
+            Ok((numbers, vtu))
         });
         let (outcome, vtu) = match solved {
             Ok((numbers, vtu)) => (Ok(numbers), vtu),
@@ -180,45 +188,38 @@ fn grid_points(varies: &[Vary]) -> Result<Vec<Vec<usize>>, SweepError> {
         .collect())
 }
 
-/// The last mesh a sweep made, with what it was made from (the case's geometry, mesh controls and mesh file).
+/// A point's mesh with what it was made from (the case's geometry, mesh controls and mesh file) and the seconds
+/// it took (0 when it is the previous point's).
 struct LastMesh {
     key: (Geometry, MeshControls, Option<MeshFile>),
     mesh: Mesh,
     quality: MeshQuality,
+    seconds: f64,
 }
 
-/// The point's mesh: the previous point's when the point changes no geometry or mesh key (a sweep of potentials,
-/// conductivities or resistances meshes once), else a new one, kept for the next point.
-fn point_mesh(
-    case: &Case,
-    last: &mut Option<LastMesh>,
-    reused: &mut bool,
-) -> Result<(Mesh, MeshQuality, Timings), String> {
-    let key = (case.geometry.clone(), case.mesh, case.mesh_file.clone());
-    *reused = last.as_ref().is_some_and(|l| l.key == key);
-    if !*reused {
-        *last = None;
+impl LastMesh {
+    fn key(case: &Case) -> (Geometry, MeshControls, Option<MeshFile>) {
+        (case.geometry.clone(), case.mesh, case.mesh_file.clone())
+    }
+
+    /// The case meshed anew.
+    fn of(case: &Case) -> Result<LastMesh, String> {
         let clock = std::time::Instant::now();
         let options = RunOptions { progress: false, ..Default::default() };
         let (mesh, quality) = pipeline::mesh_case(case, &options).map_err(|e| e.to_string())?;
-        let timings = Timings { mesh: clock.elapsed().as_secs_f64(), ..Timings::default() };
-        *last = Some(LastMesh { key, mesh: mesh.clone(), quality });
-        return Ok((mesh, quality, timings));
+        Ok(LastMesh { key: Self::key(case), mesh, quality, seconds: clock.elapsed().as_secs_f64() })
     }
-    let l = last.as_ref().expect("reused above");
-    Ok((l.mesh.clone(), l.quality, Timings::default()))
 }
 
 /// Solve, summarize and write one point on its mesh, on `solver` when it was made for the same settings; any
-/// failure becomes its message.
+/// failure becomes its message. The mesh comes back (from the solution, not copied) for the next point, marked
+/// as costing no meshing time there.
 fn solve_point(
     case: &Case,
-    mesh: Mesh,
-    quality: MeshQuality,
-    timings: Timings,
+    meshed: LastMesh,
     point_dir: &Path,
     solver: &mut Option<(SolverSettings, Box<dyn SymmetricSolver>)>,
-) -> Result<(SummaryNumbers, Option<PathBuf>), String> {
+) -> Result<(SummaryNumbers, Option<PathBuf>, LastMesh), String> {
     let options = RunOptions { progress: false, ..Default::default() };
     if solver.as_ref().is_none_or(|(settings, _)| *settings != case.solver) {
         *solver = None;
@@ -226,6 +227,8 @@ fn solve_point(
         *solver = Some((case.solver.clone(), selected));
     }
     let (_, selected) = solver.as_mut().expect("selected above");
+    let LastMesh { key, mesh, quality, seconds } = meshed;
+    let timings = Timings { mesh: seconds, ..Timings::default() };
     let solution =
         pipeline::solve_meshed(case, mesh, quality, timings, selected.as_mut(), &options).map_err(|e| e.to_string())?;
     let summary = pipeline::summarize(case, &solution);
@@ -233,7 +236,8 @@ fn solve_point(
     let value = serde_json::to_value(&summary).expect("summaries serialize infallibly");
     let mut numbers = Vec::new();
     flatten_numbers("", &value, &mut numbers);
-    Ok((numbers, case.output.vtu.then(|| point_dir.join("solution.vtu"))))
+    let vtu = case.output.vtu.then(|| point_dir.join("solution.vtu"));
+    Ok((numbers, vtu, LastMesh { key, mesh: solution.mesh, quality, seconds: 0.0 }))
 }
 
 #[cfg(test)]
