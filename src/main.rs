@@ -483,6 +483,16 @@ fn length(metres: f64) -> String {
     format!("{} {unit}", ionflux::io::four_digits(value))
 }
 
+/// A current's relative error estimate on the terminal: " ± 0.08 %" (blank when none was made).
+fn error_bar(relative: Option<f64>) -> String {
+    match relative {
+        Some(0.0) => " ± 0 %".into(),
+        Some(r) if r < 1e-4 => format!(" ± {:.1e} %", 100.0 * r),
+        Some(r) => format!(" ± {:.2} %", 100.0 * r),
+        None => String::new(),
+    }
+}
+
 fn numbered(names: &[String]) -> String {
     names.iter().enumerate().map(|(i, n)| format!("{i}={n}")).collect::<Vec<_>>().join(", ")
 }
@@ -524,7 +534,14 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
     say!("currents leaving the electrolyte (A), and each surface's mean potential (V):");
     for c in s.boundaries.iter().chain(&s.hotspots) {
         if c.resolved {
-            say!("  {:<16} {:>12.5e}  ({}, {:.6} V)", c.name, c.current_a, c.condition, c.mean_potential_v);
+            say!(
+                "  {:<16} {:>12.5e}{}  ({}, {:.6} V)",
+                c.name,
+                c.current_a,
+                error_bar(c.relative_error_estimate),
+                c.condition,
+                c.mean_potential_v
+            );
         } else {
             say!(
                 "  {:<16} |I| < {:.1e}  ({}; not resolved: below the round-off of its terms)",

@@ -19,6 +19,7 @@
 //! current that re-lithiates the region is `-sign(U) x` the current leaving the electrolyte through it.
 
 pub mod cylinder;
+pub mod estimate;
 pub mod lithiation;
 pub mod locate;
 pub mod paper;

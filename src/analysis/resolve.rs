@@ -8,6 +8,7 @@ use crate::fem::{self, Assembly, Problem};
 use crate::mesh::quality::MeshQuality;
 use crate::mesh::{self, Mesh, MeshProgress};
 use crate::solver::settings::SolverSettings;
+use crate::solver::sparse::CsrMatrix;
 use crate::solver::{CgReport, SolveError, SymmetricSolver};
 
 /// The case's problem on a mesh, assembled and solved.
@@ -48,12 +49,24 @@ pub fn solve(
     solver: &mut dyn SymmetricSolver,
     settings: &SolverSettings,
 ) -> Result<(Vec<f64>, CgReport), AnalysisError> {
-    let mut x = vec![0.0; assembly.matrix.nrows];
-    let report = match solver.solve(&assembly.matrix, &assembly.rhs, &mut x, &settings.cg_options()) {
+    let (x, report) = solve_system(&assembly.matrix, &assembly.rhs, solver, settings)?;
+    Ok((assembly.expand(&x), report))
+}
+
+/// A reduced system solved from zero under the case's solver settings (the primal's, or a dual's right-hand
+/// side on the same matrix): the values of the unknowns and the report.
+pub fn solve_system(
+    matrix: &CsrMatrix,
+    rhs: &[f64],
+    solver: &mut dyn SymmetricSolver,
+    settings: &SolverSettings,
+) -> Result<(Vec<f64>, CgReport), AnalysisError> {
+    let mut x = vec![0.0; matrix.nrows];
+    let report = match solver.solve(matrix, rhs, &mut x, &settings.cg_options()) {
         Err(SolveError::NoConvergence { report, .. }) if settings.accept_unconverged => *report,
         result => result?,
     };
-    Ok((assembly.expand(&x), report))
+    Ok((x, report))
 }
 
 /// Steps 3 and 4 on a given mesh: variants of a case that differ only in boundary conditions reuse its mesh.

@@ -4,6 +4,7 @@
 //! variants of the case; the CLI and the tests call the functions here.
 
 use super::export::ExportingSolver;
+use crate::analysis::estimate::{self, CurrentEstimates};
 use crate::analysis::resolve;
 use crate::analysis::{self, Analysis, AnalysisError, SolvedField};
 use crate::app::progress::{NodeStages, Stage};
@@ -60,6 +61,8 @@ pub struct Solution {
     /// How far each of those can be off through cancellation and the solve's residual (A,
     /// `fem::Assembly::boundary_current_bounds`): a current below its bound is not resolved.
     pub boundary_current_bounds: Vec<f64>,
+    /// The error estimate of each of those currents (`analysis::estimate`; empty when not asked for).
+    pub estimates: CurrentEstimates,
     /// Area-mean potential of each boundary tag (V).
     pub boundary_potentials: Vec<f64>,
     /// Resistance (Ohm m^2), current and potential jump of each internal resistive interface.
@@ -184,8 +187,20 @@ pub fn solve_meshed(
     timings.solve = clock.elapsed().as_secs_f64();
     let (unknowns, nonzeros) = (assembly.matrix.nrows, assembly.matrix.nnz());
     let mut assembly = assembly;
-    assembly.release_system();
     assembly.add_reaction(&mesh, &problem);
+
+    // 4b. Error estimates: one dual solve on the same matrix per group of currents (ARCHITECTURE.md).
+    let estimates = if case.analysis.error_estimates {
+        let stage = Stage::new("error estimates", options.progress);
+        let currents = assembly.boundary_currents(&phi);
+        let estimated = estimate::estimate_currents(case, &mesh, &problem, &assembly, &phi, &currents, solver, false);
+        stage.finish();
+        estimated?
+    } else {
+        CurrentEstimates::default()
+    };
+    timings.estimate = estimates.seconds;
+    assembly.release_system();
 
     // 5. Post: current densities, consistent boundary and interface currents.
     let clock = Instant::now();
@@ -209,6 +224,7 @@ pub fn solve_meshed(
         node_current,
         boundary_currents,
         boundary_current_bounds,
+        estimates,
         boundary_potentials,
         interface_resistance: problem.interface_resistance,
         interface_currents,
@@ -243,7 +259,11 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
     let (mut boundaries, mut hotspots) = (Vec::new(), Vec::new());
     for (tag, name) in solution.mesh.boundary_names.iter().enumerate() {
         let (current_a, bound_a) = (solution.boundary_currents[tag], solution.boundary_current_bounds[tag]);
+        let estimate = solution.estimates.boundary.get(tag).copied().flatten();
         let entry = Current {
+            error_estimate_a: estimate,
+            relative_error_estimate: estimate.filter(|_| current_a != 0.0).map(|e| (e / current_a).abs()),
+            geometry_error_estimate_a: estimate.map(|_| solution.estimates.geometry[tag]),
             name: name.clone(),
             condition: condition_name(&solution.conditions[tag]).to_string(),
             current_a,

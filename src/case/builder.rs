@@ -598,7 +598,8 @@ impl Builder<'_> {
                 return Err(self.invalid(switch.span(), "analysis.voids", reason));
             }
         }
-        Ok(AnalysisSettings { cylinder, lithiation_increments, paper_width, voids })
+        let error_estimates = analysis.error_estimates.unwrap_or(true);
+        Ok(AnalysisSettings { cylinder, lithiation_increments, paper_width, voids, error_estimates })
     }
 
     /// Every layer at least h_min thick: the mesher puts no node plane closer than h_min, so a thinner layer would

@@ -105,6 +105,8 @@ pub struct AnalysisSettings {
     pub paper_width: Option<f64>,
     /// Focusing factor and constriction resistance of the voids (insulating disk hot spots).
     pub voids: bool,
+    /// An error estimate of every boundary current (dual problems on the case's matrix; ARCHITECTURE.md).
+    pub error_estimates: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -184,4 +184,5 @@ pub struct RawAnalysis {
     pub paper_mode: Option<Spanned<bool>>,
     pub paper_width: Option<Quantity>,
     pub voids: Option<Spanned<bool>>,
+    pub error_estimates: Option<bool>,
 }

@@ -136,10 +136,10 @@ impl<'a> InterfaceCoupling<'a> {
 
 /// Rows of a sparse matrix over a chosen set of row nodes and a column numbering of nodes.
 #[derive(Debug, Clone)]
-struct SparseRows {
-    row_ptr: Vec<usize>,
-    col_idx: Vec<u32>,
-    values: Vec<f64>,
+pub(super) struct SparseRows {
+    pub(super) row_ptr: Vec<usize>,
+    pub(super) col_idx: Vec<u32>,
+    pub(super) values: Vec<f64>,
 }
 
 /// What one assembly pass needs to fill rows: mesh, coefficients, the column numbering, and the
@@ -291,7 +291,7 @@ fn add_to_entry(matrix: &mut CsrMatrix, i: usize, j: u32, value: f64) {
 }
 
 /// Entry (a, b) of the P1 face mass matrix: area/12 * (2 on the diagonal, 1 off it).
-fn face_mass(area: f64, a: usize, b: usize) -> f64 {
+pub(super) fn face_mass(area: f64, a: usize, b: usize) -> f64 {
     area / 12.0 * if a == b { 2.0 } else { 1.0 }
 }
 
@@ -407,17 +407,17 @@ pub struct Assembly {
     node_count: usize,
     /// Volume-stiffness rows of the Dirichlet nodes over all nodes, and their source loads: the reaction
     /// (None until [`Assembly::add_reaction`] when assembled by [`assemble_system`]).
-    reaction: Option<Reaction>,
-    boundary_faces: Vec<BoundaryFace>,
-    face_area: Vec<f64>,
-    boundary_conditions: Vec<BoundaryCondition>,
+    pub(super) reaction: Option<Reaction>,
+    pub(super) boundary_faces: Vec<BoundaryFace>,
+    pub(super) face_area: Vec<f64>,
+    pub(super) boundary_conditions: Vec<BoundaryCondition>,
 }
 
 /// The Dirichlet rows of the volume operator (stiffness over all nodes, interface couplings included) and
 /// their source loads: rho = K phi - F at the Dirichlet nodes is the current they take.
 #[derive(Debug, Clone)]
-struct Reaction {
-    rows: SparseRows,
+pub(super) struct Reaction {
+    pub(super) rows: SparseRows,
     source_load: Vec<f64>,
 }
 
@@ -577,12 +577,18 @@ impl Assembly {
 
     /// Full nodal potential from the values of the unknowns, Dirichlet values included.
     pub fn expand(&self, free_values: &[f64]) -> Vec<f64> {
+        self.expand_with(free_values, &self.dirichlet_potential)
+    }
+
+    /// [`Assembly::expand`] with other values at the Dirichlet nodes (a dual problem's, say).
+    pub fn expand_with(&self, free_values: &[f64], dirichlet_values: &[f64]) -> Vec<f64> {
         assert_eq!(free_values.len(), self.free_nodes.len(), "one value per free node");
+        assert_eq!(dirichlet_values.len(), self.dirichlet_nodes.len(), "one value per Dirichlet node");
         let mut phi = vec![0.0; self.node_count];
         for (&n, &v) in self.free_nodes.iter().zip(free_values) {
             phi[n as usize] = v;
         }
-        for (&n, &v) in self.dirichlet_nodes.iter().zip(&self.dirichlet_potential) {
+        for (&n, &v) in self.dirichlet_nodes.iter().zip(dirichlet_values) {
             phi[n as usize] = v;
         }
         phi

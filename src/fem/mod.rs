@@ -11,6 +11,7 @@
 
 mod assembly;
 mod element;
+pub mod estimate;
 pub mod post;
 
 pub use post::InterfaceCurrent;

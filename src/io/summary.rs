@@ -82,6 +82,15 @@ pub struct Current {
     /// The area-mean potential over the surface (V): a Neumann electrode's potential, the cell voltage.
     #[serde(rename = "mean_potential_V")]
     pub mean_potential_v: f64,
+    /// The estimate of (exact - computed) current (A): the dual-weighted residual, geometry term included; null
+    /// where none is made. The exact current is about current_A + error_estimate_A.
+    #[serde(rename = "error_estimate_A")]
+    pub error_estimate_a: Option<f64>,
+    /// |error_estimate_A / current_A|.
+    pub relative_error_estimate: Option<f64>,
+    /// The part of error_estimate_A due to the facets of curved surfaces (A).
+    #[serde(rename = "geometry_error_estimate_A")]
+    pub geometry_error_estimate_a: Option<f64>,
 }
 
 /// The current through a measurement surface, counted along `orientation`.
@@ -132,5 +141,7 @@ pub struct Timings {
     pub assemble: f64,
     pub solve: f64,
     pub post: f64,
+    /// The dual solves and indicators of the error estimates.
+    pub estimate: f64,
     pub analysis: f64,
 }
