@@ -74,6 +74,10 @@ enum Command {
         /// Choose the GPU adapter whose name contains this text (see `ionflux devices`).
         #[arg(long)]
         adapter: Option<String>,
+        /// Refine the mesh where the error estimates say until every current's estimate is below this, e.g.
+        /// 0.1% (sets adapt.target; see [adapt] in the README).
+        #[arg(long, value_name = "PERCENT")]
+        accuracy: Option<String>,
         /// Skip solution.vtu (summary.json only).
         #[arg(long)]
         no_vtu: bool,
@@ -215,6 +219,7 @@ fn main() -> ExitCode {
             precision,
             preconditioner,
             adapter,
+            accuracy,
             no_vtu,
             plots,
             export_system,
@@ -232,6 +237,9 @@ fn main() -> ExitCode {
             }
             if let Some(a) = adapter {
                 set.push(format!("solver.adapter={}", toml_string(&a)));
+            }
+            if let Some(a) = accuracy {
+                set.push(format!("adapt.target={}", toml_string(&a)));
             }
             solve(case.case.as_deref(), &set, out, SolveOutputs { vtu: !no_vtu, plots, export_system }, quiet)
         }

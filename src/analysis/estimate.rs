@@ -76,7 +76,9 @@ pub fn estimate_currents(
     let curved: Vec<CurvedSurface> = spots
         .iter()
         .filter_map(|(tag, shape)| match *shape {
-            HotSpotShape::Sphere { center, radius } => Some(CurvedSurface { tag: *tag, center, radius, electrolyte_outside: true }),
+            HotSpotShape::Sphere { center, radius } => {
+                Some(CurvedSurface { tag: *tag, center, radius, electrolyte_outside: true })
+            }
             HotSpotShape::Disk { .. } => None,
         })
         .collect();
@@ -226,10 +228,8 @@ impl<'a> SpotIndex<'a> {
         // About one spot per cell.
         let per_side = (spots.len() as f64).sqrt().ceil().max(1.0);
         let cell = (span / per_side).max(span * 1e-6);
-        let (columns, rows) = (
-            ((hi.0 - lo.0) / cell).floor() as usize + 1,
-            ((hi.1 - lo.1) / cell).floor() as usize + 1,
-        );
+        let (columns, rows) =
+            (((hi.0 - lo.0) / cell).floor() as usize + 1, ((hi.1 - lo.1) / cell).floor() as usize + 1);
         let mut cells = vec![Vec::new(); if spots.is_empty() { 0 } else { columns * rows }];
         for (i, &(x, y)) in axes.iter().enumerate() {
             let (c, r) = (((x - lo.0) / cell) as usize, ((y - lo.1) / cell) as usize);
@@ -243,7 +243,8 @@ impl<'a> SpotIndex<'a> {
     /// ring can hold a nearer spot).
     fn nearest(&self, p: DVec3) -> u16 {
         let clamp = |v: f64, n: usize| (v.max(0.0) as usize).min(n - 1);
-        let (c0, r0) = (clamp((p.x - self.lo.0) / self.cell, self.columns), clamp((p.y - self.lo.1) / self.cell, self.rows));
+        let (c0, r0) =
+            (clamp((p.x - self.lo.0) / self.cell, self.columns), clamp((p.y - self.lo.1) / self.cell, self.rows));
         let (mut best, mut best_distance) = (0, f64::INFINITY);
         for ring in 0..=self.columns.max(self.rows) {
             // Every spot in this ring or beyond lies at least (ring - 1) cells from p laterally.
@@ -296,11 +297,8 @@ mod tests {
         let index = SpotIndex::new(&spots);
         for _ in 0..2000 {
             let p = DVec3::new(uniform(-2.0, 12.0), uniform(-2.0, 12.0), uniform(0.0, 5.0));
-            let by_scan = spots
-                .iter()
-                .min_by(|a, b| distance_to(&a.1, p).total_cmp(&distance_to(&b.1, p)))
-                .map(|s| s.0)
-                .unwrap();
+            let by_scan =
+                spots.iter().min_by(|a, b| distance_to(&a.1, p).total_cmp(&distance_to(&b.1, p))).map(|s| s.0).unwrap();
             let found = index.nearest(p);
             let gap = |tag: u16| distance_to(&spots.iter().find(|s| s.0 == tag).unwrap().1, p);
             assert_eq!(gap(found), gap(by_scan), "at {p:?}");

@@ -1,6 +1,7 @@
 //! The application layer: the numbered pipeline walkthrough, parameter sweeps, benchmarks and progress bars.
 //! It may use every stage below it (ARCHITECTURE.md); no stage uses it.
 
+pub mod adapt;
 pub mod bench;
 pub mod export;
 pub mod pipeline;

@@ -76,6 +76,8 @@ pub struct Solution {
     pub timings: Timings,
     /// What the case's `[analysis]` asked for.
     pub analysis: Analysis,
+    /// The adaptive loop that made the mesh, if the case asked for one.
+    pub adapt: Option<crate::io::summary::AdaptSummary>,
 }
 
 impl Solution {
@@ -131,18 +133,59 @@ fn return_free_memory() {
     }
 }
 
-/// Steps 2-6 with a given solver (tests compare backends on one case this way).
+/// Step 2 for a generated mesh whose size field the adaptive loop has scaled.
+pub fn mesh_case_scaled(
+    case: &Case,
+    controls: &crate::mesh::geometry::MeshControls,
+    scales: &crate::mesh::implicit::SizeScales,
+    options: &RunOptions,
+) -> Result<(Mesh, MeshQuality), RunError> {
+    let mut stages = NodeStages::new(options.progress);
+    let meshed = crate::mesh::hotspot::generate_scaled(&case.geometry, controls, scales, &mut |p| {
+        stages.update(p.stage, p.fraction, p.nodes)
+    });
+    stages.finish();
+    Ok(meshed.map_err(AnalysisError::from)?)
+}
+
+/// Steps 2-6 with a given solver (tests compare backends on one case this way). With `[adapt]`, step 2 is the
+/// adaptive loop (`app::adapt`), and steps 3-6 run on its last mesh.
 pub fn solve_case_with(
     case: &Case,
     solver: &mut dyn SymmetricSolver,
     options: &RunOptions,
 ) -> Result<Solution, RunError> {
-    // 2. Mesh.
+    // 2. Mesh (adaptively when asked: each cycle reported on stderr unless quiet).
     let clock = Instant::now();
-    let (mesh, quality) = mesh_case(case, options)?;
+    let (mesh, quality, adapted) = match &case.adapt {
+        Some(settings) => {
+            let quiet = !options.progress;
+            let mut report = |c: &crate::io::summary::AdaptCycle| {
+                if !quiet {
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "adapt cycle: {} nodes, worst estimate {:.3} % ({}), {:.1} s",
+                        c.nodes,
+                        100.0 * c.worst_relative_estimate,
+                        c.worst_current,
+                        c.seconds
+                    );
+                }
+            };
+            let (mesh, quality, summary) = super::adapt::adapt(case, settings, solver, options, &mut report)?;
+            (mesh, quality, Some(summary))
+        }
+        None => {
+            let (mesh, quality) = mesh_case(case, options)?;
+            (mesh, quality, None)
+        }
+    };
     return_free_memory();
     let timings = Timings { mesh: clock.elapsed().as_secs_f64(), ..Timings::default() };
-    solve_meshed(case, mesh, quality, timings, solver, options)
+    let mut solution = solve_meshed(case, mesh, quality, timings, solver, options)?;
+    solution.adapt = adapted;
+    Ok(solution)
 }
 
 /// Steps 3-6 on a mesh of the case made earlier (a sweep point that changes no geometry or mesh key reuses the
@@ -235,6 +278,7 @@ pub fn solve_meshed(
         timings,
         mesh,
         analysis: Analysis::default(),
+        adapt: None,
     };
 
     // 6. Analyse: cylinder currents, re-lithiation times, voids (which re-solve variants of the case).
@@ -333,6 +377,7 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
         lithiation: solution.analysis.lithiation.clone(),
         paper_mode: solution.analysis.paper_mode.clone(),
         voids: solution.analysis.voids.clone(),
+        adapt: solution.adapt.clone(),
         warnings: warnings(case, solution),
         timings_s: solution.timings,
     }
@@ -342,6 +387,16 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
 /// currents that are all zero although potentials differ.
 fn warnings(case: &Case, solution: &Solution) -> Vec<String> {
     let mut warnings = Vec::new();
+    if let Some(adapt) = solution.adapt.as_ref().filter(|a| !a.met) {
+        let last = adapt.cycles.last().map_or(f64::NAN, |c| c.worst_relative_estimate);
+        warnings.push(format!(
+            "ACCURACY NOT REACHED: the adaptive loop stopped at {} with an estimated error of {:.3} % against the \
+             {:.3} % asked for; the currents carry that estimate",
+            adapt.stopped_by.as_deref().unwrap_or("a limit"),
+            100.0 * last,
+            100.0 * adapt.target
+        ));
+    }
     let r = &solution.report;
     if !r.converged {
         warnings.push(format!(

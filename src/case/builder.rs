@@ -4,8 +4,8 @@ use super::schema::{self, OneOrList, QuantityText, RawBoundary, RawCase};
 use super::source::SourceText;
 use super::units::{parse_quantity, Dimension, UnitError};
 use super::{
-    hotspots, join, show_number, unique_names, AnalysisSettings, Case, CaseBoundary, CaseError, CylinderSpec, Location,
-    Material, OutputSettings, DEFAULT_PAPER_WIDTH_M,
+    hotspots, join, show_number, unique_names, AdaptSettings, AnalysisSettings, Case, CaseBoundary, CaseError,
+    CylinderSpec, Location, Material, OutputSettings, DEFAULT_ADAPT_CYCLES, DEFAULT_PAPER_WIDTH_M,
 };
 use crate::fem::{BoundaryCondition, SINGULAR_REASON};
 use crate::mesh::geometry::{
@@ -210,6 +210,7 @@ impl Builder<'_> {
         hotspots::check_resolution(&geometry, &places, mesh.h_min)?;
         let solver = self.solver(&raw)?;
         let analysis = self.analysis(&raw, &geometry, &boundaries, geometry.size.z)?;
+        let adapt = self.adapt(&raw, mesh.max_nodes)?;
         Ok(Case {
             name: self.case_name(&raw),
             source: self.source.source.clone(),
@@ -222,8 +223,39 @@ impl Builder<'_> {
             boundaries,
             solver,
             analysis,
+            adapt,
             output: Self::output(&raw),
         })
+    }
+
+    /// `[adapt]`: a target such as "0.1 %" (a percentage, above 0 and at most 50 %), cycles, node limit.
+    pub(super) fn adapt(&self, raw: &RawCase, mesh_max_nodes: usize) -> Result<Option<AdaptSettings>, CaseError> {
+        let Some(adapt) = &raw.adapt else { return Ok(None) };
+        let Some(target_text) = &adapt.get_ref().target else {
+            let reason = "needs a target, e.g. target = \"0.1 %\" (the relative error asked of every current)".into();
+            return Err(self.invalid(adapt.span(), "adapt", reason));
+        };
+        let text = target_text.get_ref().trim();
+        let target = text
+            .strip_suffix('%')
+            .and_then(|number| number.trim().parse::<f64>().ok())
+            .map(|percent| percent / 100.0)
+            .filter(|t| *t > 0.0 && *t <= 0.5);
+        let Some(target) = target else {
+            let reason = format!("`{text}` is not a percentage above 0 and at most 50, such as \"0.1 %\"");
+            return Err(self.invalid(target_text.span(), "adapt.target", reason));
+        };
+        let max_cycles = adapt.get_ref().max_cycles.as_ref().map_or(DEFAULT_ADAPT_CYCLES as u64, |c| *c.get_ref());
+        if !(1..=50).contains(&max_cycles) {
+            let span = adapt.get_ref().max_cycles.as_ref().map(|c| c.span());
+            return Err(self.invalid_at(span, "adapt.max_cycles", format!("must lie in 1..=50 (got {max_cycles})")));
+        }
+        let max_nodes = adapt.get_ref().max_nodes.as_ref().map_or(mesh_max_nodes as u64, |n| *n.get_ref());
+        if max_nodes < 1000 {
+            let span = adapt.get_ref().max_nodes.as_ref().map(|n| n.span());
+            return Err(self.invalid_at(span, "adapt.max_nodes", format!("must be at least 1000 (got {max_nodes})")));
+        }
+        Ok(Some(AdaptSettings { target, max_cycles: max_cycles as usize, max_nodes: max_nodes as usize }))
     }
 
     pub(super) fn output(raw: &RawCase) -> OutputSettings {

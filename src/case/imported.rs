@@ -44,6 +44,8 @@ impl Builder<'_> {
     /// A case whose mesh is read from `file`.
     pub(super) fn build_from_file(&self, raw: &RawCase, file: &Name) -> Result<Case, CaseError> {
         self.refuse_generator_keys(raw)?;
+        let why = "re-meshes the case, and a mesh file is not re-meshed (its currents still get error estimates)";
+        self.refuse_given([("adapt", raw.adapt.as_ref().map(|a| a.span()), why)])?;
         let mesh_file = self.mesh_file(raw, file)?;
         let materials = self.materials(raw)?;
         let mut regions = BTreeMap::new();
@@ -93,6 +95,7 @@ impl Builder<'_> {
             boundaries,
             solver: self.solver(raw)?,
             analysis,
+            adapt: None,
             output: Self::output(raw),
         })
     }

@@ -109,6 +109,20 @@ pub struct AnalysisSettings {
     pub error_estimates: bool,
 }
 
+/// `[adapt]`: the mesh is refined where the error estimates of the currents say, until each current's relative
+/// estimate is at most `target` or a limit stops the loop (`app::adapt`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptSettings {
+    /// Relative error asked of every estimated current (0.001 for "0.1 %").
+    pub target: f64,
+    pub max_cycles: usize,
+    /// No cycle meshes beyond this many nodes (estimated before meshing).
+    pub max_nodes: usize,
+}
+
+/// Cycles of the adaptive loop unless `adapt.max_cycles` says otherwise.
+pub const DEFAULT_ADAPT_CYCLES: usize = 6;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OutputSettings {
     /// Write solution.vtu.
@@ -140,6 +154,8 @@ pub struct Case {
     pub boundaries: BTreeMap<String, CaseBoundary>,
     pub solver: SolverSettings,
     pub analysis: AnalysisSettings,
+    /// `[adapt]` or `--accuracy`; None: one solve on the mesh the controls give.
+    pub adapt: Option<AdaptSettings>,
     pub output: OutputSettings,
 }
 

@@ -59,6 +59,15 @@ pub struct RawCase {
     pub output: RawOutput,
     #[serde(default)]
     pub analysis: RawAnalysis,
+    pub adapt: Option<Spanned<RawAdapt>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdapt {
+    pub target: Option<Spanned<String>>,
+    pub max_cycles: Option<Spanned<u64>>,
+    pub max_nodes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -79,8 +79,7 @@ impl Assembly {
                 }
             }
         }
-        let dirichlet_values: Vec<f64> =
-            fixing_tag.iter().map(|t| if tags.contains(t) { 1.0 } else { 0.0 }).collect();
+        let dirichlet_values: Vec<f64> = fixing_tag.iter().map(|t| if tags.contains(t) { 1.0 } else { 0.0 }).collect();
         let column = |node: u32| self.free_nodes.binary_search(&node).ok();
         let mut rhs = vec![0.0; self.free_nodes.len()];
         let reaction = self.reaction.as_ref().expect("the reaction rows are added before a dual system is made");

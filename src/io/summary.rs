@@ -29,6 +29,9 @@ pub struct Summary {
     pub paper_mode: Vec<crate::analysis::paper::PaperModeResult>,
     /// `[analysis] voids`: focusing factor and constriction resistance of each void (insulating disk).
     pub voids: Vec<crate::analysis::voids::VoidResult>,
+    /// The adaptive loop, when the run asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapt: Option<AdaptSummary>,
     /// What makes these numbers less than they seem (the solve stopped above rtol in f32, say); also printed.
     pub warnings: Vec<String>,
     pub timings_s: Timings,
@@ -64,6 +67,29 @@ pub struct SolverSummary {
     pub operator_complexity: f64,
     /// Seconds of the preconditioner's setup (0 when an earlier solve's was reused).
     pub setup_seconds: f64,
+}
+
+/// The adaptive loop of a run (`[adapt]`, `--accuracy`): the target, whether it was met, and each cycle.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AdaptSummary {
+    /// The relative error asked of every estimated current.
+    pub target: f64,
+    pub met: bool,
+    /// The limit that ended the loop before the target was met.
+    pub stopped_by: Option<String>,
+    pub cycles: Vec<AdaptCycle>,
+}
+
+/// One mesh -> solve -> estimate cycle.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AdaptCycle {
+    pub nodes: usize,
+    pub tets: usize,
+    /// The largest |error_estimate_A / current_A| over the estimated currents, and whose it is.
+    pub worst_relative_estimate: f64,
+    pub worst_current: String,
+    pub iterations: usize,
+    pub seconds: f64,
 }
 
 /// Current through one named surface; positive when it leaves the electrolyte domain.

@@ -3,7 +3,9 @@
 //! interface and layer planes to `h_max` far away. The top plane of a layer with an interfacial resistance is
 //! cut open afterwards ([`super::interface::split_at_plane`]).
 
-use super::implicit::{mesh_implicit, mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, Surface};
+use super::implicit::{
+    mesh_implicit_scaled, mesh_implicit_with_hierarchy, GeneratedMesh, ImplicitDomain, Keep, SizeScales, Surface,
+};
 use super::interface::split_at_plane;
 use super::order::order_spatially;
 use super::quality::MeshQuality;
@@ -30,7 +32,17 @@ pub fn generate_measured(
     controls: &MeshControls,
     progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<(Mesh, MeshQuality), MeshError> {
-    let (mut mesh, mut quality) = mesh_implicit(&implicit_domain(geometry)?, controls, progress)?;
+    generate_scaled(geometry, controls, &SizeScales::default(), progress)
+}
+
+/// [`generate_measured`] to the size field scaled by `scales` (the surfaces' scales in hot-spot order).
+pub fn generate_scaled(
+    geometry: &Geometry,
+    controls: &MeshControls,
+    scales: &SizeScales,
+    progress: &mut dyn FnMut(MeshProgress),
+) -> Result<(Mesh, MeshQuality), MeshError> {
+    let (mut mesh, mut quality) = mesh_implicit_scaled(&implicit_domain(geometry)?, controls, scales, progress)?;
     merge_regions_by_name(&mut mesh);
     for plane in geometry.resistive_planes() {
         split_at_plane(&mut mesh, plane.z, &plane.name);

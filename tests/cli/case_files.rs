@@ -519,3 +519,30 @@ fn problem_maps_regions_and_boundaries_of_a_mesh() {
     let floating = Case::from_toml_str(&text, "d", &[]).unwrap();
     assert_mentions(&problem_error(&floating, &mesh), &["singular problem"]);
 }
+
+#[test]
+fn adapt_settings_are_read_and_checked() {
+    let case = load(&format!("{BASE}[adapt]\ntarget = \"0.1 %\"\nmax_cycles = 3\n"), &[]).unwrap();
+    let adapt = case.adapt.expect("[adapt] read");
+    assert_eq!((adapt.target, adapt.max_cycles, adapt.max_nodes), (0.001, 3, case.mesh.max_nodes));
+    // --accuracy is the same key.
+    assert_eq!(load(BASE, &["adapt.target=\"0.5%\""]).unwrap().adapt.unwrap().target, 0.005);
+    assert!(load(BASE, &[]).unwrap().adapt.is_none());
+    for bad in ["0.1", "0 %", "-1 %", "80 %", "one %"] {
+        let message = error(&format!("{BASE}[adapt]\ntarget = \"{bad}\"\n"), &[]);
+        assert_mentions(&message, &["line 14", "`adapt.target`", "percentage"]);
+    }
+    let message = error(&format!("{BASE}[adapt]\nmax_cycles = 2\n"), &[]);
+    assert_mentions(&message, &["`adapt`", "needs a target"]);
+    let message = error(&format!("{BASE}[adapt]\ntarget = \"1 %\"\nmax_cycles = 0\n"), &[]);
+    assert_mentions(&message, &["line 15", "`adapt.max_cycles`", "1..=50"]);
+    // A mesh file is not re-meshed.
+    let text = std::fs::read_to_string(meshes_dir().join("sphere_in_box.toml")).unwrap();
+    let text = format!("{text}\n[adapt]\ntarget = \"1 %\"\n");
+    let message = match Case::from_toml_str(&text, &meshes_dir().join("sphere_in_box.toml").display().to_string(), &[])
+    {
+        Ok(_) => panic!("a mesh file with [adapt] loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert_mentions(&message, &["`adapt`", "not re-meshed"]);
+}

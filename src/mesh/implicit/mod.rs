@@ -25,7 +25,7 @@ mod surfaces;
 mod tag;
 mod work;
 
-pub use size::{NodeEstimate, SizeField, NODES_PER_INVERSE_CUBE};
+pub use size::{NodeEstimate, SizeField, SizeScales, SizeTerm, NODES_PER_INVERSE_CUBE};
 
 use super::bisection::{refine_box, BisectionHierarchy, NodeBudget};
 use super::quality::MeshQuality;
@@ -113,7 +113,17 @@ pub fn mesh_implicit(
     controls: &MeshControls,
     progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<(Mesh, MeshQuality), MeshError> {
-    let background = refine(domain, controls, 1, progress)?;
+    mesh_implicit_scaled(domain, controls, &SizeScales::default(), progress)
+}
+
+/// [`mesh_implicit`] to the size field scaled by `scales` (an adaptive loop's refinement).
+pub fn mesh_implicit_scaled(
+    domain: &ImplicitDomain,
+    controls: &MeshControls,
+    scales: &SizeScales,
+    progress: &mut dyn FnMut(MeshProgress),
+) -> Result<(Mesh, MeshQuality), MeshError> {
+    let background = refine(domain, controls, scales, 1, progress)?;
     let BisectionHierarchy { nodes, mut levels, .. } = background;
     let tets = levels.pop().expect("a hierarchy has a level").tets;
     let background_count = nodes.len();
@@ -128,7 +138,7 @@ pub fn mesh_implicit_with_hierarchy(
     levels: usize,
     progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<GeneratedMesh, MeshError> {
-    let background = refine(domain, controls, levels, progress)?;
+    let background = refine(domain, controls, &SizeScales::default(), levels, progress)?;
     let (nodes, tets) = (background.nodes.clone(), background.finest().tets.clone());
     let (mesh, background_node, quality) =
         cut_and_finish(domain, controls, nodes, tets, background.nodes.len(), progress)?;
@@ -140,11 +150,12 @@ pub fn mesh_implicit_with_hierarchy(
 fn refine(
     domain: &ImplicitDomain,
     controls: &MeshControls,
+    scales: &SizeScales,
     levels: usize,
     progress: &mut dyn FnMut(MeshProgress),
 ) -> Result<BisectionHierarchy, MeshError> {
     validate(domain, controls)?;
-    let field = SizeField::new(domain, controls);
+    let field = SizeField::scaled(domain, controls, scales);
     let estimate = field.estimate_nodes(controls.max_nodes as f64);
     if !estimate.complete {
         // A box so large that the integral overflows (NaN or inf) is beyond every limit.

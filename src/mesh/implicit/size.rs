@@ -40,6 +40,22 @@ pub(super) fn as_ball(s: &Surface, domain: &ImplicitDomain) -> (DVec3, f64) {
 /// 0.50). `shipped_cases_mesh_well_and_near_their_node_estimate` (tests/physics/mesh_hotspots.rs) holds it to that.
 pub const NODES_PER_INVERSE_CUBE: f64 = 5.2;
 
+/// Factors on the terms of the size field: the adaptive loop's refinement of the regions each term controls
+/// (h_max far away; h_interface and the grading slope at the planes; h_min and the slope at each surface, in
+/// `domain.surfaces` order, 1 where the list ends). `Default` is no change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeScales {
+    pub background: f64,
+    pub planes: f64,
+    pub surfaces: Vec<f64>,
+}
+
+impl Default for SizeScales {
+    fn default() -> Self {
+        SizeScales { background: 1.0, planes: 1.0, surfaces: Vec::new() }
+    }
+}
+
 /// How a surface's distance is measured by the size field.
 #[derive(Debug, Clone, Copy)]
 enum Feature {
@@ -134,19 +150,55 @@ impl Background {
 #[derive(Debug, Clone)]
 pub struct SizeField {
     background: Background,
-    h_min: f64,
-    slope: f64,
+    /// Each surface's term: h0 + slope x distance.
+    terms: Vec<Term>,
+    /// The smallest h0 and slope over the terms: a lower bound of every term at a given distance.
+    least: Term,
     features: Vec<Feature>,
     grid: BucketGrid,
     domain: Aabb,
 }
 
+/// A surface's size term h0 + slope x distance.
+#[derive(Debug, Clone, Copy)]
+struct Term {
+    h0: f64,
+    slope: f64,
+}
+
+impl Term {
+    fn at(&self, distance: f64) -> f64 {
+        self.h0 + self.slope * distance
+    }
+}
+
+/// Which term of the size field sets h at a point (see [`SizeField::controlling`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeTerm {
+    /// h_max, far from every feature.
+    Background,
+    /// The interface and layer planes.
+    Planes,
+    /// The surface of `domain.surfaces[i]` (a hot spot).
+    Surface(usize),
+}
+
 impl SizeField {
     pub fn new(domain: &ImplicitDomain, c: &MeshControls) -> SizeField {
+        SizeField::scaled(domain, c, &SizeScales::default())
+    }
+
+    /// The size field with each term multiplied by its scale (an adaptive loop's refinement, see [`SizeScales`]).
+    pub fn scaled(domain: &ImplicitDomain, c: &MeshControls, scales: &SizeScales) -> SizeField {
         let slope = c.grading - 1.0;
         let mut planes = vec![domain.lo.z];
         planes.extend_from_slice(&domain.planes_z);
-        let background = Background { h_max: c.h_max, h_interface: c.h_interface, slope, planes };
+        let background = Background {
+            h_max: c.h_max * scales.background,
+            h_interface: c.h_interface * scales.planes,
+            slope: slope * scales.planes,
+            planes,
+        };
         let features: Vec<Feature> = domain
             .surfaces
             .iter()
@@ -157,8 +209,17 @@ impl SizeField {
                 }
             })
             .collect();
+        let terms: Vec<Term> = (0..features.len())
+            .map(|i| {
+                let scale = scales.surfaces.get(i).copied().unwrap_or(1.0);
+                Term { h0: c.h_min * scale, slope: slope * scale }
+            })
+            .collect();
+        let least = terms
+            .iter()
+            .fold(Term { h0: c.h_min, slope }, |m, t| Term { h0: m.h0.min(t.h0), slope: m.slope.min(t.slope) });
         // Beyond this distance a surface's term exceeds h_max.
-        let reach = (c.h_max - c.h_min) / slope;
+        let reach = |t: &Term| ((background.h_max - t.h0) / t.slope).max(0.0);
         // Cells about as wide as a surface's influence at the interface.
         let cell_edge = ((c.h_interface - c.h_min) / slope).max(c.h_min);
         let grid = BucketGrid::build(
@@ -166,29 +227,42 @@ impl SizeField {
             domain.hi,
             cell_edge,
             features.len(),
-            |i| features[i].bounds(reach),
+            |i| features[i].bounds(reach(&terms[i])),
             |i, cell| {
                 let nearest = features[i].distance_lower_bound(cell);
-                (c.h_min + slope * nearest < background.max_over(cell)).then_some(nearest)
+                (terms[i].at(nearest) < background.max_over(cell)).then_some(nearest)
             },
         );
-        SizeField { background, h_min: c.h_min, slope, features, grid, domain: Aabb { lo: domain.lo, hi: domain.hi } }
+        SizeField { background, terms, least, features, grid, domain: Aabb { lo: domain.lo, hi: domain.hi } }
     }
 
-    /// h(x). Every surface term is h_min + slope x distance, so the nearest surface gives the minimum: the cell
+    /// h(x). Every surface term is h0 + slope x distance, at least least.h0 + least.slope x distance, so the cell
     /// lists its surfaces by their least distance from the cell, and the scan stops at the first whose least
-    /// term cannot go below the minimum so far (rounding is monotone, so nothing it skips could). On a dense
-    /// interface, where a cell lists dozens of surfaces, the scan ends after the nearest few.
+    /// possible term cannot go below the minimum so far (rounding is monotone, so nothing it skips could). On a
+    /// dense interface, where a cell lists dozens of surfaces, the scan ends after the nearest few.
     pub fn at(&self, x: DVec3) -> f64 {
+        self.with_term(x).0
+    }
+
+    /// Which term sets h at `x`.
+    pub fn controlling(&self, x: DVec3) -> SizeTerm {
+        self.with_term(x).1
+    }
+
+    fn with_term(&self, x: DVec3) -> (f64, SizeTerm) {
         let (items, nearest) = self.grid.ranked_at(x);
         let mut h = self.background.at(x.z);
+        let mut term = if h < self.background.h_max { SizeTerm::Planes } else { SizeTerm::Background };
         for (&i, &least) in items.iter().zip(nearest) {
-            if self.h_min + self.slope * least >= h {
+            if self.least.at(least) >= h {
                 break;
             }
-            h = h.min(self.h_min + self.slope * self.features[i as usize].distance(x));
+            let candidate = self.terms[i as usize].at(self.features[i as usize].distance(x));
+            if candidate < h {
+                (h, term) = (candidate, SizeTerm::Surface(i as usize));
+            }
         }
-        h
+        (h, term)
     }
 
     /// Lower and upper bounds of h over a box.
@@ -196,8 +270,9 @@ impl SizeField {
         let (mut low, mut high) = (self.background.min_over(b), self.background.max_over(b));
         self.grid.for_each_overlapping(b, |i| {
             let d = self.features[i as usize].distance(b.center());
-            low = low.min(self.h_min + self.slope * (d - b.radius()).max(0.0));
-            high = high.min(self.h_min + self.slope * (d + b.radius()));
+            let term = &self.terms[i as usize];
+            low = low.min(term.at((d - b.radius()).max(0.0)));
+            high = high.min(term.at(d + b.radius()));
         });
         (low, high)
     }
@@ -274,19 +349,26 @@ mod tests {
 
     /// The size field by its definition: the minimum over every term, no index.
     fn by_definition(domain: &ImplicitDomain, c: &MeshControls, x: DVec3) -> f64 {
+        by_definition_scaled(domain, c, &SizeScales::default(), x)
+    }
+
+    fn by_definition_scaled(domain: &ImplicitDomain, c: &MeshControls, scales: &SizeScales, x: DVec3) -> f64 {
         let slope = c.grading - 1.0;
-        let mut h = c.h_max.min(c.h_interface + slope * (x.z - domain.lo.z).abs());
+        // Written as the field writes its terms (h0 s + (slope s) d), so that the two agree to the last bit.
+        let plane = |p: f64| c.h_interface * scales.planes + slope * scales.planes * (x.z - p).abs();
+        let mut h = (c.h_max * scales.background).min(plane(domain.lo.z));
         for &p in &domain.planes_z {
-            h = h.min(c.h_interface + slope * (x.z - p).abs());
+            h = h.min(plane(p));
         }
-        for s in &domain.surfaces {
+        for (i, s) in domain.surfaces.iter().enumerate() {
             let d = match s {
                 Surface::Sphere { center, radius, .. } => ((x - *center).length() - radius).abs(),
                 Surface::Disk { center_x, center_y, radius, .. } => {
                     ((x.x - center_x).hypot(x.y - center_y) - radius).hypot(x.z - domain.lo.z)
                 }
             };
-            h = h.min(c.h_min + slope * d);
+            let scale = scales.surfaces.get(i).copied().unwrap_or(1.0);
+            h = h.min(c.h_min * scale + slope * scale * d);
         }
         h
     }
@@ -331,6 +413,34 @@ mod tests {
         // And it looks at few surfaces per cell: the index is worth having.
         let listed = field.grid.ranked_at(DVec3::new(5e-6, 5e-6, 50e-9)).0.len();
         assert!(listed < 40, "{listed} of 300 surfaces listed in one cell");
+    }
+
+    #[test]
+    fn the_scaled_field_equals_its_definition_exactly_and_names_the_term_that_sets_it() {
+        let controls =
+            MeshControls { h_max: 1e-6, h_min: 2e-9, h_interface: 200e-9, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
+        let domain = random_domain(300, 5);
+        let mut rng = SplitMix64::new(3);
+        let scales =
+            SizeScales { background: 0.7, planes: 0.5, surfaces: (0..300).map(|_| rng.uniform(0.25, 1.0)).collect() };
+        let field = SizeField::scaled(&domain, &controls, &scales);
+        let (mut surfaces, mut others) = (0, 0);
+        for _ in 0..20_000 {
+            let z = if rng.next_open01() < 0.5 { rng.uniform(0.0, 200e-9) } else { rng.uniform(0.0, 4e-6) };
+            let x = DVec3::new(rng.uniform(0.0, 10e-6), rng.uniform(0.0, 10e-6), z);
+            let h = field.at(x);
+            assert_eq!(h, by_definition_scaled(&domain, &controls, &scales, x), "at {x:?}");
+            // Without the controlling surface's term (its scale made huge) h rises; with any other removed it does not.
+            if let SizeTerm::Surface(i) = field.controlling(x) {
+                surfaces += 1;
+                let mut without = scales.clone();
+                without.surfaces[i] = 1e6;
+                assert!(by_definition_scaled(&domain, &controls, &without, x) > h, "at {x:?}");
+            } else {
+                others += 1;
+            }
+        }
+        assert!(surfaces > 100 && others > 100, "{surfaces} points set by surfaces, {others} by the rest");
     }
 
     #[test]
