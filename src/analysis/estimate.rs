@@ -56,19 +56,25 @@ fn dirichlet_spots(case: &Case, mesh: &Mesh, conditions: &[BoundaryCondition]) -
         .collect()
 }
 
-/// Estimates the error of every boundary current of a solved case: `assembly` still holds its matrix and its
-/// reaction rows, `phi` is its nodal solution and `currents` the currents leaving through each tag. The duals
-/// are solved by `solver` on the same matrix (its multigrid setup is reused).
+/// A solved case as the estimates read it: `assembly` still holds its matrix and its reaction rows, `phi` is the
+/// nodal solution and `currents` the currents leaving through each tag.
+pub struct SolvedSystem<'a> {
+    pub mesh: &'a Mesh,
+    pub problem: &'a Problem<'a>,
+    pub assembly: &'a Assembly,
+    pub phi: &'a [f64],
+    pub currents: &'a [f64],
+}
+
+/// Estimates the error of every boundary current of a solved case. The duals are solved by `solver` on the same
+/// matrix (its multigrid setup is reused). `locate`: also return where the error is made (the adaptive loop).
 pub fn estimate_currents(
     case: &Case,
-    mesh: &Mesh,
-    problem: &Problem,
-    assembly: &Assembly,
-    phi: &[f64],
-    currents: &[f64],
+    solved: &SolvedSystem,
     solver: &mut dyn SymmetricSolver,
     locate: bool,
 ) -> Result<CurrentEstimates, AnalysisError> {
+    let SolvedSystem { mesh, problem, assembly, phi, currents } = *solved;
     let clock = Instant::now();
     let conditions = &problem.boundary_conditions;
     let tags = conditions.len();

@@ -9,7 +9,7 @@
 //! from the constraint. Each cycle refines a term by at most a factor 1/0.3 and never coarsens one.
 
 use super::pipeline::{mesh_case_scaled, RunError, RunOptions};
-use crate::analysis::estimate::{estimate_currents, CurrentEstimates};
+use crate::analysis::estimate::{estimate_currents, CurrentEstimates, SolvedSystem};
 use crate::analysis::resolve;
 use crate::case::{AdaptSettings, Case};
 use crate::fem::BoundaryCondition;
@@ -48,7 +48,9 @@ pub fn adapt(
         let (phi, solve_report) = resolve::solve(&assembly, solver, &case.solver)?;
         assembly.add_reaction(&mesh, &problem);
         let currents = assembly.boundary_currents(&phi);
-        let estimates = estimate_currents(case, &mesh, &problem, &assembly, &phi, &currents, solver, true)?;
+        let solved =
+            SolvedSystem { mesh: &mesh, problem: &problem, assembly: &assembly, phi: &phi, currents: &currents };
+        let estimates = estimate_currents(case, &solved, solver, true)?;
         drop(assembly);
         let (worst_name, worst) = worst_current(&mesh, &problem.boundary_conditions, &currents, &estimates);
         let cycle = AdaptCycle {

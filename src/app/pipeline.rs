@@ -4,7 +4,7 @@
 //! variants of the case; the CLI and the tests call the functions here.
 
 use super::export::ExportingSolver;
-use crate::analysis::estimate::{self, CurrentEstimates};
+use crate::analysis::estimate::{self, CurrentEstimates, SolvedSystem};
 use crate::analysis::resolve;
 use crate::analysis::{self, Analysis, AnalysisError, SolvedField};
 use crate::app::progress::{NodeStages, Stage};
@@ -236,7 +236,9 @@ pub fn solve_meshed(
     let estimates = if case.analysis.error_estimates {
         let stage = Stage::new("error estimates", options.progress);
         let currents = assembly.boundary_currents(&phi);
-        let estimated = estimate::estimate_currents(case, &mesh, &problem, &assembly, &phi, &currents, solver, false);
+        let solved =
+            SolvedSystem { mesh: &mesh, problem: &problem, assembly: &assembly, phi: &phi, currents: &currents };
+        let estimated = estimate::estimate_currents(case, &solved, solver, false);
         stage.finish();
         estimated?
     } else {

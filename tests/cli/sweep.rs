@@ -189,6 +189,17 @@ fn a_sweep_where_no_point_loads_stops_before_solving_and_writes_nothing() {
 }
 
 #[test]
+fn a_sweep_of_an_adaptive_case_is_refused_before_solving() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let vary = Vary::parse("boundaries.top.potential=0.1 V..0.2 V:2").unwrap();
+    let err = run_sweep(&slab(), &["adapt.target=\"1 %\"".to_string()], &[vary], &options(&out)).unwrap_err();
+    assert!(matches!(err, SweepError::AdaptInSweep), "{err}");
+    assert!(err.to_string().contains("[adapt]"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
 fn an_unknown_plot_column_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let vary = Vary::parse("boundaries.top.potential=0.1 V..0.2 V:2").unwrap();

@@ -44,6 +44,11 @@ pub enum SweepError {
     NoPointLoads { first_error: String },
     #[error("every one of the {points} sweep points failed; the first: {first_error}")]
     AllFailed { points: usize, first_error: String },
+    #[error(
+        "the case asks for [adapt] (or --accuracy), which sweeps do not run yet: each point would be solved on the \
+         case's own mesh; sweep without it, or run `ionflux solve --accuracy` per point"
+    )]
+    AdaptInSweep,
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error(transparent)]
@@ -106,6 +111,9 @@ pub fn run_sweep(
         .iter()
         .map(|o| input.load(&base_set.iter().chain(o).cloned().collect::<Vec<_>>()).map_err(|e| e.to_string()))
         .collect();
+    if loaded.iter().flatten().any(|case| case.adapt.is_some()) {
+        return Err(SweepError::AdaptInSweep);
+    }
     if let Some(Err(first)) = loaded.iter().find(|c| c.is_err()).filter(|_| loaded.iter().all(|c| c.is_err())) {
         return Err(SweepError::NoPointLoads { first_error: first.clone() });
     }
