@@ -146,3 +146,23 @@ pub fn python_check(script: &str, args: &[&std::ffi::OsStr], modules: &[&str]) -
     assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
+
+/// Spheres of radius 20 nm at 0.9 V, 60 nm above a 0 V interface, at x = each of `centres` (um) and y = 0.5 um,
+/// in a box `width_um` wide, 1 um deep and high, with insulating sides (CPU backend): far-apart hot spots.
+pub fn far_apart_spheres_case(width_um: f64, centres: &[f64]) -> String {
+    let spheres: String = centres
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            format!(
+                "[[hotspots]]\nname = \"s{i}\"\nshape = \"sphere\"\ncenter = [\"{x} um\", \"0.5 um\", \"60 nm\"]\n\
+                 radius = \"20 nm\"\n[boundaries.s{i}]\ntype = \"dirichlet\"\npotential = \"0.9 V\"\n"
+            )
+        })
+        .collect();
+    format!(
+        "[domain]\nsize = [\"{width_um} um\", \"1 um\", \"1 um\"]\nmaterial = \"llzo\"\n[materials.llzo]\n\
+         conductivity = \"0.00216 S/cm\"\n[boundaries.interface]\ntype = \"dirichlet\"\npotential = \"0 V\"\n\
+         {spheres}[mesh]\nh_max = \"0.25 um\"\nh_interface = \"0.1 um\"\nh_min = \"4 nm\"\n[solver]\nbackend = \"cpu\"\n"
+    )
+}

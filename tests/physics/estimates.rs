@@ -198,21 +198,7 @@ fn disk_electrode_estimates_within_a_factor_two_and_a_half() {
 #[test]
 fn far_apart_hot_spots_sharing_a_dual_each_get_the_single_sphere_estimate() {
     let case = |width_um: f64, centres: &[f64]| {
-        let spheres: String = centres
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                format!(
-                    "[[hotspots]]\nname = \"s{i}\"\nshape = \"sphere\"\ncenter = [\"{x} um\", \"0.5 um\", \"60 nm\"]\n\
-                     radius = \"20 nm\"\n[boundaries.s{i}]\ntype = \"dirichlet\"\npotential = \"0.9 V\"\n"
-                )
-            })
-            .collect();
-        let text = format!(
-            "[domain]\nsize = [\"{width_um} um\", \"1 um\", \"1 um\"]\nmaterial = \"llzo\"\n[materials.llzo]\n\
-             conductivity = \"0.00216 S/cm\"\n[boundaries.interface]\ntype = \"dirichlet\"\npotential = \"0 V\"\n\
-             {spheres}[mesh]\nh_max = \"0.25 um\"\nh_interface = \"0.1 um\"\nh_min = \"4 nm\"\n[solver]\nbackend = \"cpu\"\n"
-        );
+        let text = crate::common::far_apart_spheres_case(width_um, centres);
         let solution = solve(&text);
         (0..centres.len()).map(|i| current_and_estimate(&solution, &format!("s{i}")).1).collect::<Vec<f64>>()
     };

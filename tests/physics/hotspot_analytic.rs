@@ -191,21 +191,7 @@ fn default_case_hot_spot_current_is_that_of_a_sphere_over_a_grounded_plane() {
 #[test]
 fn two_far_apart_spheres_each_carry_the_one_sphere_current() {
     let case = |width_um: f64, centres: &[f64]| {
-        let spheres: String = centres
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                format!(
-                    "[[hotspots]]\nname = \"s{i}\"\nshape = \"sphere\"\ncenter = [\"{x} um\", \"0.5 um\", \"60 nm\"]\n\
-                     radius = \"20 nm\"\n[boundaries.s{i}]\ntype = \"dirichlet\"\npotential = \"0.9 V\"\n"
-                )
-            })
-            .collect();
-        let text = format!(
-            "[domain]\nsize = [\"{width_um} um\", \"1 um\", \"1 um\"]\nmaterial = \"llzo\"\n[materials.llzo]\n\
-             conductivity = \"0.00216 S/cm\"\n[boundaries.interface]\ntype = \"dirichlet\"\npotential = \"0 V\"\n\
-             {spheres}[mesh]\nh_max = \"0.25 um\"\nh_interface = \"0.1 um\"\nh_min = \"4 nm\"\n[solver]\nbackend = \"cpu\"\n"
-        );
+        let text = crate::common::far_apart_spheres_case(width_um, centres);
         let case = ionflux::case::Case::from_toml_str(&text, "far apart", &[]).unwrap();
         let solution =
             ionflux::app::pipeline::solve_case_with(&case, &mut CpuSolver, &Default::default()).expect("solves");
