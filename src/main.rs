@@ -616,14 +616,14 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
     }
     for v in &s.voids {
         say!(
-            "void {} (r = {}): max |J| {:.4e} A/m^2 = {:.3} x applied {:.4e} A/m^2 (element {} at the rim); \
-             constriction resistance {:.5e} Ohm (top to interface {:.5e} Ohm)",
+            "void {} (r = {}): mean J into the interface over the rim annulus {} wide {:.4e} A/m^2 = {:.3} x \
+             applied {:.4e} A/m^2; constriction resistance {:.5e} Ohm (top to interface {:.5e} Ohm)",
             v.hotspot,
             length(v.radius_m),
-            v.max_interface_current_density_A_per_m2,
+            length(v.rim_width_m),
+            v.rim_current_density_A_per_m2,
             v.focusing_factor,
             v.applied_current_density_A_per_m2,
-            length(v.element_size_at_max_m),
             v.constriction_resistance_Ohm,
             v.resistance_Ohm
         );

@@ -99,9 +99,10 @@ pub fn estimate_currents(
         }
     }
     // Without sources the currents sum to zero, exact and computed alike: one boundary that is not data (a Robin
-    // boundary, else the last Dirichlet one outside the hot spots) needs no dual of its own.
+    // boundary, else the last single-boundary group) needs no dual of its own. When it is the only one that is not
+    // data its current is fixed by the others: its estimate is exactly 0.
     let robin_count = conditions.iter().filter(|c| matches!(c, BoundaryCondition::Robin { .. })).count();
-    if problem.source.is_none() && robin_count == 0 && groups.len() > 1 {
+    if problem.source.is_none() && robin_count == 0 && groups.last().is_some_and(|g| g.len() == 1) {
         groups.pop();
     }
 

@@ -6,9 +6,9 @@
 //!
 //! Voids: the applied current density is the current through the interface plane z = 0 (the `interface`
 //! boundary and every disk patch, from the consistent boundary currents) over the box's bottom area Lx Ly; with
-//! a Neumann top of the same area it is the top's current density. The focusing factor is the largest |J| of
-//! an interface tet near the void over it (a mesh-resolution value: the rim is singular, see
-//! [`crate::analysis::voids`]). The resistance of a case is (area-mean potential of the top face - the
+//! a Neumann top of the same area it is the top's current density. The focusing factor is the mean current
+//! density into the interface over the annulus a .. a + a/5 around the void over it (the rim is singular, the
+//! annulus mean converges: [`crate::analysis::voids`]). The resistance of a case is (area-mean potential of the top face - the
 //! interface's potential (Dirichlet) or electrode potential (Robin)) / the interface-plane current; the
 //! constriction resistance is that of the case minus that of the same case (same mesh) with every void given
 //! the interface's own condition, one extra solve.
@@ -41,7 +41,7 @@ use locate::PointLocator;
 use paper::{run_paper_mode, PaperError, PaperModeResult, PaperSettings};
 use resolve::assemble_and_solve;
 use serde::Serialize;
-use voids::{mean_boundary_potential, InterfaceTets, VoidError, VoidResult};
+use voids::{mean_boundary_potential, InterfaceFaces, VoidError, VoidResult};
 
 /// Anything that stops steps 2 to 6, typed by stage; the CLI prints it as one or two sentences.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +77,8 @@ pub struct SolvedField<'a> {
     pub node_current: &'a [DVec3],
     /// Current leaving the domain through each boundary tag (A).
     pub boundary_currents: &'a [f64],
+    /// The consistent current leaving through each boundary face, held by its three nodes (A).
+    pub face_outflows: &'a [[f64; 3]],
 }
 
 /// The lateral current through the cylinder around one hot spot's axis (or a mesh file's `cylinder_axis`,
@@ -264,7 +266,7 @@ fn analyse_voids(
     let size = case.geometry.size;
     let applied = current / (size.x * size.y);
     let tag = field.mesh.boundary_tag("interface").ok_or(VoidError::NoBox { missing: "interface boundary" })?;
-    let interface_tets = InterfaceTets::new(field.mesh, field.cell_current, tag);
+    let interface_faces = InterfaceFaces::new(field.mesh, field.face_outflows, tag);
     voids
         .into_iter()
         .filter_map(|void| match void.shape {
@@ -272,17 +274,17 @@ fn analyse_voids(
             HotSpotShape::Sphere { .. } => None,
         })
         .map(|(void, center_x, center_y, radius)| {
-            let peak = interface_tets
-                .rim_peak(center_x, center_y, radius)
+            let width = voids::RIM_WIDTH_IN_RADII * radius;
+            let rim = interface_faces
+                .rim_mean(center_x, center_y, radius, width)
                 .ok_or_else(|| VoidError::NoInterfaceNear { hotspot: void.name.clone() })?;
             Ok(VoidResult {
                 hotspot: void.name.clone(),
                 radius_m: radius,
                 applied_current_density_A_per_m2: applied,
-                max_interface_current_density_A_per_m2: peak.current_density,
-                focusing_factor: peak.current_density / applied.abs(),
-                max_at_distance_from_center_m: peak.distance_from_center,
-                element_size_at_max_m: peak.element_size,
+                rim_width_m: width,
+                rim_current_density_A_per_m2: rim,
+                focusing_factor: rim / applied,
                 resistance_Ohm: resistance,
                 reference_resistance_Ohm: reference_resistance,
                 constriction_resistance_Ohm: resistance - reference_resistance,

@@ -8,13 +8,15 @@
 //! minimise sum N_t s_t^-3 subject to sum E_t s_t^2 = r sum E_t: s_t = (mu N_t / E_t)^(1/5) (Lagrange), with mu
 //! from the constraint. Each cycle refines a term by at most a factor 1/0.3 and never coarsens one.
 
-use super::pipeline::{mesh_case_scaled, RunError, RunOptions};
+use super::progress::NodeStages;
 use crate::analysis::estimate::{estimate_currents, CurrentEstimates, SolvedSystem};
 use crate::analysis::resolve;
+use crate::analysis::AnalysisError;
 use crate::case::{AdaptSettings, Case};
 use crate::fem::BoundaryCondition;
 use crate::io::summary::{AdaptCycle, AdaptSummary};
-use crate::mesh::hotspot::implicit_domain;
+use crate::mesh::geometry::MeshControls;
+use crate::mesh::hotspot::{generate_scaled, implicit_domain};
 use crate::mesh::implicit::{SizeField, SizeScales, SizeTerm};
 use crate::mesh::quality::MeshQuality;
 use crate::mesh::Mesh;
@@ -28,22 +30,22 @@ const AIM: f64 = 0.7;
 const MOST_REFINEMENT: f64 = 0.3;
 
 /// Runs the loop; returns the last cycle's mesh (the one meeting the target, or the last one a limit allowed)
-/// and the cycles. `report` receives each cycle as it ends.
+/// and the cycles. `report` receives each cycle as it ends; `progress` shows the mesher's stages.
 pub fn adapt(
     case: &Case,
     settings: &AdaptSettings,
     solver: &mut dyn SymmetricSolver,
-    options: &RunOptions,
+    progress: bool,
     report: &mut dyn FnMut(&AdaptCycle),
-) -> Result<(Mesh, MeshQuality, AdaptSummary), RunError> {
-    let domain = implicit_domain(&case.geometry).map_err(crate::analysis::AnalysisError::from)?;
+) -> Result<(Mesh, MeshQuality, AdaptSummary), AnalysisError> {
+    let domain = implicit_domain(&case.geometry)?;
     let mut controls = case.mesh;
     controls.max_nodes = controls.max_nodes.min(settings.max_nodes);
     let mut scales = SizeScales { surfaces: vec![1.0; domain.surfaces.len()], ..SizeScales::default() };
     let mut cycles = Vec::new();
     loop {
         let clock = Instant::now();
-        let (mesh, quality) = mesh_case_scaled(case, &controls, &scales, options)?;
+        let (mesh, quality) = mesh_scaled(case, &controls, &scales, progress)?;
         let (problem, mut assembly) = resolve::assemble(case, &mesh)?;
         let (phi, solve_report) = resolve::solve(&assembly, solver, &case.solver)?;
         assembly.add_reaction(&mesh, &problem);
@@ -84,6 +86,20 @@ pub fn adapt(
             return Ok((mesh, quality, AdaptSummary { target: settings.target, met, stopped_by, cycles }));
         }
     }
+}
+
+/// Step 2 to the size field scaled by `scales`, with a progress bar per mesher stage.
+fn mesh_scaled(
+    case: &Case,
+    controls: &MeshControls,
+    scales: &SizeScales,
+    progress: bool,
+) -> Result<(Mesh, MeshQuality), AnalysisError> {
+    let mut stages = NodeStages::new(progress);
+    let meshed =
+        generate_scaled(&case.geometry, controls, scales, &mut |p| stages.update(p.stage, p.fraction, p.nodes));
+    stages.finish();
+    Ok(meshed?)
 }
 
 /// The estimated current with the largest relative estimate, among those not fixed by data: (name, |e / I|).

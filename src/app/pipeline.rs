@@ -61,6 +61,8 @@ pub struct Solution {
     /// How far each of those can be off through cancellation and the solve's residual (A,
     /// `fem::Assembly::boundary_current_bounds`): a current below its bound is not resolved.
     pub boundary_current_bounds: Vec<f64>,
+    /// The consistent current leaving through each boundary face, held by its three nodes (A).
+    pub face_outflows: Vec<[f64; 3]>,
     /// The error estimate of each of those currents (`analysis::estimate`; empty when not asked for).
     pub estimates: CurrentEstimates,
     /// Area-mean potential of each boundary tag (V).
@@ -89,6 +91,7 @@ impl Solution {
             cell_current: &self.cell_current,
             node_current: &self.node_current,
             boundary_currents: &self.boundary_currents,
+            face_outflows: &self.face_outflows,
         }
     }
 }
@@ -133,21 +136,6 @@ fn return_free_memory() {
     }
 }
 
-/// Step 2 for a generated mesh whose size field the adaptive loop has scaled.
-pub fn mesh_case_scaled(
-    case: &Case,
-    controls: &crate::mesh::geometry::MeshControls,
-    scales: &crate::mesh::implicit::SizeScales,
-    options: &RunOptions,
-) -> Result<(Mesh, MeshQuality), RunError> {
-    let mut stages = NodeStages::new(options.progress);
-    let meshed = crate::mesh::hotspot::generate_scaled(&case.geometry, controls, scales, &mut |p| {
-        stages.update(p.stage, p.fraction, p.nodes)
-    });
-    stages.finish();
-    Ok(meshed.map_err(AnalysisError::from)?)
-}
-
 /// Steps 2-6 with a given solver (tests compare backends on one case this way). With `[adapt]`, step 2 is the
 /// adaptive loop (`app::adapt`), and steps 3-6 run on its last mesh.
 pub fn solve_case_with(
@@ -173,7 +161,7 @@ pub fn solve_case_with(
                     );
                 }
             };
-            let (mesh, quality, summary) = super::adapt::adapt(case, settings, solver, options, &mut report)?;
+            let (mesh, quality, summary) = super::adapt::adapt(case, settings, solver, options.progress, &mut report)?;
             (mesh, quality, Some(summary))
         }
         None => {
@@ -256,7 +244,6 @@ pub fn solve_meshed(
     let boundary_current_bounds = assembly.boundary_current_bounds(&phi, report.relative_residual);
     let boundary_potentials = post::boundary_mean_potentials(&mesh, &phi);
     let surface_currents = post::surface_currents(&mesh, &cell_current, &face_outflows);
-    drop(face_outflows);
     let interface_currents = post::interface_currents(&mesh, &problem.interface_resistance, &phi);
     timings.post = clock.elapsed().as_secs_f64();
 
@@ -269,6 +256,7 @@ pub fn solve_meshed(
         node_current,
         boundary_currents,
         boundary_current_bounds,
+        face_outflows,
         estimates,
         boundary_potentials,
         interface_resistance: problem.interface_resistance,
@@ -515,8 +503,8 @@ fn cylinder_labels(solution: &Solution) -> Vec<String> {
     io::file_labels(solution.analysis.cylinders.iter().map(|c| c.hotspot.as_str()))
 }
 
-/// `--plots`: the J_r(z) profile of every cylinder (`profile_<label>.png`) and maps of |J| (log colour
-/// scale) with potential contours on the x-z plane through the first hot spot, or the box centre
+/// `--plots`: the J_r(z) profile of every cylinder (`profile_<label>.png`), the adaptive loop's estimates against
+/// its node counts (`adapt.png`, log-log, with `[adapt]`), and maps of |J| (log colour scale) with potential contours on the x-z plane through the first hot spot, or the box centre
 /// (`jmap.png`; `jmap_near.png` zoomed on the hot spot). Returns the paths written.
 pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<Vec<PathBuf>, RunError> {
     use crate::io::plot::{plot_field_map, plot_radial_profile, ImageSize, VerticalPlane};
@@ -526,6 +514,22 @@ pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<V
         let path = out_dir.join(format!("profile_{label}.png"));
         let title = format!("J_r(z) at r = {:.3e} m around {}", cylinder.lateral.radius_m, cylinder.hotspot);
         plot_radial_profile(&path, &cylinder.lateral, &title, size)?;
+        written.push(path);
+    }
+    if let Some(adapt) = &solution.adapt {
+        use crate::io::plot::{plot_sweep, LogAxes, Series};
+        let estimates: Vec<(f64, f64)> =
+            adapt.cycles.iter().map(|c| (c.nodes as f64, 100.0 * c.worst_relative_estimate)).collect();
+        let nodes = |pick: fn(f64, f64) -> f64| estimates.iter().map(|p| p.0).fold(estimates[0].0, pick);
+        let target = vec![(nodes(f64::min), 100.0 * adapt.target), (nodes(f64::max), 100.0 * adapt.target)];
+        let series = [
+            Series { name: "largest relative error estimate of a current".into(), points: estimates },
+            Series { name: "target".into(), points: target },
+        ];
+        let path = out_dir.join("adapt.png");
+        let title = format!("adaptive loop: {} cycles, target {} %", adapt.cycles.len(), 100.0 * adapt.target);
+        let axes = LogAxes { x: true, y: true };
+        plot_sweep(&path, &title, "mesh nodes (log)", "error estimate (%, log)", &series, size, axes)?;
         written.push(path);
     }
     // The mesh's bounding box: the case's box, or an imported mesh's extent.

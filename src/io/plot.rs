@@ -202,7 +202,15 @@ fn tick(v: f64) -> String {
     }
 }
 
-/// Output quantities against a swept parameter, one line (with markers) per series.
+/// Which axes of a line plot are logarithmic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogAxes {
+    pub x: bool,
+    pub y: bool,
+}
+
+/// Output quantities against a swept parameter (or an adaptive loop's errors against its node counts), one line
+/// (with markers) per series.
 pub fn plot_sweep(
     path: &Path,
     title: &str,
@@ -210,13 +218,16 @@ pub fn plot_sweep(
     y_label: &str,
     series: &[Series],
     size: ImageSize,
-    log_x: bool,
+    log: LogAxes,
 ) -> Result<(), PlotError> {
-    // A log axis: x drawn at log10(x), its ticks labelled with x itself.
-    let axis_x = |x: f64| if log_x { x.log10() } else { x };
+    // A log axis: values drawn at their log10, ticks labelled with the values themselves.
+    let axis = |v: f64, log: bool| if log { v.log10() } else { v };
     let series: Vec<Series> = series
         .iter()
-        .map(|s| Series { name: s.name.clone(), points: s.points.iter().map(|&(x, y)| (axis_x(x), y)).collect() })
+        .map(|s| Series {
+            name: s.name.clone(),
+            points: s.points.iter().map(|&(x, y)| (axis(x, log.x), axis(y, log.y))).collect(),
+        })
         .collect();
     let series = &series[..];
     let all: Vec<(f64, f64)> = series.iter().flat_map(|s| s.points.iter().copied()).collect();
@@ -234,8 +245,8 @@ pub fn plot_sweep(
             .x_desc(x_label)
             .y_desc(y_label)
             .x_labels(6)
-            .x_label_formatter(&|v| tick(if log_x { 10f64.powf(*v) } else { *v }))
-            .y_label_formatter(&|v| format!("{v:.2e}"))
+            .x_label_formatter(&|v| tick(if log.x { 10f64.powf(*v) } else { *v }))
+            .y_label_formatter(&|v| format!("{:.2e}", if log.y { 10f64.powf(*v) } else { *v }))
             .draw()
             .map_err(draw_error)?;
         for (index, s) in series.iter().enumerate() {

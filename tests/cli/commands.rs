@@ -289,3 +289,40 @@ fn several_hot_spots_are_totalled() {
     assert!((printed - sum).abs() <= 1e-5 * sum.abs(), "{line} vs {sum}");
     assert!(line.contains("sum over the 2 hot spots"), "{line}");
 }
+
+/// `--accuracy` from the command line: each cycle on stderr, the loop in summary.json and its plot; a value
+/// that is not a percentage is refused naming the key.
+#[test]
+fn solve_with_accuracy_reports_its_cycles_and_plots_them() {
+    use crate::common::{decode_png, grey_variance};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("case.toml"), SPHERE_CASE).unwrap();
+    let args = ["solve", "case.toml", "--accuracy", "0.5%", "--plots", "--no-vtu", "--out", "out"];
+    let out = ionflux(&args, dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.matches("adapt cycle:").count() >= 2, "{stderr}");
+    let summary = read_summary(&dir.path().join("out/summary.json"));
+    assert_eq!(summary["adapt"]["met"], true, "{}", summary["adapt"]);
+    assert_eq!(summary["adapt"]["target"], 0.005);
+    let estimate = summary["hotspots"][0]["relative_error_estimate"].as_f64().unwrap();
+    assert!(estimate <= 0.005, "{estimate}");
+    let last = summary["adapt"]["cycles"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["nodes"], summary["mesh"]["nodes"], "the answer is on the last cycle's mesh");
+    let (_, _, rgb) = decode_png(&dir.path().join("out/adapt.png"));
+    assert!(grey_variance(&rgb) > 100.0, "adapt.png looks blank");
+
+    solve_fails_with(&dir, &["--accuracy", "0.5"], &["adapt.target", "percentage"]);
+}
+
+fn solve_fails_with(dir: &tempfile::TempDir, extra: &[&str], expected: &[&str]) {
+    let mut args = vec!["solve", "case.toml", "--out", "bad", "--quiet"];
+    args.extend(extra);
+    let out = ionflux(&args, dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    for fragment in expected {
+        assert!(stderr.contains(fragment), "`{fragment}` missing from: {stderr}");
+    }
+    assert!(!dir.path().join("bad").exists());
+}

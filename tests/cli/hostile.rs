@@ -268,12 +268,14 @@ fn an_exported_system_appears_only_with_a_successful_run() {
     let dir = with_case(&cpu_slab());
     let out = ionflux(&["solve", "case.toml", "--out", "out", "-q", "--export-system", "system"], dir.path());
     assert_ok(&out);
-    assert_eq!(names(&dir.path().join("system")), [MANIFEST, "A.mtx", "b.mtx", "free_nodes.txt", "x.mtx"]);
+    // The case's system and the error estimate's dual (the same matrix, another right-hand side).
+    let expected = [MANIFEST, "A.mtx", "A_1.mtx", "b.mtx", "b_1.mtx", "free_nodes.txt", "x.mtx", "x_1.mtx"];
+    assert_eq!(names(&dir.path().join("system")), expected);
     // Into the output folder itself: one transaction, one manifest.
     let out = ionflux(&["solve", "case.toml", "--out", "out", "-q", "--export-system", "out"], dir.path());
     assert_ok(&out);
     let listed = std::fs::read_to_string(dir.path().join("out").join(MANIFEST)).unwrap();
-    assert_eq!(listed, "A.mtx\nb.mtx\nfree_nodes.txt\nsolution.vtu\nsummary.json\nx.mtx\n");
+    assert_eq!(listed, "A.mtx\nA_1.mtx\nb.mtx\nb_1.mtx\nfree_nodes.txt\nsolution.vtu\nsummary.json\nx.mtx\nx_1.mtx\n");
 }
 
 /// Class 11: SIGQUIT, SIGUSR1 and a file-size limit (SIGXFSZ) end a run with nothing left behind; staging folders of
@@ -499,8 +501,9 @@ fn a_cylinder_plane_the_mesh_lacks_is_refused_at_its_line() {
     }
 }
 
-/// Issue 27: an exported run writes every system it solved, the analyses' re-solves included: with
-/// re-lithiation the second reaction step re-solves the case at the Li2Sb potential.
+/// Issue 27: an exported run writes every system it solved, the analyses' re-solves included: the error
+/// estimate's dual (`_1`), and with re-lithiation the second reaction step, which re-solves the case at the Li2Sb
+/// potential (`_2`).
 #[test]
 fn an_exported_run_writes_every_system_it_solved() {
     let dir = with_case(SPHERE_CASE);
@@ -511,10 +514,24 @@ fn an_exported_run_writes_every_system_it_solved() {
     let system = dir.path().join("system");
     assert_eq!(
         names(&system),
-        [MANIFEST, "A.mtx", "A_1.mtx", "b.mtx", "b_1.mtx", "free_nodes.txt", "x.mtx", "x_1.mtx"]
+        [
+            MANIFEST,
+            "A.mtx",
+            "A_1.mtx",
+            "A_2.mtx",
+            "b.mtx",
+            "b_1.mtx",
+            "b_2.mtx",
+            "free_nodes.txt",
+            "x.mtx",
+            "x_1.mtx",
+            "x_2.mtx"
+        ]
     );
     let steps = read_summary(&dir.path().join("out/summary.json"))["lithiation"].as_array().unwrap().len();
     assert_eq!(steps, 2, "the first step reads the case's own field, the second re-solves");
     let read = |name: &str| std::fs::read_to_string(system.join(name)).unwrap();
-    assert_ne!(read("b.mtx"), read("b_1.mtx"), "the re-solve has its own right-hand side");
+    assert_ne!(read("b.mtx"), read("b_2.mtx"), "the re-solve has its own right-hand side");
+    assert_ne!(read("b.mtx"), read("b_1.mtx"), "the dual has its own right-hand side");
+    assert_eq!(read("A.mtx"), read("A_1.mtx"), "the dual is solved on the case's matrix");
 }

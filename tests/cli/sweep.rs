@@ -2,7 +2,7 @@
 //! (I = sigma V A / H through the interface, P1-exact on any mesh), checked in sweep.csv; the PVD read
 //! back by VTK; the PNG not blank; failed points recorded while the others run; the CLI end to end.
 
-use crate::common::{decode_png, grey_variance, ionflux, python_check, SLAB};
+use crate::common::{decode_png, grey_variance, ionflux, python_check, read_summary, SLAB};
 use ionflux::app::sweep::{run_sweep, SweepError, SweepOptions, Vary};
 use ionflux::app::CaseInput;
 use std::path::Path;
@@ -188,15 +188,34 @@ fn a_sweep_where_no_point_loads_stops_before_solving_and_writes_nothing() {
     assert!(!out.exists());
 }
 
+/// With `[adapt]` every point adapts its own mesh (none is reused: the point's values decide where it refines):
+/// a sphere over a grounded plane at two potentials, from a coarse mesh to 1 %. The current is linear in the
+/// potential and so is the error, so both points meet the target on the same meshes.
 #[test]
-fn a_sweep_of_an_adaptive_case_is_refused_before_solving() {
+fn each_point_of_an_adaptive_sweep_adapts() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let vary = Vary::parse("boundaries.top.potential=0.1 V..0.2 V:2").unwrap();
-    let err = run_sweep(&slab(), &["adapt.target=\"1 %\"".to_string()], &[vary], &options(&out)).unwrap_err();
-    assert!(matches!(err, SweepError::AdaptInSweep), "{err}");
-    assert!(err.to_string().contains("[adapt]"), "{err}");
-    assert!(!out.exists());
+    let text = "[domain]\nsize = [\"1 um\", \"1 um\", \"1 um\"]\nmaterial = \"llzo\"\n[materials.llzo]\n\
+                conductivity = \"0.00216 S/cm\"\n[boundaries.interface]\ntype = \"dirichlet\"\npotential = \"0 V\"\n\
+                [[hotspots]]\nname = \"s\"\nshape = \"sphere\"\ncenter = [\"0.5 um\", \"0.5 um\", \"50 nm\"]\n\
+                radius = \"20 nm\"\n[boundaries.s]\ntype = \"dirichlet\"\npotential = \"0.9 V\"\n\
+                [mesh]\nh_max = \"0.25 um\"\nh_min = \"8 nm\"\ngrading = 1.4\n[solver]\nbackend = \"cpu\"\n\
+                [adapt]\ntarget = \"1 %\"\n";
+    let input = CaseInput::Text { text: text.into(), source: "adaptive sweep".into() };
+    let vary = Vary::parse("boundaries.s.potential=0.5 V..1 V:2").unwrap();
+    let report = run_sweep(&input, &[], &[vary], &options(&out)).unwrap();
+    assert!(report.points.iter().all(|p| p.outcome.is_ok() && !p.mesh_reused), "{:?}", report.points);
+    let cycles: Vec<Vec<u64>> = (0..2)
+        .map(|k| {
+            let summary = read_summary(&out.join(format!("point_{k}/summary.json")));
+            assert_eq!(summary["adapt"]["met"], true, "{}", summary["adapt"]);
+            let estimate = summary["hotspots"][0]["relative_error_estimate"].as_f64().unwrap();
+            assert!(estimate <= 0.01, "point {k}: {estimate}");
+            summary["adapt"]["cycles"].as_array().unwrap().iter().map(|c| c["nodes"].as_u64().unwrap()).collect()
+        })
+        .collect();
+    assert!(cycles[0].len() >= 2, "{cycles:?}");
+    assert_eq!(cycles[0], cycles[1]);
 }
 
 #[test]

@@ -7,7 +7,9 @@ use ionflux::analysis::cylinder::{
     lateral_current, CurrentField, Cylinder, CylinderError, CylinderSampling, LateralCurrent,
 };
 use ionflux::analysis::locate::PointLocator;
-use ionflux::io::plot::{plot_field_map, plot_radial_profile, plot_sweep, ImageSize, PlotError, Series, VerticalPlane};
+use ionflux::io::plot::{
+    plot_field_map, plot_radial_profile, plot_sweep, ImageSize, LogAxes, PlotError, Series, VerticalPlane,
+};
 use ionflux::mesh::structured::{tensor_box, uniform_line};
 use ionflux::mesh::Mesh;
 use std::f64::consts::TAU;
@@ -262,15 +264,23 @@ fn plots_are_pngs_of_the_asked_size_with_content() {
         Series { name: "I(R)".into(), points: vec![(0.5e-6, 1.0), (1.0e-6, 1.5), (1.5e-6, 1.8)] },
         Series { name: "t(R)".into(), points: vec![(0.5e-6, 2.0), (1.0e-6, 1.2), (1.5e-6, 0.9)] },
     ];
-    plot_sweep(&sweep, "sweep", "R (m)", "value", &series, ImageSize { width: 600, height: 400 }, false).unwrap();
+    plot_sweep(&sweep, "sweep", "R (m)", "value", &series, ImageSize { width: 600, height: 400 }, LogAxes::default())
+        .unwrap();
     let (w, h, rgb) = decode_png(&sweep);
     assert_eq!((w, h), (600, 400));
     assert!(grey_variance(&rgb) > 100.0);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "no temporary files left behind");
 
     let empty = [Series { name: "none".into(), points: vec![] }];
-    let no_data =
-        plot_sweep(&dir.path().join("x.png"), "t", "x", "y", &empty, ImageSize { width: 600, height: 400 }, true);
+    let no_data = plot_sweep(
+        &dir.path().join("x.png"),
+        "t",
+        "x",
+        "y",
+        &empty,
+        ImageSize { width: 600, height: 400 },
+        LogAxes { x: true, y: false },
+    );
     assert!(matches!(no_data, Err(PlotError::Invalid { .. })));
     let tiny = plot_field_map(&map, &locator, &phi, &j, &plane, "t", ImageSize { width: 50, height: 50 });
     assert!(matches!(tiny, Err(PlotError::Invalid { .. })));

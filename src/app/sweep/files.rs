@@ -2,7 +2,7 @@
 //! ParaView collection of the points' VTU files) and `sweep.png` (chosen columns against the first varied key).
 
 use super::{PointRecord, SweepError, Vary};
-use crate::io::plot::{plot_sweep, ImageSize, Series};
+use crate::io::plot::{plot_sweep, ImageSize, LogAxes, Series};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -139,7 +139,7 @@ pub(super) fn plot_points(
     let (series, x_label, y_label) = sweep_series(varies, columns, points, chosen)?;
     let title = format!("sweep over {}", varies.iter().map(|v| v.key.as_str()).collect::<Vec<_>>().join(" x "));
     let size = ImageSize { width: 900, height: 600 };
-    plot_sweep(path, &title, &x_label, &y_label, &series, size, varies[0].log)?;
+    plot_sweep(path, &title, &x_label, &y_label, &series, size, LogAxes { x: varies[0].log, y: false })?;
     Ok(())
 }
 

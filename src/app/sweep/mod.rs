@@ -44,11 +44,6 @@ pub enum SweepError {
     NoPointLoads { first_error: String },
     #[error("every one of the {points} sweep points failed; the first: {first_error}")]
     AllFailed { points: usize, first_error: String },
-    #[error(
-        "the case asks for [adapt] (or --accuracy), which sweeps do not run yet: each point would be solved on the \
-         case's own mesh; sweep without it, or run `ionflux solve --accuracy` per point"
-    )]
-    AdaptInSweep,
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error(transparent)]
@@ -111,9 +106,6 @@ pub fn run_sweep(
         .iter()
         .map(|o| input.load(&base_set.iter().chain(o).cloned().collect::<Vec<_>>()).map_err(|e| e.to_string()))
         .collect();
-    if loaded.iter().flatten().any(|case| case.adapt.is_some()) {
-        return Err(SweepError::AdaptInSweep);
-    }
     if let Some(Err(first)) = loaded.iter().find(|c| c.is_err()).filter(|_| loaded.iter().all(|c| c.is_err())) {
         return Err(SweepError::NoPointLoads { first_error: first.clone() });
     }
@@ -133,14 +125,15 @@ pub fn run_sweep(
         let point_dir = staging.dir().join(format!("point_{index}"));
         // The previous point's mesh when this point changes no geometry or mesh key (a sweep of potentials,
         // conductivities or resistances meshes once); it is dropped before a new one is made.
-        let reusable = case.as_ref().ok().and_then(|case| last_mesh.take().filter(|l| l.key == LastMesh::key(case)));
+        // A point that adapts its mesh (`[adapt]`) makes its own: its values decide where it refines.
+        let reusable = case
+            .as_ref()
+            .ok()
+            .filter(|case| case.adapt.is_none())
+            .and_then(|case| last_mesh.take().filter(|l| l.key == LastMesh::key(case)));
         let mesh_reused = reusable.is_some();
         let solved = case.and_then(|case| {
-            let meshed = match reusable {
-                Some(last) => last,
-                None => LastMesh::of(&case)?,
-            };
-            let (numbers, vtu, mesh) = solve_point(&case, meshed, &point_dir, &mut solver)?;
+            let (numbers, vtu, mesh) = solve_point(&case, reusable, &point_dir, &mut solver)?;
             last_mesh = Some(mesh);
             Ok((numbers, vtu))
         });
@@ -209,22 +202,14 @@ impl LastMesh {
     fn key(case: &Case) -> (Geometry, MeshControls, Option<MeshFile>) {
         (case.geometry.clone(), case.mesh, case.mesh_file.clone())
     }
-
-    /// The case meshed anew.
-    fn of(case: &Case) -> Result<LastMesh, String> {
-        let clock = std::time::Instant::now();
-        let options = RunOptions { progress: false, ..Default::default() };
-        let (mesh, quality) = pipeline::mesh_case(case, &options).map_err(|e| e.to_string())?;
-        Ok(LastMesh { key: Self::key(case), mesh, quality, seconds: clock.elapsed().as_secs_f64() })
-    }
 }
 
-/// Solve, summarize and write one point on its mesh, on `solver` when it was made for the same settings; any
-/// failure becomes its message. The mesh comes back (from the solution, not copied) for the next point, marked
-/// as costing no meshing time there.
+/// Solve, summarize and write one point, on the previous point's mesh when given (else meshed anew, adaptively
+/// with `[adapt]`), on `solver` when it was made for the same settings; any failure becomes its message. The mesh
+/// comes back (from the solution, not copied) for the next point, marked as costing no meshing time there.
 fn solve_point(
     case: &Case,
-    meshed: LastMesh,
+    meshed: Option<LastMesh>,
     point_dir: &Path,
     solver: &mut Option<(SolverSettings, Box<dyn SymmetricSolver>)>,
 ) -> Result<(SummaryNumbers, Option<PathBuf>, LastMesh), String> {
@@ -235,10 +220,15 @@ fn solve_point(
         *solver = Some((case.solver.clone(), selected));
     }
     let (_, selected) = solver.as_mut().expect("selected above");
-    let LastMesh { key, mesh, quality, seconds } = meshed;
-    let timings = Timings { mesh: seconds, ..Timings::default() };
-    let solution =
-        pipeline::solve_meshed(case, mesh, quality, timings, selected.as_mut(), &options).map_err(|e| e.to_string())?;
+    let solution = match meshed {
+        Some(LastMesh { mesh, quality, seconds, .. }) => {
+            let timings = Timings { mesh: seconds, ..Timings::default() };
+            pipeline::solve_meshed(case, mesh, quality, timings, selected.as_mut(), &options)
+        }
+        None => pipeline::solve_case_with(case, selected.as_mut(), &options),
+    }
+    .map_err(|e| e.to_string())?;
+    let (key, quality) = (LastMesh::key(case), solution.quality);
     let summary = pipeline::summarize(case, &solution);
     pipeline::write_outputs(point_dir, &case.output, &solution, &summary).map_err(|e| e.to_string())?;
     let value = serde_json::to_value(&summary).expect("summaries serialize infallibly");
