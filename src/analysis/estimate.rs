@@ -18,6 +18,7 @@ use crate::mesh::geometry::HotSpotShape;
 use crate::mesh::Mesh;
 use crate::solver::SymmetricSolver;
 use glam::DVec3;
+use rayon::prelude::*;
 use std::time::Instant;
 
 /// The error estimates of a solved case's boundary currents.
@@ -148,7 +149,7 @@ pub fn estimate_currents(
 fn attribute(
     mesh: &Mesh,
     indicators: &GoalIndicators,
-    owner: impl Fn(Option<u16>, DVec3) -> u16,
+    owner: impl Fn(Option<u16>, DVec3) -> u16 + Sync,
     currents: &[f64],
     estimates: &mut CurrentEstimates,
 ) {
@@ -165,9 +166,12 @@ fn attribute(
         *slot += value;
         estimates.geometry[tag as usize] += geometry;
     };
-    for (t, &value) in indicators.tets.iter().enumerate() {
-        let centroid = mesh.tet_points(t).iter().sum::<DVec3>() / 4.0;
-        let tag = owner(None, centroid);
+    // The owner of each tet, found in parallel (a grid search per tet on many-spot cases), then summed in order.
+    let owners: Vec<u16> = (0..mesh.tets.len())
+        .into_par_iter()
+        .map(|t| owner(None, mesh.tet_points(t).iter().sum::<DVec3>() / 4.0))
+        .collect();
+    for ((t, &value), &tag) in indicators.tets.iter().enumerate().zip(&owners) {
         add(tag, value, 0.0);
         if let Some(located) = &mut estimates.located {
             located.tets[t] += relative(tag, value);

@@ -22,7 +22,7 @@ use super::{Assembly, BoundaryCondition, Problem};
 use crate::mesh::{face_key, Mesh};
 use glam::DVec3;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// A Dirichlet surface the mesh approximates by facets: the sphere of a hot spot, by its boundary tag.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -201,13 +201,18 @@ pub fn dual_weighted_residual(
         })
         .collect();
 
-    let face_of_curved: HashMap<[u32; 3], usize> = mesh
+    let face_of_curved: FxHashMap<[u32; 3], usize> = mesh
         .boundary_faces
         .iter()
         .enumerate()
         .filter(|(_, f)| curved.iter().any(|c| c.tag == f.tag))
         .map(|(i, f)| (face_key(f.nodes), i))
         .collect();
+    // Only a tet with three nodes on a curved surface can have a face on it: the others skip the lookups.
+    let mut on_curved = vec![false; mesh.nodes.len()];
+    for key in face_of_curved.keys() {
+        key.iter().for_each(|&n| on_curved[n as usize] = true);
+    }
     let mut boundary_faces = vec![0.0; mesh.boundary_faces.len()];
     for (face, value) in mesh.boundary_faces.iter().zip(&mut boundary_faces) {
         let area = mesh.face_area(face);
@@ -226,12 +231,13 @@ pub fn dual_weighted_residual(
     }
     let mut geometry = vec![0.0; mesh.boundary_faces.len()];
     if !face_of_curved.is_empty() {
-        let face_of_curved = &face_of_curved;
+        let (face_of_curved, on_curved) = (&face_of_curved, &on_curved);
         let terms: Vec<(usize, f64)> = (0..mesh.tets.len())
             .into_par_iter()
             .flat_map_iter(|t| {
                 let tet = mesh.tets[t];
-                crate::mesh::OUTWARD_FACES.iter().filter_map(move |local| {
+                let candidate = tet.iter().filter(|&&n| on_curved[n as usize]).count() >= 3;
+                crate::mesh::OUTWARD_FACES.iter().filter(move |_| candidate).filter_map(move |local| {
                     let nodes = local.map(|a| tet[a]);
                     face_of_curved.get(&face_key(nodes)).map(|&f| (t, f))
                 })
