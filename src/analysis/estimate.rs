@@ -12,7 +12,7 @@
 use super::resolve::solve_system;
 use super::AnalysisError;
 use crate::case::Case;
-use crate::fem::estimate::{dual_weighted_residual, CurvedSurface, GoalIndicators};
+use crate::fem::estimate::{dual_weighted_residual, CurvedSurface, GoalIndicators, TetGroups};
 use crate::fem::{Assembly, BoundaryCondition, Problem};
 use crate::mesh::geometry::HotSpotShape;
 use crate::mesh::Mesh;
@@ -57,38 +57,27 @@ fn dirichlet_spots(case: &Case, mesh: &Mesh, conditions: &[BoundaryCondition]) -
         .collect()
 }
 
-/// A solved case as the estimates read it: `assembly` still holds its matrix and its reaction rows, `phi` is the
-/// nodal solution and `currents` the currents leaving through each tag.
+/// A solved case as the estimates read it: `phi` is the nodal solution and `currents` the currents leaving
+/// through each tag.
 pub struct SolvedSystem<'a> {
     pub mesh: &'a Mesh,
     pub problem: &'a Problem<'a>,
-    pub assembly: &'a Assembly,
     pub phi: &'a [f64],
     pub currents: &'a [f64],
 }
 
-/// Estimates the error of every boundary current of a solved case. The duals are solved by `solver` on the same
-/// matrix (its multigrid setup is reused). `locate`: also return where the error is made (the adaptive loop).
-pub fn estimate_currents(
-    case: &Case,
-    solved: &SolvedSystem,
-    solver: &mut dyn SymmetricSolver,
-    locate: bool,
-) -> Result<CurrentEstimates, AnalysisError> {
-    let SolvedSystem { mesh, problem, assembly, phi, currents } = *solved;
-    let clock = Instant::now();
+/// The dual solutions of a case's currents (nodal, Dirichlet values included), one per group of boundary tags.
+pub struct Duals {
+    groups: Vec<Vec<u16>>,
+    solutions: Vec<Vec<f64>>,
+    iterations: usize,
+    seconds: f64,
+}
+
+/// The groups of boundary tags that get a dual (see the module notes): the Dirichlet hot spots together, then each
+/// other Dirichlet boundary, less the last single-boundary group when conservation gives its estimate.
+fn dual_groups(spots: &[(u16, HotSpotShape)], problem: &Problem) -> Vec<Vec<u16>> {
     let conditions = &problem.boundary_conditions;
-    let tags = conditions.len();
-    let spots = dirichlet_spots(case, mesh, conditions);
-    let curved: Vec<CurvedSurface> = spots
-        .iter()
-        .filter_map(|(tag, shape)| match *shape {
-            HotSpotShape::Sphere { center, radius } => {
-                Some(CurvedSurface { tag: *tag, center, radius, electrolyte_outside: true })
-            }
-            HotSpotShape::Disk { .. } => None,
-        })
-        .collect();
     let mut groups: Vec<Vec<u16>> = Vec::new();
     if !spots.is_empty() {
         groups.push(spots.iter().map(|(tag, _)| *tag).collect());
@@ -106,29 +95,69 @@ pub fn estimate_currents(
     if problem.source.is_none() && robin_count == 0 && groups.last().is_some_and(|g| g.len() == 1) {
         groups.pop();
     }
+    groups
+}
 
+/// Solves the dual of every group of currents on the case's assembled system (`assembly` still holds its matrix
+/// and its reaction rows) with `solver`, whose multigrid setup for that matrix is reused. The matrix is not
+/// needed after this: [`estimate_currents`] reads only the solutions.
+pub fn solve_duals(
+    case: &Case,
+    mesh: &Mesh,
+    problem: &Problem,
+    assembly: &Assembly,
+    solver: &mut dyn SymmetricSolver,
+) -> Result<Duals, AnalysisError> {
+    let clock = Instant::now();
+    let groups = dual_groups(&dirichlet_spots(case, mesh, &problem.boundary_conditions), problem);
+    let (mut solutions, mut iterations) = (Vec::with_capacity(groups.len()), 0);
+    for group in &groups {
+        let dual = assembly.dual_system(group);
+        let (values, report) = solve_system(&assembly.matrix, &dual.rhs, solver, &case.solver)?;
+        iterations += report.iterations;
+        solutions.push(assembly.expand_with(&values, &dual.dirichlet_values));
+    }
+    Ok(Duals { groups, solutions, iterations, seconds: clock.elapsed().as_secs_f64() })
+}
+
+/// The error estimate of every boundary current of a solved case from its duals. `locate`: also say where the
+/// error is made (the adaptive loop).
+pub fn estimate_currents(case: &Case, solved: &SolvedSystem, duals: Duals, locate: bool) -> CurrentEstimates {
+    let SolvedSystem { mesh, problem, phi, currents } = *solved;
+    let clock = Instant::now();
+    let conditions = &problem.boundary_conditions;
+    let tags = conditions.len();
+    let spots = dirichlet_spots(case, mesh, conditions);
+    let curved: Vec<CurvedSurface> = spots
+        .iter()
+        .filter_map(|(tag, shape)| match *shape {
+            HotSpotShape::Sphere { center, radius } => {
+                Some(CurvedSurface { tag: *tag, center, radius, electrolyte_outside: true })
+            }
+            HotSpotShape::Disk { .. } => None,
+        })
+        .collect();
     let mut estimates = CurrentEstimates {
         boundary: vec![None; tags],
         geometry: vec![0.0; tags],
+        dual_solves: duals.groups.len(),
+        dual_iterations: duals.iterations,
         located: locate.then(|| LocatedIndicators { tets: vec![0.0; mesh.tets.len()], faces: Vec::new() }),
         ..CurrentEstimates::default()
     };
     let index = SpotIndex::new(&spots);
-    for group in &groups {
-        let dual = assembly.dual_system(group);
-        let (values, report) = solve_system(&assembly.matrix, &dual.rhs, solver, &case.solver)?;
-        estimates.dual_solves += 1;
-        estimates.dual_iterations += report.iterations;
-        let z = assembly.expand_with(&values, &dual.dirichlet_values);
-        let indicators = dual_weighted_residual(mesh, problem, phi, &z, &curved);
-        drop(z);
-        // The tag each contribution belongs to.
-        let owner = |tag: Option<u16>, at: DVec3| match (group.len(), tag) {
-            (1, _) => group[0],
-            (_, Some(tag)) if group.contains(&tag) => tag,
+    for (group, z) in duals.groups.iter().zip(&duals.solutions) {
+        // The member of the group each contribution belongs to: the tag itself on its own faces, else the nearest.
+        let member = |tag: Option<u16>, at: DVec3| match (group.len(), tag) {
+            (1, _) => 0,
+            (_, Some(tag)) if group.contains(&tag) => group.iter().position(|&t| t == tag).expect("a member"),
             _ => index.nearest(at),
         };
-        attribute(mesh, &indicators, owner, currents, &mut estimates);
+        let centroid = |t: usize| mesh.tet_points(t).iter().sum::<DVec3>() / 4.0;
+        let group_of = |t: usize| member(None, centroid(t));
+        let grouping = TetGroups { group_of: &group_of, groups: group.len(), keep_tets: locate };
+        let indicators = dual_weighted_residual(mesh, problem, phi, z, &curved, &grouping);
+        attribute(mesh, &indicators, group, &member, &group_of, currents, &mut estimates);
     }
     for (tag, condition) in conditions.iter().enumerate() {
         if matches!(condition, BoundaryCondition::Neumann { .. } | BoundaryCondition::Insulating) {
@@ -140,16 +169,18 @@ pub fn estimate_currents(
         estimates.boundary[*last] = Some(-estimates.boundary.iter().flatten().sum::<f64>());
         estimates.geometry[*last] = -estimates.geometry.iter().sum::<f64>();
     }
-    estimates.seconds = clock.elapsed().as_secs_f64();
-    Ok(estimates)
+    estimates.seconds = duals.seconds + clock.elapsed().as_secs_f64();
+    estimates
 }
 
-/// Adds each local contribution to the current of the tag `owner` names, and its relative magnitude to the
-/// located indicators.
+/// Adds each local contribution to the current of the group member it belongs to (`member`, an index into
+/// `group`; `group_of` for tets), and its relative magnitude to the located indicators.
 fn attribute(
     mesh: &Mesh,
     indicators: &GoalIndicators,
-    owner: impl Fn(Option<u16>, DVec3) -> u16 + Sync,
+    group: &[u16],
+    member: &impl Fn(Option<u16>, DVec3) -> usize,
+    group_of: &(impl Fn(usize) -> usize + Sync),
     currents: &[f64],
     estimates: &mut CurrentEstimates,
 ) {
@@ -166,15 +197,13 @@ fn attribute(
         *slot += value;
         estimates.geometry[tag as usize] += geometry;
     };
-    // The owner of each tet, found in parallel (a grid search per tet on many-spot cases), then summed in order.
-    let owners: Vec<u16> = (0..mesh.tets.len())
-        .into_par_iter()
-        .map(|t| owner(None, mesh.tet_points(t).iter().sum::<DVec3>() / 4.0))
-        .collect();
-    for ((t, &value), &tag) in indicators.tets.iter().enumerate().zip(&owners) {
+    for (&tag, &value) in group.iter().zip(&indicators.tet_groups) {
         add(tag, value, 0.0);
-        if let Some(located) = &mut estimates.located {
-            located.tets[t] += relative(tag, value);
+    }
+    if let Some(located) = &mut estimates.located {
+        let tags: Vec<u16> = (0..mesh.tets.len()).into_par_iter().map(|t| group[group_of(t)]).collect();
+        for ((slot, &value), &tag) in located.tets.iter_mut().zip(&indicators.tets).zip(&tags) {
+            *slot += relative(tag, value);
         }
     }
     for (f, face) in mesh.boundary_faces.iter().enumerate() {
@@ -183,7 +212,7 @@ fn attribute(
             continue;
         }
         let centroid = mesh.face_points(face).iter().sum::<DVec3>() / 3.0;
-        let tag = owner(Some(face.tag), centroid);
+        let tag = group[member(Some(face.tag), centroid)];
         add(tag, value, indicators.geometry[f]);
         if let Some(located) = &mut estimates.located {
             located.faces.push((centroid, relative(tag, value)));
@@ -191,7 +220,7 @@ fn attribute(
     }
     for (face, &value) in mesh.interface_faces.iter().zip(&indicators.interface_faces) {
         let centroid = face.below.map(|n| mesh.nodes[n as usize]).iter().sum::<DVec3>() / 3.0;
-        let tag = owner(None, centroid);
+        let tag = group[member(None, centroid)];
         add(tag, value, 0.0);
         if let Some(located) = &mut estimates.located {
             located.faces.push((centroid, relative(tag, value)));
@@ -250,9 +279,9 @@ impl<'a> SpotIndex<'a> {
         SpotIndex { spots, lo, cell, columns, rows, cells, reach }
     }
 
-    /// The tag of the spot whose surface is nearest to `p` (rings of cells around p's cell, until no farther
-    /// ring can hold a nearer spot).
-    fn nearest(&self, p: DVec3) -> u16 {
+    /// The index (into the spots) of the spot whose surface is nearest to `p` (rings of cells around p's cell,
+    /// until no farther ring can hold a nearer spot).
+    fn nearest(&self, p: DVec3) -> usize {
         let clamp = |v: f64, n: usize| (v.max(0.0) as usize).min(n - 1);
         let (c0, r0) =
             (clamp((p.x - self.lo.0) / self.cell, self.columns), clamp((p.y - self.lo.1) / self.cell, self.rows));
@@ -279,7 +308,7 @@ impl<'a> SpotIndex<'a> {
                 }
             }
         }
-        self.spots[best].0
+        best
     }
 }
 
@@ -310,7 +339,7 @@ mod tests {
             let p = DVec3::new(uniform(-2.0, 12.0), uniform(-2.0, 12.0), uniform(0.0, 5.0));
             let by_scan =
                 spots.iter().min_by(|a, b| distance_to(&a.1, p).total_cmp(&distance_to(&b.1, p))).map(|s| s.0).unwrap();
-            let found = index.nearest(p);
+            let found = spots[index.nearest(p)].0;
             let gap = |tag: u16| distance_to(&spots.iter().find(|s| s.0 == tag).unwrap().1, p);
             assert_eq!(gap(found), gap(by_scan), "at {p:?}");
         }

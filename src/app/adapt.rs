@@ -9,7 +9,7 @@
 //! from the constraint. Each cycle refines a term by at most a factor 1/0.3 and never coarsens one.
 
 use super::progress::NodeStages;
-use crate::analysis::estimate::{estimate_currents, CurrentEstimates, SolvedSystem};
+use crate::analysis::estimate::{estimate_currents, solve_duals, CurrentEstimates, SolvedSystem};
 use crate::analysis::resolve;
 use crate::analysis::AnalysisError;
 use crate::case::{AdaptSettings, Case};
@@ -49,11 +49,12 @@ pub fn adapt(
         let (problem, mut assembly) = resolve::assemble(case, &mesh)?;
         let (phi, solve_report) = resolve::solve(&assembly, solver, &case.solver)?;
         assembly.add_reaction(&mesh, &problem);
+        let duals = solve_duals(case, &mesh, &problem, &assembly, solver)?;
+        assembly.release_system();
         let currents = assembly.boundary_currents(&phi);
-        let solved =
-            SolvedSystem { mesh: &mesh, problem: &problem, assembly: &assembly, phi: &phi, currents: &currents };
-        let estimates = estimate_currents(case, &solved, solver, true)?;
         drop(assembly);
+        let solved = SolvedSystem { mesh: &mesh, problem: &problem, phi: &phi, currents: &currents };
+        let estimates = estimate_currents(case, &solved, duals, true);
         let (worst_name, worst) = worst_current(&mesh, &problem.boundary_conditions, &currents, &estimates);
         let cycle = AdaptCycle {
             nodes: mesh.nodes.len(),

@@ -38,7 +38,9 @@ pub struct CurvedSurface {
 /// through the dual's boundaries (A): their sum is the estimate, their magnitudes say where the error is made.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GoalIndicators {
-    /// Per tet: its residual against the dual's reconstruction.
+    /// The tets' contributions summed per group of [`TetGroups`].
+    pub tet_groups: Vec<f64>,
+    /// Per tet, when [`TetGroups::keep_tets`] asks for them (else empty).
     pub tets: Vec<f64>,
     /// Per boundary face: Neumann and Robin residuals, and the geometry term of curved Dirichlet facets.
     pub boundary_faces: Vec<f64>,
@@ -51,7 +53,23 @@ pub struct GoalIndicators {
 impl GoalIndicators {
     /// The estimate of Q(phi) - Q(phi_h) (A).
     pub fn total(&self) -> f64 {
-        self.tets.iter().chain(&self.boundary_faces).chain(&self.interface_faces).sum()
+        self.tet_groups.iter().chain(&self.boundary_faces).chain(&self.interface_faces).sum()
+    }
+}
+
+/// How the tets' contributions are kept: summed per group (`group_of(t)` lies in 0..`groups`: the current a tet
+/// counts for), and one by one only when `keep_tets` (an adaptive loop's marking; a plain run saves the 8 bytes
+/// per tet).
+pub struct TetGroups<'a> {
+    pub group_of: &'a (dyn Fn(usize) -> usize + Sync),
+    pub groups: usize,
+    pub keep_tets: bool,
+}
+
+impl TetGroups<'_> {
+    /// Every tet in one group, none kept.
+    pub fn one() -> TetGroups<'static> {
+        TetGroups { group_of: &|_| 0, groups: 1, keep_tets: false }
     }
 }
 
@@ -164,6 +182,7 @@ pub fn dual_weighted_residual(
     phi: &[f64],
     dual: &[f64],
     curved: &[CurvedSurface],
+    grouping: &TetGroups,
 ) -> GoalIndicators {
     let conditions = &problem.boundary_conditions;
     let mut dirichlet = vec![false; mesh.nodes.len()];
@@ -176,30 +195,47 @@ pub fn dual_weighted_residual(
 
     // a(phi_h, z~ - z_h) - l(z~ - z_h) element by element; the estimate of Q - Q_h is its negative (Q counts the
     // current leaving, a(phi, w) - l(w) the current entering).
-    let tets: Vec<f64> = (0..mesh.tets.len())
+    let tet_residual = |t: usize| {
+        let tet = mesh.tets[t];
+        let points = mesh.tet_points(t);
+        let (gradients, volume) = barycentric_gradients(points);
+        let sigma = problem.region_coefficient[mesh.tet_region[t] as usize];
+        let grad_phi: DVec3 = (0..4).map(|a| phi[tet[a] as usize] * gradients[a]).sum();
+        let mut bubble_gradient = DVec3::ZERO;
+        let mut bubble_integral = 0.0;
+        for [a, b] in TET_EDGES {
+            let d = z.midpoint(tet[a], tet[b]);
+            // The integral of grad(4 l_a l_b) over the tet is V (grad l_a + grad l_b); of 4 l_a l_b, V / 5.
+            bubble_gradient += d * (gradients[a] + gradients[b]);
+            bubble_integral += d / 5.0;
+        }
+        let mut residual = sigma * volume * grad_phi.dot(bubble_gradient);
+        if let Some(source) = problem.source {
+            let centroid = points.iter().sum::<DVec3>() / 4.0;
+            residual -= source(centroid) * volume * bubble_integral;
+        }
+        -residual
+    };
+    let tets: Vec<f64> =
+        if grouping.keep_tets { (0..mesh.tets.len()).into_par_iter().map(tet_residual).collect() } else { Vec::new() };
+    let value = |t: usize| if grouping.keep_tets { tets[t] } else { tet_residual(t) };
+    // Per group, summed over fixed chunks of tets in parallel and the chunks added in order: the same sums on any
+    // thread count.
+    let chunk = (mesh.tets.len() / 256).max(4096);
+    let chunk_sums: Vec<Vec<f64>> = (0..mesh.tets.len().div_ceil(chunk))
         .into_par_iter()
-        .map(|t| {
-            let tet = mesh.tets[t];
-            let points = mesh.tet_points(t);
-            let (gradients, volume) = barycentric_gradients(points);
-            let sigma = problem.region_coefficient[mesh.tet_region[t] as usize];
-            let grad_phi: DVec3 = (0..4).map(|a| phi[tet[a] as usize] * gradients[a]).sum();
-            let mut bubble_gradient = DVec3::ZERO;
-            let mut bubble_integral = 0.0;
-            for [a, b] in TET_EDGES {
-                let d = z.midpoint(tet[a], tet[b]);
-                // The integral of grad(4 l_a l_b) over the tet is V (grad l_a + grad l_b); of 4 l_a l_b, V / 5.
-                bubble_gradient += d * (gradients[a] + gradients[b]);
-                bubble_integral += d / 5.0;
+        .map(|c| {
+            let mut sums = vec![0.0; grouping.groups];
+            for t in c * chunk..((c + 1) * chunk).min(mesh.tets.len()) {
+                sums[(grouping.group_of)(t)] += value(t);
             }
-            let mut residual = sigma * volume * grad_phi.dot(bubble_gradient);
-            if let Some(source) = problem.source {
-                let centroid = points.iter().sum::<DVec3>() / 4.0;
-                residual -= source(centroid) * volume * bubble_integral;
-            }
-            -residual
+            sums
         })
         .collect();
+    let mut tet_groups = vec![0.0; grouping.groups];
+    for sums in &chunk_sums {
+        tet_groups.iter_mut().zip(sums).for_each(|(total, s)| *total += s);
+    }
 
     let face_of_curved: FxHashMap<[u32; 3], usize> = mesh
         .boundary_faces
@@ -284,5 +320,5 @@ pub fn dual_weighted_residual(
         })
         .collect();
 
-    GoalIndicators { tets, boundary_faces, interface_faces, geometry }
+    GoalIndicators { tet_groups, tets, boundary_faces, interface_faces, geometry }
 }

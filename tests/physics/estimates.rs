@@ -5,7 +5,7 @@
 use glam::DVec3;
 use ionflux::app::pipeline::{solve_case_with, Solution};
 use ionflux::case::Case;
-use ionflux::fem::estimate::{dual_weighted_residual, CurvedSurface};
+use ionflux::fem::estimate::{dual_weighted_residual, CurvedSurface, TetGroups};
 use ionflux::fem::{assemble, BoundaryCondition, Problem};
 use ionflux::mesh::geometry::{MeshControls, DEFAULT_MAX_NODES};
 use ionflux::mesh::implicit::{mesh_implicit, ImplicitDomain, Keep, Surface};
@@ -154,7 +154,7 @@ fn concentric_spheres_estimate_within_a_factor_two() {
             CurvedSurface { tag: inner, center, radius: a, electrolyte_outside: true },
             CurvedSurface { tag: outer, center, radius: b, electrolyte_outside: false },
         ];
-        let estimate = dual_weighted_residual(&mesh, &problem, &phi, &z, &curved).total();
+        let estimate = dual_weighted_residual(&mesh, &problem, &phi, &z, &curved, &TetGroups::one()).total();
         let label = format!("shell, h = a / {:.0} ({} nodes)", a / h, mesh.nodes.len());
         let e = effectivity(&label, current, estimate, exact);
         assert!((0.5..=2.0).contains(&e), "{label}: effectivity {e:.2}");
