@@ -576,10 +576,11 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
     }
     for i in &s.interfaces {
         say!(
-            "interface {} (R = {:.3e} Ohm m^2): {:.5e} A upward, potential jump {:.5e} V",
+            "interface {} (R = {:.3e} Ohm m^2): {:.5e} A{} upward, potential jump {:.5e} V",
             i.name,
             i.resistance_ohm_m2,
             i.current_a,
+            error_bar(i.relative_error_estimate),
             i.potential_jump_v
         );
     }

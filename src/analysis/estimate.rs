@@ -1,7 +1,8 @@
 //! Error estimates of the reported currents (ARCHITECTURE.md, "Error estimates"): which dual problems are
 //! solved, and how their local contributions are attributed to the currents.
 //!
-//! Every Dirichlet box boundary (and every Dirichlet boundary of an imported mesh) gets its own dual. The
+//! Every Dirichlet box boundary (and every Dirichlet boundary of an imported mesh) gets its own dual, and so does
+//! every resistive interface (its current is a volume functional: the dual has z = 0 on every Dirichlet node). The
 //! Dirichlet hot spots share one: z = 1 on all of them. Each hot spot's dual decays within a few radii, so near
 //! hot spot k the shared dual is k's own plus the smooth tails of the others, whose reconstruction error is
 //! negligible; each tet and face is attributed to the nearest hot spot. Neumann and insulating currents are
@@ -29,6 +30,8 @@ pub struct CurrentEstimates {
     pub boundary: Vec<Option<f64>>,
     /// Per boundary tag: the part of `boundary` due to the facets of curved surfaces (A).
     pub geometry: Vec<f64>,
+    /// Per resistive interface: the estimate of (exact - computed) current through it upward (A).
+    pub interfaces: Vec<f64>,
     /// Dual problems solved, their CG iterations in all, and the seconds the estimates took.
     pub dual_solves: usize,
     pub dual_iterations: usize,
@@ -66,10 +69,12 @@ pub struct SolvedSystem<'a> {
     pub currents: &'a [f64],
 }
 
-/// The dual solutions of a case's currents (nodal, Dirichlet values included), one per group of boundary tags.
+/// The dual solutions of a case's currents (nodal, Dirichlet values included): one per group of boundary tags,
+/// and one per resistive interface.
 pub struct Duals {
     groups: Vec<Vec<u16>>,
     solutions: Vec<Vec<f64>>,
+    interfaces: Vec<Vec<f64>>,
     iterations: usize,
     seconds: f64,
 }
@@ -111,13 +116,18 @@ pub fn solve_duals(
     let clock = Instant::now();
     let groups = dual_groups(&dirichlet_spots(case, mesh, &problem.boundary_conditions), problem);
     let (mut solutions, mut iterations) = (Vec::with_capacity(groups.len()), 0);
-    for group in &groups {
-        let dual = assembly.dual_system(group);
+    let mut solve = |dual: crate::fem::estimate::DualSystem| -> Result<Vec<f64>, AnalysisError> {
         let (values, report) = solve_system(&assembly.matrix, &dual.rhs, solver, &case.solver)?;
         iterations += report.iterations;
-        solutions.push(assembly.expand_with(&values, &dual.dirichlet_values));
+        Ok(assembly.expand_with(&values, &dual.dirichlet_values))
+    };
+    for group in &groups {
+        solutions.push(solve(assembly.dual_system(group))?);
     }
-    Ok(Duals { groups, solutions, iterations, seconds: clock.elapsed().as_secs_f64() })
+    let interfaces = (0..mesh.interface_names.len())
+        .map(|tag| solve(assembly.interface_dual_system(mesh, tag as u16, problem.interface_resistance[tag])))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Duals { groups, solutions, interfaces, iterations, seconds: clock.elapsed().as_secs_f64() })
 }
 
 /// The error estimate of every boundary current of a solved case from its duals. `locate`: also say where the
@@ -140,7 +150,7 @@ pub fn estimate_currents(case: &Case, solved: &SolvedSystem, duals: Duals, locat
     let mut estimates = CurrentEstimates {
         boundary: vec![None; tags],
         geometry: vec![0.0; tags],
-        dual_solves: duals.groups.len(),
+        dual_solves: duals.groups.len() + duals.interfaces.len(),
         dual_iterations: duals.iterations,
         located: locate.then(|| LocatedIndicators { tets: vec![0.0; mesh.tets.len()], faces: Vec::new() }),
         ..CurrentEstimates::default()
@@ -159,6 +169,11 @@ pub fn estimate_currents(case: &Case, solved: &SolvedSystem, duals: Duals, locat
         let indicators = dual_weighted_residual(mesh, problem, phi, z, &curved, &grouping);
         attribute(mesh, &indicators, group, &member, &group_of, currents, &mut estimates);
     }
+    estimates.interfaces = duals
+        .interfaces
+        .iter()
+        .map(|z| dual_weighted_residual(mesh, problem, phi, z, &curved, &TetGroups::one()).total())
+        .collect();
     for (tag, condition) in conditions.iter().enumerate() {
         if matches!(condition, BoundaryCondition::Neumann { .. } | BoundaryCondition::Insulating) {
             estimates.boundary[tag] = Some(0.0);

@@ -352,11 +352,19 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             .iter()
             .zip(&solution.interface_resistance)
             .zip(&solution.interface_currents)
-            .map(|((name, &resistance_ohm_m2), flux)| InterfaceSummary {
-                name: name.clone(),
-                resistance_ohm_m2,
-                current_a: flux.current_a,
-                potential_jump_v: flux.mean_jump_v,
+            .enumerate()
+            .map(|(tag, ((name, &resistance_ohm_m2), flux))| {
+                let estimate = solution.estimates.interfaces.get(tag).copied();
+                InterfaceSummary {
+                    name: name.clone(),
+                    resistance_ohm_m2,
+                    current_a: flux.current_a,
+                    potential_jump_v: flux.mean_jump_v,
+                    error_estimate_a: estimate,
+                    relative_error_estimate: estimate
+                        .filter(|_| flux.current_a != 0.0)
+                        .map(|e| (e / flux.current_a).abs()),
+                }
             })
             .collect(),
         surfaces: solution

@@ -125,6 +125,28 @@ impl Assembly {
     }
 }
 
+impl Assembly {
+    /// The dual problem of the current through the resistive interface `tag` (resistance R, faces in `mesh`):
+    /// that current is J(phi) = (1/R) integral of (phi_below - phi_above) over the interface, so the dual's
+    /// right-hand side is J at each free node's hat function (+area / 3R at a corner below, -area / 3R above) and
+    /// z = 0 on every Dirichlet node. Then J(phi) - J(phi_h) = r(phi_h)(z - z_h), the same residual as for a
+    /// boundary current ([`dual_weighted_residual`] estimates both).
+    pub fn interface_dual_system(&self, mesh: &Mesh, tag: u16, resistance: f64) -> DualSystem {
+        let mut rhs = vec![0.0; self.free_nodes.len()];
+        for face in mesh.interface_faces.iter().filter(|f| f.tag == tag) {
+            let share = mesh.interface_area(face) / (3.0 * resistance);
+            for (nodes, sign) in [(face.below, 1.0), (face.above, -1.0)] {
+                for n in nodes {
+                    if let Ok(row) = self.free_nodes.binary_search(&n) {
+                        rhs[row] += sign * share;
+                    }
+                }
+            }
+        }
+        DualSystem { rhs, dirichlet_values: vec![0.0; self.dirichlet_nodes.len()] }
+    }
+}
+
 /// The 6 edges of a tet by local node index.
 const TET_EDGES: [[usize; 2]; 6] = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]];
 

@@ -139,6 +139,10 @@ pub struct InterfaceSummary {
     pub current_a: f64,
     #[serde(rename = "potential_jump_V")]
     pub potential_jump_v: f64,
+    /// The estimate of (exact - computed) current (A), and its size over |current_A|; null without estimates.
+    #[serde(rename = "error_estimate_A")]
+    pub error_estimate_a: Option<f64>,
+    pub relative_error_estimate: Option<f64>,
 }
 
 /// Kirchhoff check: the currents through all surfaces sum to zero up to the solver tolerance.

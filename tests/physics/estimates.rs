@@ -210,3 +210,31 @@ fn far_apart_hot_spots_sharing_a_dual_each_get_the_single_sphere_estimate() {
         assert!(difference.abs() < 0.02, "sphere {i}: {:+.2} %", 100.0 * difference);
     }
 }
+
+/// A resistive interface's current gets its own dual (z = 0 on every Dirichlet node, the interface functional on
+/// the right-hand side), a boundary current another (z = 1 on it). A sphere at 0.9 V above a 20 nm layer with a
+/// resistive top (0.13 Ohm cm^2), a 0 V interface below it and an insulating top: what crosses the resistive
+/// plane upward is exactly minus what leaves through the interface, for the exact and the computed field alike,
+/// so the two estimates, from different duals, must be each other's negatives (to 1e-6), and not zero.
+#[test]
+fn a_resistive_interface_current_and_the_boundary_current_it_equals_get_the_same_estimate() {
+    let text =
+        "[domain]\nsize = [\"1 um\", \"1 um\", \"1 um\"]\nmaterial = \"llzo\"\n[[layers]]\nmaterial = \"li3sb\"\n\
+                thickness = \"20 nm\"\ntop_resistance = \"0.13 Ohm cm^2\"\n[materials.llzo]\n\
+                conductivity = \"0.00216 S/cm\"\n[materials.li3sb]\nconductivity = \"2e-4 S/cm\"\n\
+                [boundaries.interface]\ntype = \"dirichlet\"\npotential = \"0 V\"\n[[hotspots]]\nname = \"s\"\n\
+                shape = \"sphere\"\ncenter = [\"0.5 um\", \"0.5 um\", \"60 nm\"]\nradius = \"20 nm\"\n[boundaries.s]\n\
+                type = \"dirichlet\"\npotential = \"0.9 V\"\n[mesh]\nh_max = \"0.25 um\"\nh_interface = \"10 nm\"\n\
+                h_min = \"4 nm\"\n[solver]\nbackend = \"cpu\"\nrtol = 1e-12\n";
+    let solution = solve(text);
+    let (interface, interface_estimate) = current_and_estimate(&solution, "interface");
+    let plane = solution.interface_currents[0].current_a;
+    let plane_estimate = solution.estimates.interfaces[0];
+    eprintln!(
+        "plane {plane:.6e} A (estimate {plane_estimate:.4e}), interface {interface:.6e} A (estimate {interface_estimate:.4e})"
+    );
+    assert!((plane + interface).abs() < 1e-8 * interface.abs(), "{plane} vs {interface}");
+    assert!(plane_estimate.abs() > 1e-4 * plane.abs(), "a real estimate: {plane_estimate:e}");
+    let difference = (plane_estimate + interface_estimate).abs() / interface_estimate.abs();
+    assert!(difference < 1e-6, "{plane_estimate:e} vs {interface_estimate:e}: {difference:.2e}");
+}
