@@ -214,7 +214,7 @@ pub fn boundary_current_outside(
 /// Integrals over triangle ∩ {|p| <= radius} of the triangle's three barycentric (hat) functions, in 2D
 /// with the disk's centre at the origin: the sum over edges (a, b) of the signed moments of the triangle
 /// (origin, a, b) clipped to the disk, which are pieces of straight triangles and circular sectors.
-fn hat_integrals_in_disk(corners: [DVec2; 3], radius: f64) -> [f64; 3] {
+pub(super) fn hat_integrals_in_disk(corners: [DVec2; 3], radius: f64) -> [f64; 3] {
     let (mut area, mut moment) = (0.0, DVec2::ZERO);
     for k in 0..3 {
         let (a, b) = (corners[k], corners[(k + 1) % 3]);

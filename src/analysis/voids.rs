@@ -10,8 +10,9 @@
 //! - the area-mean potential of a boundary (the driving `top` face), from which the analysis forms the
 //!   resistance (mean top potential - interface potential) / current with and without the voids.
 
+use super::cylinder::hat_integrals_in_disk;
 use crate::mesh::Mesh;
-use glam::DVec3;
+use glam::{DVec2, DVec3};
 use serde::Serialize;
 
 /// Why the voids could not be analysed.
@@ -56,10 +57,6 @@ pub struct VoidResult {
 /// (h_min = a / 5 and below), narrow enough to say how the current crowds at the rim.
 pub const RIM_WIDTH_IN_RADII: f64 = 0.2;
 
-/// Sub-triangles per side when a face's part inside the annulus is measured (64 sub-triangles: right to about
-/// 1/8 of the face's size at the annulus' circles).
-const AREA_SUBDIVISIONS: usize = 8;
-
 /// An interface face: its vertices, centroid, and the consistent current leaving through it held by its three
 /// nodes (`fem::Assembly::face_outflows`).
 #[derive(Debug, Clone, Copy)]
@@ -95,59 +92,30 @@ impl InterfaceFaces {
     }
 
     /// The mean current density leaving through the interface over the annulus radius <= r <= radius + width
-    /// around the void's axis: the current through it over its area. A face's part of it is measured on
-    /// [`AREA_SUBDIVISIONS`]^2 sub-triangles, and each node's consistent outflow is shared among the
-    /// sub-triangles by its hat function (the centroid rule is exact for the hat). `None` when no face meets it.
+    /// around the void's axis: the current through it over its area. Each node's consistent outflow is shared by
+    /// its hat function: a face's corner passes on the part of its hat's integral (area / 3 over the face) that
+    /// lies in the annulus, integrated exactly (the disk of the outer radius less that of the inner one,
+    /// `cylinder::hat_integrals_in_disk`). `None` when no face meets the annulus.
     pub fn rim_mean(&self, center_x: f64, center_y: f64, radius: f64, width: f64) -> Option<f64> {
-        let axis = |p: DVec3| (p.x - center_x).hypot(p.y - center_y);
-        let inside = |p: DVec3| (radius..=radius + width).contains(&axis(p));
         let window = radius + width + self.largest_edge;
         let start = self.faces.partition_point(|f| f.centroid.x < center_x - window);
         let (mut current, mut area) = (0.0, 0.0);
         for face in self.faces[start..].iter().take_while(|f| f.centroid.x <= center_x + window) {
-            let (near, far) =
-                face.vertices.iter().map(|&v| axis(v)).fold((f64::INFINITY, 0.0f64), |(n, f), d| (n.min(d), f.max(d)));
-            if far < radius || near > radius + width + self.largest_edge {
+            let corners = face.vertices.map(|v| DVec2::new(v.x - center_x, v.y - center_y));
+            if corners.iter().all(|c| c.length() > window) {
                 continue;
             }
-            let (share, fraction) = sub_triangle_shares(face.vertices, inside);
-            current += (0..3).map(|k| face.outflow[k] * share[k]).sum::<f64>();
-            area += fraction
-                * 0.5
-                * (face.vertices[1] - face.vertices[0]).cross(face.vertices[2] - face.vertices[0]).length();
+            let (outer, inner) =
+                (hat_integrals_in_disk(corners, radius + width), hat_integrals_in_disk(corners, radius));
+            let face_area = 0.5 * (corners[1] - corners[0]).perp_dot(corners[2] - corners[0]).abs();
+            for k in 0..3 {
+                let in_annulus = outer[k] - inner[k];
+                current += face.outflow[k] * in_annulus / (face_area / 3.0);
+                area += in_annulus;
+            }
         }
         (area > 0.0).then(|| current / area)
     }
-}
-
-/// For the triangle `v` cut into n^2 congruent sub-triangles (n = [`AREA_SUBDIVISIONS`]): per corner, the part of
-/// its hat function's integral that lies on sub-triangles whose centroid is `inside` (1 for a face wholly
-/// inside), and the fraction of the area they cover.
-fn sub_triangle_shares(v: [DVec3; 3], inside: impl Fn(DVec3) -> bool) -> ([f64; 3], f64) {
-    let n = AREA_SUBDIVISIONS as f64;
-    let (mut share, mut hits) = ([0.0; 3], 0.0);
-    let mut visit = |l1: f64, l2: f64| {
-        let l0 = 1.0 - l1 - l2;
-        if inside(l0 * v[0] + l1 * v[1] + l2 * v[2]) {
-            // The hat's integral over a sub-triangle is its centroid value times the sub-area, area / n^2; over
-            // the face it is area / 3.
-            for (s, l) in share.iter_mut().zip([l0, l1, l2]) {
-                *s += 3.0 * l / (n * n);
-            }
-            hits += 1.0;
-        }
-    };
-    for i in 0..AREA_SUBDIVISIONS {
-        for j in 0..AREA_SUBDIVISIONS - i {
-            let (i, j) = (i as f64, j as f64);
-            // The upright sub-triangle at (i, j) and, unless on the diagonal, the inverted one next to it.
-            visit((i + 1.0 / 3.0) / n, (j + 1.0 / 3.0) / n);
-            if i + j + 1.0 < n {
-                visit((i + 2.0 / 3.0) / n, (j + 2.0 / 3.0) / n);
-            }
-        }
-    }
-    (share, hits / (n * n))
 }
 
 /// Area mean of the P1 potential over the boundary faces carrying `tag` (exact for P1).
@@ -158,19 +126,4 @@ pub fn mean_boundary_potential(mesh: &Mesh, phi: &[f64], tag: u16) -> f64 {
         (sum + a * mean, area + a)
     });
     integral / area
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sub_triangle_shares_are_whole_for_a_face_inside_and_split_by_area_for_half_planes() {
-        let v = [DVec3::ZERO, DVec3::X, DVec3::Y];
-        let (share, fraction) = sub_triangle_shares(v, |_| true);
-        assert!(share.iter().all(|s| (s - 1.0).abs() < 1e-12) && (fraction - 1.0).abs() < 1e-12, "{share:?}");
-        // x < 0.5 holds 3/4 of the triangle's area.
-        let (_, fraction) = sub_triangle_shares(v, |p| p.x < 0.5);
-        assert!((fraction - 0.75).abs() < 0.02, "{fraction}");
-    }
 }

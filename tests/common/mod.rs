@@ -166,3 +166,23 @@ pub fn far_apart_spheres_case(width_um: f64, centres: &[f64]) -> String {
          {spheres}[mesh]\nh_max = \"0.25 um\"\nh_interface = \"0.1 um\"\nh_min = \"4 nm\"\n[solver]\nbackend = \"cpu\"\n"
     )
 }
+
+/// The shell a < |x| < b meshed at size h: boundaries `inner` (the electrolyte outside it) and `outer` (inside it).
+pub fn shell_mesh(a: f64, b: f64, h: f64) -> ionflux::mesh::Mesh {
+    use glam::DVec3;
+    use ionflux::mesh::geometry::{MeshControls, DEFAULT_MAX_NODES};
+    use ionflux::mesh::implicit::{mesh_implicit, ImplicitDomain, Keep, Surface};
+    let center = DVec3::ZERO;
+    let domain = ImplicitDomain {
+        lo: DVec3::splat(-1.1 * b),
+        hi: DVec3::splat(1.1 * b),
+        planes_z: vec![],
+        region_names: vec!["shell".into()],
+        surfaces: vec![
+            Surface::Sphere { name: "inner".into(), center, radius: a, keep: Keep::Outside },
+            Surface::Sphere { name: "outer".into(), center, radius: b, keep: Keep::Inside },
+        ],
+    };
+    let controls = MeshControls { h_max: h, h_min: h, h_interface: h, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
+    mesh_implicit(&domain, &controls, &mut |_| {}).expect("shell meshes").0
+}

@@ -7,8 +7,6 @@ use ionflux::app::pipeline::{solve_case_with, Solution};
 use ionflux::case::Case;
 use ionflux::fem::estimate::{dual_weighted_residual, CurvedSurface, TetGroups};
 use ionflux::fem::{assemble, BoundaryCondition, Problem};
-use ionflux::mesh::geometry::{MeshControls, DEFAULT_MAX_NODES};
-use ionflux::mesh::implicit::{mesh_implicit, ImplicitDomain, Keep, Surface};
 use ionflux::solver::cpu::CpuSolver;
 use ionflux::solver::{CgOptions, SymmetricSolver};
 use std::f64::consts::PI;
@@ -113,18 +111,7 @@ fn concentric_spheres_estimate_within_a_factor_two() {
     let exact = -4.0 * PI * SIGMA * U / (1.0 / a - 1.0 / b);
     for h in [a / 5.0, a / 8.0] {
         let center = DVec3::ZERO;
-        let domain = ImplicitDomain {
-            lo: DVec3::splat(-1.1 * b),
-            hi: DVec3::splat(1.1 * b),
-            planes_z: vec![],
-            region_names: vec!["shell".into()],
-            surfaces: vec![
-                Surface::Sphere { name: "inner".into(), center, radius: a, keep: Keep::Outside },
-                Surface::Sphere { name: "outer".into(), center, radius: b, keep: Keep::Inside },
-            ],
-        };
-        let controls = MeshControls { h_max: h, h_min: h, h_interface: h, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
-        let (mesh, _) = mesh_implicit(&domain, &controls, &mut |_| {}).expect("shell meshes");
+        let mesh = crate::common::shell_mesh(a, b, h);
         let (inner, outer) = (mesh.boundary_tag("inner").unwrap(), mesh.boundary_tag("outer").unwrap());
         let problem = Problem {
             region_coefficient: vec![SIGMA],

@@ -7,7 +7,6 @@ use glam::DVec3;
 use ionflux::fem::{assemble, BoundaryCondition, Problem};
 use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls, DEFAULT_MAX_NODES};
 use ionflux::mesh::hotspot::generate;
-use ionflux::mesh::implicit::{mesh_implicit, ImplicitDomain, Keep, Surface};
 use ionflux::mesh::Mesh;
 use ionflux::solver::cpu::CpuSolver;
 use ionflux::solver::{CgOptions, SymmetricSolver};
@@ -50,19 +49,7 @@ fn observed_order(h: &[f64], errors: &[f64]) -> f64 {
 
 /// Shell a < |x - c| < b with phi = U on the inner and 0 on the outer sphere, both at size h.
 fn shell_current(a: f64, b: f64, h: f64) -> f64 {
-    let center = DVec3::ZERO;
-    let domain = ImplicitDomain {
-        lo: DVec3::splat(-1.1 * b),
-        hi: DVec3::splat(1.1 * b),
-        planes_z: vec![],
-        region_names: vec!["shell".into()],
-        surfaces: vec![
-            Surface::Sphere { name: "inner".into(), center, radius: a, keep: Keep::Outside },
-            Surface::Sphere { name: "outer".into(), center, radius: b, keep: Keep::Inside },
-        ],
-    };
-    let controls = MeshControls { h_max: h, h_min: h, h_interface: h, grading: 1.3, max_nodes: DEFAULT_MAX_NODES };
-    let (mesh, _) = mesh_implicit(&domain, &controls, &mut |_| {}).expect("shell meshes");
+    let mesh = crate::common::shell_mesh(a, b, h);
     let currents = boundary_currents(&mesh, |name| match name {
         "inner" => Dirichlet { potential: U },
         "outer" => Dirichlet { potential: 0.0 },
