@@ -55,17 +55,20 @@ pub fn adapt(
         drop(assembly);
         let solved = SolvedSystem { mesh: &mesh, problem: &problem, phi: &phi, currents: &currents };
         let estimates = estimate_currents(case, &solved, duals, true);
-        let (worst_name, worst) = worst_current(&mesh, &problem.boundary_conditions, &currents, &estimates);
+        let worst = worst_current(&mesh, &problem.boundary_conditions, &currents, &estimates);
         let cycle = AdaptCycle {
             nodes: mesh.nodes.len(),
             tets: mesh.tets.len(),
-            worst_relative_estimate: worst,
-            worst_current: worst_name,
+            worst_relative_estimate: worst.relative,
+            worst_current: worst.name,
+            current_a: worst.current,
+            error_estimate_a: worst.estimate,
             iterations: solve_report.iterations,
             seconds: clock.elapsed().as_secs_f64(),
         };
         report(&cycle);
         cycles.push(cycle);
+        let worst = worst.relative;
         let stop = if worst <= settings.target {
             Some((true, None))
         } else if cycles.len() >= settings.max_cycles {
@@ -103,19 +106,27 @@ fn mesh_scaled(
     Ok(meshed?)
 }
 
-/// The estimated current with the largest relative estimate, among those not fixed by data: (name, |e / I|).
+/// The estimated current with the largest relative estimate, among those not fixed by data.
+struct Worst {
+    name: String,
+    relative: f64,
+    current: f64,
+    estimate: f64,
+}
+
 fn worst_current(
     mesh: &Mesh,
     conditions: &[BoundaryCondition],
     currents: &[f64],
     estimates: &CurrentEstimates,
-) -> (String, f64) {
-    let mut worst = (String::new(), 0.0);
+) -> Worst {
+    let mut worst = Worst { name: String::new(), relative: 0.0, current: 0.0, estimate: 0.0 };
     for (tag, estimate) in estimates.boundary.iter().enumerate() {
         let data = matches!(conditions[tag], BoundaryCondition::Neumann { .. } | BoundaryCondition::Insulating);
-        if let (Some(e), false) = (estimate, data) {
-            if currents[tag] != 0.0 && (e / currents[tag]).abs() > worst.1 {
-                worst = (mesh.boundary_names[tag].clone(), (e / currents[tag]).abs());
+        if let (Some(&e), false) = (estimate.as_ref(), data) {
+            if currents[tag] != 0.0 && (e / currents[tag]).abs() > worst.relative {
+                let name = mesh.boundary_names[tag].clone();
+                worst = Worst { name, relative: (e / currents[tag]).abs(), current: currents[tag], estimate: e };
             }
         }
     }

@@ -153,10 +153,11 @@ pub fn solve_case_with(
                     use std::io::Write;
                     let _ = writeln!(
                         std::io::stderr(),
-                        "adapt cycle: {} nodes, worst estimate {:.3} % ({}), {:.1} s",
+                        "adapt cycle: {} nodes, worst estimate {:.3} % ({}: {:.5e} A), {:.1} s",
                         c.nodes,
                         100.0 * c.worst_relative_estimate,
                         c.worst_current,
+                        c.current_a,
                         c.seconds
                     );
                 }

@@ -85,9 +85,14 @@ pub struct AdaptSummary {
 pub struct AdaptCycle {
     pub nodes: usize,
     pub tets: usize,
-    /// The largest |error_estimate_A / current_A| over the estimated currents, and whose it is.
+    /// The largest |error_estimate_A / current_A| over the estimated currents, whose it is, that current's value
+    /// on this cycle's mesh and its estimate (A).
     pub worst_relative_estimate: f64,
     pub worst_current: String,
+    #[serde(rename = "current_A")]
+    pub current_a: f64,
+    #[serde(rename = "error_estimate_A")]
+    pub error_estimate_a: f64,
     pub iterations: usize,
     pub seconds: f64,
 }
