@@ -1,5 +1,6 @@
 //! VTK XML unstructured grids (`.vtu`), binary: raw appended data with UInt64 block headers,
-//! little endian, which ParaView, VTK and meshio read. Tets and (optionally) boundary triangles
+//! little endian, which ParaView, VTK and meshio read; connectivity and offsets in Int32 (Int64 only beyond
+//! 2^31 - 1 corners). Tets and (optionally) boundary triangles
 //! share one grid so a mesh and its boundary tags can be inspected together.
 //!
 //! The file is streamed: the header's offsets follow from the array lengths, and every array (including the
@@ -144,11 +145,19 @@ fn string_array(xml: &mut String, name: &str, strings: &[String]) {
     );
 }
 
+/// A connectivity or offsets array of `n` entries, entry i `value(i)`: Int32, or Int64 when `wide`.
+fn index_payload<'a>(n: usize, wide: bool, value: Box<dyn Fn(usize) -> i64 + 'a>) -> Payload<'a> {
+    if wide {
+        payload("Int64", 1, n, 8, Box::new(move |r, o| r.for_each(|i| o.extend(value(i).to_le_bytes()))))
+    } else {
+        payload("Int32", 1, n, 4, Box::new(move |r, o| r.for_each(|i| o.extend((value(i) as i32).to_le_bytes()))))
+    }
+}
+
 /// Writes the whole `.vtu` file to `out`, streaming the appended arrays.
 pub fn write_to(out: &mut impl Write, grid: &Grid) -> std::io::Result<()> {
     let n_cells = grid.tets.len() + grid.triangles.len();
     let (tets, triangles) = (grid.tets, grid.triangles);
-    let i64s = |n: usize, encode| payload("Int64", 1, n, 8, encode);
     // Connectivity entry i: tets' corners first, then the triangles'.
     let corner = move |i: usize| -> i64 {
         if i < 4 * tets.len() {
@@ -165,15 +174,12 @@ pub fn write_to(out: &mut impl Write, grid: &Grid) -> std::io::Result<()> {
             4 * tets.len() as i64 + 3 * (c - tets.len()) as i64 + 3
         }
     };
+    // Connectivity and offsets in 32 bits (half of the file's largest array) while the offsets fit, else 64.
+    let connectivity_entries = 4 * tets.len() + 3 * triangles.len();
+    let wide = connectivity_entries > i32::MAX as usize;
     let cell_arrays = [
-        (
-            "connectivity",
-            i64s(
-                4 * tets.len() + 3 * triangles.len(),
-                Box::new(move |r, o| r.for_each(|i| o.extend(corner(i).to_le_bytes()))),
-            ),
-        ),
-        ("offsets", i64s(n_cells, Box::new(move |r, o| r.for_each(|c| o.extend(offset(c).to_le_bytes()))))),
+        ("connectivity", index_payload(connectivity_entries, wide, Box::new(corner))),
+        ("offsets", index_payload(n_cells, wide, Box::new(offset))),
         (
             "types",
             payload(
@@ -318,7 +324,28 @@ mod tests {
         let phi_back: Vec<f64> = block("phi").chunks(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
         assert_eq!(phi_back, phi);
         assert_eq!(block("types"), vec![VTK_TETRA; 6]);
-        let offsets: Vec<i64> = block("offsets").chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+        // Connectivity and offsets in 32 bits.
+        assert!(header.contains(r#"type="Int32" Name="offsets""#), "{header}");
+        let offsets: Vec<i32> = block("offsets").chunks(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
         assert_eq!(offsets, vec![4, 8, 12, 16, 20, 24]);
+        let corners: Vec<i32> =
+            block("connectivity").chunks(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(corners, mesh.tets.iter().flatten().map(|&n| n as i32).collect::<Vec<_>>());
+    }
+
+    /// Beyond 2^31 - 1 connectivity entries the index arrays are Int64.
+    #[test]
+    fn index_arrays_widen_to_64_bits_when_the_offsets_do_not_fit() {
+        let value = |i: usize| 3_000_000_000 + i as i64;
+        for (wide, vtk_type, bytes) in [(false, "Int32", 4), (true, "Int64", 8)] {
+            let array = index_payload(3, wide, Box::new(value));
+            assert_eq!((array.vtk_type, array.entry_bytes), (vtk_type, bytes));
+            let mut out = Vec::new();
+            (array.encode)(0..3, &mut out);
+            assert_eq!(out.len(), 3 * bytes);
+            if wide {
+                assert_eq!(i64::from_le_bytes(out[8..16].try_into().unwrap()), 3_000_000_001);
+            }
+        }
     }
 }
