@@ -326,3 +326,29 @@ fn solve_fails_with(dir: &tempfile::TempDir, extra: &[&str], expected: &[&str]) 
     }
     assert!(!dir.path().join("bad").exists());
 }
+
+/// A loop that a limit stops before the target still answers (exit 0) with the last mesh's numbers, says so in a
+/// warning with the estimate reached, and names the limit: the cycle count, or the node limit (checked on the size
+/// field's node estimate before a cycle meshes beyond it).
+#[test]
+fn an_adaptive_loop_stopped_by_a_limit_warns_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("case.toml"), SPHERE_CASE).unwrap();
+    for (limit, expected) in
+        [("adapt.max_cycles=1", "adapt.max_cycles = 1"), ("adapt.max_nodes=60000", "node limit 60000")]
+    {
+        let args = ["solve", "case.toml", "--accuracy", "0.01%", "--set", limit, "--no-vtu", "--out", "out", "--quiet"];
+        let out = ionflux(&args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let summary = read_summary(&dir.path().join("out/summary.json"));
+        let adapt = &summary["adapt"];
+        assert_eq!(adapt["met"], false, "{adapt}");
+        assert!(adapt["stopped_by"].as_str().unwrap().contains(expected), "{adapt}");
+        let warnings = summary["warnings"].to_string();
+        assert!(warnings.contains("ACCURACY NOT REACHED") && warnings.contains(expected), "{warnings}");
+        assert!(stderr.contains("ACCURACY NOT REACHED"), "{stderr}");
+        let estimate = summary["hotspots"][0]["relative_error_estimate"].as_f64().unwrap();
+        assert!(estimate > 0.0001, "the target was not met: {estimate}");
+    }
+}
