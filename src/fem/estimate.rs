@@ -1,20 +1,24 @@
-//! Goal-oriented error estimates of consistent boundary currents (dual-weighted residuals, ARCHITECTURE.md
-//! "Error estimates").
+//! Goal-oriented error estimates of consistent currents (dual-weighted residuals, ARCHITECTURE.md "Error
+//! estimates").
 //!
-//! A boundary current is the linear functional Q(phi) = a(phi, w) - l(w) with w = 1 on the boundary's nodes and
-//! 0 on the other Dirichlet nodes. Its dual z solves a(v, z) = 0 for every v vanishing on the Dirichlet
-//! boundaries, with z = w there: the primal's matrix with another right-hand side. Then
-//! Q(phi) - Q(phi_h) = a(phi_h, z - z_h) - l(z - z_h) on the meshed (polyhedral) domain. The dual's error
-//! z - z_h is estimated by a quadratic reconstruction: on each edge (i, j) the quadratic whose end slopes are
-//! the recovered gradients G (volume-weighted averages of the element gradients) differs from z_h at the
-//! midpoint by d = (G_i - G_j).(x_j - x_i) / 8, and z~ - z_h = sum over edges of d 4 l_i l_j (zero at the
-//! nodes, and on edges of Dirichlet nodes, where z is known).
+//! The current entering through a boundary is the linear functional Q(phi) = a(phi, w) - l(w), w = 1 on the
+//! boundary's nodes and 0 on the other Dirichlet nodes. Its dual z solves a(v, z) = 0 for every v vanishing on
+//! the Dirichlet boundaries, with z = w there: the primal's matrix with another right-hand side. Then
+//! Q(phi) - Q(phi_h) = a(phi_h, z - z_h) - l(z - z_h) = -r(phi_h)(z - z_h) on the meshed (polyhedral) domain,
+//! r(phi_h)(v) = l(v) - a(phi_h, v) the residual; the current LEAVING, -Q, is off by +r(phi_h)(z - z_h). A
+//! resistive interface's current J(phi) (a volume functional) has the dual a(v, z) = J(v), z = 0 on every
+//! Dirichlet node, and J(phi) - J(phi_h) = r(phi_h)(z - z_h) too: the indicators below sum r(phi_h)(z~ - z_h)
+//! for either. The dual's error z - z_h is estimated by a quadratic reconstruction: on each edge (i, j) the
+//! quadratic whose end slopes are the recovered gradients G (volume-weighted averages of the element gradients)
+//! differs from z_h at the midpoint by d = (G_i - G_j).(x_j - x_i) / 8, and z~ - z_h = sum over edges of
+//! d 4 l_i l_j (zero at the nodes, and on edges of Dirichlet nodes, where z is known).
 //!
 //! A curved Dirichlet surface (a sphere) is meshed by facets lying inside it by about h^2 / (8 a), which the
-//! residual on the meshed domain cannot see. Moving a Dirichlet surface by delta into the electrolyte changes
-//! the functional by sigma integral (dphi/dn)(dz/dn) delta (the shape derivative; for phi = U z it is the
-//! capacitance growing with the electrode), so each facet adds that integral with delta the distance from the
-//! facet to the sphere (quadratic over the facet, zero at its corners: the edge-midpoint rule is exact).
+//! residual on the meshed domain cannot see. Moving a Dirichlet surface by delta into the electrolyte raises
+//! Q by sigma integral (dphi/dn)(dz/dn) delta (the shape derivative; for phi = U z it is the capacitance
+//! growing with the electrode) and changes J by minus that (checked on the 1D slab for both), so either error
+//! gains -sigma integral (dphi/dn)(dz/dn) delta, delta the distance from the facet to the sphere (quadratic over
+//! the facet, zero at its corners: the edge-midpoint rule is exact).
 
 use super::assembly::face_mass;
 use super::element::barycentric_gradients;
