@@ -64,6 +64,11 @@ pub enum AnalysisError {
     Paper(#[from] PaperError),
     #[error(transparent)]
     Voids(#[from] VoidError),
+    #[error(
+        "adapt.max_nodes = {limit} is below the {estimate:.3e} nodes (estimated) of the case's own mesh, where the \
+         adaptive loop starts; raise adapt.max_nodes, or coarsen the [mesh] sizes the loop starts from"
+    )]
+    AdaptStartTooLarge { estimate: f64, limit: usize },
 }
 
 /// The solved field of a case, as the analyses read it.

@@ -42,6 +42,12 @@ pub fn adapt(
     let mut controls = case.mesh;
     controls.max_nodes = controls.max_nodes.min(settings.max_nodes);
     let mut scales = SizeScales { surfaces: vec![1.0; domain.surfaces.len()], ..SizeScales::default() };
+    // The first cycle meshes the case as it is: a node limit below that is the loop's own key to name (the
+    // mesher would name mesh.max_nodes).
+    let start = SizeField::scaled(&domain, &controls, &scales).estimate_nodes(settings.max_nodes as f64);
+    if !start.complete && settings.max_nodes < case.mesh.max_nodes {
+        return Err(AnalysisError::AdaptStartTooLarge { estimate: start.nodes, limit: settings.max_nodes });
+    }
     let mut cycles = Vec::new();
     loop {
         let clock = Instant::now();

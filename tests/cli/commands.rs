@@ -351,4 +351,7 @@ fn an_adaptive_loop_stopped_by_a_limit_warns_and_names_it() {
         let estimate = summary["hotspots"][0]["relative_error_estimate"].as_f64().unwrap();
         assert!(estimate > 0.0001, "the target was not met: {estimate}");
     }
+    // A node limit below the case's own mesh (about 41 k nodes) is refused before anything is meshed, naming
+    // the loop's key.
+    solve_fails_with(&dir, &["--accuracy", "1%", "--set", "adapt.max_nodes=5000"], &["adapt.max_nodes = 5000"]);
 }
