@@ -199,8 +199,11 @@ struct LastMesh {
 }
 
 impl LastMesh {
+    /// What the mesh is made from. The node limit is left out: it bounds a mesh without shaping it, and its
+    /// default follows the memory available when each point's case was loaded, which differs between points.
     fn key(case: &Case) -> (Geometry, MeshControls, Option<MeshFile>) {
-        (case.geometry.clone(), case.mesh, case.mesh_file.clone())
+        let controls = MeshControls { max_nodes: 0, ..case.mesh };
+        (case.geometry.clone(), controls, case.mesh_file.clone())
     }
 }
 
