@@ -232,12 +232,13 @@ pub fn solve_meshed(
         None
     };
     assembly.release_system();
+    let face_outflows = assembly.face_outflows(&phi);
+    let boundary_currents = assembly.boundary_currents_from(&face_outflows);
     // The estimates before the post step's fields: their own arrays (the recovered dual gradients) then never
     // meet the current densities in memory.
     let estimates = match duals {
         Some(duals) => {
-            let currents = assembly.boundary_currents(&phi);
-            let solved = SolvedSystem { mesh: &mesh, problem: &problem, phi: &phi, currents: &currents };
+            let solved = SolvedSystem { mesh: &mesh, problem: &problem, phi: &phi, currents: &boundary_currents };
             estimate::estimate_currents(case, &solved, duals, false)
         }
         None => CurrentEstimates::default(),
@@ -248,8 +249,6 @@ pub fn solve_meshed(
     let clock = Instant::now();
     let cell_current = post::cell_current_density(&mesh, &problem.region_coefficient, &phi);
     let node_current = post::nodal_current_density(&mesh, &cell_current);
-    let face_outflows = assembly.face_outflows(&phi);
-    let boundary_currents = assembly.boundary_currents_from(&face_outflows);
     let boundary_current_bounds = assembly.boundary_current_bounds(&phi, report.relative_residual);
     let boundary_potentials = post::boundary_mean_potentials(&mesh, &phi);
     let surface_currents = post::surface_currents(&mesh, &cell_current, &face_outflows);

@@ -156,17 +156,10 @@ const TET_EDGES: [[usize; 2]; 6] = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 
 
 /// Recovered nodal gradients of a P1 field: the volume-weighted mean of the gradients of the tets at each node.
 pub fn recovered_gradients(mesh: &Mesh, field: &[f64]) -> Vec<DVec3> {
-    let mut sum = vec![DVec3::ZERO; mesh.nodes.len()];
-    let mut weight = vec![0.0; mesh.nodes.len()];
-    for (t, tet) in mesh.tets.iter().enumerate() {
-        let (gradients, volume) = barycentric_gradients(mesh.tet_points(t));
-        let gradient: DVec3 = (0..4).map(|a| field[tet[a] as usize] * gradients[a]).sum();
-        for &n in tet {
-            sum[n as usize] += volume * gradient;
-            weight[n as usize] += volume;
-        }
-    }
-    sum.iter().zip(&weight).map(|(&s, &w)| if w > 0.0 { s / w } else { DVec3::ZERO }).collect()
+    super::post::nodal_average(mesh, |t| {
+        let (gradients, _) = barycentric_gradients(mesh.tet_points(t));
+        mesh.tets[t].iter().zip(gradients).map(|(&n, g)| field[n as usize] * g).sum()
+    })
 }
 
 /// The dual's reconstruction: z~ - z_h at the midpoint of the edge (i, j), zero between two Dirichlet nodes.

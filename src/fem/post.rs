@@ -29,10 +29,16 @@ pub fn cell_current_density(mesh: &Mesh, region_coefficient: &[f64], phi: &[f64]
 /// order (no node-to-tet table): each node's sum runs over its tets in index order.
 pub fn nodal_current_density(mesh: &Mesh, cell: &[DVec3]) -> Vec<DVec3> {
     assert_eq!(cell.len(), mesh.tets.len(), "one value per tet");
+    nodal_average(mesh, |t| cell[t])
+}
+
+/// The volume-weighted nodal average of `per_tet(t)` (see [`nodal_current_density`]); the error estimates
+/// recover a dual's gradient this way without storing it per tet.
+pub fn nodal_average(mesh: &Mesh, per_tet: impl Fn(usize) -> DVec3) -> Vec<DVec3> {
     let mut sum = vec![DVec3::ZERO; mesh.nodes.len()];
     let mut volume = vec![0.0; mesh.nodes.len()];
-    for (t, (tet, &j)) in mesh.tets.iter().zip(cell).enumerate() {
-        let v = mesh.tet_volume(t);
+    for (t, tet) in mesh.tets.iter().enumerate() {
+        let (v, j) = (mesh.tet_volume(t), per_tet(t));
         for &n in tet {
             sum[n as usize] += v * j;
             volume[n as usize] += v;
