@@ -32,9 +32,7 @@ pub struct CurrentEstimates {
     pub geometry: Vec<f64>,
     /// Per resistive interface: the estimate of (exact - computed) current through it upward (A).
     pub interfaces: Vec<f64>,
-    /// Dual problems solved, their CG iterations in all, and the seconds the estimates took.
-    pub dual_solves: usize,
-    pub dual_iterations: usize,
+    /// The seconds the estimates took, dual solves included.
     pub seconds: f64,
     /// Where the error is made, for the adaptive loop (when asked for): per tet, and per boundary face at its
     /// centroid, the magnitude of the local contribution over the magnitude of the current it belongs to.
@@ -72,10 +70,11 @@ pub struct SolvedSystem<'a> {
 /// The dual solutions of a case's currents (nodal, Dirichlet values included): one per group of boundary tags,
 /// and one per resistive interface.
 pub struct Duals {
+    /// The Dirichlet hot spots (tag, shape) the first group holds.
+    spots: Vec<(u16, HotSpotShape)>,
     groups: Vec<Vec<u16>>,
     solutions: Vec<Vec<f64>>,
     interfaces: Vec<Vec<f64>>,
-    iterations: usize,
     seconds: f64,
 }
 
@@ -114,11 +113,11 @@ pub fn solve_duals(
     solver: &mut dyn SymmetricSolver,
 ) -> Result<Duals, AnalysisError> {
     let clock = Instant::now();
-    let groups = dual_groups(&dirichlet_spots(case, mesh, &problem.boundary_conditions), problem);
-    let (mut solutions, mut iterations) = (Vec::with_capacity(groups.len()), 0);
+    let spots = dirichlet_spots(case, mesh, &problem.boundary_conditions);
+    let groups = dual_groups(&spots, problem);
+    let mut solutions = Vec::with_capacity(groups.len());
     let mut solve = |dual: crate::fem::estimate::DualSystem| -> Result<Vec<f64>, AnalysisError> {
-        let (values, report) = solve_system(&assembly.matrix, &dual.rhs, solver, &case.solver)?;
-        iterations += report.iterations;
+        let (values, _) = solve_system(&assembly.matrix, &dual.rhs, solver, &case.solver)?;
         Ok(assembly.expand_with(&values, &dual.dirichlet_values))
     };
     for group in &groups {
@@ -127,17 +126,17 @@ pub fn solve_duals(
     let interfaces = (0..mesh.interface_names.len())
         .map(|tag| solve(assembly.interface_dual_system(mesh, tag as u16, problem.interface_resistance[tag])))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Duals { groups, solutions, interfaces, iterations, seconds: clock.elapsed().as_secs_f64() })
+    Ok(Duals { spots, groups, solutions, interfaces, seconds: clock.elapsed().as_secs_f64() })
 }
 
 /// The error estimate of every boundary current of a solved case from its duals. `locate`: also say where the
 /// error is made (the adaptive loop).
-pub fn estimate_currents(case: &Case, solved: &SolvedSystem, duals: Duals, locate: bool) -> CurrentEstimates {
+pub fn estimate_currents(solved: &SolvedSystem, duals: Duals, locate: bool) -> CurrentEstimates {
     let SolvedSystem { mesh, problem, phi, currents } = *solved;
     let clock = Instant::now();
     let conditions = &problem.boundary_conditions;
     let tags = conditions.len();
-    let spots = dirichlet_spots(case, mesh, conditions);
+    let spots = &duals.spots;
     let curved: Vec<CurvedSurface> = spots
         .iter()
         .filter_map(|(tag, shape)| match *shape {
@@ -150,12 +149,10 @@ pub fn estimate_currents(case: &Case, solved: &SolvedSystem, duals: Duals, locat
     let mut estimates = CurrentEstimates {
         boundary: vec![None; tags],
         geometry: vec![0.0; tags],
-        dual_solves: duals.groups.len() + duals.interfaces.len(),
-        dual_iterations: duals.iterations,
         located: locate.then(|| LocatedIndicators { tets: vec![0.0; mesh.tets.len()], faces: Vec::new() }),
         ..CurrentEstimates::default()
     };
-    let index = SpotIndex::new(&spots);
+    let index = SpotIndex::new(spots);
     for (group, z) in duals.groups.iter().zip(&duals.solutions) {
         // The member of the group each contribution belongs to: the tag itself on its own faces, else the nearest.
         let member = |tag: Option<u16>, at: DVec3| match (group.len(), tag) {

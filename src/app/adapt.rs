@@ -60,7 +60,7 @@ pub fn adapt(
         let currents = assembly.boundary_currents(&phi);
         drop(assembly);
         let solved = SolvedSystem { mesh: &mesh, problem: &problem, phi: &phi, currents: &currents };
-        let estimates = estimate_currents(case, &solved, duals, true);
+        let estimates = estimate_currents(&solved, duals, true);
         let worst = worst_current(&mesh, &problem.boundary_conditions, &currents, &estimates);
         let cycle = AdaptCycle {
             nodes: mesh.nodes.len(),

@@ -239,7 +239,7 @@ pub fn solve_meshed(
     let estimates = match duals {
         Some(duals) => {
             let solved = SolvedSystem { mesh: &mesh, problem: &problem, phi: &phi, currents: &boundary_currents };
-            estimate::estimate_currents(case, &solved, duals, false)
+            estimate::estimate_currents(&solved, duals, false)
         }
         None => CurrentEstimates::default(),
     };
