@@ -530,6 +530,24 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         s.solver.relative_residual,
         s.solver.seconds
     );
+    if let Some(newton) = &s.newton {
+        let history: Vec<String> = newton
+            .steps
+            .iter()
+            .map(|step| {
+                let length = if step.step_length != 1.0 { format!(" x{}", step.step_length) } else { String::new() };
+                format!("{:.1e}{length} ({} it)", step.relative_residual, step.linear_iterations)
+            })
+            .collect();
+        say!(
+            "newton:     {} steps to relative residual {:.2e} ({:.2} s); per step the residual it started from, the \
+             step length when shortened and the linear iterations: {}",
+            newton.steps.len(),
+            newton.relative_residual,
+            newton.seconds,
+            history.join(", ")
+        );
+    }
     let sizes: Vec<String> = s.solver.levels.iter().map(|l| l.unknowns.to_string()).collect();
     say!(
         "preconditioner: {}, {} level(s) ({} unknowns), operator complexity {:.2}, setup {:.2} s",
@@ -558,6 +576,17 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
                 c.condition
             );
         }
+    }
+    for (name, k) in s.boundaries.iter().chain(&s.hotspots).filter_map(|c| Some((&c.name, c.kinetics.as_ref()?))) {
+        say!(
+            "  {name}: Butler-Volmer, overpotential {:.4} V mean ({:.4} .. {:.4} V), current density {:.4e} A/m^2 \
+             mean, max / mean {:.3}",
+            k.mean_overpotential_v,
+            k.min_overpotential_v,
+            k.max_overpotential_v,
+            k.mean_current_density,
+            k.non_uniformity
+        );
     }
     if s.hotspots.len() > 1 {
         let total: f64 = s.hotspots.iter().map(|h| h.current_a).sum();

@@ -93,10 +93,13 @@ fn dual_groups(spots: &[(u16, HotSpotShape)], problem: &Problem) -> Vec<Vec<u16>
         }
     }
     // Without sources the currents sum to zero, exact and computed alike: one boundary that is not data (a Robin
-    // boundary, else the last single-boundary group) needs no dual of its own. When it is the only one that is not
+    // or Butler-Volmer boundary, else the last single-boundary group) needs no dual of its own. When it is the only one that is not
     // data its current is fixed by the others: its estimate is exactly 0.
-    let robin_count = conditions.iter().filter(|c| matches!(c, BoundaryCondition::Robin { .. })).count();
-    if problem.source.is_none() && robin_count == 0 && groups.last().is_some_and(|g| g.len() == 1) {
+    let flux_count = conditions
+        .iter()
+        .filter(|c| matches!(c, BoundaryCondition::Robin { .. } | BoundaryCondition::ButlerVolmer(_)))
+        .count();
+    if problem.source.is_none() && flux_count == 0 && groups.last().is_some_and(|g| g.len() == 1) {
         groups.pop();
     }
     groups

@@ -22,6 +22,7 @@ pub mod cylinder;
 pub mod estimate;
 pub mod lithiation;
 pub mod locate;
+pub mod newton;
 pub mod paper;
 pub mod resolve;
 pub mod voids;
@@ -69,6 +70,8 @@ pub enum AnalysisError {
          adaptive loop starts; raise adapt.max_nodes, or coarsen the [mesh] sizes the loop starts from"
     )]
     AdaptStartTooLarge { estimate: f64, limit: usize },
+    #[error(transparent)]
+    Newton(#[from] newton::NewtonError),
 }
 
 /// The solved field of a case, as the analyses read it.

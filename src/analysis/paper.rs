@@ -182,7 +182,19 @@ pub fn run_paper_mode(
     let reference_charge = 4.0 * PI * eps * settings.calibration_distance_m;
     let region_coefficient = vec![sigma; mesh.region_names.len()];
     let case_conditions: Vec<BoundaryCondition> = mesh.boundary_names.iter().map(|n| case.condition_for(n)).collect();
-    let zero_conditions: Vec<BoundaryCondition> = case_conditions.iter().map(homogeneous).collect();
+    let zero_conditions = mesh
+        .boundary_names
+        .iter()
+        .zip(&case_conditions)
+        .map(|(name, c)| {
+            homogeneous(c).ok_or_else(|| PaperError::Unsupported {
+                reason: format!(
+                    "boundary `{name}` has Butler-Volmer kinetics; the superposition of boundary values and charge \
+                     needs linear conditions"
+                ),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let gaussian = gaussian_source(center, settings.width_m, reference_charge * sigma / eps);
     let cg = case.solver.cg_options();
     let mut solve = |conditions: Vec<BoundaryCondition>, source: Option<&fem::Source>| {
@@ -263,15 +275,16 @@ fn check_settings(s: &PaperSettings) -> Result<(), PaperError> {
     Ok(())
 }
 
-/// The same condition with its data set to zero (the unit-charge problem).
-fn homogeneous(c: &BoundaryCondition) -> BoundaryCondition {
-    match *c {
+/// The same condition with its data set to zero (the unit-charge problem); None for a nonlinear condition.
+fn homogeneous(c: &BoundaryCondition) -> Option<BoundaryCondition> {
+    Some(match *c {
         BoundaryCondition::Dirichlet { .. } => BoundaryCondition::Dirichlet { potential: 0.0 },
         BoundaryCondition::Neumann { .. } | BoundaryCondition::Insulating => BoundaryCondition::Insulating,
         BoundaryCondition::Robin { resistance, .. } => {
             BoundaryCondition::Robin { resistance, electrode_potential: 0.0 }
         }
-    }
+        BoundaryCondition::ButlerVolmer(_) => return None,
+    })
 }
 
 /// The 3D Gaussian of total integral `total` (per unit volume) centred at `center` with width `width`.

@@ -2,6 +2,7 @@
 //! walks these steps for the case itself; the analyses call them for variants of the case (another potential,
 //! a shrunk sphere, the voids' reference), so no analysis calls back into the pipeline (ARCHITECTURE.md).
 
+use super::newton::NewtonReport;
 use super::AnalysisError;
 use crate::case::Case;
 use crate::fem::{self, Assembly, Problem};
@@ -41,16 +42,21 @@ pub fn assemble(case: &Case, mesh: &Mesh) -> Result<(Problem<'static>, Assembly)
     Ok((problem, assembly))
 }
 
-/// Step 4: the reduced SPD system solved from zero; returns the nodal potential with the Dirichlet values. A
-/// solve that misses its tolerance is an error, unless `solver.accept_unconverged` keeps it (its report then
-/// says `converged: false`).
+/// Step 4: the reduced SPD system solved from zero, or with Butler-Volmer boundaries the nonlinear system by
+/// Newton's method ([`super::newton`]); returns the nodal potential with the Dirichlet values, the solve's report
+/// and Newton's history. A solve that misses its tolerance is an error, unless `solver.accept_unconverged` keeps
+/// a linear one (its report then says `converged: false`).
 pub fn solve(
-    assembly: &Assembly,
+    assembly: &mut Assembly,
     solver: &mut dyn SymmetricSolver,
     settings: &SolverSettings,
-) -> Result<(Vec<f64>, CgReport), AnalysisError> {
+) -> Result<(Vec<f64>, CgReport, Option<NewtonReport>), AnalysisError> {
+    if assembly.has_kinetics() {
+        let (x, report, newton) = super::newton::solve(assembly, solver, settings)?;
+        return Ok((assembly.expand(&x), report, Some(newton)));
+    }
     let (x, report) = solve_system(&assembly.matrix, &assembly.rhs, solver, settings)?;
-    Ok((assembly.expand(&x), report))
+    Ok((assembly.expand(&x), report, None))
 }
 
 /// A reduced system solved from zero under the case's solver settings (the primal's, or a dual's right-hand
@@ -72,7 +78,7 @@ pub fn solve_system(
 /// Steps 3 and 4 on a given mesh: variants of a case that differ only in boundary conditions reuse its mesh.
 pub fn assemble_and_solve(case: &Case, mesh: &Mesh, solver: &mut dyn SymmetricSolver) -> Result<Solved, AnalysisError> {
     let (problem, mut assembly) = assemble(case, mesh)?;
-    let (phi, report) = solve(&assembly, solver, &case.solver)?;
+    let (phi, report, _) = solve(&mut assembly, solver, &case.solver)?;
     assembly.add_reaction(mesh, &problem);
     Ok(Solved { problem, assembly, phi, report })
 }

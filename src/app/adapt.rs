@@ -53,7 +53,7 @@ pub fn adapt(
         let clock = Instant::now();
         let (mesh, quality) = mesh_scaled(case, &controls, &scales, progress)?;
         let (problem, mut assembly) = resolve::assemble(case, &mesh)?;
-        let (phi, solve_report) = resolve::solve(&assembly, solver, &case.solver)?;
+        let (phi, solve_report, _) = resolve::solve(&mut assembly, solver, &case.solver)?;
         assembly.add_reaction(&mesh, &problem);
         let duals = solve_duals(case, &mesh, &problem, &assembly, solver)?;
         assembly.release_system();

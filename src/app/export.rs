@@ -41,6 +41,10 @@ impl SymmetricSolver for ExportingSolver<'_> {
         self.count += 1;
         Ok(report)
     }
+
+    fn reuse_setup(&mut self, reuse: bool) {
+        self.inner.reuse_setup(reuse);
+    }
 }
 
 #[cfg(test)]

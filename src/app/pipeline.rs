@@ -5,15 +5,16 @@
 
 use super::export::ExportingSolver;
 use crate::analysis::estimate::{self, CurrentEstimates, SolvedSystem};
+use crate::analysis::newton::NewtonReport;
 use crate::analysis::resolve;
 use crate::analysis::{self, Analysis, AnalysisError, SolvedField};
 use crate::app::progress::{NodeStages, Stage};
 use crate::case::{Case, OutputSettings};
-use crate::fem::{post, BoundaryCondition};
+use crate::fem::{kinetic_surfaces, post, BoundaryCondition, KineticSurface};
 use crate::gpu::select::BackendError;
 use crate::io::plot::PlotError;
 use crate::io::summary::{
-    CaseInfo, Conservation, Current, InterfaceSummary, SolverSummary, Summary, SurfaceCurrent, Timings,
+    CaseInfo, Conservation, Current, InterfaceSummary, KineticSummary, SolverSummary, Summary, SurfaceCurrent, Timings,
 };
 use crate::io::{self, vtu};
 use crate::mesh::{quality::MeshQuality, Mesh};
@@ -72,7 +73,11 @@ pub struct Solution {
     pub interface_currents: Vec<post::InterfaceCurrent>,
     /// Current through each measurement surface (`Mesh::surfaces`) along its orientation (A).
     pub surface_currents: Vec<f64>,
+    /// Each Butler-Volmer boundary's overpotentials and current densities.
+    pub kinetic_surfaces: Vec<KineticSurface>,
     pub report: CgReport,
+    /// Newton's history, for a case with Butler-Volmer boundaries.
+    pub newton: Option<NewtonReport>,
     pub unknowns: usize,
     pub nonzeros: usize,
     pub timings: Timings,
@@ -200,7 +205,7 @@ pub fn solve_meshed(
     // 3. Assemble: materials per region, conditions per boundary, Dirichlet lifted out.
     let clock = Instant::now();
     let stage = Stage::new("assembly", options.progress);
-    let (problem, assembly) = resolve::assemble(case, &mesh)?;
+    let (problem, mut assembly) = resolve::assemble(case, &mesh)?;
     return_free_memory();
     stage.finish();
     timings.assemble = clock.elapsed().as_secs_f64();
@@ -213,12 +218,11 @@ pub fn solve_meshed(
     let clock = Instant::now();
     let stage = Stage::new("solving", options.progress);
     stage.update(0.0, &format!("{} unknowns", assembly.matrix.nrows));
-    let solved = resolve::solve(&assembly, solver, &case.solver);
+    let solved = resolve::solve(&mut assembly, solver, &case.solver);
     stage.finish();
-    let (phi, report) = solved?;
+    let (phi, report, newton) = solved?;
     timings.solve = clock.elapsed().as_secs_f64();
     let (unknowns, nonzeros) = (assembly.matrix.nrows, assembly.matrix.nnz());
-    let mut assembly = assembly;
     assembly.add_reaction(&mesh, &problem);
 
     // 4b. The duals of the error estimates: one solve on the same matrix per group of currents (ARCHITECTURE.md,
@@ -253,6 +257,7 @@ pub fn solve_meshed(
     let boundary_potentials = post::boundary_mean_potentials(&mesh, &phi);
     let surface_currents = post::surface_currents(&mesh, &cell_current, &face_outflows);
     let interface_currents = post::interface_currents(&mesh, &problem.interface_resistance, &phi);
+    let kinetic_surfaces = kinetic_surfaces(&mesh, &problem.boundary_conditions, &phi);
     timings.post = clock.elapsed().as_secs_f64();
 
     let mut solution = Solution {
@@ -270,7 +275,9 @@ pub fn solve_meshed(
         interface_resistance: problem.interface_resistance,
         interface_currents,
         surface_currents,
+        kinetic_surfaces,
         report,
+        newton,
         unknowns,
         nonzeros,
         timings,
@@ -292,7 +299,31 @@ fn condition_name(c: &BoundaryCondition) -> &'static str {
         BoundaryCondition::Neumann { .. } => "neumann",
         BoundaryCondition::Insulating => "insulating",
         BoundaryCondition::Robin { .. } => "robin",
+        BoundaryCondition::ButlerVolmer(_) => "butler_volmer",
     }
+}
+
+/// The summary entry of a Butler-Volmer boundary (None for other conditions, or one without faces).
+fn kinetic_summary(condition: &BoundaryCondition, surfaces: &[KineticSurface], tag: usize) -> Option<KineticSummary> {
+    let BoundaryCondition::ButlerVolmer(k) = condition else { return None };
+    let surface = surfaces.iter().find(|s| s.tag as usize == tag)?;
+    Some(KineticSummary {
+        exchange_current_density: k.exchange_current_density,
+        alpha_anodic: k.alpha_anodic,
+        alpha_cathodic: k.alpha_cathodic,
+        equilibrium_potential_v: k.equilibrium_potential,
+        electrode_potential_v: k.electrode_potential,
+        film_resistance_ohm_m2: k.film_resistance,
+        thermal_voltage_v: k.thermal_voltage,
+        charge_transfer_resistance_ohm_m2: k.charge_transfer_resistance(),
+        area_m2: surface.area_m2,
+        mean_overpotential_v: surface.mean_overpotential_v,
+        min_overpotential_v: surface.min_overpotential_v,
+        max_overpotential_v: surface.max_overpotential_v,
+        mean_current_density: surface.mean_current_density(),
+        max_current_density: surface.max_current_density,
+        non_uniformity: surface.non_uniformity(),
+    })
 }
 
 /// The summary of a solved case; hot-spot surfaces are listed apart from the box faces.
@@ -312,6 +343,7 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             resolved: current_a.abs() > bound_a || bound_a == 0.0,
             resolution_bound_a: bound_a,
             mean_potential_v: solution.boundary_potentials[tag],
+            kinetics: kinetic_summary(&solution.conditions[tag], &solution.kinetic_surfaces, tag),
         };
         if is_hotspot(name) {
             hotspots.push(entry);
@@ -384,6 +416,7 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
         paper_mode: solution.analysis.paper_mode.clone(),
         voids: solution.analysis.voids.clone(),
         adapt: solution.adapt.clone(),
+        newton: solution.newton.clone(),
         warnings: warnings(case, solution),
         timings_s: solution.timings,
     }

@@ -7,7 +7,7 @@ use super::{
     hotspots, join, show_number, unique_names, AdaptSettings, AnalysisSettings, Case, CaseBoundary, CaseError,
     CylinderSpec, Location, Material, OutputSettings, DEFAULT_ADAPT_CYCLES, DEFAULT_PAPER_WIDTH_M,
 };
-use crate::fem::{BoundaryCondition, SINGULAR_REASON};
+use crate::fem::{BoundaryCondition, Kinetics, SINGULAR_REASON};
 use crate::mesh::geometry::{
     max_nodes_for_this_machine, show_length, Geometry, HotSpot, HotSpotShape, Layer, MeshControls, MAX_GRADING,
     MAX_NODE_INDEX,
@@ -32,6 +32,13 @@ pub const CONDUCTIVITY_RANGE: std::ops::RangeInclusive<f64> = 1e-20..=1e9;
 pub const POTENTIAL_LIMIT_V: f64 = 1e4;
 /// Current densities (A/m^2): 1e4 A/cm^2, far beyond any battery's.
 pub const CURRENT_DENSITY_LIMIT_A_PER_M2: f64 = 1e8;
+/// Temperatures a case may have (K).
+pub const MAX_TEMPERATURE_K: f64 = 2000.0;
+/// Exchange current densities (A/m^2): 1e8 A/cm^2; a faster reaction is a fixed potential for any mesh.
+pub const MAX_EXCHANGE_CURRENT_DENSITY: f64 = 1e12;
+/// The molar gas constant (J/(mol K)) and the Faraday constant (C/mol), exact in the 2019 SI.
+pub const GAS_CONSTANT: f64 = 8.314462618153241;
+pub const FARADAY: f64 = 96485.33212331001;
 /// The shortest box side (m): below a nanometre the continuum model means nothing.
 pub const MIN_BOX_SIDE_M: f64 = 1e-9;
 
@@ -371,11 +378,12 @@ impl Builder<'_> {
         check_name: impl Fn(&str, Location, String) -> Result<(), CaseError>,
     ) -> Result<BTreeMap<String, CaseBoundary>, CaseError> {
         let mut boundaries = BTreeMap::new();
+        let temperature = self.temperature(raw)?;
         for (name, entry) in &raw.boundaries {
             let field = format!("boundaries.{name}");
             let at = self.at(entry.span(), &field);
             check_name(name, at.clone(), field.clone())?;
-            let condition = self.condition(entry.get_ref(), &field)?;
+            let condition = self.condition(entry.get_ref(), &field, temperature)?;
             boundaries.insert(name.clone(), CaseBoundary { condition, at });
         }
         if !boundaries.values().any(|b| b.condition.fixes_potential()) {
@@ -384,31 +392,72 @@ impl Builder<'_> {
         Ok(boundaries)
     }
 
-    pub(super) fn condition(&self, entry: &RawBoundary, field: &str) -> Result<BoundaryCondition, CaseError> {
+    /// The case's `temperature` (K), if given: "348 K", "75 degC" or "75 °C".
+    fn temperature(&self, raw: &RawCase) -> Result<Option<f64>, CaseError> {
+        let Some(quantity) = &raw.temperature else { return Ok(None) };
+        let invalid = |reason: String| self.invalid(quantity.span(), "temperature", reason);
+        let text = match quantity.get_ref() {
+            QuantityText::Text(text) => text.clone(),
+            QuantityText::Number(value) => {
+                return Err(invalid(format!("`{value}` has no unit; write it as \"{value} K\" or \"{value} degC\"")))
+            }
+        };
+        let Some((value, unit)) = super::units::split_value(&text) else {
+            return Err(invalid(format!("`{text}` does not start with a number (e.g. \"348 K\" or \"75 degC\")")));
+        };
+        let kelvin = match unit {
+            "K" => value,
+            "degC" | "°C" => value + 273.15,
+            _ => return Err(invalid(format!("unknown temperature unit `{unit}` in `{text}`; use K, degC or °C"))),
+        };
+        if !(kelvin > 0.0 && kelvin <= MAX_TEMPERATURE_K) {
+            return Err(invalid(format!("{kelvin} K is outside (0, {MAX_TEMPERATURE_K}] K")));
+        }
+        Ok(Some(kelvin))
+    }
+
+    pub(super) fn condition(
+        &self,
+        entry: &RawBoundary,
+        field: &str,
+        temperature: Option<f64>,
+    ) -> Result<BoundaryCondition, CaseError> {
         let kind = entry.kind.get_ref().as_str();
+        let span = |value: &Option<schema::Quantity>| value.as_ref().map(|v| v.span());
+        let number_span = |value: &Option<toml::Spanned<f64>>| value.as_ref().map(|v| v.span());
         let given = [
-            ("potential", &entry.potential),
-            ("current_density", &entry.current_density),
-            ("resistance", &entry.resistance),
-            ("electrode_potential", &entry.electrode_potential),
+            ("potential", span(&entry.potential)),
+            ("current_density", span(&entry.current_density)),
+            ("resistance", span(&entry.resistance)),
+            ("electrode_potential", span(&entry.electrode_potential)),
+            ("exchange_current_density", span(&entry.exchange_current_density)),
+            ("alpha_anodic", number_span(&entry.alpha_anodic)),
+            ("alpha_cathodic", number_span(&entry.alpha_cathodic)),
+            ("equilibrium_potential", span(&entry.equilibrium_potential)),
+            ("film_resistance", span(&entry.film_resistance)),
         ];
         let (required, optional): (&[&str], &[&str]) = match kind {
             "dirichlet" => (&["potential"], &[]),
             "neumann" => (&["current_density"], &[]),
             "insulating" => (&[], &[]),
             "robin" => (&["resistance"], &["electrode_potential"]),
+            "butler_volmer" => (
+                &["exchange_current_density"],
+                &["alpha_anodic", "alpha_cathodic", "equilibrium_potential", "electrode_potential", "film_resistance"],
+            ),
             other => {
-                let reason =
-                    format!("unknown boundary type `{other}`; expected dirichlet, neumann, insulating or robin");
+                let reason = format!(
+                    "unknown boundary type `{other}`; expected dirichlet, neumann, insulating, robin or butler_volmer"
+                );
                 return Err(self.invalid(entry.kind.span(), &format!("{field}.type"), reason));
             }
         };
-        for (key, value) in &given {
-            if let Some(value) = value {
-                if !required.contains(key) && !optional.contains(key) {
+        for (key, value_span) in given {
+            if let Some(value_span) = value_span {
+                if !required.contains(&key) && !optional.contains(&key) {
                     let takes = join(required.iter().chain(optional));
                     let reason = format!("`{key}` does not apply to a {kind} boundary (it takes: {takes})");
-                    return Err(self.invalid(value.span(), &format!("{field}.{key}"), reason));
+                    return Err(self.invalid(value_span, &format!("{field}.{key}"), reason));
                 }
             }
         }
@@ -416,6 +465,10 @@ impl Builder<'_> {
             value.clone().ok_or_else(|| {
                 self.invalid(entry.kind.span(), &format!("{field}.{key}"), format!("a {kind} boundary needs `{key}`"))
             })
+        };
+        let potential_or_zero = |value: &Option<schema::Quantity>, key: &str| match value {
+            Some(value) => self.bounded(value, &format!("{field}.{key}"), Dimension::Potential, POTENTIAL_LIMIT_V),
+            None => Ok(0.0),
         };
         Ok(match kind {
             "dirichlet" => BoundaryCondition::Dirichlet {
@@ -437,16 +490,49 @@ impl Builder<'_> {
             "robin" => BoundaryCondition::Robin {
                 resistance: self
                     .area_resistance(&need("resistance", &entry.resistance)?, &format!("{field}.resistance"))?,
-                electrode_potential: match &entry.electrode_potential {
-                    Some(value) => self.bounded(
-                        value,
-                        &format!("{field}.electrode_potential"),
-                        Dimension::Potential,
-                        POTENTIAL_LIMIT_V,
-                    )?,
-                    None => 0.0,
-                },
+                electrode_potential: potential_or_zero(&entry.electrode_potential, "electrode_potential")?,
             },
+            "butler_volmer" => {
+                let Some(temperature) = temperature else {
+                    let reason = format!(
+                        "a butler_volmer boundary needs the case's top-level `temperature` (e.g. temperature = \"348 \
+                         K\"), which sets F / (R T); it is missing, here used by `{field}`"
+                    );
+                    return Err(self.invalid(entry.kind.span(), "temperature", reason));
+                };
+                let i0_field = format!("{field}.exchange_current_density");
+                let i0 = self.positive(&need("exchange_current_density", &entry.exchange_current_density)?, &i0_field, Dimension::CurrentDensity)?;
+                if i0 > MAX_EXCHANGE_CURRENT_DENSITY {
+                    let span = entry.exchange_current_density.as_ref().map(|q| q.span());
+                    let reason = format!(
+                        "{i0:e} A/m^2 is above {MAX_EXCHANGE_CURRENT_DENSITY:e} A/m^2; beyond it the kinetics are \
+                         indistinguishable from a fixed potential: use type = \"dirichlet\""
+                    );
+                    return Err(self.invalid_at(span, &i0_field, reason));
+                }
+                let alpha = |value: &Option<toml::Spanned<f64>>, key: &str| {
+                    let Some(value) = value else { return Ok(0.5) };
+                    let alpha = *value.get_ref();
+                    if alpha > 0.0 && alpha <= 1.0 {
+                        return Ok(alpha);
+                    }
+                    let reason = format!("must lie in (0, 1] (got {})", show_number(alpha));
+                    Err(self.invalid(value.span(), &format!("{field}.{key}"), reason))
+                };
+                let film_resistance = match &entry.film_resistance {
+                    Some(value) => self.area_resistance(value, &format!("{field}.film_resistance"))?,
+                    None => 0.0,
+                };
+                BoundaryCondition::ButlerVolmer(Kinetics {
+                    exchange_current_density: i0,
+                    alpha_anodic: alpha(&entry.alpha_anodic, "alpha_anodic")?,
+                    alpha_cathodic: alpha(&entry.alpha_cathodic, "alpha_cathodic")?,
+                    equilibrium_potential: potential_or_zero(&entry.equilibrium_potential, "equilibrium_potential")?,
+                    electrode_potential: potential_or_zero(&entry.electrode_potential, "electrode_potential")?,
+                    film_resistance,
+                    thermal_voltage: GAS_CONSTANT * temperature / FARADAY,
+                })
+            }
             _ => BoundaryCondition::Insulating,
         })
     }
@@ -596,6 +682,15 @@ impl Builder<'_> {
         if let (Some(switch), Some(_)) = (analysis.paper_mode.as_ref().filter(|_| paper_width.is_some()), narrowest) {
             if let Some(reason) = paper_mode_unsupported(geometry) {
                 return Err(self.invalid(switch.span(), "analysis.paper_mode", format!("paper mode: {reason}")));
+            }
+            if let Some((name, _)) =
+                boundaries.iter().find(|(_, b)| matches!(b.condition, BoundaryCondition::ButlerVolmer(_)))
+            {
+                let reason = format!(
+                    "paper mode: boundary `{name}` has Butler-Volmer kinetics, but the Gaussian-charge model \
+                     superposes boundary values and charge, which needs linear conditions"
+                );
+                return Err(self.invalid(switch.span(), "analysis.paper_mode", reason));
             }
         }
         // The charge is calibrated at the hot spot's radius, which must lie in its point-charge far field (>= 3 w).

@@ -60,6 +60,8 @@ pub struct RawCase {
     #[serde(default)]
     pub analysis: RawAnalysis,
     pub adapt: Option<Spanned<RawAdapt>>,
+    /// "348 K" or "75 degC": F / (R T) of Butler-Volmer boundaries (required when one exists).
+    pub temperature: Option<Quantity>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +110,11 @@ pub struct RawBoundary {
     pub current_density: Option<Quantity>,
     pub resistance: Option<Quantity>,
     pub electrode_potential: Option<Quantity>,
+    pub exchange_current_density: Option<Quantity>,
+    pub alpha_anodic: Option<Spanned<f64>>,
+    pub alpha_cathodic: Option<Spanned<f64>>,
+    pub equilibrium_potential: Option<Quantity>,
+    pub film_resistance: Option<Quantity>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -350,6 +350,7 @@ fn validate(mesh: &Mesh, problem: &Problem) -> Result<(), FemError> {
                     return Err(non_finite("electrode potential", electrode_potential));
                 }
             }
+            BoundaryCondition::ButlerVolmer(k) => check_kinetics(name, &k)?,
             _ => {}
         }
     }
@@ -372,6 +373,32 @@ fn validate(mesh: &Mesh, problem: &Problem) -> Result<(), FemError> {
     }
     super::check_potential_fixed(mesh, &problem.boundary_conditions)?;
     super::check_no_floating_body(mesh, &problem.boundary_conditions)
+}
+
+/// Checks a Butler-Volmer condition's values (the case checks them with file and line; this guards the API).
+fn check_kinetics(name: &str, k: &super::Kinetics) -> Result<(), FemError> {
+    let bad = |field, value, need| Err(FemError::BadKinetics { boundary: name.to_string(), field, value, need });
+    let positive = "it must be finite and > 0";
+    if !(k.exchange_current_density.is_finite() && k.exchange_current_density > 0.0) {
+        return bad("exchange current density", k.exchange_current_density, positive);
+    }
+    for (field, alpha) in [("alpha_anodic", k.alpha_anodic), ("alpha_cathodic", k.alpha_cathodic)] {
+        if !(alpha > 0.0 && alpha <= 1.0) {
+            return bad(field, alpha, "it must lie in (0, 1]");
+        }
+    }
+    if !(k.thermal_voltage.is_finite() && k.thermal_voltage > 0.0) {
+        return bad("thermal voltage R T / F", k.thermal_voltage, positive);
+    }
+    if !(k.film_resistance.is_finite() && k.film_resistance >= 0.0) {
+        return bad("film resistance", k.film_resistance, "it must be finite and >= 0");
+    }
+    for (field, value) in [("equilibrium potential", k.equilibrium_potential), ("electrode potential", k.electrode_potential)] {
+        if !value.is_finite() {
+            return bad(field, value, "it must be finite");
+        }
+    }
+    Ok(())
 }
 
 /// The volume stiffness matrix over all nodes (no boundary terms, no interface coupling, no lifting):
@@ -411,6 +438,8 @@ pub struct Assembly {
     pub(super) boundary_faces: Vec<BoundaryFace>,
     pub(super) face_area: Vec<f64>,
     pub(super) boundary_conditions: Vec<BoundaryCondition>,
+    /// The matrix entries of the Butler-Volmer faces and their base values (empty without kinetics).
+    pub(super) kinetics: super::kinetics::KineticEntries,
 }
 
 /// The Dirichlet rows of the volume operator (stiffness over all nodes, interface couplings included) and
@@ -536,13 +565,14 @@ fn assemble_parts(mesh: &Mesh, problem: &Problem, with_reaction: bool) -> Result
                     }
                 }
             }
-            BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Insulating => {}
+            // Kinetic faces enter through Newton's linearization (`fem::kinetics`), not the base system.
+            BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Insulating | BoundaryCondition::ButlerVolmer(_) => {}
         }
     }
 
     let reaction = with_reaction.then(|| reaction(mesh, problem, &incidence, interfaces.as_ref(), &dirichlet_nodes));
 
-    Ok(Assembly {
+    let mut assembly = Assembly {
         matrix,
         rhs,
         free_nodes,
@@ -553,7 +583,12 @@ fn assemble_parts(mesh: &Mesh, problem: &Problem, with_reaction: bool) -> Result
         boundary_faces: mesh.boundary_faces.clone(),
         face_area,
         boundary_conditions: conditions.clone(),
-    })
+        kinetics: Default::default(),
+    };
+    if assembly.has_kinetics() {
+        assembly.find_kinetic_entries(&column_of);
+    }
+    Ok(assembly)
 }
 
 impl Assembly {
@@ -638,7 +673,7 @@ impl Assembly {
     /// How far each boundary tag's current (A) can be off through round-off and an algebraic error of relative
     /// size `relative_residual` in phi: the sum of the magnitudes of the terms the current is made of (|K_ij phi_j|
     /// and |F_i| of the Dirichlet rows, shared among faces as the currents are; |phi - V_e| / R weighted by the
-    /// face mass on Robin faces), times (64 eps + `relative_residual`). A current smaller than its bound is lost
+    /// face mass on Robin faces; the kinetic outflows' magnitudes on Butler-Volmer faces), times (64 eps + `relative_residual`). A current smaller than its bound is lost
     /// to cancellation (a nearly equipotential conductor against a resistive boundary, say) and is not resolved.
     pub fn boundary_current_bounds(&self, phi: &[f64], relative_residual: f64) -> Vec<f64> {
         let node_terms = self.reaction_rows(phi, f64::abs, |terms, load| terms + load.abs());
@@ -657,6 +692,10 @@ impl Assembly {
                         .sum::<f64>()
                         / resistance
                 }
+                BoundaryCondition::ButlerVolmer(k) => {
+                    let (outflow, _) = super::kinetics::face_terms(&k, area, face.nodes.map(|n| phi[n as usize]));
+                    outflow.iter().map(|q| q.abs()).sum()
+                }
                 BoundaryCondition::Neumann { .. } | BoundaryCondition::Insulating => 0.0,
             };
         }
@@ -668,7 +707,8 @@ impl Assembly {
     /// weighed node by node.
     ///
     /// Faces with a known flux report its consistent integrals against the nodal hat functions (Neumann:
-    /// -j area / 3; Robin: the face mass applied to (phi - V_e)/R; insulating: 0). At each Dirichlet node
+    /// -j area / 3; Robin: the face mass applied to (phi - V_e)/R; Butler-Volmer: the kinetic outflow by the
+    /// edge-midpoint rule, `fem::kinetics`; insulating: 0). At each Dirichlet node
     /// the reaction rho = K_vol phi - F_source, less the known outflow of its non-Dirichlet faces, is the
     /// current that leaves there through Dirichlet faces; it is split among the Dirichlet faces at the
     /// node in proportion to their areas.
@@ -687,6 +727,9 @@ impl Assembly {
                         .sum::<f64>()
                         / resistance
                 }),
+                BoundaryCondition::ButlerVolmer(k) => {
+                    super::kinetics::face_terms(&k, area, face.nodes.map(|n| phi[n as usize])).0
+                }
                 BoundaryCondition::Insulating => [0.0; 3],
                 BoundaryCondition::Dirichlet { .. } => continue,
             };

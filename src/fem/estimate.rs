@@ -125,6 +125,10 @@ impl Assembly {
                 }
             }
         }
+        // Butler-Volmer faces: the Jacobian the matrix was last linearized with (at the solution).
+        for &(row, d, value) in &self.kinetics.dirichlet_coupling {
+            rhs[row as usize] -= value * dirichlet_values[d as usize];
+        }
         DualSystem { rhs, dirichlet_values }
     }
 }
@@ -280,6 +284,18 @@ pub fn dual_weighted_residual(
             BoundaryCondition::Robin { resistance, electrode_potential } => {
                 -(0..3).map(|a| (phi[face.nodes[a] as usize] - electrode_potential) * moments[a]).sum::<f64>()
                     / resistance
+            }
+            // The kinetic outflow against the bubbles by the assembly's edge-midpoint rule (each bubble is 1 at
+            // its own edge's midpoint, 0 at the others).
+            BoundaryCondition::ButlerVolmer(kinetics) => {
+                -(area / 3.0)
+                    * [(0, 1), (1, 2), (0, 2)]
+                        .into_iter()
+                        .map(|(b, c)| {
+                            let (nb, nc) = (face.nodes[b], face.nodes[c]);
+                            kinetics.outflow(0.5 * (phi[nb as usize] + phi[nc as usize])).0 * z.midpoint(nb, nc)
+                        })
+                        .sum::<f64>()
             }
             BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Insulating => 0.0,
         };

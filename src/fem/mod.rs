@@ -12,8 +12,10 @@
 mod assembly;
 mod element;
 pub mod estimate;
+mod kinetics;
 pub mod post;
 
+pub use kinetics::{kinetic_surfaces, KineticResidual, KineticSurface, Kinetics, EXPONENT_CAP};
 pub use post::InterfaceCurrent;
 
 pub use assembly::{assemble, assemble_system, stiffness_matrix, Assembly};
@@ -33,6 +35,8 @@ pub enum FemError {
     BadCoefficient { region: String, value: f64 },
     #[error("boundary `{boundary}`: Robin resistance {value:e} Ohm m^2 must be finite and > 0")]
     BadRobinResistance { boundary: String, value: f64 },
+    #[error("boundary `{boundary}`: Butler-Volmer {field} is {value:e}; {need}")]
+    BadKinetics { boundary: String, field: &'static str, value: f64, need: &'static str },
     #[error("the problem gives {given} interface resistances but the mesh has {expected} interfaces ({names})")]
     InterfaceCountMismatch { given: usize, expected: usize, names: String },
     #[error("interface `{interface}`: resistance {value:e} Ohm m^2 must be finite and > 0")]
@@ -51,7 +55,7 @@ pub enum FemError {
     Singular,
     #[error(
         "singular problem: a body of the mesh ({nodes} nodes, region `{region}`) touches no boundary with a \
-         dirichlet or robin condition, so its potential is undefined; give it such a boundary, join it to the rest, \
+         dirichlet, robin or butler_volmer condition, so its potential is undefined; give it such a boundary, join it to the rest, \
          or remove it from the mesh"
     )]
     FloatingBody { region: String, nodes: usize },
@@ -59,25 +63,31 @@ pub enum FemError {
 
 /// A condition on one named boundary. Signs: `inward_current_density` is the current per area
 /// entering the domain (A/m^2); Robin is J.n = (phi - electrode_potential) / resistance with n
-/// the outward normal, i.e. an interfacial resistance (Ohm m^2) to an electrode at a fixed potential.
+/// the outward normal, i.e. an interfacial resistance (Ohm m^2) to an electrode at a fixed potential;
+/// Butler-Volmer is the nonlinear kinetics of [`Kinetics`] (its linear limit is Robin, its fast limit Dirichlet).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BoundaryCondition {
     Dirichlet { potential: f64 },
     Neumann { inward_current_density: f64 },
     Insulating,
     Robin { resistance: f64, electrode_potential: f64 },
+    ButlerVolmer(Kinetics),
 }
 
 impl BoundaryCondition {
-    /// Whether the condition pins the potential (Dirichlet directly, Robin through its electrode): a problem
-    /// needs one such boundary face, else the potential is defined only up to a constant.
+    /// Whether the condition pins the potential (Dirichlet directly, Robin and Butler-Volmer through their
+    /// electrode): a problem needs one such boundary face, else the potential is defined only up to a constant.
     pub fn fixes_potential(&self) -> bool {
-        matches!(self, BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Robin { .. })
+        matches!(
+            self,
+            BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Robin { .. } | BoundaryCondition::ButlerVolmer(_)
+        )
     }
 }
 
 /// Why a problem without a potential-fixing boundary is refused (the case file's check says the same).
-pub const SINGULAR_REASON: &str = "no boundary of the domain has a dirichlet or robin condition, so the potential \
+pub const SINGULAR_REASON: &str = "no boundary of the domain has a dirichlet, robin or butler_volmer condition, so \
+     the potential \
      is defined only up to a constant; give at least one boundary (e.g. [boundaries.interface]) type = \
      \"dirichlet\" or \"robin\"";
 

@@ -58,6 +58,13 @@ impl SymmetricSolver for GpuWithCpuFallback {
         }
         self.cpu.solve(a, b, x, options)
     }
+
+    fn reuse_setup(&mut self, reuse: bool) {
+        if let Some(gpu) = &mut self.gpu {
+            gpu.reuse_setup(reuse);
+        }
+        self.cpu.reuse_setup(reuse);
+    }
 }
 
 /// The CPU solver with the settings' preconditioner.

@@ -202,4 +202,11 @@ impl SymmetricSolver for GpuSolver {
         }
         .into_result(converged, options.rtol)
     }
+
+    /// The hierarchy is kept (its finest smoother refreshed); the new matrix is uploaded with it.
+    fn reuse_setup(&mut self, reuse: bool) {
+        if let Some(amg) = &mut self.amg {
+            amg.reuse_setup(reuse);
+        }
+    }
 }

@@ -32,6 +32,10 @@ pub struct Summary {
     /// The adaptive loop, when the run asked for one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adapt: Option<AdaptSummary>,
+    /// Newton's method, for a case with Butler-Volmer boundaries: each step's relative residual, step length,
+    /// linear tolerance and iterations, and the change of the kinetic currents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newton: Option<crate::analysis::newton::NewtonReport>,
     /// What makes these numbers less than they seem (the solve stopped above rtol in f32, say); also printed.
     pub warnings: Vec<String>,
     pub timings_s: Timings,
@@ -122,6 +126,46 @@ pub struct Current {
     /// The part of error_estimate_A due to the facets of curved surfaces (A).
     #[serde(rename = "geometry_error_estimate_A")]
     pub geometry_error_estimate_a: Option<f64>,
+    /// A Butler-Volmer boundary's kinetics and their state at the solution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kinetics: Option<KineticSummary>,
+}
+
+/// A Butler-Volmer boundary: its parameters (SI) and, at the solution, the overpotential eta = phi_s - phi - E_eq
+/// and the current density leaving the electrolyte, from the faces' edge midpoints.
+#[derive(Debug, Clone, Serialize)]
+pub struct KineticSummary {
+    #[serde(rename = "exchange_current_density_A_per_m2")]
+    pub exchange_current_density: f64,
+    pub alpha_anodic: f64,
+    pub alpha_cathodic: f64,
+    #[serde(rename = "equilibrium_potential_V")]
+    pub equilibrium_potential_v: f64,
+    #[serde(rename = "electrode_potential_V")]
+    pub electrode_potential_v: f64,
+    #[serde(rename = "film_resistance_ohm_m2")]
+    pub film_resistance_ohm_m2: f64,
+    /// R T / F.
+    #[serde(rename = "thermal_voltage_V")]
+    pub thermal_voltage_v: f64,
+    /// R T / (F i0 (alpha_a + alpha_c)): the linear limit's area resistance.
+    #[serde(rename = "charge_transfer_resistance_ohm_m2")]
+    pub charge_transfer_resistance_ohm_m2: f64,
+    pub area_m2: f64,
+    #[serde(rename = "mean_overpotential_V")]
+    pub mean_overpotential_v: f64,
+    #[serde(rename = "min_overpotential_V")]
+    pub min_overpotential_v: f64,
+    #[serde(rename = "max_overpotential_V")]
+    pub max_overpotential_v: f64,
+    /// current_A / area_m2.
+    #[serde(rename = "mean_current_density_A_per_m2")]
+    pub mean_current_density: f64,
+    /// The largest |j| at a point.
+    #[serde(rename = "max_current_density_A_per_m2")]
+    pub max_current_density: f64,
+    /// max |j| / |mean j| (1: uniform).
+    pub non_uniformity: f64,
 }
 
 /// The current through a measurement surface, counted along `orientation`.

@@ -204,22 +204,30 @@ pub fn fingerprint(a: &CsrMatrix) -> u64 {
 pub struct AmgSolver {
     pub options: AmgOptions,
     prepared: Option<(u64, Hierarchy)>,
+    /// [`SymmetricSolver::reuse_setup`]: keep the hierarchy for a new matrix of the same size.
+    reuse: bool,
 }
 
 impl AmgSolver {
     pub fn new(options: AmgOptions) -> AmgSolver {
-        AmgSolver { options, prepared: None }
+        AmgSolver { options, prepared: None, reuse: false }
     }
 
     /// Builds (or finds) the hierarchy of `a`, whose [`fingerprint`] is `key` (the caller's, so that a solver
-    /// keying its own state by it hashes the matrix once); returns it and whether it was reused.
+    /// keying its own state by it hashes the matrix once); returns it and whether it was reused (the same matrix,
+    /// or while [`SymmetricSolver::reuse_setup`] holds one of the same size, its finest smoother refreshed).
     pub fn prepare(&mut self, a: &CsrMatrix, key: u64) -> Result<(&Hierarchy, bool), SolveError> {
-        let reused = self.prepared.as_ref().is_some_and(|(k, _)| *k == key);
-        if !reused {
+        let same = self.prepared.as_ref().is_some_and(|(k, _)| *k == key);
+        let kept = !same && self.reuse && self.prepared.as_ref().is_some_and(|(_, h)| h.levels()[0].unknowns == a.nrows);
+        if kept {
+            let (k, hierarchy) = self.prepared.as_mut().expect("checked above");
+            hierarchy.refresh_finest(a)?;
+            *k = key;
+        } else if !same {
             self.prepared = None;
             self.prepared = Some((key, Hierarchy::new(a, self.options)?));
         }
-        Ok((&self.prepared.as_ref().expect("prepared above").1, reused))
+        Ok((&self.prepared.as_ref().expect("prepared above").1, same || kept))
     }
 }
 
@@ -235,6 +243,10 @@ impl SymmetricSolver for AmgSolver {
         let preconditioner = PreconditionerReport::amg(hierarchy, reused);
         cpu_report(iterations, relative_residual, residual_history, start, preconditioner)
             .into_result(converged, options.rtol)
+    }
+
+    fn reuse_setup(&mut self, reuse: bool) {
+        self.reuse = reuse;
     }
 }
 

@@ -152,4 +152,10 @@ pub enum SolveError {
 /// A solver for symmetric positive definite CSR systems: the CPU reference and the GPU solver.
 pub trait SymmetricSolver {
     fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError>;
+
+    /// While `reuse` holds, a solver with a setup (a multigrid hierarchy) keeps the one it built for an earlier
+    /// matrix of the same size when handed a new one, refreshing only what is cheap (the finest level's smoother):
+    /// Newton's steps change a few values of one pattern, and the old hierarchy still preconditions them well. A
+    /// solver without a setup ignores it.
+    fn reuse_setup(&mut self, _reuse: bool) {}
 }

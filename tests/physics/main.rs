@@ -10,6 +10,7 @@ mod fields;
 mod gmsh_import;
 mod hotspot_analytic;
 mod interlayer;
+mod kinetics;
 mod lithiation;
 mod mesh_hotspots;
 mod multigrid;

@@ -280,6 +280,15 @@ impl Hierarchy {
         })
     }
 
+    /// Keeps the coarse levels and refreshes the finest level's smoother for `a`, a matrix of the same size as the
+    /// one the hierarchy was built for (Newton's next step): the smoother then stays convergent on `a`'s rows.
+    pub fn refresh_finest(&mut self, a: &CsrMatrix) -> Result<(), AmgError> {
+        assert_eq!(a.nrows, self.fine.unknowns, "a refreshed hierarchy keeps its size");
+        self.smoother_scaling[0] = smoother_scaling(a, 0, self.options.smoother_weight)?;
+        self.fine = LevelInfo { unknowns: a.nrows, nonzeros: a.nnz() };
+        Ok(())
+    }
+
     /// Unknowns and nonzeros of every level, the finest first.
     pub fn levels(&self) -> Vec<LevelInfo> {
         std::iter::once(self.fine)
