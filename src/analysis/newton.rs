@@ -13,8 +13,6 @@ use crate::solver::{CgOptions, CgReport, SolveError, SymmetricSolver};
 use serde::Serialize;
 use std::time::Instant;
 
-/// Newton steps a solve may take before it is an error.
-pub const MAX_NEWTON_STEPS: usize = 50;
 /// Halvings of a step before the line search gives up.
 const MAX_HALVINGS: usize = 30;
 /// The longest multiple of the Newton update a step may take (see the extrapolation in [`solve`]).
@@ -57,7 +55,7 @@ pub enum NewtonError {
     #[error(
         "Newton's method did not converge in {steps} steps: relative residual {relative_residual:.3e} (target \
          {target:.1e}); no result is reported. The Butler-Volmer boundaries' values may be extreme (check \
-         exchange_current_density and the potentials), or loosen solver.rtol"
+         exchange_current_density and the potentials), raise solver.max_newton_steps, or loosen solver.rtol"
     )]
     NoConvergence { steps: usize, relative_residual: f64, target: f64 },
     #[error(
@@ -98,7 +96,7 @@ pub fn solve(
         if (relative <= target && settled) || at_roundoff {
             break;
         }
-        if steps.len() >= MAX_NEWTON_STEPS {
+        if steps.len() >= settings.max_newton_steps {
             let error = NewtonError::NoConvergence { steps: steps.len(), relative_residual: relative, target };
             return Err(error.into());
         }

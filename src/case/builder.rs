@@ -24,6 +24,9 @@ use std::path::Path;
 pub const MAX_ITERATIONS: usize = 10_000_000;
 pub const MAX_CHECK_EVERY: usize = 256;
 pub const MAX_LITHIATION_INCREMENTS: usize = 1_000;
+/// Newton steps of a Butler-Volmer solve: the default limit and the largest a case may set.
+pub const DEFAULT_NEWTON_STEPS: usize = 50;
+pub const MAX_NEWTON_STEPS: usize = 1_000;
 /// Interfacial resistances a case may have (Ohm m^2).
 pub const AREA_RESISTANCE_RANGE: std::ops::RangeInclusive<f64> = 1e-12..=1e6;
 /// Conductivities a case may have (S/m).
@@ -771,6 +774,11 @@ impl Builder<'_> {
             let reason = format!("must lie in 1..={MAX_CHECK_EVERY} (GPU iterations recorded per host check)");
             return Err(self.invalid_at(span, "solver.check_every", reason));
         }
+        let max_newton_steps = solver.max_newton_steps.as_ref().map_or(DEFAULT_NEWTON_STEPS as u64, |m| *m.get_ref());
+        if !(1..=MAX_NEWTON_STEPS as u64).contains(&max_newton_steps) {
+            let span = solver.max_newton_steps.as_ref().map(|m| m.span());
+            return Err(self.invalid_at(span, "solver.max_newton_steps", format!("must lie in 1..={MAX_NEWTON_STEPS}")));
+        }
         Ok(SolverSettings {
             backend: solver.backend.unwrap_or_default(),
             precision: solver.precision.unwrap_or_default(),
@@ -781,6 +789,7 @@ impl Builder<'_> {
             max_iter: max_iter as usize,
             check_every: check_every as usize,
             accept_unconverged: solver.accept_unconverged.unwrap_or(false),
+            max_newton_steps: max_newton_steps as usize,
         })
     }
 }

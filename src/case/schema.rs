@@ -178,6 +178,7 @@ pub struct RawSolver {
     pub max_iter: Option<Spanned<u64>>,
     pub check_every: Option<Spanned<u64>>,
     pub accept_unconverged: Option<bool>,
+    pub max_newton_steps: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -77,6 +77,8 @@ pub struct SolverSettings {
     pub check_every: usize,
     /// Keep a solve that missed its tolerance, marked `converged: false` with a warning, instead of failing.
     pub accept_unconverged: bool,
+    /// Newton steps a nonlinear (Butler-Volmer) solve may take before it is an error.
+    pub max_newton_steps: usize,
 }
 
 impl SolverSettings {

@@ -86,6 +86,7 @@ fn every_shipped_case_file_loads() {
             "default",
             "disk_patch",
             "hotspot_085",
+            "hotspot_kinetics",
             "interlayer_hotspot",
             "interlayer_robin",
             "random",
@@ -261,6 +262,55 @@ fn boundary_entries_are_checked() {
         &[],
     );
     assert_mentions(&message, &["line 9", "boundaries.interface.resistance", "must be positive"]);
+}
+
+#[test]
+fn butler_volmer_boundaries_are_read_and_checked() {
+    let kinetic = |keys: &str| {
+        base_with("type = \"dirichlet\"\npotential = \"0 V\"", &format!("type = \"butler_volmer\"\n{keys}"))
+    };
+    let with_temperature = |text: String| format!("temperature = \"75 degC\"\n{text}");
+    // Read in SI, alphas defaulting to 0.5, the temperature in degC made kelvin.
+    let case = load(
+        &with_temperature(kinetic(
+            "exchange_current_density = \"1 mA/cm^2\"\nalpha_cathodic = 0.7\nelectrode_potential = \"10 mV\"\n\
+             equilibrium_potential = \"-5 mV\"\nfilm_resistance = \"2 Ohm cm^2\"",
+        )),
+        &[],
+    )
+    .unwrap();
+    let BoundaryCondition::ButlerVolmer(k) = case.condition_for("interface") else { panic!("not kinetic") };
+    assert_eq!((k.exchange_current_density, k.alpha_anodic, k.alpha_cathodic), (10.0, 0.5, 0.7));
+    assert_eq!((k.electrode_potential, k.equilibrium_potential), (0.01, -0.005));
+    assert!((k.film_resistance - 2e-4).abs() < 1e-18);
+    // R T / F at 348.15 K.
+    assert!((k.thermal_voltage - 8.314_462_618 * 348.15 / 96_485.332_12).abs() < 1e-12, "{}", k.thermal_voltage);
+
+    let message = error(&kinetic("exchange_current_density = \"1 mA/cm^2\""), &[]);
+    assert_mentions(&message, &["`temperature`", "a butler_volmer boundary needs the case's top-level `temperature`"]);
+    let message = error(&with_temperature(kinetic("exchange_current_density = \"0 mA/cm^2\"")), &[]);
+    assert_mentions(&message, &["line 10", "boundaries.interface.exchange_current_density", "must be positive"]);
+    let message = error(&with_temperature(kinetic("exchange_current_density = \"-1 A/m^2\"")), &[]);
+    assert_mentions(&message, &["boundaries.interface.exchange_current_density", "must be positive"]);
+    for alpha in ["0", "1.5", "-0.2"] {
+        let keys = format!("exchange_current_density = \"1 A/m^2\"\nalpha_anodic = {alpha}");
+        let message = error(&with_temperature(kinetic(&keys)), &[]);
+        assert_mentions(&message, &["line 11", "boundaries.interface.alpha_anodic", "must lie in (0, 1]"]);
+    }
+    let message = error(&with_temperature(kinetic("alpha_anodic = 0.5")), &[]);
+    assert_mentions(&message, &["boundaries.interface.exchange_current_density", "needs `exchange_current_density`"]);
+    let message = error(&with_temperature(kinetic("exchange_current_density = \"1 A/m^2\"\nresistance = \"1 Ohm m^2\"")), &[]);
+    assert_mentions(&message, &["boundaries.interface.resistance", "does not apply to a butler_volmer boundary"]);
+    for (temperature, reason) in [("\"300\"", "unknown temperature unit"), ("300", "has no unit"), ("\"-300 K\"", "outside")] {
+        let text = format!("temperature = {temperature}\n{}", kinetic("exchange_current_density = \"1 A/m^2\""));
+        let message = error(&text, &[]);
+        assert_mentions(&message, &["line 1", "`temperature`", reason]);
+    }
+    let spot = "[[hotspots]]\nname = \"s\"\nshape = \"sphere\"\ncenter = [\"1 um\", \"1 um\", \"0.5 um\"]\n\
+                radius = \"50 nm\"\n[boundaries.s]\ntype = \"dirichlet\"\npotential = \"0.9 V\"\n";
+    let text = format!("{}{spot}", with_temperature(kinetic("exchange_current_density = \"1 A/m^2\"")));
+    let message = error(&text, &["analysis.paper_mode=true"]);
+    assert_mentions(&message, &["analysis.paper_mode", "Butler-Volmer kinetics"]);
 }
 
 #[test]

@@ -204,3 +204,33 @@ fn an_interrupted_run_leaves_the_previous_set_or_the_new_one_never_a_mix() {
     println!("{interrupted} interrupted, {finished} finished");
     assert!(interrupted > 0, "no run was interrupted");
 }
+
+/// A Butler-Volmer solve that Newton cannot finish within its step limit is an error naming the steps and the
+/// residual reached, with no output; the same case with the default limit solves.
+#[test]
+fn a_newton_solve_that_does_not_converge_is_an_error_with_no_output() {
+    let kinetic = format!(
+        "temperature = \"348 K\"\n{}",
+        SPHERE_CASE.replace(
+            "type = \"dirichlet\"\npotential = \"0.9 V\"",
+            "type = \"butler_volmer\"\nexchange_current_density = \"1 mA/cm^2\"\nelectrode_potential = \"0.9 V\""
+        )
+    );
+    assert!(kinetic.contains("butler_volmer"));
+    fails_cleanly(
+        &kinetic,
+        &["--set", "solver.max_newton_steps=2"],
+        &["Newton's method did not converge in 2 steps", "relative residual", "solver.max_newton_steps"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("case.toml"), &kinetic).unwrap();
+    let out = ionflux(&["solve", "case.toml", "--out", "out", "--quiet", "--no-vtu"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = read_summary(&dir.path().join("out/summary.json"));
+    let steps = summary["newton"]["steps"].as_array().expect("Newton's history").len();
+    assert!(steps > 2 && steps <= 20, "{steps} steps");
+    let spot = &summary["hotspots"][0];
+    assert_eq!(spot["condition"], "butler_volmer");
+    let eta = spot["kinetics"]["mean_overpotential_V"].as_f64().unwrap();
+    assert!(eta > 0.0 && eta < 0.9, "{eta}");
+}
