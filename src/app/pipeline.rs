@@ -489,12 +489,29 @@ pub fn write_outputs(
     if files.vtu {
         let m = &solution.mesh;
         let j_magnitude = |i: usize| solution.node_current[i].length();
-        let region = |t: usize| m.tet_region[t] as i32;
-        let sigma = |t: usize| solution.region_coefficient[m.tet_region[t] as usize];
+        // Butler-Volmer faces follow the tets as triangles carrying eta and j_out (NaN on the tets; the tets'
+        // fields are region -1, sigma NaN and J 0 on them).
+        let kinetic_faces: Vec<&(u32, f64, f64)> = solution.kinetic_surfaces.iter().flat_map(|s| &s.faces).collect();
+        let triangles: Vec<[u32; 3]> = kinetic_faces.iter().map(|f| m.boundary_faces[f.0 as usize].nodes).collect();
+        let (tets, cells) = (m.tets.len(), m.tets.len() + triangles.len());
+        let region = |c: usize| if c < tets { m.tet_region[c] as i32 } else { -1 };
+        let sigma = |c: usize| if c < tets { solution.region_coefficient[m.tet_region[c] as usize] } else { f64::NAN };
+        let cell_current = |c: usize| if c < tets { solution.cell_current[c] } else { DVec3::ZERO };
+        let eta = |c: usize| if c < tets { f64::NAN } else { kinetic_faces[c - tets].1 };
+        let j_out = |c: usize| if c < tets { f64::NAN } else { kinetic_faces[c - tets].2 };
+        let mut cell_data = vec![
+            vtu::Field { name: "region", unit: "", values: vtu::Values::IntsFn(cells, &region) },
+            vtu::Field { name: "sigma", unit: "S/m", values: vtu::Values::ScalarsFn(cells, &sigma) },
+            vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::VectorsFn(cells, &cell_current) },
+        ];
+        if !triangles.is_empty() {
+            cell_data.push(vtu::Field { name: "eta", unit: "V", values: vtu::Values::ScalarsFn(cells, &eta) });
+            cell_data.push(vtu::Field { name: "j_out", unit: "A/m^2", values: vtu::Values::ScalarsFn(cells, &j_out) });
+        }
         let grid = vtu::Grid {
             points: &m.nodes,
             tets: &m.tets,
-            triangles: &[],
+            triangles: &triangles,
             point_data: vec![
                 vtu::Field { name: "phi", unit: "V", values: vtu::Values::Scalars(&solution.phi) },
                 vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.node_current) },
@@ -504,11 +521,7 @@ pub fn write_outputs(
                     values: vtu::Values::ScalarsFn(m.nodes.len(), &j_magnitude),
                 },
             ],
-            cell_data: vec![
-                vtu::Field { name: "region", unit: "", values: vtu::Values::IntsFn(m.tets.len(), &region) },
-                vtu::Field { name: "sigma", unit: "S/m", values: vtu::Values::ScalarsFn(m.tets.len(), &sigma) },
-                vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.cell_current) },
-            ],
+            cell_data,
             field_strings: vec![("region_names", &m.region_names)],
         };
         let path = out_dir.join("solution.vtu");

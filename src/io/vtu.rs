@@ -28,6 +28,8 @@ pub enum Values<'a> {
     ScalarsFn(usize, &'a (dyn Fn(usize) -> f64 + Sync)),
     /// `len` integers, entry i computed by the function.
     IntsFn(usize, &'a (dyn Fn(usize) -> i32 + Sync)),
+    /// `len` vectors, entry i computed by the function.
+    VectorsFn(usize, &'a (dyn Fn(usize) -> DVec3 + Sync)),
 }
 
 /// Appends the little-endian bytes of a range of entries to the buffer.
@@ -86,7 +88,7 @@ impl<'a> Values<'a> {
             Values::Scalars(v) => v.len(),
             Values::Vectors(v) => v.len(),
             Values::Ints(v) => v.len(),
-            Values::ScalarsFn(n, _) | Values::IntsFn(n, _) => *n,
+            Values::ScalarsFn(n, _) | Values::IntsFn(n, _) | Values::VectorsFn(n, _) => *n,
         }
     }
 
@@ -111,6 +113,11 @@ impl<'a> Values<'a> {
                 f64s(n, 1, Box::new(move |r, out| r.for_each(|i| out.extend(f(i).to_le_bytes()))))
             }
             Values::IntsFn(n, f) => i32s(n, Box::new(move |r, out| r.for_each(|i| out.extend(f(i).to_le_bytes())))),
+            Values::VectorsFn(n, f) => f64s(
+                n,
+                3,
+                Box::new(move |r, out| r.flat_map(|i| f(i).to_array()).for_each(|x| out.extend(x.to_le_bytes()))),
+            ),
         }
     }
 }

@@ -141,3 +141,47 @@ fn meshio_reads_our_msh_files_with_named_groups() {
         assert!((volume - expected).abs() < 1e-3 * expected, "{file}: volume {volume:e} vs {expected:e}");
     }
 }
+
+/// A slab with Butler-Volmer kinetics at its bottom: the kinetic faces follow the tets as triangles whose `eta` and
+/// `j_out` are the exact overpotential and the applied current density (null on the tets), and the tets' fields
+/// stay as they were.
+#[test]
+fn vtk_reads_the_kinetic_faces_with_their_overpotential_and_current_density() {
+    let (j, i0, vt): (f64, f64, f64) = (50.0, 10.0, 8.314_462_618 * 348.0 / 96_485.332_12);
+    let text = SLAB.replacen(
+        "type = \"dirichlet\"\npotential = \"0 V\"",
+        &format!("type = \"butler_volmer\"\nexchange_current_density = \"{i0} A/m^2\""),
+        1,
+    );
+    let text = text.replacen(
+        "type = \"dirichlet\"\npotential = \"0.1 V\"",
+        &format!("type = \"neumann\"\ncurrent_density = \"{j} A/m^2\""),
+        1,
+    );
+    assert!(text.contains("butler_volmer") && text.contains("neumann"), "SLAB changed: {text}");
+    let case = Case::from_toml_str(&format!("temperature = \"348 K\"\n{text}"), "kinetic.toml", &[]).unwrap();
+    let solution = pipeline::solve_case_with(&case, &mut CpuSolver, &RunOptions::default()).unwrap();
+    let summary = pipeline::summarize(&case, &solution);
+    let dir = tempfile::tempdir().unwrap();
+    pipeline::write_outputs(dir.path(), &OutputSettings { vtu: true, summary_json: false }, &solution, &summary)
+        .unwrap();
+    let Some(vtk) = read_with_vtk(&dir.path().join("solution.vtu")) else { return };
+    let tets = solution.mesh.tets.len();
+    let types: Vec<u64> = vtk["cell_types"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+    let triangles = types.len() - tets;
+    assert!(triangles > 0 && types[..tets].iter().all(|&t| t == 10) && types[tets..].iter().all(|&t| t == 5));
+    // The bottom's overpotential inverts the law at j: i0 (exp(-eta / 2 V_T) - exp(eta / 2 V_T)) = j.
+    let eta_exact = -2.0 * vt * (j / (2.0 * i0)).asinh();
+    let cd = &vtk["cell_data"];
+    for (name, want) in [("eta", eta_exact), ("j_out", j)] {
+        let values = cd[name]["values"].as_array().unwrap();
+        assert_eq!(values.len(), tets + triangles);
+        assert!(values[..tets].iter().all(|v| v.is_null()), "{name} is null on the tets");
+        for v in &values[tets..] {
+            let v = v.as_f64().unwrap();
+            assert!((v - want).abs() < 1e-8 * want.abs(), "{name}: {v} vs {want}");
+        }
+    }
+    let region: Vec<i64> = cd["region"]["values"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    assert!(region[..tets].iter().all(|&r| r == 0) && region[tets..].iter().all(|&r| r == -1));
+}

@@ -89,6 +89,17 @@ fn default_hot_spot_case_at_reduced_resolution_on_gpu_matches_cpu() {
     gpu_matches_cpu(&case);
 }
 
+/// Butler-Volmer kinetics on the GPU: Newton's loop on the host, each linear solve on the device (the shipped
+/// kinetic hot spot at a reduced resolution); within the same bounds of the CPU as a linear case.
+#[test]
+fn butler_volmer_hot_spot_on_gpu_matches_cpu() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/hotspot_kinetics.toml")).unwrap();
+    let coarse =
+        ["mesh.h_max=2 um", "mesh.h_interface=0.5 um", "mesh.h_min=4 nm", "mesh.grading=1.5", "solver.rtol=1e-12"];
+    let case = Case::from_toml_str(&text, "hotspot_kinetics.toml", &coarse.map(String::from)).unwrap();
+    gpu_matches_cpu(&case);
+}
+
 /// The adaptive loop on the GPU (mixed precision) makes the same meshes as on the CPU: its estimates agree to
 /// 1e-6, so each cycle scales the size field alike (the default case from a coarse mesh to 1 %).
 #[test]

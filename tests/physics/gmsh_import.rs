@@ -205,3 +205,38 @@ fn a_measurement_plane_carries_the_current_of_the_boundaries_below_it() {
         assert!((through + below).abs() < 1e-9 * through.abs(), "{through:e} vs {:e}", -below);
     }
 }
+
+/// Butler-Volmer kinetics on a Gmsh mesh's surface group: the paper's hot spot of meshes/sphere_in_box.msh with
+/// i0 = 1e11 A/m^2 carries the fixed-potential current on the same mesh within 0.1 %, and with i0 = 1 mA/cm^2 a
+/// kinetically limited one whose measurement shell carries what the hot spot puts in.
+#[test]
+fn butler_volmer_on_a_gmsh_surface_group() {
+    let (_, fixed) = solve_sphere_in_box(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(meshes_dir().join("sphere_in_box.toml")).unwrap();
+    let msh = meshes_dir().join("sphere_in_box.msh");
+    let kinetic = |i0: &str| {
+        let case = text
+            .replace("file = \"sphere_in_box.msh\"", &format!("file = {:?}", msh.to_str().unwrap()))
+            .replace(
+                "type = \"dirichlet\"\npotential = \"0.90 V\"",
+                &format!("type = \"butler_volmer\"\nexchange_current_density = \"{i0}\"\nelectrode_potential = \"0.90 V\""),
+            );
+        assert!(case.contains("butler_volmer"), "the hot spot's table changed: {case}");
+        let path = dir.path().join("case.toml");
+        std::fs::write(&path, format!("temperature = \"348 K\"\n{case}")).unwrap();
+        let case = Case::load(&path, &["solver.rtol=1e-12".to_string()]).unwrap();
+        pipeline::solve_case_with(&case, &mut CpuSolver, &RunOptions::default()).unwrap()
+    };
+    let fast = kinetic("1e11 A/m^2");
+    assert_eq!(fast.mesh.nodes.len(), fixed.mesh.nodes.len());
+    let (i_fixed, i_fast) = (current(&fixed, "hotspot"), current(&fast, "hotspot"));
+    println!("Gmsh hot spot: fixed potential {i_fixed:e} A, i0 = 1e11 A/m^2 {i_fast:e} A");
+    assert!((i_fast / i_fixed - 1.0).abs() < 1e-3, "{i_fast:e} vs {i_fixed:e}");
+    let slow = kinetic("1 mA/cm^2");
+    let i_slow = current(&slow, "hotspot");
+    let shell = slow.surface_currents[0];
+    println!("i0 = 1 mA/cm^2: {i_slow:e} A, shell {shell:e} A");
+    assert!(i_slow.abs() < 0.5 * i_fixed.abs(), "kinetically limited: {i_slow:e}");
+    assert!((shell.abs() / i_slow.abs() - 1.0).abs() < 1e-8, "shell {shell:e} vs hot spot {i_slow:e}");
+}

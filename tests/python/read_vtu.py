@@ -15,7 +15,8 @@ def arrays(data):
         out[a.GetName()] = {
             "components": a.GetNumberOfComponents(),
             "tuples": a.GetNumberOfTuples(),
-            "values": vtk_to_numpy(a).reshape(-1).tolist(),
+            # NaN (not applicable: a tet's overpotential) as null, which JSON has.
+            "values": [None if v != v else v for v in vtk_to_numpy(a).reshape(-1).tolist()],
         }
     return out
 
