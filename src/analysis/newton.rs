@@ -101,7 +101,8 @@ pub fn solve(
             return Err(error.into());
         }
         // Eisenstat-Walker (choice 2), never tighter than the case's rtol nor than the target needs.
-        let forcing = if previous_relative.is_nan() { LOOSEST_LINEAR_RTOL } else { 0.9 * (relative / previous_relative).powi(2) };
+        let forcing =
+            if previous_relative.is_nan() { LOOSEST_LINEAR_RTOL } else { 0.9 * (relative / previous_relative).powi(2) };
         let needed = (0.5 * target / relative).max(ROUNDOFF * current.terms / current.norm);
         let linear_rtol = forcing.max(needed).clamp(settings.rtol, LOOSEST_LINEAR_RTOL);
         assembly.linearize_kinetics(&x);

@@ -504,7 +504,11 @@ impl Builder<'_> {
                     return Err(self.invalid(entry.kind.span(), "temperature", reason));
                 };
                 let i0_field = format!("{field}.exchange_current_density");
-                let i0 = self.positive(&need("exchange_current_density", &entry.exchange_current_density)?, &i0_field, Dimension::CurrentDensity)?;
+                let i0 = self.positive(
+                    &need("exchange_current_density", &entry.exchange_current_density)?,
+                    &i0_field,
+                    Dimension::CurrentDensity,
+                )?;
                 if i0 > MAX_EXCHANGE_CURRENT_DENSITY {
                     let span = entry.exchange_current_density.as_ref().map(|q| q.span());
                     let reason = format!(
@@ -777,7 +781,11 @@ impl Builder<'_> {
         let max_newton_steps = solver.max_newton_steps.as_ref().map_or(DEFAULT_NEWTON_STEPS as u64, |m| *m.get_ref());
         if !(1..=MAX_NEWTON_STEPS as u64).contains(&max_newton_steps) {
             let span = solver.max_newton_steps.as_ref().map(|m| m.span());
-            return Err(self.invalid_at(span, "solver.max_newton_steps", format!("must lie in 1..={MAX_NEWTON_STEPS}")));
+            return Err(self.invalid_at(
+                span,
+                "solver.max_newton_steps",
+                format!("must lie in 1..={MAX_NEWTON_STEPS}"),
+            ));
         }
         Ok(SolverSettings {
             backend: solver.backend.unwrap_or_default(),

@@ -393,7 +393,9 @@ fn check_kinetics(name: &str, k: &super::Kinetics) -> Result<(), FemError> {
     if !(k.film_resistance.is_finite() && k.film_resistance >= 0.0) {
         return bad("film resistance", k.film_resistance, "it must be finite and >= 0");
     }
-    for (field, value) in [("equilibrium potential", k.equilibrium_potential), ("electrode potential", k.electrode_potential)] {
+    for (field, value) in
+        [("equilibrium potential", k.equilibrium_potential), ("electrode potential", k.electrode_potential)]
+    {
         if !value.is_finite() {
             return bad(field, value, "it must be finite");
         }
@@ -566,7 +568,9 @@ fn assemble_parts(mesh: &Mesh, problem: &Problem, with_reaction: bool) -> Result
                 }
             }
             // Kinetic faces enter through Newton's linearization (`fem::kinetics`), not the base system.
-            BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Insulating | BoundaryCondition::ButlerVolmer(_) => {}
+            BoundaryCondition::Dirichlet { .. }
+            | BoundaryCondition::Insulating
+            | BoundaryCondition::ButlerVolmer(_) => {}
         }
     }
 

@@ -429,21 +429,22 @@ mod tests {
         let rest = k.rest_potential();
         let (_, jacobian) = face_terms(&k, 2.0, [rest; 3]);
         let (_, slope) = k.outflow(rest);
-        for a in 0..3 {
-            for b in 0..3 {
+        for (a, row) in jacobian.iter().enumerate() {
+            for (b, entry) in row.iter().enumerate() {
                 let robin = slope * crate::fem::assembly::face_mass(2.0, a, b);
-                assert!((jacobian[a][b] - robin).abs() <= 1e-12 * robin);
+                assert!((entry - robin).abs() <= 1e-12 * robin);
             }
         }
         // Unequal corner potentials: symmetric, and v^T J v > 0 for a few v.
         let (_, jacobian) = face_terms(&k, 2.0, [rest - 0.2, rest, rest + 0.1]);
         for v in [[1.0, 0.0, 0.0], [1.0, -1.0, 0.0], [1.0, 1.0, -2.0], [0.3, -0.7, 0.2]] {
-            let quadratic: f64 = (0..3).flat_map(|a| (0..3).map(move |b| (a, b))).map(|(a, b)| v[a] * jacobian[a][b] * v[b]).sum();
+            let quadratic: f64 =
+                (0..3).flat_map(|a| (0..3).map(move |b| (a, b))).map(|(a, b)| v[a] * jacobian[a][b] * v[b]).sum();
             assert!(quadratic > 0.0);
         }
-        for a in 0..3 {
-            for b in 0..3 {
-                assert_eq!(jacobian[a][b], jacobian[b][a]);
+        for (a, row) in jacobian.iter().enumerate() {
+            for (b, entry) in row.iter().enumerate() {
+                assert_eq!(*entry, jacobian[b][a]);
             }
         }
     }

@@ -218,7 +218,8 @@ impl AmgSolver {
     /// or while [`SymmetricSolver::reuse_setup`] holds one of the same size, its finest smoother refreshed).
     pub fn prepare(&mut self, a: &CsrMatrix, key: u64) -> Result<(&Hierarchy, bool), SolveError> {
         let same = self.prepared.as_ref().is_some_and(|(k, _)| *k == key);
-        let kept = !same && self.reuse && self.prepared.as_ref().is_some_and(|(_, h)| h.levels()[0].unknowns == a.nrows);
+        let kept =
+            !same && self.reuse && self.prepared.as_ref().is_some_and(|(_, h)| h.levels()[0].unknowns == a.nrows);
         if kept {
             let (k, hierarchy) = self.prepared.as_mut().expect("checked above");
             hierarchy.refresh_finest(a)?;

@@ -299,9 +299,12 @@ fn butler_volmer_boundaries_are_read_and_checked() {
     }
     let message = error(&with_temperature(kinetic("alpha_anodic = 0.5")), &[]);
     assert_mentions(&message, &["boundaries.interface.exchange_current_density", "needs `exchange_current_density`"]);
-    let message = error(&with_temperature(kinetic("exchange_current_density = \"1 A/m^2\"\nresistance = \"1 Ohm m^2\"")), &[]);
+    let message =
+        error(&with_temperature(kinetic("exchange_current_density = \"1 A/m^2\"\nresistance = \"1 Ohm m^2\"")), &[]);
     assert_mentions(&message, &["boundaries.interface.resistance", "does not apply to a butler_volmer boundary"]);
-    for (temperature, reason) in [("\"300\"", "unknown temperature unit"), ("300", "has no unit"), ("\"-300 K\"", "outside")] {
+    for (temperature, reason) in
+        [("\"300\"", "unknown temperature unit"), ("300", "has no unit"), ("\"-300 K\"", "outside")]
+    {
         let text = format!("temperature = {temperature}\n{}", kinetic("exchange_current_density = \"1 A/m^2\""));
         let message = error(&text, &[]);
         assert_mentions(&message, &["line 1", "`temperature`", reason]);

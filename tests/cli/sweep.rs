@@ -263,3 +263,40 @@ fn cli_sweep_writes_files_and_bad_specs_fail_with_a_message() {
     assert!(stderr.contains("no sweep point can be loaded"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A log-spaced sweep over a Butler-Volmer boundary's exchange current density: one mesh for all points, and each
+/// row's interface overpotential is the law's exact inverse at the applied current density (the slab with a
+/// kinetic bottom and 50 A/m^2 in at the top).
+#[test]
+fn a_log_sweep_over_the_exchange_current_density_gives_exact_overpotentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = slab_text()
+        .replacen(
+            "type = \"dirichlet\"\npotential = \"0 V\"",
+            "type = \"butler_volmer\"\nexchange_current_density = \"1 A/m^2\"",
+            1,
+        )
+        .replacen(
+            "type = \"dirichlet\"\npotential = \"0.1 V\"",
+            "type = \"neumann\"\ncurrent_density = \"50 A/m^2\"",
+            1,
+        );
+    assert!(text.contains("butler_volmer") && text.contains("neumann"));
+    let case = CaseInput::Text { text: format!("temperature = \"348 K\"\n{text}"), source: "kinetic slab".into() };
+    let vary = Vary::parse("boundaries.interface.exchange_current_density=0.1 A/m^2..1000 A/m^2:5:log").unwrap();
+    let overrides = ["output.vtu=false".to_string()];
+    let report = run_sweep(&case, &overrides, &[vary], &options(dir.path())).unwrap();
+    let reused: Vec<bool> = report.points.iter().map(|p| p.mesh_reused).collect();
+    assert_eq!(reused, [false, true, true, true, true]);
+    let (header, rows) = read_csv(&dir.path().join("sweep.csv"));
+    let vt = 8.314_462_618 * 348.0 / 96_485.332_12;
+    for (k, row) in rows.iter().enumerate() {
+        let i0: f64 = column(&header, row, "boundaries.interface.exchange_current_density").parse().unwrap();
+        assert!((i0 / 10f64.powi(k as i32 - 1) - 1.0).abs() < 1e-12, "row {k}: i0 {i0}");
+        let eta: f64 = column(&header, row, "boundaries.interface.kinetics.mean_overpotential_V").parse().unwrap();
+        // 50 = i0 (exp(-eta / 2 V_T) - exp(eta / 2 V_T)) = -2 i0 sinh(eta / 2 V_T).
+        let exact = -2.0 * vt * (50.0 / (2.0 * i0)).asinh();
+        assert!((eta - exact).abs() < 1e-8 * exact.abs(), "row {k}: eta {eta} vs {exact}");
+    }
+    assert!(grey_variance(&decode_png(&dir.path().join("sweep.png")).2) > 100.0);
+}

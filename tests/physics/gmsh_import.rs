@@ -216,11 +216,12 @@ fn butler_volmer_on_a_gmsh_surface_group() {
     let text = std::fs::read_to_string(meshes_dir().join("sphere_in_box.toml")).unwrap();
     let msh = meshes_dir().join("sphere_in_box.msh");
     let kinetic = |i0: &str| {
-        let case = text
-            .replace("file = \"sphere_in_box.msh\"", &format!("file = {:?}", msh.to_str().unwrap()))
-            .replace(
+        let case =
+            text.replace("file = \"sphere_in_box.msh\"", &format!("file = {:?}", msh.to_str().unwrap())).replace(
                 "type = \"dirichlet\"\npotential = \"0.90 V\"",
-                &format!("type = \"butler_volmer\"\nexchange_current_density = \"{i0}\"\nelectrode_potential = \"0.90 V\""),
+                &format!(
+                    "type = \"butler_volmer\"\nexchange_current_density = \"{i0}\"\nelectrode_potential = \"0.90 V\""
+                ),
             );
         assert!(case.contains("butler_volmer"), "the hot spot's table changed: {case}");
         let path = dir.path().join("case.toml");
