@@ -87,6 +87,7 @@ fn every_shipped_case_file_loads() {
             "disk_patch",
             "hotspot_085",
             "hotspot_kinetics",
+            "interface_kinetics",
             "interlayer_hotspot",
             "interlayer_robin",
             "random",

@@ -354,7 +354,7 @@ fn singular_problem_is_refused() {
     let err = assemble(&mesh, &problem).unwrap_err();
     assert_eq!(err, FemError::Singular);
     let message = err.to_string();
-    assert!(message.contains("singular") && message.contains("dirichlet or robin"), "{message}");
+    assert!(message.contains("singular") && message.contains("dirichlet, robin or butler_volmer"), "{message}");
 }
 
 #[test]
