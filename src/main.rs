@@ -6,8 +6,10 @@ use ionflux::app::pipeline::{self, RunOptions};
 use ionflux::app::CaseInput;
 use ionflux::case::Case;
 use ionflux::case::OutputSettings;
+use ionflux::io::petsc_binary::IndexWidth;
 use ionflux::io::summary::Summary;
 use ionflux::io::transaction::OutputTransaction;
+use ionflux::io::SystemFormat;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,6 +91,13 @@ enum Command {
         /// the run solves (the analyses' re-solves) as A_1.mtx, b_1.mtx, x_1.mtx, ...
         #[arg(long, value_name = "DIR")]
         export_system: Option<PathBuf>,
+        /// The format of the exported system: mtx (Matrix Market text) or petsc (PETSc's binary format, read by
+        /// MatLoad / VecLoad and PetscBinaryIO.py: A.petsc, b.petsc, x.petsc).
+        #[arg(long, value_enum, default_value = "mtx", requires = "export_system")]
+        format: ExportFormat,
+        /// With --format petsc: 64-bit indices, for a PETSc configured --with-64-bit-indices (default 32-bit).
+        #[arg(long, requires = "export_system")]
+        petsc_64bit_indices: bool,
         /// No progress bars and no summary on the terminal.
         #[arg(long, short)]
         quiet: bool,
@@ -223,6 +232,8 @@ fn main() -> ExitCode {
             no_vtu,
             plots,
             export_system,
+            format,
+            petsc_64bit_indices,
             quiet,
         } => {
             let mut set = case.set.clone();
@@ -241,7 +252,20 @@ fn main() -> ExitCode {
             if let Some(a) = accuracy {
                 set.push(format!("adapt.target={}", toml_string(&a)));
             }
-            solve(case.case.as_deref(), &set, out, SolveOutputs { vtu: !no_vtu, plots, export_system }, quiet)
+            let width = if petsc_64bit_indices { IndexWidth::Bits64 } else { IndexWidth::Bits32 };
+            match format {
+                ExportFormat::Mtx if petsc_64bit_indices => {
+                    Err(anyhow::anyhow!("--petsc-64bit-indices applies to --format petsc only"))
+                }
+                ExportFormat::Mtx | ExportFormat::Petsc => {
+                    let export_format = match format {
+                        ExportFormat::Mtx => SystemFormat::MatrixMarket,
+                        ExportFormat::Petsc => SystemFormat::Petsc(width),
+                    };
+                    let outputs = SolveOutputs { vtu: !no_vtu, plots, export_system, export_format };
+                    solve(case.case.as_deref(), &set, out, outputs, quiet)
+                }
+            }
         }
         Command::Sweep { mut case, vary, out, plot, no_vtu, quiet } => {
             if no_vtu {
@@ -296,6 +320,14 @@ struct SolveOutputs {
     vtu: bool,
     plots: bool,
     export_system: Option<PathBuf>,
+    export_format: SystemFormat,
+}
+
+/// `--format` of an exported system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    Mtx,
+    Petsc,
 }
 
 fn solve(
@@ -316,18 +348,25 @@ fn solve(
         .collect();
     let staging = OutputTransaction::begin(&out_dir, &expected)?;
     // The exported system is part of the run too: staged, and moved into place only when the run succeeds.
-    const EXPORTED: [&str; 4] = ["A.mtx", "b.mtx", "x.mtx", "free_nodes.txt"];
+    let extension = outputs.export_format.extension();
+    let exported =
+        [format!("A.{extension}"), format!("b.{extension}"), format!("x.{extension}"), "free_nodes.txt".into()];
+    let exported: Vec<&str> = exported.iter().map(String::as_str).collect();
     let same_folder = |dir: &Path| dir.canonicalize().ok() == out_dir.canonicalize().ok();
     let export = match &outputs.export_system {
         Some(dir) if same_folder(dir) => {
-            staging.check_absent(&EXPORTED)?;
+            staging.check_absent(&exported)?;
             None
         }
-        Some(dir) => Some(OutputTransaction::begin(dir, &EXPORTED)?),
+        Some(dir) => Some(OutputTransaction::begin(dir, &exported)?),
         None => None,
     };
     let export_dir = outputs.export_system.as_ref().map(|_| export.as_ref().map_or(staging.dir(), |t| t.dir()));
-    let options = RunOptions { progress: !quiet, export_system: export_dir.map(Path::to_path_buf) };
+    let options = RunOptions {
+        progress: !quiet,
+        export_system: export_dir.map(Path::to_path_buf),
+        export_format: outputs.export_format,
+    };
     // 2.-6. Mesh, assemble, solve, post-process, analyse.
     let solution = pipeline::solve_case(&case, &options)?;
     let summary = pipeline::summarize(&case, &solution);

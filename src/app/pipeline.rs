@@ -42,8 +42,9 @@ pub enum RunError {
 pub struct RunOptions {
     /// Show progress bars on stages longer than a second.
     pub progress: bool,
-    /// Write the reduced system (Matrix Market) and ionflux's solution of it into this folder.
+    /// Write the reduced system and ionflux's solution of it into this folder, in `export_format`.
     pub export_system: Option<PathBuf>,
+    pub export_format: io::SystemFormat,
 }
 
 /// A solved case: the mesh, the fields and the numbers of the summary.
@@ -196,7 +197,7 @@ pub fn solve_meshed(
     let mut exporting;
     let solver: &mut dyn SymmetricSolver = match &options.export_system {
         Some(dir) => {
-            exporting = ExportingSolver::new(solver, dir);
+            exporting = ExportingSolver::new(solver, dir, options.export_format);
             &mut exporting
         }
         None => solver,

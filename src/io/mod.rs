@@ -4,10 +4,31 @@
 
 pub mod matrix_market;
 pub mod msh;
+pub mod petsc_binary;
 pub mod plot;
 pub mod summary;
 pub mod transaction;
 pub mod vtu;
+
+/// The file format of an exported linear system (`ionflux solve --export-system DIR --format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SystemFormat {
+    /// Matrix Market text (`matrix_market`): scipy, Julia, any solver.
+    #[default]
+    MatrixMarket,
+    /// PETSc's binary format (`petsc_binary`), with the index width of the PETSc that will load it.
+    Petsc(petsc_binary::IndexWidth),
+}
+
+impl SystemFormat {
+    /// The extension of the matrix and vector files.
+    pub fn extension(self) -> &'static str {
+        match self {
+            SystemFormat::MatrixMarket => "mtx",
+            SystemFormat::Petsc(_) => "petsc",
+        }
+    }
+}
 
 use crate::analysis::cylinder::ProfilePoint;
 use std::io::Write;

@@ -355,3 +355,68 @@ fn an_adaptive_loop_stopped_by_a_limit_warns_and_names_it() {
     // the loop's key.
     solve_fails_with(&dir, &["--accuracy", "1%", "--set", "adapt.max_nodes=5000"], &["adapt.max_nodes = 5000"]);
 }
+
+/// Where PETSc keeps PetscBinaryIO.py: $PETSC_DIR/lib/petsc/bin, else Debian's petsc-dev folders. None (the check
+/// skipped with a reason) without PETSc, unless IONFLUX_REQUIRE_PETSC is set (CI installs petsc-dev).
+fn petsc_python_dir() -> Option<std::path::PathBuf> {
+    let mut candidates: Vec<std::path::PathBuf> =
+        std::env::var_os("PETSC_DIR").map(|d| std::path::PathBuf::from(d).join("lib/petsc/bin")).into_iter().collect();
+    candidates.push("/usr/lib/petsc/lib/petsc/bin".into());
+    if let Ok(entries) = std::fs::read_dir("/usr/share/petsc") {
+        candidates.extend(entries.flatten().map(|e| e.path().join("lib/petsc/bin")));
+    }
+    let found = candidates.into_iter().find(|d| d.join("PetscBinaryIO.py").is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("IONFLUX_REQUIRE_PETSC").is_none(),
+            "IONFLUX_REQUIRE_PETSC is set but PETSc's PetscBinaryIO.py is missing (apt-get install petsc-dev)"
+        );
+        eprintln!("skipped: this check needs PETSc's PetscBinaryIO.py (Debian: apt-get install petsc-dev)");
+    }
+    found
+}
+
+/// `solve --export-system DIR --format petsc` writes PETSc's binary format: PETSc's own reader loads it (32- and
+/// 64-bit indices), it holds the Matrix Market export's numbers bit for bit, and scipy solves it to our solution.
+#[test]
+fn a_system_exported_for_petsc_is_read_by_petscs_own_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sphere.toml"), SPHERE_CASE).unwrap();
+    let export = |folder: &str, extra: &[&str]| {
+        let mut args = vec!["solve", "sphere.toml", "--quiet", "--no-vtu", "--out", "out", "--export-system", folder];
+        args.extend(extra);
+        let out = ionflux(&args, dir.path());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    export("mtx", &[]);
+    export("petsc32", &["--format", "petsc"]);
+    export("petsc64", &["--format", "petsc", "--petsc-64bit-indices"]);
+    for folder in ["petsc32", "petsc64"] {
+        for file in ["A.petsc", "b.petsc", "x.petsc", "free_nodes.txt"] {
+            assert!(dir.path().join(folder).join(file).is_file(), "{folder}/{file}");
+        }
+    }
+    // A 64-bit export is the 32-bit one with wider integers: longer by 4 bytes per index.
+    let size = |f: &str| std::fs::metadata(dir.path().join(f)).unwrap().len();
+    assert!(size("petsc64/A.petsc") > size("petsc32/A.petsc"));
+    let refused = ionflux(
+        &["solve", "sphere.toml", "-q", "--out", "out2", "--export-system", "s", "--petsc-64bit-indices"],
+        dir.path(),
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("applies to --format petsc only"));
+    let Some(bin) = petsc_python_dir() else { return };
+    let summary = crate::common::read_summary(&dir.path().join("out/summary.json"));
+    let unknowns = summary["solver"]["unknowns"].as_u64().unwrap();
+    for (folder, bits) in [("petsc32", "32"), ("petsc64", "64")] {
+        let args = [dir.path().join(folder), dir.path().join("mtx"), bin.clone(), bits.into()];
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|p| p.as_os_str()).collect();
+        let Some(check) = crate::common::python_check("read_petsc.py", &args, &["scipy"]) else { return };
+        println!("{folder}: {check}");
+        assert_eq!(check["unknowns"].as_u64(), Some(unknowns));
+        assert_eq!(check["symmetric"], true);
+        assert_eq!(check["same_as_matrix_market"], true, "{check}");
+        assert!(check["max_relative_difference"].as_f64().unwrap() < 1e-8, "{check}");
+        assert!(check["ionflux_relative_residual"].as_f64().unwrap() <= 1.01e-10, "{check}");
+    }
+}
