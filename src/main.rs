@@ -133,8 +133,15 @@ enum Command {
         case: CaseArgs,
         /// KEY=FROM..TO:N[:log], e.g. --vary "boundaries.hotspot.potential=0.80 V..0.95 V:4" (repeatable:
         /// the Cartesian product).
-        #[arg(long = "vary", value_name = "KEY=FROM..TO:N[:log]", required = true)]
+        #[arg(long = "vary", value_name = "KEY=FROM..TO:N[:log]", required_unless_present = "merge")]
         vary: Vec<String>,
+        /// Run only the K-th of N contiguous blocks of the points (1 <= K <= N; e.g. a Slurm array task): the
+        /// whole sweep's point folders and CSV rows for those points, and sweep_shard.json for --merge.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Join the --out folders of the N shards of one sweep into --out: one sweep.csv, sweep.pvd and plot.
+        #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["vary", "shard"])]
+        merge: Vec<PathBuf>,
         /// Output folder (default: out/<case name>_sweep).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -267,11 +274,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Sweep { mut case, vary, out, plot, no_vtu, quiet } => {
+        Command::Sweep { mut case, vary, shard, merge, out, plot, no_vtu, quiet } => {
             if no_vtu {
                 case.set.push("output.vtu=false".into());
             }
-            sweep(case, &vary, out, plot, quiet)
+            sweep(case, &vary, SweepParts { shard, merge }, out, plot, quiet)
         }
         Command::Mesh { case, out, ascii, quiet } => mesh(case.case.as_deref(), &case.set, &out, ascii, quiet),
         Command::Devices { json } => devices(json),
@@ -388,13 +395,31 @@ fn solve(
     Ok(())
 }
 
-fn sweep(case: CaseArgs, vary: &[String], out: Option<PathBuf>, plot: Vec<String>, quiet: bool) -> anyhow::Result<()> {
-    use ionflux::app::sweep::{run_sweep, SweepOptions, Vary};
+/// A sweep's share of the work: one shard of it, or the merge of all shards.
+struct SweepParts {
+    shard: Option<String>,
+    merge: Vec<PathBuf>,
+}
+
+fn sweep(
+    case: CaseArgs,
+    vary: &[String],
+    parts: SweepParts,
+    out: Option<PathBuf>,
+    plot: Vec<String>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    use ionflux::app::sweep::{merge_shards, run_sweep, Shard, SweepOptions, Vary};
     let varies = vary.iter().map(|spec| Vary::parse(spec)).collect::<Result<Vec<_>, _>>()?;
     let input = CaseInput::from_arg(case.case.as_deref());
     let out_dir = out.unwrap_or_else(|| Path::new("out").join(format!("{}_sweep", output_stem(case.case.as_deref()))));
-    let options = SweepOptions { out_dir, plot_columns: plot, progress: !quiet };
-    let report = run_sweep(&input, &case.set, &varies, &options)?;
+    let shard = parts.shard.as_deref().map(Shard::parse).transpose()?;
+    let options = SweepOptions { out_dir, plot_columns: plot, progress: !quiet, shard };
+    let report = if parts.merge.is_empty() {
+        run_sweep(&input, &case.set, &varies, &options)?
+    } else {
+        merge_shards(&parts.merge, &options)?
+    };
     if !quiet {
         for point in &report.points {
             match &point.outcome {

@@ -21,7 +21,7 @@ fn slab() -> CaseInput {
 }
 
 fn options(dir: &Path) -> SweepOptions {
-    SweepOptions { out_dir: dir.to_path_buf(), plot_columns: Vec::new(), progress: false }
+    SweepOptions { out_dir: dir.to_path_buf(), plot_columns: Vec::new(), progress: false, shard: None }
 }
 
 /// sweep.csv as a header and rows of fields (the test data have no quoted commas except in errors,
@@ -299,4 +299,79 @@ fn a_log_sweep_over_the_exchange_current_density_gives_exact_overpotentials() {
         assert!((eta - exact).abs() < 1e-8 * exact.abs(), "row {k}: eta {eta} vs {exact}");
     }
     assert!(grey_variance(&decode_png(&dir.path().join("sweep.png")).2) > 100.0);
+}
+
+/// `--shard K/N` runs a contiguous block of the points with the whole sweep's indices and folders; `--merge` joins
+/// the N shards into the sweep.csv the whole sweep writes (every column but the timings equal), a PVD of all
+/// points and a plot; a missing, repeated or foreign shard is an error naming it.
+#[test]
+fn shards_of_a_sweep_merge_into_the_whole_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = ionflux(args, dir.path());
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::write(dir.path().join("slab.toml"), slab_text()).unwrap();
+    let vary = "boundaries.top.potential=0.1 V..0.4 V:4";
+    run(&["sweep", "slab.toml", "--vary", vary, "--out", "whole", "-q"]);
+    for k in 1..=3 {
+        run(&["sweep", "slab.toml", "--vary", vary, "--shard", &format!("{k}/3"), "--out", &format!("s{k}"), "-q"]);
+    }
+    // 4 points in 3 blocks: 0 | 1 | 2, 3, with the whole sweep's point folders.
+    let points = |folder: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("point_"))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        [points("s1"), points("s2"), points("s3")],
+        [vec!["point_0"], vec!["point_1"], vec!["point_2", "point_3"]]
+    );
+    run(&["sweep", "--merge", "s3", "s1", "s2", "--out", "merged", "-q"]);
+    let (whole_header, whole) = read_csv(&dir.path().join("whole/sweep.csv"));
+    let (header, merged) = read_csv(&dir.path().join("merged/sweep.csv"));
+    assert_eq!(header, whole_header);
+    assert_eq!(merged.len(), 4);
+    let timing = |name: &str| name.starts_with("timings_s.") || name.ends_with("seconds");
+    for (row, (m, w)) in merged.iter().zip(&whole).enumerate() {
+        for ((name, a), b) in header.iter().zip(m).zip(w) {
+            if !timing(name) {
+                assert_eq!(a, b, "row {row}, column {name}");
+            }
+        }
+    }
+    let pvd = std::fs::read_to_string(dir.path().join("merged/sweep.pvd")).unwrap();
+    assert_eq!(pvd.matches("<DataSet").count(), 4);
+    assert!(pvd.contains("s3/point_3/solution.vtu"), "{pvd}");
+    assert!(grey_variance(&decode_png(&dir.path().join("merged/sweep.png")).2) > 100.0);
+
+    let fails = |args: &[&str], expected: &str| {
+        let out = ionflux(args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "`{expected}` missing from: {stderr}");
+    };
+    fails(&["sweep", "--merge", "s1", "s2", "--out", "m1"], "shards 3/3 are missing");
+    fails(&["sweep", "--merge", "s1", "s1", "s2", "s3", "--out", "m2"], "shard 1/3 is given twice");
+    run(&[
+        "sweep",
+        "slab.toml",
+        "--vary",
+        "boundaries.top.potential=0.1 V..0.5 V:4",
+        "--shard",
+        "1/3",
+        "--out",
+        "other",
+        "-q",
+    ]);
+    fails(&["sweep", "--merge", "other", "s2", "s3", "--out", "m3"], "a shard of another sweep");
+    fails(&["sweep", "--merge", "whole", "--out", "m4"], "sweep_shard.json");
+    fails(&["sweep", "slab.toml", "--vary", vary, "--shard", "4/3", "--out", "m5"], "K must lie in 1..=N");
+    for m in ["m1", "m2", "m3", "m4", "m5"] {
+        assert!(!dir.path().join(m).exists(), "{m} left behind");
+    }
 }

@@ -8,9 +8,11 @@
 //! Several `--vary` make the Cartesian product (the last one varies fastest).
 
 mod files;
+mod shard;
 mod spec;
 
 pub use files::flatten_numbers;
+pub use shard::{merge_shards, Shard, ShardRecord, SHARD_FILE};
 pub use spec::{Vary, VaryValue};
 
 use super::pipeline::{self, RunOptions};
@@ -44,6 +46,10 @@ pub enum SweepError {
     NoPointLoads { first_error: String },
     #[error("every one of the {points} sweep points failed; the first: {first_error}")]
     AllFailed { points: usize, first_error: String },
+    #[error("--shard `{text}`: {reason}")]
+    BadShard { text: String, reason: String },
+    #[error("--merge: {reason}")]
+    BadMerge { reason: String },
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error(transparent)]
@@ -57,6 +63,8 @@ pub struct SweepOptions {
     pub plot_columns: Vec<String>,
     /// Show the progress bar over points.
     pub progress: bool,
+    /// Run only this shard's points (`--shard K/N`), recording it in `sweep_shard.json`.
+    pub shard: Option<Shard>,
 }
 
 /// A point's summary numbers as (dotted column name, value), in summary order.
@@ -96,7 +104,9 @@ pub fn run_sweep(
     varies: &[Vary],
     options: &SweepOptions,
 ) -> Result<SweepReport, SweepError> {
-    let grid = grid_points(varies)?;
+    let all_points = grid_points(varies)?;
+    let mine = options.shard.map_or(0..all_points.len(), |shard| shard.points(all_points.len()));
+    let grid = &all_points[mine.clone()];
     let overrides: Vec<Vec<String>> = grid
         .iter()
         .map(|choice| varies.iter().zip(choice).map(|(v, &i)| format!("{}={}", v.key, v.values[i].text)).collect())
@@ -116,10 +126,10 @@ pub fn run_sweep(
     // same solver settings; a point that varies `solver.*` gets its own.
     let mut solver: Option<(SolverSettings, Box<dyn SymmetricSolver>)> = None;
     let mut last_mesh: Option<LastMesh> = None;
-    for (index, ((choice, overrides), case)) in grid.iter().zip(overrides).zip(loaded).enumerate() {
+    for (index, ((choice, overrides), case)) in mine.clone().zip(grid.iter().zip(overrides).zip(loaded)) {
         bar.update(
-            index as f64 / grid.len() as f64,
-            &format!("point {}/{}: {}", index + 1, grid.len(), overrides.join(", ")),
+            (index - mine.start) as f64 / grid.len() as f64,
+            &format!("point {}/{}: {}", index + 1, all_points.len(), overrides.join(", ")),
         );
         let values = varies.iter().zip(choice).map(|(v, &i)| v.values[i].si).collect();
         let point_dir = staging.dir().join(format!("point_{index}"));
@@ -159,6 +169,11 @@ pub fn run_sweep(
         io::write_atomic(&staging.dir().join("sweep.pvd"), pvd_text(staging.dir(), varies, &points).as_bytes())?;
     }
     plot_points(&staging.dir().join("sweep.png"), varies, &columns, &points, &options.plot_columns)?;
+    if let Some(shard) = options.shard {
+        let record = ShardRecord::new(shard, all_points.len(), varies, base_set, input);
+        let text = serde_json::to_string_pretty(&record).expect("a shard record serializes infallibly");
+        io::write_atomic(&staging.dir().join(SHARD_FILE), text.as_bytes())?;
+    }
     for point in &mut points {
         point.vtu = point.vtu.as_ref().map(|path| staging.final_path(path));
     }

@@ -8,6 +8,8 @@ use crate::case::units::{si_factor, split_value};
 /// One swept key and its values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vary {
+    /// The text it was parsed from (a sharded sweep records it for the merge).
+    pub spec: String,
     pub key: String,
     pub values: Vec<VaryValue>,
     /// The unit the values were given in ("V", "mV", "nm"; empty for plain numbers) and its SI factor: plots
@@ -86,7 +88,14 @@ impl Vary {
                 si: number * si_factor,
             })
             .collect();
-        Ok(Vary { key: key.to_string(), values, unit: from_unit.to_string(), unit_si: si_factor, log })
+        Ok(Vary {
+            spec: spec.to_string(),
+            key: key.to_string(),
+            values,
+            unit: from_unit.to_string(),
+            unit_si: si_factor,
+            log,
+        })
     }
 }
 
