@@ -1,7 +1,7 @@
 //! ionflux: steady ionic current fields around Li-depleted hot spots in solid-state batteries.
 //!
 //! The pipeline and the import rules between these folders are in ARCHITECTURE.md: each stage is a folder
-//! ([`case`], [`mesh`], [`fem`], [`solver`], [`gpu`], [`analysis`], [`io`]) and the application layer
+//! ([`case`], [`mesh`], [`fem`], [`solver`], [`gpu`], `petsc` with the `petsc` feature, [`analysis`], [`io`]) and the application layer
 //! ([`app`]: the pipeline walkthrough, sweeps, benchmarks, progress bars) sits on top.
 
 pub mod analysis;
@@ -11,4 +11,6 @@ pub mod fem;
 pub mod gpu;
 pub mod io;
 pub mod mesh;
+#[cfg(feature = "petsc")]
+pub mod petsc;
 pub mod solver;

@@ -40,6 +40,8 @@ enum BackendArg {
     Auto,
     Gpu,
     Cpu,
+    /// PETSc's KSP in process, under mpiexec on several ranks (a build with `--features petsc`).
+    Petsc,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -289,6 +291,13 @@ fn main() -> ExitCode {
             bench(case.case.as_deref(), &case.set, iterations as usize, json.as_deref())
         }
     };
+    // Under mpiexec only rank 0 speaks (the others run the same pipeline and fail alike).
+    #[cfg(feature = "petsc")]
+    let quiet_rank = ionflux::petsc::rank_and_size().0 > 0;
+    #[cfg(not(feature = "petsc"))]
+    let quiet_rank = false;
+    #[cfg(feature = "petsc")]
+    ionflux::petsc::finalize();
     match result {
         Ok(()) if STDOUT_FAILED.load(Ordering::SeqCst) => {
             tell!("error: could not write to standard output (closed or full); the run's files are written");
@@ -297,7 +306,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             ionflux::io::transaction::exit_if_interrupted();
-            tell!("error: {err}");
+            if !quiet_rank {
+                tell!("error: {err}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -345,6 +356,12 @@ fn solve(
     quiet: bool,
 ) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
+    if mpi_rank(&case)? > 0 {
+        // Another rank of a PETSc run: the same pipeline (its solves are collective), no files, no terminal.
+        let options = RunOptions { progress: false, ..RunOptions::default() };
+        pipeline::solve_case(&case, &options)?;
+        return Ok(());
+    }
     let out_dir = out.unwrap_or_else(|| Path::new("out").join(output_stem(path)));
     // The output folder is checked writable (and locked) before any work; files go to its staging folder until all
     // are done.
@@ -438,6 +455,21 @@ fn sweep(
         say!("wrote {}", names.join(", "));
     }
     Ok(())
+}
+
+/// This process's MPI rank: 0 unless the case runs on PETSc, which starts MPI here (under mpiexec, each rank).
+#[cfg(feature = "petsc")]
+fn mpi_rank(case: &Case) -> anyhow::Result<usize> {
+    if case.solver.backend != ionflux::solver::settings::Backend::Petsc {
+        return Ok(0);
+    }
+    ionflux::petsc::initialize()?;
+    Ok(ionflux::petsc::rank_and_size().0)
+}
+
+#[cfg(not(feature = "petsc"))]
+fn mpi_rank(_case: &Case) -> anyhow::Result<usize> {
+    Ok(0)
 }
 
 fn output_stem(path: Option<&Path>) -> String {

@@ -127,7 +127,25 @@ pub fn select_solver(case: &Case, options: &RunOptions) -> Result<Box<dyn Symmet
             let _ = writeln!(std::io::stderr(), "note: {line}");
         }
     });
+    if case.solver.backend == crate::solver::settings::Backend::Petsc {
+        return petsc_solver(case);
+    }
     Ok(crate::gpu::select::select(&case.solver, notice)?)
+}
+
+/// The PETSc solver (ARCHITECTURE.md, "PETSc and MPI"), PETSc and MPI started on first use.
+#[cfg(feature = "petsc")]
+fn petsc_solver(case: &Case) -> Result<Box<dyn SymmetricSolver>, RunError> {
+    let solver =
+        crate::petsc::PetscSolver::new(&case.solver.petsc_options).map_err(|e| BackendError::Petsc(e.to_string()))?;
+    Ok(Box::new(solver))
+}
+
+#[cfg(not(feature = "petsc"))]
+fn petsc_solver(_case: &Case) -> Result<Box<dyn SymmetricSolver>, RunError> {
+    let reason = "this ionflux was built without PETSc; build it with `cargo build --release --features petsc` (needs \
+                  Debian's petsc-dev, found by pkg-config as PETSc)";
+    Err(BackendError::Petsc(reason.into()).into())
 }
 
 /// Hands the memory the allocator holds free back to the system. The mesher and the assembly free many

@@ -798,6 +798,7 @@ impl Builder<'_> {
             check_every: check_every as usize,
             accept_unconverged: solver.accept_unconverged.unwrap_or(false),
             max_newton_steps: max_newton_steps as usize,
+            petsc_options: solver.petsc_options.clone().unwrap_or_default(),
         })
     }
 }

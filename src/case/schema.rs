@@ -179,6 +179,7 @@ pub struct RawSolver {
     pub check_every: Option<Spanned<u64>>,
     pub accept_unconverged: Option<bool>,
     pub max_newton_steps: Option<Spanned<u64>>,
+    pub petsc_options: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -17,6 +17,8 @@ use crate::solver::{CgOptions, CgReport, SolveError, SymmetricSolver};
 pub enum BackendError {
     #[error("--backend gpu: {0}")]
     Gpu(#[from] GpuError),
+    #[error("--backend petsc: {0}")]
+    Petsc(String),
 }
 
 /// The GPU solver of a run on its own device (the pipeline keeps it for all the solves of the run, so a
@@ -83,6 +85,8 @@ pub fn select(
     match settings.backend {
         Backend::Cpu => Ok(cpu_solver(settings)),
         Backend::Gpu => Ok(Box::new(open_gpu(settings, true)?)),
+        // PETSc is no GPU backend: the application layer opens it (`app::pipeline::select_solver`).
+        Backend::Petsc => Err(BackendError::Petsc("not selected here; use app::pipeline::select_solver".into())),
         Backend::Auto => match open_gpu(settings, false) {
             Ok(gpu) => Ok(Box::new(GpuWithCpuFallback { gpu: Some(gpu), cpu: cpu_solver(settings), notice })),
             Err(reason) => {

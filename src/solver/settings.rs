@@ -16,6 +16,8 @@ pub enum Backend {
     Auto,
     Cpu,
     Gpu,
+    /// PETSc's KSP, in process and over MPI (the `petsc` cargo feature).
+    Petsc,
 }
 
 /// The preconditioner of the conjugate gradients (`solver.preconditioner`), on either backend.
@@ -79,6 +81,8 @@ pub struct SolverSettings {
     pub accept_unconverged: bool,
     /// Newton steps a nonlinear (Butler-Volmer) solve may take before it is an error.
     pub max_newton_steps: usize,
+    /// `--backend petsc`: PETSc options for its KSP (e.g. "-ksp_type cg -pc_type gamg").
+    pub petsc_options: String,
 }
 
 impl SolverSettings {

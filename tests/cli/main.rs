@@ -10,6 +10,7 @@ mod commands;
 mod fuzz_corpus;
 mod gmsh_input;
 mod hostile;
+mod petsc;
 mod readme;
 mod reliability;
 mod sweep;
