@@ -3,7 +3,7 @@
 //! back by VTK; the PNG not blank; failed points recorded while the others run; the CLI end to end.
 
 use crate::common::{decode_png, grey_variance, ionflux, python_check, read_summary, SLAB};
-use ionflux::app::sweep::{run_sweep, SweepError, SweepOptions, Vary};
+use ionflux::app::sweep::{run_sweep, split_csv_line, SweepError, SweepOptions, Vary};
 use ionflux::app::CaseInput;
 use std::path::Path;
 
@@ -32,25 +32,6 @@ fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
     let rows = lines.map(split_csv_line).collect();
     (header, rows)
-}
-
-/// Splits one CSV line, honouring double-quoted fields.
-fn split_csv_line(line: &str) -> Vec<String> {
-    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
 }
 
 fn column<'a>(header: &[String], row: &'a [String], name: &str) -> &'a str {

@@ -12,7 +12,7 @@ mod shard;
 mod spec;
 
 pub use files::flatten_numbers;
-pub use shard::{merge_shards, Shard, ShardRecord, SHARD_FILE};
+pub use shard::{merge_shards, split_csv_line, Shard, ShardRecord, SHARD_FILE};
 pub use spec::{Vary, VaryValue};
 
 use super::pipeline::{self, RunOptions};

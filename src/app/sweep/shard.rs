@@ -201,8 +201,8 @@ fn read_rows(dir: &Path, varies: &[Vary]) -> Result<Vec<PointRecord>, SweepError
     Ok(records)
 }
 
-/// Splits one CSV line, honouring double-quoted fields (`files::csv_field` writes them).
-fn split_csv_line(line: &str) -> Vec<String> {
+/// Splits one line of `sweep.csv`, honouring double-quoted fields (`files::csv_field` writes them).
+pub fn split_csv_line(line: &str) -> Vec<String> {
     let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
