@@ -376,8 +376,25 @@ fn petsc_python_dir() -> Option<std::path::PathBuf> {
     found
 }
 
-/// `solve --export-system DIR --format petsc` writes PETSc's binary format: PETSc's own reader loads it (32- and
-/// 64-bit indices), it holds the Matrix Market export's numbers bit for bit, and scipy solves it to our solution.
+/// A Python that imports petsc4py: the one on PATH, else Debian's /usr/bin/python3 (python3-petsc4py). None (the
+/// check skipped with a reason) without one, unless IONFLUX_REQUIRE_PETSC is set.
+fn petsc4py_python() -> Option<String> {
+    let found = ["python3", "/usr/bin/python3"].into_iter().find(|python| {
+        std::process::Command::new(python).args(["-c", "import petsc4py"]).output().is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("IONFLUX_REQUIRE_PETSC").is_none(),
+            "IONFLUX_REQUIRE_PETSC is set but no python3 imports petsc4py (apt-get install python3-petsc4py)"
+        );
+        eprintln!("skipped: this check needs petsc4py (Debian: apt-get install python3-petsc4py)");
+    }
+    found.map(str::to_string)
+}
+
+/// `solve --export-system DIR --format petsc` writes PETSc's binary format: PETSc loads it (MatLoad / VecLoad through
+/// petsc4py) and its own CG solves it to our solution within 1e-8; PETSc's PetscBinaryIO.py reads both index widths,
+/// and they hold the Matrix Market export's numbers bit for bit.
 #[test]
 fn a_system_exported_for_petsc_is_read_by_petscs_own_reader() {
     let dir = tempfile::tempdir().unwrap();
@@ -405,6 +422,17 @@ fn a_system_exported_for_petsc_is_read_by_petscs_own_reader() {
     );
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("applies to --format petsc only"));
+    // PETSc itself (petsc4py: MatLoad, VecLoad, its CG and BoomerAMG) solves the export to our x.
+    if let Some(python) = petsc4py_python() {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/petsc_solve.py");
+        let out = std::process::Command::new(&python).arg(script).arg(dir.path().join("petsc32")).output().unwrap();
+        assert!(out.status.success(), "petsc_solve.py: {}", String::from_utf8_lossy(&out.stderr));
+        let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        println!("petsc4py: {check}");
+        assert!(check["converged_reason"].as_i64().unwrap() > 0, "{check}");
+        assert!(check["max_relative_difference"].as_f64().unwrap() < 1e-8, "{check}");
+        assert!(check["ionflux_relative_residual"].as_f64().unwrap() <= 1.01e-10, "{check}");
+    }
     let Some(bin) = petsc_python_dir() else { return };
     let summary = crate::common::read_summary(&dir.path().join("out/summary.json"));
     let unknowns = summary["solver"]["unknowns"].as_u64().unwrap();

@@ -293,12 +293,12 @@ fn shards_of_a_sweep_merge_into_the_whole_sweep() {
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
     std::fs::write(dir.path().join("slab.toml"), slab_text()).unwrap();
-    let vary = "boundaries.top.potential=0.1 V..0.4 V:4";
+    let vary = "boundaries.top.potential=0.1 V..0.6 V:6";
     run(&["sweep", "slab.toml", "--vary", vary, "--out", "whole", "-q"]);
     for k in 1..=3 {
         run(&["sweep", "slab.toml", "--vary", vary, "--shard", &format!("{k}/3"), "--out", &format!("s{k}"), "-q"]);
     }
-    // 4 points in 3 blocks: 0 | 1 | 2, 3, with the whole sweep's point folders.
+    // 6 points in 3 blocks: 0, 1 | 2, 3 | 4, 5, with the whole sweep's point folders.
     let points = |folder: &str| {
         let mut names: Vec<String> = std::fs::read_dir(dir.path().join(folder))
             .unwrap()
@@ -316,7 +316,7 @@ fn shards_of_a_sweep_merge_into_the_whole_sweep() {
     let (whole_header, whole) = read_csv(&dir.path().join("whole/sweep.csv"));
     let (header, merged) = read_csv(&dir.path().join("merged/sweep.csv"));
     assert_eq!(header, whole_header);
-    assert_eq!(merged.len(), 4);
+    assert_eq!(merged.len(), 6);
     let timing = |name: &str| name.starts_with("timings_s.") || name.ends_with("seconds");
     for (row, (m, w)) in merged.iter().zip(&whole).enumerate() {
         for ((name, a), b) in header.iter().zip(m).zip(w) {
@@ -326,8 +326,8 @@ fn shards_of_a_sweep_merge_into_the_whole_sweep() {
         }
     }
     let pvd = std::fs::read_to_string(dir.path().join("merged/sweep.pvd")).unwrap();
-    assert_eq!(pvd.matches("<DataSet").count(), 4);
-    assert!(pvd.contains("s3/point_3/solution.vtu"), "{pvd}");
+    assert_eq!(pvd.matches("<DataSet").count(), 6);
+    assert!(pvd.contains("s3/point_5/solution.vtu"), "{pvd}");
     assert!(grey_variance(&decode_png(&dir.path().join("merged/sweep.png")).2) > 100.0);
 
     let fails = |args: &[&str], expected: &str| {
