@@ -308,10 +308,8 @@ fn shards_of_a_sweep_merge_into_the_whole_sweep() {
         names.sort();
         names
     };
-    assert_eq!(
-        [points("s1"), points("s2"), points("s3")],
-        [vec!["point_0"], vec!["point_1"], vec!["point_2", "point_3"]]
-    );
+    let blocks = [points("s1"), points("s2"), points("s3")];
+    assert_eq!(blocks, [["point_0", "point_1"], ["point_2", "point_3"], ["point_4", "point_5"]]);
     run(&["sweep", "--merge", "s3", "s1", "s2", "--out", "merged", "-q"]);
     let (whole_header, whole) = read_csv(&dir.path().join("whole/sweep.csv"));
     let (header, merged) = read_csv(&dir.path().join("merged/sweep.csv"));
