@@ -70,16 +70,24 @@ pub(super) fn csv_text(varies: &[Vary], columns: &[String], points: &[PointRecor
             Err(message) => ("failed", csv_field(message)),
         };
         let mut row = vec![p.index.to_string(), status.to_string(), error];
-        row.extend(p.values.iter().map(|v| format!("{v:e}")));
+        row.extend(p.values.iter().map(|&v| csv_number(v)));
         let numbers = p.outcome.as_deref().unwrap_or_default();
         row.extend(
-            columns
-                .iter()
-                .map(|c| numbers.iter().find(|(n, _)| n == c).map_or(String::new(), |(_, v)| format!("{v:e}"))),
+            columns.iter().map(|c| numbers.iter().find(|(n, _)| n == c).map_or(String::new(), |&(_, v)| csv_number(v))),
         );
         text += &(row.join(",") + "\n");
     }
     text
+}
+
+/// A number as sweep.csv writes it: a whole number as an integer (node counts, iterations: "150844", not
+/// "1.50844e5"), anything else in the shortest exponent form that reads back to the same f64.
+fn csv_number(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:e}")
+    }
 }
 
 /// XML attribute text.
@@ -250,6 +258,17 @@ mod tests {
         let (series, _, y_label) = sweep_series(&[vary], &columns, &points, &chosen).unwrap();
         assert_eq!(y_label, "value (A)");
         assert_eq!(series[0].points.iter().map(|p| p.1).collect::<Vec<_>>(), [2.0e-8, 3.0e-8]);
+    }
+
+    #[test]
+    fn whole_numbers_are_integers_and_the_others_read_back_exactly() {
+        assert_eq!(
+            [csv_number(150844.0), csv_number(0.0), csv_number(-0.0), csv_number(-24.0)],
+            ["150844", "0", "0", "-24"]
+        );
+        for v in [0.1, -3.10399e-8, 1e20, 2.5, f64::MIN_POSITIVE] {
+            assert_eq!(csv_number(v).parse::<f64>().unwrap(), v, "{v}");
+        }
     }
 
     #[test]
