@@ -9,7 +9,7 @@
 use super::AnalysisError;
 use crate::fem::{Assembly, KineticResidual};
 use crate::solver::settings::SolverSettings;
-use crate::solver::{CgOptions, CgReport, SolveError, SymmetricSolver};
+use crate::solver::{CgOptions, CgReport, PreconditionerReport, SolveError, SymmetricSolver};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -68,8 +68,8 @@ pub enum NewtonError {
 
 /// The nonlinear system of `assembly` (with kinetic faces) solved from zero (its kinetic electrodes' nodes moved
 /// near rest). Returns the unknowns' values, a report
-/// of the whole solve (iterations and seconds summed over the steps, the Newton residuals as its history, the
-/// last step's preconditioner) and Newton's history. The matrix is left linearized at the solution (the duals of
+/// of the whole solve (iterations, seconds and setup seconds summed over the steps, the Newton residuals as its
+/// history, the last step's preconditioner) and Newton's history. The matrix is left linearized at the solution (the duals of
 /// the error estimates use it).
 pub fn solve(
     assembly: &mut Assembly,
@@ -84,6 +84,7 @@ pub fn solve(
     let mut current = assembly.kinetic_residual(&x);
     let mut steps: Vec<NewtonStep> = Vec::new();
     let mut last_report: Option<CgReport> = None;
+    let mut setup_seconds = 0.0;
     let mut previous_relative = f64::NAN;
     // The multigrid setup of the first step is kept while it pays: a step whose solve needs more than twice the
     // iterations per decade of residual that the fresh setup needed builds a new one for the next step.
@@ -111,13 +112,14 @@ pub fn solve(
         solver.reuse_setup(!rebuild);
         let solved = solver.solve(&assembly.matrix, &current.residual, &mut update, &options);
         solver.reuse_setup(false);
-        let report = match solved {
+        let report: CgReport = match solved {
             // Any update that lowers the linear residual well is a descent direction (the line search checks it):
             // a solve that stalls above a tight tolerance near the solution (round-off) still serves.
             Err(SolveError::NoConvergence { report, .. }) if report.relative_residual < LOOSEST_LINEAR_RTOL => *report,
             result => result?,
         };
         assembly.restore_base();
+        setup_seconds += report.preconditioner.setup_seconds;
         let rate = report.iterations as f64 / (1.0 / report.relative_residual.max(1e-300)).log10().max(1.0);
         if rebuild {
             fresh_rate = rate;
@@ -185,6 +187,8 @@ pub fn solve(
             residual_history: newton.steps.iter().map(|s| s.relative_residual).chain([relative]).collect(),
             converged: true,
             seconds: newton.seconds,
+            // Every setup the steps made (a kept one costs nothing), not only the last step's.
+            preconditioner: PreconditionerReport { setup_seconds, ..last.preconditioner },
             ..last
         },
         // The zero start solved it (no current anywhere): one linear solve of the linearized system reports it.

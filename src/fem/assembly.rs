@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use std::sync::Mutex;
 
 /// Marks a node that has no column in the matrix being built (a Dirichlet node of the reduced system).
-const NO_COLUMN: u32 = u32::MAX;
+pub(super) const NO_COLUMN: u32 = u32::MAX;
 
 /// The tets incident to each node (CSR layout).
 pub(crate) struct NodeTets {

@@ -22,6 +22,7 @@
 
 use super::assembly::face_mass;
 use super::element::barycentric_gradients;
+use super::kinetics::{midpoint_potentials, EDGES};
 use super::{Assembly, BoundaryCondition, Problem};
 use crate::mesh::{face_key, Mesh};
 use glam::DVec3;
@@ -288,13 +289,12 @@ pub fn dual_weighted_residual(
             // The kinetic outflow against the bubbles by the assembly's edge-midpoint rule (each bubble is 1 at
             // its own edge's midpoint, 0 at the others).
             BoundaryCondition::ButlerVolmer(kinetics) => {
+                let phi_mid = midpoint_potentials(face.nodes.map(|n| phi[n as usize]));
                 -(area / 3.0)
-                    * [(0, 1), (1, 2), (0, 2)]
+                    * EDGES
                         .into_iter()
-                        .map(|(b, c)| {
-                            let (nb, nc) = (face.nodes[b], face.nodes[c]);
-                            kinetics.outflow(0.5 * (phi[nb as usize] + phi[nc as usize])).0 * z.midpoint(nb, nc)
-                        })
+                        .zip(phi_mid)
+                        .map(|((b, c), phi)| kinetics.outflow(phi).0 * z.midpoint(face.nodes[b], face.nodes[c]))
                         .sum::<f64>()
             }
             BoundaryCondition::Dirichlet { .. } | BoundaryCondition::Insulating => 0.0,

@@ -11,6 +11,7 @@
 //! dj/dphi its Jacobian is the consistent face mass, the Robin condition's, and for any positive dj/dphi it is a
 //! weighted mass matrix, symmetric positive definite. So each Newton step is an SPD system of Robin shape.
 
+use super::assembly::NO_COLUMN;
 use super::{Assembly, BoundaryCondition};
 use crate::mesh::Mesh;
 use crate::solver::sparse::PAR_MIN_LEN;
@@ -123,14 +124,20 @@ impl Kinetics {
 }
 
 /// The triangle's edges as corner pairs, the edge-midpoint rule's points.
-const EDGES: [(usize, usize); 3] = [(0, 1), (1, 2), (2, 0)];
+pub(super) const EDGES: [(usize, usize); 3] = [(0, 1), (1, 2), (2, 0)];
+
+/// The potential at each edge midpoint (in [`EDGES`] order) of a face with corner potentials `phi`: where the
+/// assembly, the post-processing and the error estimates all evaluate the kinetics.
+pub(super) fn midpoint_potentials(phi: [f64; 3]) -> [f64; 3] {
+    EDGES.map(|(a, b)| 0.5 * (phi[a] + phi[b]))
+}
 
 /// The face's kinetic outflow held by each corner, integral j_out(phi_h) N_a dS (A), and its Jacobian in the corner
 /// potentials (A/V), by the edge-midpoint rule (weights area / 3, N = 1/2 at the edge's two corners).
 pub(crate) fn face_terms(kinetics: &Kinetics, area: f64, phi: [f64; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
     let (mut outflow, mut jacobian) = ([0.0; 3], [[0.0; 3]; 3]);
-    for (a, b) in EDGES {
-        let (j, slope) = kinetics.outflow(0.5 * (phi[a] + phi[b]));
+    for ((a, b), phi_mid) in EDGES.into_iter().zip(midpoint_potentials(phi)) {
+        let (j, slope) = kinetics.outflow(phi_mid);
         let weight = area / 3.0;
         outflow[a] += weight * j / 2.0;
         outflow[b] += weight * j / 2.0;
@@ -189,7 +196,7 @@ impl Assembly {
             let slots = std::array::from_fn(|a| {
                 std::array::from_fn(|b| {
                     let (row, col) = (column_of[face.nodes[a] as usize], column_of[face.nodes[b] as usize]);
-                    if row == u32::MAX || col == u32::MAX {
+                    if row == NO_COLUMN || col == NO_COLUMN {
                         return NO_ENTRY;
                     }
                     let start = self.matrix.row_ptr[row as usize];
@@ -260,12 +267,18 @@ impl Assembly {
     /// exponentials are astronomically large and the first Jacobian too ill-conditioned for CG; from the band,
     /// the line search keeps the residual (hence the kinetic currents) bounded.
     pub fn clamp_to_kinetic_band(&self, x: &mut [f64], limit: f64) {
+        // One band per boundary (a bisection each), not per face.
+        let bands: Vec<Option<(f64, f64)>> = self
+            .boundary_conditions
+            .iter()
+            .map(|c| match c {
+                BoundaryCondition::ButlerVolmer(kinetics) => Some(kinetics.band(limit)),
+                _ => None,
+            })
+            .collect();
         for &(f, _) in &self.kinetics.faces {
             let face = &self.boundary_faces[f as usize];
-            let BoundaryCondition::ButlerVolmer(kinetics) = self.boundary_conditions[face.tag as usize] else {
-                unreachable!("kinetic faces carry kinetics")
-            };
-            let (low, high) = kinetics.band(limit);
+            let (low, high) = bands[face.tag as usize].expect("kinetic faces carry kinetics");
             for &n in &face.nodes {
                 if let Ok(row) = self.free_nodes.binary_search(&n) {
                     x[row] = x[row].clamp(low, high);
@@ -353,8 +366,7 @@ pub fn kinetic_surfaces(mesh: &Mesh, conditions: &[BoundaryCondition], phi: &[f6
         for (f, face) in mesh.boundary_faces.iter().enumerate().filter(|(_, f)| f.tag as usize == tag) {
             let area = mesh.face_area(face);
             let (mut eta_sum, mut j_sum) = (0.0, 0.0);
-            for (a, b) in EDGES {
-                let phi_mid = 0.5 * (phi[face.nodes[a] as usize] + phi[face.nodes[b] as usize]);
+            for phi_mid in midpoint_potentials(face.nodes.map(|n| phi[n as usize])) {
                 let eta = kinetics.overpotential(phi_mid);
                 let (j, _) = kinetics.outflow(phi_mid);
                 surface.min_overpotential_v = surface.min_overpotential_v.min(eta);
