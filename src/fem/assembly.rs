@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use std::sync::Mutex;
 
 /// Marks a node that has no column in the matrix being built (a Dirichlet node of the reduced system).
-pub(super) const NO_COLUMN: u32 = u32::MAX;
+const NO_COLUMN: u32 = u32::MAX;
 
 /// The tets incident to each node (CSR layout).
 pub(crate) struct NodeTets {
@@ -590,7 +590,7 @@ fn assemble_parts(mesh: &Mesh, problem: &Problem, with_reaction: bool) -> Result
         kinetics: Default::default(),
     };
     if assembly.has_kinetics() {
-        assembly.find_kinetic_entries(&column_of);
+        assembly.find_kinetic_entries(|n| Some(column_of[n as usize]).filter(|&c| c != NO_COLUMN));
     }
     Ok(assembly)
 }

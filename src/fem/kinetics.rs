@@ -11,7 +11,6 @@
 //! dj/dphi its Jacobian is the consistent face mass, the Robin condition's, and for any positive dj/dphi it is a
 //! weighted mass matrix, symmetric positive definite. So each Newton step is an SPD system of Robin shape.
 
-use super::assembly::NO_COLUMN;
 use super::{Assembly, BoundaryCondition};
 use crate::mesh::Mesh;
 use crate::solver::sparse::PAR_MIN_LEN;
@@ -185,8 +184,9 @@ impl Assembly {
         self.boundary_conditions.iter().any(|c| matches!(c, BoundaryCondition::ButlerVolmer(_)))
     }
 
-    /// The kinetic faces' matrix positions and base values (called once by the assembly, matrix at its base).
-    pub(super) fn find_kinetic_entries(&mut self, column_of: &[u32]) {
+    /// The kinetic faces' matrix positions and base values (called once by the assembly, matrix at its base); `column_of`
+    /// gives a node's column, None for a Dirichlet node.
+    pub(super) fn find_kinetic_entries(&mut self, column_of: impl Fn(u32) -> Option<u32>) {
         let mut faces = Vec::new();
         let mut positions = Vec::new();
         for (f, face) in self.boundary_faces.iter().enumerate() {
@@ -195,10 +195,9 @@ impl Assembly {
             }
             let slots = std::array::from_fn(|a| {
                 std::array::from_fn(|b| {
-                    let (row, col) = (column_of[face.nodes[a] as usize], column_of[face.nodes[b] as usize]);
-                    if row == NO_COLUMN || col == NO_COLUMN {
+                    let (Some(row), Some(col)) = (column_of(face.nodes[a]), column_of(face.nodes[b])) else {
                         return NO_ENTRY;
-                    }
+                    };
                     let start = self.matrix.row_ptr[row as usize];
                     let cols = &self.matrix.col_idx[start..self.matrix.row_ptr[row as usize + 1]];
                     let position = start + cols.binary_search(&col).expect("face node pairs are tet edges");
