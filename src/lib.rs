@@ -14,3 +14,4 @@ pub mod mesh;
 #[cfg(feature = "petsc")]
 pub mod petsc;
 pub mod solver;
+pub mod study;

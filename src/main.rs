@@ -1,5 +1,7 @@
 //! The `ionflux` command line. `solve` reads as the numbered walkthrough of the pipeline (ARCHITECTURE.md):
 //! 1 case -> 2 mesh -> 3 assemble -> 4 solve -> 5 post -> 6 analyse -> 7 write.
+//! One file for the command line (over 500 lines): the clap definitions and each command's terminal output;
+//! the work itself is in `ionflux::app`.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ionflux::app::pipeline::{self, RunOptions};
@@ -534,7 +536,7 @@ fn devices(json: bool) -> anyhow::Result<()> {
 fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&Path>) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
     let (mesh, _) = pipeline::mesh_case(&case, &RunOptions { progress: true, ..Default::default() })?;
-    let assembly = ionflux::fem::assemble_system(&mesh, &case.problem(&mesh)?)?;
+    let assembly = ionflux::fem::assemble(&mesh, &case.problem(&mesh)?)?;
     let request =
         ionflux::gpu::GpuRequest { adapter: case.solver.adapter.clone(), allow_software: true, ..Default::default() };
     let context = if case.solver.backend == ionflux::solver::settings::Backend::Cpu {

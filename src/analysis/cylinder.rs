@@ -168,7 +168,7 @@ pub fn lateral_current(
 
 /// Current leaving the domain through the faces of boundary `tag` outside the cylinder's radius (A):
 /// the consistent nodal outflows `face_outflows` (one `[f64; 3]` per face of `mesh.boundary_faces`, as
-/// [`crate::fem::Assembly::face_outflows`] gives them), each node's weighed by the fraction of its hat
+/// [`crate::fem::FluxRecovery::face_outflows`] gives them), each node's weighed by the fraction of its hat
 /// function's integral over the boundary that lies outside the radius. The fractions are exact (the
 /// circle cuts the faces analytically), so a uniform flux density gives its exact share. This balances
 /// the lateral current through the cylinder without sampling J on it.

@@ -10,14 +10,14 @@
 //! do, so one boundary that is not data gets minus the sum of the others' estimates: a Robin boundary (more
 //! than one stay unestimated), else the last Dirichlet box boundary, whose dual is then not solved.
 
-use super::resolve::solve_system;
 use super::AnalysisError;
 use crate::case::Case;
 use crate::fem::estimate::{dual_weighted_residual, CurvedSurface, GoalIndicators, TetGroups};
+use crate::fem::FluxRecovery;
 use crate::fem::{Assembly, BoundaryCondition, Problem};
 use crate::mesh::geometry::HotSpotShape;
 use crate::mesh::Mesh;
-use crate::solver::SymmetricSolver;
+use crate::study::SolverContext;
 use glam::DVec3;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -105,26 +105,27 @@ fn dual_groups(spots: &[(u16, HotSpotShape)], problem: &Problem) -> Vec<Vec<u16>
     groups
 }
 
-/// Solves the dual of every group of currents on the case's assembled system (`assembly` still holds its matrix
-/// and its reaction rows) with `solver`, whose multigrid setup for that matrix is reused. The matrix is not
+/// Solves the dual of every group of currents on the case's solved system (`assembly`, at the solution's
+/// linearization, and its flux recovery) with the run's solver, whose multigrid setup for that matrix is reused. The matrix is not
 /// needed after this: [`estimate_currents`] reads only the solutions.
 pub fn solve_duals(
     case: &Case,
     mesh: &Mesh,
     problem: &Problem,
     assembly: &Assembly,
-    solver: &mut dyn SymmetricSolver,
+    recovery: &FluxRecovery,
+    context: &mut SolverContext,
 ) -> Result<Duals, AnalysisError> {
     let clock = Instant::now();
     let spots = dirichlet_spots(case, mesh, &problem.boundary_conditions);
     let groups = dual_groups(&spots, problem);
     let mut solutions = Vec::with_capacity(groups.len());
     let mut solve = |dual: crate::fem::estimate::DualSystem| -> Result<Vec<f64>, AnalysisError> {
-        let (values, _) = solve_system(&assembly.matrix, &dual.rhs, solver, &case.solver)?;
+        let (values, _) = context.solve_system(&assembly.matrix, &dual.rhs)?;
         Ok(assembly.expand_with(&values, &dual.dirichlet_values))
     };
     for group in &groups {
-        solutions.push(solve(assembly.dual_system(group))?);
+        solutions.push(solve(assembly.dual_system(recovery, group))?);
     }
     let interfaces = (0..mesh.interface_names.len())
         .map(|tag| solve(assembly.interface_dual_system(mesh, tag as u16, problem.interface_resistance[tag])))

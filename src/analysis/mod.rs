@@ -22,16 +22,14 @@ pub mod cylinder;
 pub mod estimate;
 pub mod lithiation;
 pub mod locate;
-pub mod newton;
 pub mod paper;
-pub mod resolve;
 pub mod voids;
 
-use crate::case::{Case, CaseBoundary, CaseError, CylinderSpec};
-use crate::fem::{BoundaryCondition, FemError};
+use crate::case::{Case, CaseBoundary, CylinderSpec};
+use crate::fem::BoundaryCondition;
 use crate::mesh::geometry::{HotSpot, HotSpotShape};
-use crate::mesh::{Mesh, MeshError};
-use crate::solver::{SolveError, SymmetricSolver};
+use crate::mesh::Mesh;
+use crate::study::{assemble_and_solve, SolverContext, StudyError};
 use cylinder::{lateral_current, CurrentField, Cylinder, CylinderError, CylinderSampling, LateralCurrent};
 use glam::DVec3;
 use lithiation::{
@@ -40,7 +38,6 @@ use lithiation::{
 };
 use locate::PointLocator;
 use paper::{run_paper_mode, PaperError, PaperModeResult, PaperSettings};
-use resolve::assemble_and_solve;
 use serde::Serialize;
 use voids::{mean_boundary_potential, InterfaceFaces, VoidError, VoidResult};
 
@@ -48,15 +45,7 @@ use voids::{mean_boundary_potential, InterfaceFaces, VoidError, VoidResult};
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
     #[error(transparent)]
-    Case(#[from] CaseError),
-    #[error("meshing failed: {0}")]
-    Mesh(#[from] MeshError),
-    #[error(transparent)]
-    Import(#[from] crate::mesh::gmsh::ImportError),
-    #[error("assembly failed: {0}")]
-    Fem(#[from] FemError),
-    #[error(transparent)]
-    Solve(#[from] SolveError),
+    Study(#[from] StudyError),
     #[error(transparent)]
     Cylinder(#[from] CylinderError),
     #[error(transparent)]
@@ -70,8 +59,6 @@ pub enum AnalysisError {
          adaptive loop starts; raise adapt.max_nodes, or coarsen the [mesh] sizes the loop starts from"
     )]
     AdaptStartTooLarge { estimate: f64, limit: usize },
-    #[error(transparent)]
-    Newton(#[from] newton::NewtonError),
 }
 
 /// The solved field of a case, as the analyses read it.
@@ -175,8 +162,8 @@ fn cylinder_placements(case: &Case, mesh: &Mesh, spec: &CylinderSpec) -> Result<
     Ok(vec![Placement { name: "axis".to_string(), axis, plane_z: low }])
 }
 
-/// Runs the case's `[analysis]` on a solved case. `solver` re-solves the case for lithiation steps.
-pub fn analyse(case: &Case, field: SolvedField, solver: &mut dyn SymmetricSolver) -> Result<Analysis, AnalysisError> {
+/// Runs the case's `[analysis]` on a solved case. `context` re-solves variants of the case (lithiation steps, paper mode, the voids' reference).
+pub fn analyse(case: &Case, field: SolvedField, context: &mut SolverContext) -> Result<Analysis, AnalysisError> {
     let mut analysis = Analysis::default();
     if let Some(spec) = &case.analysis.cylinder {
         let locator = PointLocator::new(field.mesh);
@@ -200,17 +187,17 @@ pub fn analyse(case: &Case, field: SolvedField, solver: &mut dyn SymmetricSolver
             let HotSpotShape::Sphere { radius, .. } = spot.shape else { continue };
             // The paper calibrates the Gaussian at the depleted region's radius (10 nm).
             let settings = PaperSettings { calibration_distance_m: radius, ..settings };
-            analysis.paper_mode.push(run_paper_mode(case, &spot.name, &settings, solver)?);
+            analysis.paper_mode.push(run_paper_mode(case, &spot.name, &settings, context)?);
         }
     }
     if let Some(increments) = case.analysis.lithiation_increments {
         for (spot, potential) in depleted_regions(case, field.mesh) {
             let HotSpotShape::Sphere { radius, .. } = spot.shape else { continue };
-            analysis.lithiation.extend(lithiate(case, field, solver, &spot, radius, potential, increments)?);
+            analysis.lithiation.extend(lithiate(case, field, context, &spot, radius, potential, increments)?);
         }
     }
     if case.analysis.voids {
-        analysis.voids = analyse_voids(case, field, solver)?;
+        analysis.voids = analyse_voids(case, field, context)?;
     }
     Ok(analysis)
 }
@@ -248,7 +235,7 @@ fn is_void(case: &Case, spot: &HotSpot) -> bool {
 fn analyse_voids(
     case: &Case,
     field: SolvedField,
-    solver: &mut dyn SymmetricSolver,
+    context: &mut SolverContext,
 ) -> Result<Vec<VoidResult>, AnalysisError> {
     let voids: Vec<&HotSpot> = case.geometry.hotspots.iter().filter(|s| is_void(case, s)).collect();
     if voids.is_empty() {
@@ -267,8 +254,8 @@ fn analyse_voids(
     for void in &voids {
         reference.boundaries.insert(void.name.clone(), interface.clone());
     }
-    let solved = assemble_and_solve(&reference, mesh, solver)?;
-    let reference_current = interface_plane_current(&reference, mesh, &solved.assembly.boundary_currents(&solved.phi));
+    let solved = assemble_and_solve(&reference, mesh, context)?;
+    let reference_current = interface_plane_current(&reference, mesh, &solved.recovery.boundary_currents(&solved.phi));
     let reference_resistance = top_to_interface_resistance(&reference, mesh, &solved.phi, reference_current)?;
 
     let size = case.geometry.size;
@@ -328,7 +315,7 @@ fn top_to_interface_resistance(case: &Case, mesh: &Mesh, phi: &[f64], current: f
 fn lithiate(
     case: &Case,
     field: SolvedField,
-    solver: &mut dyn SymmetricSolver,
+    context: &mut SolverContext,
     spot: &HotSpot,
     radius: f64,
     potential: f64,
@@ -353,12 +340,12 @@ fn lithiate(
         } else if step_radius == radius {
             // Another potential on the same geometry: the case's own mesh serves.
             let variant = shrunk_case(case, spot, boundary, radius, step_radius, sign * step_potential);
-            let solved = assemble_and_solve(&variant, field.mesh, solver)?;
-            solved.assembly.boundary_currents(&solved.phi)[tag]
+            let solved = assemble_and_solve(&variant, field.mesh, context)?;
+            solved.recovery.boundary_currents(&solved.phi)[tag]
         } else {
             let variant = shrunk_case(case, spot, boundary, radius, step_radius, sign * step_potential);
             // Its mesh numbers the boundaries as the case's: the box faces, then the hot spots in order.
-            resolve::boundary_currents(&variant, solver)?[tag]
+            crate::study::boundary_currents(&variant, context)?[tag]
         };
         Ok(-sign * leaving)
     })

@@ -30,7 +30,7 @@ use crate::mesh::bisection::{refine_box, NodeBudget};
 use crate::mesh::geometry::HotSpotShape;
 use crate::mesh::structured::{box_boundary_faces, BOX_BOUNDARIES};
 use crate::mesh::{signed_volume, Mesh, MeshError};
-use crate::solver::{SolveError, SymmetricSolver};
+use crate::study::SolverContext;
 use glam::DVec3;
 use serde::Serialize;
 use std::f64::consts::PI;
@@ -64,7 +64,7 @@ pub enum PaperError {
     #[error("paper mode: assembly failed: {0}")]
     Fem(#[from] FemError),
     #[error("paper mode: {0}")]
-    Solve(#[from] SolveError),
+    Solve(#[from] crate::study::StudyError),
 }
 
 /// The knobs of paper mode; [`PaperSettings::default`] follows the paper where it is specific.
@@ -147,7 +147,7 @@ pub fn run_paper_mode(
     case: &Case,
     hotspot: &str,
     settings: &PaperSettings,
-    solver: &mut dyn SymmetricSolver,
+    context: &mut SolverContext,
 ) -> Result<PaperModeResult, PaperError> {
     let center = hotspot_sphere(case, hotspot)?;
     check_settings(settings)?;
@@ -196,7 +196,6 @@ pub fn run_paper_mode(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let gaussian = gaussian_source(center, settings.width_m, reference_charge * sigma / eps);
-    let cg = case.solver.cg_options();
     let mut solve = |conditions: Vec<BoundaryCondition>, source: Option<&fem::Source>| {
         let problem = Problem {
             region_coefficient: region_coefficient.clone(),
@@ -205,10 +204,9 @@ pub fn run_paper_mode(
             source,
         };
         let assembly = fem::assemble(&mesh, &problem)?;
-        let mut x = vec![0.0; assembly.matrix.nrows];
-        solver.solve(&assembly.matrix, &assembly.rhs, &mut x, &cg)?;
+        let (x, _) = context.solve_system(&assembly.matrix, &assembly.rhs)?;
         let u = assembly.expand(&x);
-        let currents = assembly.boundary_currents(&u);
+        let currents = fem::FluxRecovery::new(&mesh, &problem, &assembly).boundary_currents(&u);
         Ok::<_, PaperError>((u, currents))
     };
     let (u_boundary, currents_boundary) = solve(case_conditions, None)?;

@@ -58,7 +58,7 @@ pub struct VoidResult {
 pub const RIM_WIDTH_IN_RADII: f64 = 0.2;
 
 /// An interface face: its vertices, centroid, and the consistent current leaving through it held by its three
-/// nodes (`fem::Assembly::face_outflows`).
+/// nodes (`fem::FluxRecovery::face_outflows`).
 #[derive(Debug, Clone, Copy)]
 struct InterfaceFace {
     vertices: [DVec3; 3],

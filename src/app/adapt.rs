@@ -9,18 +9,17 @@
 //! from the constraint. Each cycle refines a term by at most a factor 1/0.3 and never coarsens one.
 
 use super::progress::NodeStages;
-use crate::analysis::estimate::{estimate_currents, solve_duals, CurrentEstimates, SolvedSystem};
-use crate::analysis::resolve;
+use super::solved::{solve_mesh, SolvedMesh};
+use super::{RunError, RunOptions};
+use crate::analysis::estimate::CurrentEstimates;
 use crate::analysis::AnalysisError;
 use crate::case::{AdaptSettings, Case};
 use crate::fem::BoundaryCondition;
-use crate::io::summary::{AdaptCycle, AdaptSummary};
-use crate::mesh::geometry::MeshControls;
-use crate::mesh::hotspot::{generate_scaled, implicit_domain};
+use crate::io::summary::{AdaptCycle, AdaptSummary, Timings};
+use crate::mesh::hotspot::implicit_domain;
 use crate::mesh::implicit::{SizeField, SizeScales, SizeTerm};
-use crate::mesh::quality::MeshQuality;
 use crate::mesh::Mesh;
-use crate::solver::SymmetricSolver;
+use crate::study::{MeshSource, SolverContext, StudyError};
 use glam::DVec3;
 use std::time::Instant;
 
@@ -29,16 +28,18 @@ const AIM: f64 = 0.7;
 /// The most a term is refined in one cycle (its scale falls by at most this factor).
 const MOST_REFINEMENT: f64 = 0.3;
 
-/// Runs the loop; returns the last cycle's mesh (the one meeting the target, or the last one a limit allowed)
-/// and the cycles. `report` receives each cycle as it ends; `progress` shows the mesher's stages.
+/// Runs the loop; returns the last cycle (the one meeting the target, or the last one a limit allowed) solved
+/// and estimated, for the post step as it is, and the cycles. `report` receives each cycle as it ends;
+/// `options.progress` shows the mesher's and the solver's stages.
 pub fn adapt(
     case: &Case,
     settings: &AdaptSettings,
-    solver: &mut dyn SymmetricSolver,
-    progress: bool,
+    context: &mut SolverContext,
+    options: &RunOptions,
     report: &mut dyn FnMut(&AdaptCycle),
-) -> Result<(Mesh, MeshQuality, AdaptSummary), AnalysisError> {
-    let domain = implicit_domain(&case.geometry)?;
+) -> Result<(SolvedMesh, AdaptSummary), RunError> {
+    let loop_clock = Instant::now();
+    let domain = implicit_domain(&case.geometry).map_err(|e| AnalysisError::from(StudyError::Mesh(e)))?;
     let mut controls = case.mesh;
     controls.max_nodes = controls.max_nodes.min(settings.max_nodes);
     let mut scales = SizeScales { surfaces: vec![1.0; domain.surfaces.len()], ..SizeScales::default() };
@@ -46,30 +47,32 @@ pub fn adapt(
     // mesher would name mesh.max_nodes).
     let start = SizeField::scaled(&domain, &controls, &scales).estimate_nodes(settings.max_nodes as f64);
     if !start.complete && settings.max_nodes < case.mesh.max_nodes {
-        return Err(AnalysisError::AdaptStartTooLarge { estimate: start.nodes, limit: settings.max_nodes });
+        return Err(AnalysisError::AdaptStartTooLarge { estimate: start.nodes, limit: settings.max_nodes }.into());
     }
     let mut cycles = Vec::new();
     loop {
         let clock = Instant::now();
-        let (mesh, quality) = mesh_scaled(case, &controls, &scales, progress)?;
-        let (problem, mut assembly) = resolve::assemble(case, &mesh)?;
-        let (phi, solve_report, _) = resolve::solve(&mut assembly, solver, &case.solver)?;
-        assembly.add_reaction(&mesh, &problem);
-        let duals = solve_duals(case, &mesh, &problem, &assembly, solver)?;
-        assembly.release_system();
-        let currents = assembly.boundary_currents(&phi);
-        drop(assembly);
-        let solved = SolvedSystem { mesh: &mesh, problem: &problem, phi: &phi, currents: &currents };
-        let estimates = estimate_currents(&solved, duals, true);
-        let worst = worst_current(&mesh, &problem.boundary_conditions, &currents, &estimates);
+        let source = MeshSource::Generated { geometry: &case.geometry, controls, scales: scales.clone() };
+        let mut stages = NodeStages::new(options.progress);
+        let meshed = source.mesh(&mut |p| stages.update(p.stage, p.fraction, p.nodes));
+        stages.finish();
+        let (mesh, quality) = meshed.map_err(AnalysisError::from)?;
+        let timings = Timings { mesh: clock.elapsed().as_secs_f64(), ..Timings::default() };
+        let solved = solve_mesh(case, mesh, quality, timings, context, options, true)?;
+        let worst = worst_current(
+            &solved.mesh,
+            &solved.problem.boundary_conditions,
+            &solved.boundary_currents,
+            &solved.estimates,
+        );
         let cycle = AdaptCycle {
-            nodes: mesh.nodes.len(),
-            tets: mesh.tets.len(),
+            nodes: solved.mesh.nodes.len(),
+            tets: solved.mesh.tets.len(),
             worst_relative_estimate: worst.relative,
             worst_current: worst.name,
             current_a: worst.current,
             error_estimate_a: worst.estimate,
-            iterations: solve_report.iterations,
+            iterations: solved.report.iterations,
             seconds: clock.elapsed().as_secs_f64(),
         };
         report(&cycle);
@@ -80,9 +83,9 @@ pub fn adapt(
         } else if cycles.len() >= settings.max_cycles {
             Some((false, Some(format!("adapt.max_cycles = {}", settings.max_cycles))))
         } else {
-            let located = estimates.located.as_ref().expect("asked for located indicators");
+            let located = solved.estimates.located.as_ref().expect("asked for located indicators");
             let field = SizeField::scaled(&domain, &controls, &scales);
-            let next = refined_scales(&mesh, &field, located, &scales, AIM * settings.target / worst);
+            let next = refined_scales(&solved.mesh, &field, located, &scales, AIM * settings.target / worst);
             let predicted = SizeField::scaled(&domain, &controls, &next).estimate_nodes(controls.max_nodes as f64);
             if predicted.complete {
                 scales = next;
@@ -93,23 +96,13 @@ pub fn adapt(
             }
         };
         if let Some((met, stopped_by)) = stop {
-            return Ok((mesh, quality, AdaptSummary { target: settings.target, met, stopped_by, cycles }));
+            let mut last = solved;
+            // The loop's time is meshing time, but for the last cycle's own steps 3 to 4b.
+            let own = last.timings.assemble + last.timings.solve + last.timings.estimate;
+            last.timings.mesh = loop_clock.elapsed().as_secs_f64() - own;
+            return Ok((last, AdaptSummary { target: settings.target, met, stopped_by, cycles }));
         }
     }
-}
-
-/// Step 2 to the size field scaled by `scales`, with a progress bar per mesher stage.
-fn mesh_scaled(
-    case: &Case,
-    controls: &MeshControls,
-    scales: &SizeScales,
-    progress: bool,
-) -> Result<(Mesh, MeshQuality), AnalysisError> {
-    let mut stages = NodeStages::new(progress);
-    let meshed =
-        generate_scaled(&case.geometry, controls, scales, &mut |p| stages.update(p.stage, p.fraction, p.nodes));
-    stages.finish();
-    Ok(meshed?)
 }
 
 /// The estimated current with the largest relative estimate, among those not fixed by data.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// Solves with `inner` and writes each system (matrix and right-hand side before the solve, the solution after a
 /// successful one) into `dir`.
 pub struct ExportingSolver<'a> {
-    inner: &'a mut dyn SymmetricSolver,
+    inner: Box<dyn SymmetricSolver + 'a>,
     dir: PathBuf,
     format: SystemFormat,
     /// Systems written so far.
@@ -21,7 +21,7 @@ pub struct ExportingSolver<'a> {
 }
 
 impl<'a> ExportingSolver<'a> {
-    pub fn new(inner: &'a mut dyn SymmetricSolver, dir: &Path, format: SystemFormat) -> ExportingSolver<'a> {
+    pub fn new(inner: Box<dyn SymmetricSolver + 'a>, dir: &Path, format: SystemFormat) -> ExportingSolver<'a> {
         ExportingSolver { inner, dir: dir.to_path_buf(), format, count: 0 }
     }
 
@@ -74,8 +74,7 @@ mod tests {
     fn every_system_is_written_and_numbered() {
         let dir = tempfile::tempdir().unwrap();
         let a = CsrMatrix::laplacian_7point(4, 4, 4);
-        let mut inner = CpuSolver;
-        let mut solver = ExportingSolver::new(&mut inner, dir.path(), SystemFormat::MatrixMarket);
+        let mut solver = ExportingSolver::new(Box::new(CpuSolver), dir.path(), SystemFormat::MatrixMarket);
         for scale in [1.0, 2.0, 3.0] {
             let b = vec![scale; a.nrows];
             let mut x = vec![0.0; a.nrows];

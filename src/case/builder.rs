@@ -1,4 +1,7 @@
 //! The raw case (TOML with spans) turned into SI values, every field checked, errors naming file, line and key.
+//! One file for one builder (over 500 lines): each section of the schema is a method that carries the file's spans
+//! for its errors, and the sections' checks refer to each other (hot spots against the box and the layers,
+//! boundaries against the hot spots' names and groups).
 
 use super::schema::{self, OneOrList, QuantityText, RawBoundary, RawCase};
 use super::source::SourceText;

@@ -20,10 +20,10 @@
 //! gains -sigma integral (dphi/dn)(dz/dn) delta, delta the distance from the facet to the sphere (quadratic over
 //! the facet, zero at its corners: the edge-midpoint rule is exact).
 
-use super::assembly::face_mass;
 use super::element::barycentric_gradients;
 use super::kinetics::{midpoint_potentials, EDGES};
-use super::{Assembly, BoundaryCondition, Problem};
+use super::rows::face_mass;
+use super::{Assembly, BoundaryCondition, FluxRecovery, Problem};
 use crate::mesh::{face_key, Mesh};
 use glam::DVec3;
 use rayon::prelude::*;
@@ -88,14 +88,13 @@ pub struct DualSystem {
 }
 
 impl Assembly {
-    /// The [`DualSystem`] of the boundaries `tags`, from the reaction rows (the Dirichlet rows of the symmetric
-    /// volume operator give its Dirichlet columns) and the Robin face masses: no second assembly. The reaction
-    /// rows must be present ([`Assembly::add_reaction`]).
-    pub fn dual_system(&self, tags: &[u16]) -> DualSystem {
+    /// The [`DualSystem`] of the boundaries `tags`, from the reaction rows of `recovery` (the Dirichlet rows of the
+    /// symmetric volume operator give its Dirichlet columns) and the Robin face masses: no second assembly.
+    pub fn dual_system(&self, recovery: &FluxRecovery, tags: &[u16]) -> DualSystem {
         // The highest Dirichlet tag at a node fixes it, as in the assembly.
         let mut fixing_tag = vec![0u16; self.dirichlet_nodes.len()];
-        for face in &self.boundary_faces {
-            if let BoundaryCondition::Dirichlet { .. } = self.boundary_conditions[face.tag as usize] {
+        for face in &self.boundaries.faces {
+            if let BoundaryCondition::Dirichlet { .. } = self.boundaries.conditions[face.tag as usize] {
                 for &n in &face.nodes {
                     let d = self.dirichlet_nodes.binary_search(&n).expect("Dirichlet faces hold Dirichlet nodes");
                     fixing_tag[d] = fixing_tag[d].max(face.tag);
@@ -105,8 +104,7 @@ impl Assembly {
         let dirichlet_values: Vec<f64> = fixing_tag.iter().map(|t| if tags.contains(t) { 1.0 } else { 0.0 }).collect();
         let column = |node: u32| self.free_nodes.binary_search(&node).ok();
         let mut rhs = vec![0.0; self.free_nodes.len()];
-        let reaction = self.reaction.as_ref().expect("the reaction rows are added before a dual system is made");
-        let rows = &reaction.rows;
+        let rows = &recovery.rows;
         for (d, _) in dirichlet_values.iter().enumerate().filter(|(_, &w)| w != 0.0) {
             for k in rows.row_ptr[d]..rows.row_ptr[d + 1] {
                 if let Some(c) = column(rows.col_idx[k]) {
@@ -114,8 +112,8 @@ impl Assembly {
                 }
             }
         }
-        for (face, &area) in self.boundary_faces.iter().zip(&self.face_area) {
-            if let BoundaryCondition::Robin { resistance, .. } = self.boundary_conditions[face.tag as usize] {
+        for (face, &area) in self.boundaries.faces.iter().zip(&self.boundaries.area) {
+            if let BoundaryCondition::Robin { resistance, .. } = self.boundaries.conditions[face.tag as usize] {
                 for (a, &na) in face.nodes.iter().enumerate() {
                     let Some(row) = column(na) else { continue };
                     for (b, &nb) in face.nodes.iter().enumerate() {

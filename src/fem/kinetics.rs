@@ -181,7 +181,7 @@ pub struct KineticResidual {
 impl Assembly {
     /// Whether some boundary has Butler-Volmer kinetics (its solve is then Newton's method).
     pub fn has_kinetics(&self) -> bool {
-        self.boundary_conditions.iter().any(|c| matches!(c, BoundaryCondition::ButlerVolmer(_)))
+        self.boundaries.conditions.iter().any(|c| matches!(c, BoundaryCondition::ButlerVolmer(_)))
     }
 
     /// The kinetic faces' matrix positions and base values (called once by the assembly, matrix at its base); `column_of`
@@ -189,8 +189,8 @@ impl Assembly {
     pub(super) fn find_kinetic_entries(&mut self, column_of: impl Fn(u32) -> Option<u32>) {
         let mut faces = Vec::new();
         let mut positions = Vec::new();
-        for (f, face) in self.boundary_faces.iter().enumerate() {
-            if !matches!(self.boundary_conditions[face.tag as usize], BoundaryCondition::ButlerVolmer(_)) {
+        for (f, face) in self.boundaries.faces.iter().enumerate() {
+            if !matches!(self.boundaries.conditions[face.tag as usize], BoundaryCondition::ButlerVolmer(_)) {
                 continue;
             }
             let slots = std::array::from_fn(|a| {
@@ -236,13 +236,13 @@ impl Assembly {
             })
             .collect();
         let mut outflow = vec![0.0; x.len()];
-        let mut kinetic_currents = vec![0.0; self.boundary_conditions.len()];
+        let mut kinetic_currents = vec![0.0; self.boundaries.conditions.len()];
         for &(f, _) in &self.kinetics.faces {
-            let face = &self.boundary_faces[f as usize];
-            let BoundaryCondition::ButlerVolmer(kinetics) = self.boundary_conditions[face.tag as usize] else {
+            let face = &self.boundaries.faces[f as usize];
+            let BoundaryCondition::ButlerVolmer(kinetics) = self.boundaries.conditions[face.tag as usize] else {
                 unreachable!("kinetic faces carry kinetics")
             };
-            let (q, _) = face_terms(&kinetics, self.face_area[f as usize], face.nodes.map(|n| phi[n as usize]));
+            let (q, _) = face_terms(&kinetics, self.boundaries.area[f as usize], face.nodes.map(|n| phi[n as usize]));
             kinetic_currents[face.tag as usize] += q.iter().sum::<f64>();
             for (&n, q) in face.nodes.iter().zip(q) {
                 if let Ok(row) = self.free_nodes.binary_search(&n) {
@@ -268,7 +268,8 @@ impl Assembly {
     pub fn clamp_to_kinetic_band(&self, x: &mut [f64], limit: f64) {
         // One band per boundary (a bisection each), not per face.
         let bands: Vec<Option<(f64, f64)>> = self
-            .boundary_conditions
+            .boundaries
+            .conditions
             .iter()
             .map(|c| match c {
                 BoundaryCondition::ButlerVolmer(kinetics) => Some(kinetics.band(limit)),
@@ -276,7 +277,7 @@ impl Assembly {
             })
             .collect();
         for &(f, _) in &self.kinetics.faces {
-            let face = &self.boundary_faces[f as usize];
+            let face = &self.boundaries.faces[f as usize];
             let (low, high) = bands[face.tag as usize].expect("kinetic faces carry kinetics");
             for &n in &face.nodes {
                 if let Ok(row) = self.free_nodes.binary_search(&n) {
@@ -293,11 +294,12 @@ impl Assembly {
         let phi = self.expand(x);
         let mut dirichlet_coupling = Vec::new();
         for &(f, slots) in &self.kinetics.faces {
-            let face = &self.boundary_faces[f as usize];
-            let BoundaryCondition::ButlerVolmer(kinetics) = self.boundary_conditions[face.tag as usize] else {
+            let face = &self.boundaries.faces[f as usize];
+            let BoundaryCondition::ButlerVolmer(kinetics) = self.boundaries.conditions[face.tag as usize] else {
                 unreachable!("kinetic faces carry kinetics")
             };
-            let (_, jacobian) = face_terms(&kinetics, self.face_area[f as usize], face.nodes.map(|n| phi[n as usize]));
+            let (_, jacobian) =
+                face_terms(&kinetics, self.boundaries.area[f as usize], face.nodes.map(|n| phi[n as usize]));
             for a in 0..3 {
                 for b in 0..3 {
                     if slots[a][b] != NO_ENTRY {
@@ -442,7 +444,7 @@ mod tests {
         let (_, slope) = k.outflow(rest);
         for (a, row) in jacobian.iter().enumerate() {
             for (b, entry) in row.iter().enumerate() {
-                let robin = slope * crate::fem::assembly::face_mass(2.0, a, b);
+                let robin = slope * crate::fem::rows::face_mass(2.0, a, b);
                 assert!((entry - robin).abs() <= 1e-12 * robin);
             }
         }

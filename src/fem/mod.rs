@@ -1,7 +1,7 @@
 //! P1 finite elements for -div(k grad u) = f with piecewise-constant k per region.
 //!
 //! [`assemble`] turns a mesh and a [`Problem`] into a reduced SPD system over the free (non-Dirichlet)
-//! nodes; [`Assembly::boundary_currents`] turns the solution into the current through each boundary;
+//! nodes; [`FluxRecovery::boundary_currents`] turns the solution into the current through each boundary;
 //! [`post`] derives current densities and the currents through internal resistive interfaces.
 //!
 //! An internal resistive interface (a plane whose nodes the mesh duplicates, [`crate::mesh::InterfaceFace`])
@@ -14,12 +14,15 @@ mod element;
 pub mod estimate;
 mod kinetics;
 pub mod post;
+mod recovery;
+mod rows;
 
 pub use kinetics::{kinetic_surfaces, KineticResidual, KineticSurface, Kinetics, EXPONENT_CAP};
 pub use post::InterfaceCurrent;
 
-pub use assembly::{assemble, assemble_system, stiffness_matrix, Assembly};
+pub use assembly::{assemble, stiffness_matrix, Assembly};
 pub use element::{barycentric_gradients, element_stiffness};
+pub use recovery::FluxRecovery;
 
 use crate::mesh::Mesh;
 use glam::DVec3;

@@ -2,8 +2,8 @@
 //! nodal average for smooth display (duplicated interface nodes average their own side only), and the
 //! current through each internal resistive interface.
 
-use super::assembly::NodeTets;
 use super::element::barycentric_gradients;
+use super::rows::NodeTets;
 use crate::mesh::{face_key, MeasureSurface, Mesh, OUTWARD_FACES};
 use crate::solver::sparse::PAR_MIN_LEN;
 use glam::DVec3;
@@ -52,7 +52,7 @@ pub fn nodal_average(mesh: &Mesh, per_tet: impl Fn(usize) -> DVec3) -> Vec<DVec3
 /// flux out of the side behind it. At a surface node i, with B the tets around i behind the surface (reached
 /// from the tet behind one of its faces at i without crossing the surface), the current leaving B at i is
 /// -(K_B phi)_i = sum over B of V grad(l_i) . J, less what leaves B through exterior faces at i
-/// (`face_outflows`, [`super::Assembly::face_outflows`]). Summed over the surface's nodes this is exactly the
+/// (`face_outflows`, [`super::FluxRecovery::face_outflows`]). Summed over the surface's nodes this is exactly the
 /// current through a surface that splits the domain (a closed surface around a source-free region carries 0,
 /// a plane across a box the box's current), as the boundary currents are exact for the boundary.
 pub fn surface_currents(mesh: &Mesh, cell_current: &[DVec3], face_outflows: &[[f64; 3]]) -> Vec<f64> {

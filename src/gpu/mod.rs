@@ -7,7 +7,6 @@ mod context;
 mod kernels;
 mod layout;
 mod real;
-pub mod select;
 mod solver;
 mod system;
 

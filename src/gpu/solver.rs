@@ -59,7 +59,7 @@ pub fn gpu_amg_options() -> AmgOptions {
 }
 
 fn backend(error: GpuError) -> SolveError {
-    SolveError::Backend(error.to_string())
+    SolveError::Backend(Box::new(error))
 }
 
 impl GpuSolver {

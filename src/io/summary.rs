@@ -35,7 +35,7 @@ pub struct Summary {
     /// Newton's method, for a case with Butler-Volmer boundaries: each step's relative residual, step length,
     /// linear tolerance and iterations, and the change of the kinetic currents.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub newton: Option<crate::analysis::newton::NewtonReport>,
+    pub newton: Option<crate::study::newton::NewtonReport>,
     /// What makes these numbers less than they seem (the solve stopped above rtol in f32, say); also printed.
     pub warnings: Vec<String>,
     pub timings_s: Timings,

@@ -86,7 +86,9 @@ fn check(code: PetscErrorCode, call: &str) -> Result<(), SolveError> {
     if code == 0 {
         Ok(())
     } else {
-        Err(SolveError::Backend(format!("PETSc: {call} failed with error code {code} (see PETSc's message above)")))
+        Err(SolveError::Backend(
+            format!("PETSc: {call} failed with error code {code} (see PETSc's message above)").into(),
+        ))
     }
 }
 
@@ -181,7 +183,8 @@ impl SymmetricSolver for PetscSolver {
         let (b_norm, _) = options.target(b)?;
         let (rank, size) = rank_and_size();
         let n = a.nrows;
-        let too_large = || SolveError::Backend(format!("PETSc's 32-bit indices cannot hold {} nonzeros", a.nnz()));
+        let too_large =
+            || SolveError::Backend(format!("PETSc's 32-bit indices cannot hold {} nonzeros", a.nnz()).into());
         let (lo, hi) = (rank * n / size, (rank + 1) * n / size);
         // This rank's rows as a local CSR (row offsets from 0, global column indices).
         let base = a.row_ptr[lo];
@@ -252,11 +255,14 @@ impl SymmetricSolver for PetscSolver {
             let ksp_type = type_name(|name| KSPGetType(ksp.0, name));
             let pc_type = type_name(|name| PCGetType(pc, name));
             if reason < 0 {
-                return Err(SolveError::Backend(format!(
+                return Err(SolveError::Backend(
+                    format!(
                     "PETSc's KSP ({ksp_type}, {pc_type}) diverged: {} ({reason}) after {iterations} iterations; no \
                      result is reported",
                     reason_name(reason)
-                )));
+                )
+                    .into(),
+                ));
             }
             // The whole solution on every rank.
             let mut scatter = Owned(std::ptr::null_mut(), VecScatterDestroy);

@@ -1,7 +1,7 @@
 //! CPU solvers, f64 with rayon-parallel kernels: the Jacobi-PCG reference and flexible CG with the AMG
 //! preconditioner. Independent of the GPU code on purpose, so agreement between the two means something.
 
-use super::amg::{AmgOptions, Hierarchy};
+use super::amg::{AmgOptions, Hierarchy, Workspace};
 use super::vector::{dot, norm};
 use super::{CgOptions, CgReport, LinearOperator, Preconditioner, PreconditionerReport, SolveError, SymmetricSolver};
 use crate::solver::sparse::{CsrMatrix, PAR_MIN_LEN};
@@ -21,8 +21,9 @@ impl Jacobi {
 }
 
 impl Preconditioner for Jacobi {
-    fn apply(&self, r: &[f64], z: &mut [f64]) {
+    fn apply(&mut self, r: &[f64], z: &mut [f64]) -> Result<(), SolveError> {
         z.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(r).zip(&self.inv_diag).for_each(|((z, r), d)| *z = r * d);
+        Ok(())
     }
 
     fn report(&self) -> PreconditionerReport {
@@ -40,7 +41,7 @@ const MAX_TRUE_RESIDUAL_RESTARTS: usize = 3;
 /// whenever the recurrence claims it (a restart from it when it is not met) and reported at the end.
 pub fn pcg(
     op: &dyn LinearOperator,
-    precond: &dyn Preconditioner,
+    precond: &mut dyn Preconditioner,
     b: &[f64],
     x: &mut [f64],
     options: &CgOptions,
@@ -64,7 +65,7 @@ pub fn pcg(
     let mut iterations = 0;
     let mut restarts = 0;
     loop {
-        precond.apply(&r, &mut z);
+        precond.apply(&r, &mut z)?;
         let mut p = z.clone();
         let mut rz = dot(&r, &z);
         while r_norm > target && iterations < options.max_iter {
@@ -76,7 +77,7 @@ pub fn pcg(
             let alpha = rz / pq;
             x.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&p).for_each(|(x, p)| *x += alpha * p);
             r.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&q).for_each(|(r, q)| *r -= alpha * q);
-            precond.apply(&r, &mut z);
+            precond.apply(&r, &mut z)?;
             let rz_new = dot(&r, &z);
             let beta = rz_new / rz;
             rz = rz_new;
@@ -118,22 +119,47 @@ fn cpu_report(
     }
 }
 
-/// Flexible conjugate gradients (FCG(1), Notay 2000) with an AMG cycle as preconditioner: the search direction
-/// is made A-orthogonal to the previous one explicitly, which keeps CG's convergence when the preconditioner
-/// varies between applications (the K-cycle does). `x` holds the initial guess and receives the solution; the
-/// history records the recurrence residual; convergence is decided on the true residual, as in [`pcg`].
-/// Returns (iterations, true relative residual, history, converged).
+/// One AMG cycle per application: the hierarchy (the setup, kept between solves) and the cycle's level vectors
+/// (this solve's scratch).
+pub struct AmgCycle<'a> {
+    a: &'a CsrMatrix,
+    hierarchy: &'a Hierarchy,
+    work: Workspace,
+    /// Whether the hierarchy was kept from an earlier solve (the report says so).
+    reused: bool,
+}
+
+impl<'a> AmgCycle<'a> {
+    pub fn new(a: &'a CsrMatrix, hierarchy: &'a Hierarchy, reused: bool) -> AmgCycle<'a> {
+        AmgCycle { a, hierarchy, work: hierarchy.workspace(), reused }
+    }
+}
+
+impl Preconditioner for AmgCycle<'_> {
+    fn apply(&mut self, r: &[f64], z: &mut [f64]) -> Result<(), SolveError> {
+        Ok(self.hierarchy.apply(self.a, r, z, &mut self.work)?)
+    }
+
+    fn report(&self) -> PreconditionerReport {
+        PreconditionerReport::amg(self.hierarchy, self.reused)
+    }
+}
+
+/// Flexible conjugate gradients (FCG(1), Notay 2000): the search direction is made A-orthogonal to the previous
+/// one explicitly, which keeps CG's convergence when the preconditioner varies between applications (the AMG
+/// K-cycle does). `x` holds the initial guess and receives the solution; the history records the recurrence
+/// residual; convergence is decided on the true residual, as in [`pcg`].
 pub fn fcg(
     a: &CsrMatrix,
-    hierarchy: &Hierarchy,
+    precond: &mut dyn Preconditioner,
     b: &[f64],
     x: &mut [f64],
     options: &CgOptions,
-) -> Result<(usize, f64, Vec<f64>, bool), SolveError> {
+) -> Result<CgReport, SolveError> {
+    let start = Instant::now();
     let n = a.nrows;
     let (b_norm, target) = options.target(b)?;
     let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
-    let mut work = hierarchy.workspace();
     let mut r = vec![0.0; n];
     a.residual(b, x, &mut r);
     let (mut z, mut p, mut q) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -143,7 +169,7 @@ pub fn fcg(
     let mut restarts = 0;
     loop {
         if r_norm > target {
-            hierarchy.apply(a, &r, &mut p, &mut work)?;
+            precond.apply(&r, &mut p)?;
             a.spmv(&p, &mut q);
         }
         while r_norm > target && iterations < options.max_iter {
@@ -163,7 +189,7 @@ pub fn fcg(
             if r_norm <= target {
                 break;
             }
-            hierarchy.apply(a, &r, &mut z, &mut work)?;
+            precond.apply(&r, &mut z)?;
             let beta = dot(&z, &q) / pq;
             // p = z - beta p and q = A p = A z - beta q: no second product, and A z goes straight into q.
             p.par_iter_mut().with_min_len(PAR_MIN_LEN).zip(&z).for_each(|(p, z)| *p = z - beta * *p);
@@ -176,7 +202,7 @@ pub fn fcg(
         }
         restarts += 1;
     }
-    Ok((iterations, r_norm / scale, history, r_norm <= target))
+    cpu_report(iterations, r_norm / scale, history, start, precond.report()).into_result(r_norm <= target, options.rtol)
 }
 
 /// A fingerprint of a matrix (its pattern and the bits of its values): a setup is reused only for a matrix
@@ -237,13 +263,9 @@ impl SymmetricSolver for AmgSolver {
         assert_eq!(b.len(), a.nrows);
         assert_eq!(x.len(), a.nrows);
         let (hierarchy, reused) = self.prepare(a, fingerprint(a))?;
-        let start = Instant::now();
+        let mut cycle = AmgCycle::new(a, hierarchy, reused);
         // Inside the pool: the cycle's many small parallel operations then start without a cross-thread handoff.
-        let (iterations, relative_residual, residual_history, converged) =
-            rayon::scope(|_| fcg(a, hierarchy, b, x, options))?;
-        let preconditioner = PreconditionerReport::amg(hierarchy, reused);
-        cpu_report(iterations, relative_residual, residual_history, start, preconditioner)
-            .into_result(converged, options.rtol)
+        rayon::scope(|_| fcg(a, &mut cycle, b, x, options))
     }
 
     fn reuse_setup(&mut self, reuse: bool) {
@@ -257,7 +279,7 @@ pub struct CpuSolver;
 
 impl SymmetricSolver for CpuSolver {
     fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
-        pcg(a, &Jacobi::new(a), b, x, options)
+        pcg(a, &mut Jacobi::new(a), b, x, options)
     }
 }
 

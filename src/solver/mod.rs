@@ -17,9 +17,10 @@ pub trait LinearOperator: Sync {
     fn apply(&self, x: &[f64], y: &mut [f64]);
 }
 
-/// z = M^-1 r.
-pub trait Preconditioner: Sync {
-    fn apply(&self, r: &[f64], z: &mut [f64]);
+/// z = M^-1 r. Set up once (a diagonal, a multigrid hierarchy), applied many times: the value applied holds the
+/// setup by reference and its own scratch (a cycle's level vectors), hence `&mut self`.
+pub trait Preconditioner {
+    fn apply(&mut self, r: &[f64], z: &mut [f64]) -> Result<(), SolveError>;
     /// What the solve report says about this preconditioner (kind, levels, setup).
     fn report(&self) -> PreconditionerReport;
 }
@@ -131,8 +132,10 @@ pub enum SolveError {
     NoConvergence { report: Box<CgReport>, target: f64 },
     #[error("the matrix is not positive definite (p^T A p = {value:.3e} at iteration {iteration})")]
     NotPositiveDefinite { iteration: usize, value: f64 },
+    /// A failure of the backend itself (typed: the GPU solver's is a `gpu::GpuError`, which `--backend auto`
+    /// tells apart from a convergence failure to fall back to the CPU).
     #[error("{0}")]
-    Backend(String),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Amg(#[from] amg::AmgError),
     #[error(
@@ -158,4 +161,16 @@ pub trait SymmetricSolver {
     /// Newton's steps change a few values of one pattern, and the old hierarchy still preconditions them well. A
     /// solver without a setup ignores it.
     fn reuse_setup(&mut self, _reuse: bool) {}
+}
+
+/// A borrowed solver is a solver: a caller that keeps its solver across runs (a sweep, a test comparing
+/// backends) lends it to a run's `study::SolverContext`.
+impl<S: SymmetricSolver + ?Sized> SymmetricSolver for &mut S {
+    fn solve(&mut self, a: &CsrMatrix, b: &[f64], x: &mut [f64], options: &CgOptions) -> Result<CgReport, SolveError> {
+        (**self).solve(a, b, x, options)
+    }
+
+    fn reuse_setup(&mut self, reuse: bool) {
+        (**self).reuse_setup(reuse)
+    }
 }

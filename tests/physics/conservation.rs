@@ -27,8 +27,9 @@ fn solve_default(radius_um: f64) -> (Case, Solution, Vec<[f64; 3]>, Cylinder) {
     let set = format!("analysis.cylinder_radius={radius_um} um");
     let case = Case::from_toml_str(DEFAULT_CASE_TOML, DEFAULT_SOURCE, &[set]).unwrap();
     let solution = pipeline::solve_case_with(&case, &mut CpuSolver, &RunOptions::default()).unwrap();
-    let assembly = fem::assemble(&solution.mesh, &case.problem(&solution.mesh).unwrap()).unwrap();
-    let outflows = assembly.face_outflows(&solution.phi);
+    let problem = case.problem(&solution.mesh).unwrap();
+    let assembly = fem::assemble(&solution.mesh, &problem).unwrap();
+    let outflows = fem::FluxRecovery::new(&solution.mesh, &problem, &assembly).face_outflows(&solution.phi);
     let spec = case.analysis.cylinder.clone().expect("the cylinder was asked for");
     let (center_x, center_y) = case.geometry.hotspots[0].shape.axis();
     let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };

@@ -189,7 +189,7 @@ fn a_measurement_plane_carries_the_current_of_the_boundaries_below_it() {
         let options = CgOptions { rtol: 1e-13, ..CgOptions::default() };
         CpuSolver.solve(&assembly.matrix, &assembly.rhs, &mut x, &options).unwrap();
         let phi = assembly.expand(&x);
-        let outflows = assembly.face_outflows(&phi);
+        let outflows = fem::FluxRecovery::new(&read, &problem, &assembly).face_outflows(&phi);
         let cells = post::cell_current_density(&read, &coefficient, &phi);
         let through = post::surface_currents(&read, &cells, &outflows)[0];
         // Orientation: along the normal of the file's first triangle, +z here (the writer keeps ours).

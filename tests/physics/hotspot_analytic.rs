@@ -4,7 +4,7 @@
 //! Run with `cargo test --release --test hotspot_analytic -- --nocapture` to see the errors and slopes.
 
 use glam::DVec3;
-use ionflux::fem::{assemble, BoundaryCondition, Problem};
+use ionflux::fem::{assemble, BoundaryCondition, FluxRecovery, Problem};
 use ionflux::mesh::geometry::{Geometry, HotSpot, HotSpotShape, MeshControls, DEFAULT_MAX_NODES};
 use ionflux::mesh::hotspot::generate;
 use ionflux::mesh::Mesh;
@@ -29,7 +29,7 @@ fn boundary_currents(mesh: &Mesh, condition_of: impl Fn(&str) -> BoundaryConditi
     let mut x = vec![0.0; assembly.rhs.len()];
     let options = CgOptions { rtol: 1e-10, atol: 0.0, max_iter: 100_000 };
     CpuSolver.solve(&assembly.matrix, &assembly.rhs, &mut x, &options).expect("converges");
-    assembly.boundary_currents(&assembly.expand(&x))
+    FluxRecovery::new(mesh, &problem, &assembly).boundary_currents(&assembly.expand(&x))
 }
 
 /// Current into the domain through boundary `name` (the electrode at U feeds the domain).

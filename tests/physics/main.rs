@@ -5,6 +5,7 @@
 mod common;
 
 mod conservation;
+mod drivers;
 mod estimates;
 mod fields;
 mod gmsh_import;

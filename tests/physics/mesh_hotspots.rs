@@ -603,7 +603,7 @@ fn shipped_cases_mesh_well_and_near_their_node_estimate() {
         }
         let case = ionflux::case::Case::load(&path, &[]).unwrap();
         let (_, quality) =
-            ionflux::analysis::resolve::mesh_case(&case, &mut no_progress()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            ionflux::study::mesh_case(&case, &mut no_progress()).unwrap_or_else(|e| panic!("{name}: {e}"));
         println!("{name}: {:.2} .. {:.2} deg", quality.min_dihedral_deg, quality.max_dihedral_deg);
         assert!(quality.min_dihedral_deg >= 10.0 && quality.max_dihedral_deg <= 170.0, "{name}: {quality:?}");
         if case.mesh_file.is_none() {

@@ -10,6 +10,7 @@ use ionflux::case::Case;
 use ionflux::fem::{self, Problem};
 use ionflux::solver::cpu::CpuSolver;
 use ionflux::solver::SymmetricSolver;
+use ionflux::study::SolverContext;
 use std::f64::consts::PI;
 
 const SIGMA: f64 = 0.216;
@@ -52,6 +53,11 @@ rtol = 1e-11
 
 const NEUMANN_TOP: &str = "type = \"neumann\"\ncurrent_density = \"50 mA/cm^2\"";
 
+/// A solver context on the CPU reference with the case's settings.
+fn cpu_context(case: &Case) -> SolverContext<'static> {
+    SolverContext::new(Box::new(CpuSolver), &case.solver)
+}
+
 /// Mean of the P1 field over `count` Fibonacci points on the sphere |x - c| = r.
 fn sphere_mean(locator: &PointLocator, u: &[f64], c: DVec3, r: f64, count: usize) -> f64 {
     let points = sphere_points(c, r, count);
@@ -62,7 +68,7 @@ fn sphere_mean(locator: &PointLocator, u: &[f64], c: DVec3, r: f64, count: usize
 fn calibration_hits_u_and_matches_a_direct_solve_with_the_reported_charge() {
     let case = interface_case(NEUMANN_TOP);
     let settings = PaperSettings::default();
-    let result = run_paper_mode(&case, "hs", &settings, &mut CpuSolver).unwrap();
+    let result = run_paper_mode(&case, "hs", &settings, &mut cpu_context(&case)).unwrap();
     let field = &result.field;
     assert_eq!(result.target_potential_V, 0.90);
     let eps = VACUUM_PERMITTIVITY * EPS_R;
@@ -113,7 +119,7 @@ fn calibration_hits_u_and_matches_a_direct_solve_with_the_reported_charge() {
 fn charge_is_linear_in_u() {
     let at = |case: &Case, u: f64| {
         let settings = PaperSettings { potential_v: Some(u), ..PaperSettings::default() };
-        run_paper_mode(case, "hs", &settings, &mut CpuSolver).unwrap().charge_C
+        run_paper_mode(case, "hs", &settings, &mut cpu_context(case)).unwrap().charge_C
     };
     // Zero boundary data: Q proportional to U.
     let grounded = interface_case("type = \"insulating\"");
@@ -169,7 +175,7 @@ rtol = 1e-11
     }
     let case = Case::from_toml_str(&text, "free space test", &[]).unwrap();
     let settings = PaperSettings::default();
-    let result = run_paper_mode(&case, "hs", &settings, &mut CpuSolver).unwrap();
+    let result = run_paper_mode(&case, "hs", &settings, &mut cpu_context(&case)).unwrap();
     let eps = VACUUM_PERMITTIVITY * EPS_R;
     let w = settings.width_m;
     let free = |r: f64| result.charge_C / (4.0 * PI * eps * r) * erf(r / (2f64.sqrt() * w));

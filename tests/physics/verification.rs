@@ -2,7 +2,7 @@
 
 use glam::DVec3;
 use ionflux::fem::{
-    assemble, element_stiffness, stiffness_matrix, Assembly, BoundaryCondition, FemError, Problem, Source,
+    assemble, element_stiffness, stiffness_matrix, BoundaryCondition, FemError, FluxRecovery, Problem, Source,
 };
 use ionflux::mesh::structured::{tensor_box, uniform_line};
 use ionflux::mesh::Mesh;
@@ -40,13 +40,14 @@ fn box_conditions(interface: BoundaryCondition, top: BoundaryCondition) -> Vec<B
     vec![interface, top, Insulating, Insulating, Insulating, Insulating]
 }
 
-fn solve(mesh: &Mesh, problem: &Problem) -> (Assembly, Vec<f64>) {
+/// The flux recovery and the nodal potential of a solved problem.
+fn solve(mesh: &Mesh, problem: &Problem) -> (FluxRecovery, Vec<f64>) {
     let assembly = assemble(mesh, problem).expect("valid problem");
     let mut x = vec![0.0; assembly.rhs.len()];
     let options = CgOptions { rtol: 1e-13, atol: 0.0, max_iter: 100_000 };
     CpuSolver.solve(&assembly.matrix, &assembly.rhs, &mut x, &options).expect("converges");
     let phi = assembly.expand(&x);
-    (assembly, phi)
+    (FluxRecovery::new(mesh, problem, &assembly), phi)
 }
 
 fn relative_error(got: f64, want: f64) -> f64 {
@@ -90,13 +91,13 @@ fn slab_with_dirichlet_ends_has_exact_linear_potential_and_currents() {
         interface_resistance: Vec::new(),
         source: None,
     };
-    let (assembly, phi) = solve(&mesh, &problem);
+    let (recovery, phi) = solve(&mesh, &problem);
     let max_error = mesh.nodes.iter().zip(&phi).map(|(p, u)| (u - v * p.z / h).abs()).fold(0.0, f64::max);
     assert!(max_error / v < 1e-10, "max |phi - V z/H| / V = {max_error:e}");
 
     // J = -sigma V/H e_z: current enters at the top (J.n < 0 there) and leaves through the interface.
     let exact = sigma * v * lx * ly / h;
-    let currents = assembly.boundary_currents(&phi);
+    let currents = recovery.boundary_currents(&phi);
     assert!(relative_error(currents[0], exact) < 1e-8, "interface {} vs {exact}", currents[0]);
     assert!(relative_error(currents[1], -exact) < 1e-8, "top {} vs {}", currents[1], -exact);
     for (side, current) in currents.iter().enumerate().skip(2) {
@@ -116,14 +117,14 @@ fn slab_with_applied_current_has_exact_drop_and_currents() {
         interface_resistance: Vec::new(),
         source: None,
     };
-    let (assembly, phi) = solve(&mesh, &problem);
+    let (recovery, phi) = solve(&mesh, &problem);
     let drop = j * h / sigma;
     for (p, u) in mesh.nodes.iter().zip(&phi) {
         if p.z == h {
             assert!(relative_error(*u, drop) < 1e-8, "top node at {p}: {u} vs {drop}");
         }
     }
-    let currents = assembly.boundary_currents(&phi);
+    let currents = recovery.boundary_currents(&phi);
     let area = lx * ly;
     assert!(relative_error(currents[1], -j * area) < 1e-8, "top {}", currents[1]);
     assert!(relative_error(currents[0], j * area) < 1e-8, "interface {}", currents[0]);
@@ -147,9 +148,9 @@ fn two_layers_in_series_match_the_resistor_formula() {
         interface_resistance: Vec::new(),
         source: None,
     };
-    let (assembly, phi) = solve(&mesh, &dirichlet);
+    let (recovery, phi) = solve(&mesh, &dirichlet);
     let exact = v_top * area / (t1 / s1 + t2 / s2);
-    let currents = assembly.boundary_currents(&phi);
+    let currents = recovery.boundary_currents(&phi);
     assert!(relative_error(currents[0], exact) < 1e-8, "interface {} vs {exact}", currents[0]);
     assert!(relative_error(currents[1], -exact) < 1e-8, "top {} vs {}", currents[1], -exact);
 
@@ -163,9 +164,9 @@ fn two_layers_in_series_match_the_resistor_formula() {
         interface_resistance: Vec::new(),
         source: None,
     };
-    let (assembly, phi) = solve(&mesh, &robin);
+    let (recovery, phi) = solve(&mesh, &robin);
     let exact = (v_top - v_electrode) * area / (resistance + t1 / s1 + t2 / s2);
-    let currents = assembly.boundary_currents(&phi);
+    let currents = recovery.boundary_currents(&phi);
     assert!(relative_error(currents[0], exact) < 1e-8, "Robin interface {} vs {exact}", currents[0]);
     assert!(relative_error(currents[1], -exact) < 1e-8, "top {} vs {}", currents[1], -exact);
 }
@@ -284,8 +285,8 @@ fn boundary_currents_conserve_charge_on_a_mixed_problem() {
         interface_resistance: Vec::new(),
         source: None,
     };
-    let (assembly, phi) = solve(&mesh, &problem);
-    let currents = assembly.boundary_currents(&phi);
+    let (recovery, phi) = solve(&mesh, &problem);
+    let currents = recovery.boundary_currents(&phi);
     let largest = currents.iter().map(|c| c.abs()).fold(0.0, f64::max);
     let total: f64 = currents.iter().sum();
     assert!(total.abs() / largest < 1e-8, "currents {currents:?} sum to {total:e}");
@@ -304,8 +305,8 @@ fn boundary_currents_balance_a_linear_source() {
         interface_resistance: Vec::new(),
         source: Some(&source as &Source),
     };
-    let (assembly, phi) = solve(&mesh, &problem);
-    let currents = assembly.boundary_currents(&phi);
+    let (recovery, phi) = solve(&mesh, &problem);
+    let currents = recovery.boundary_currents(&phi);
     // A linear source integrates to volume x value at the box centroid (0.75, 0.35, 0.5).
     let produced = 1.5 * 0.7 * 1.0 * source(DVec3::new(0.75, 0.35, 0.5));
     let total: f64 = currents.iter().sum();

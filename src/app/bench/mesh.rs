@@ -3,10 +3,10 @@
 //! count with 1, 50, 200 and 1000 spheres; each figure also as a ratio to the one-sphere case of the same run,
 //! which is what says whether the cost grows with the number of hot spots.
 
-use crate::analysis::{resolve, AnalysisError};
 use crate::case::Case;
 use crate::mesh::hotspot::implicit_domain;
 use crate::mesh::implicit::SizeField;
+use crate::study::StudyError;
 use serde::Serialize;
 use std::fmt;
 use std::time::Instant;
@@ -63,19 +63,19 @@ fn peak_memory() -> Option<u64> {
 }
 
 /// The node count the case's size field implies (before meshing); counting stops past `limit`.
-pub fn estimated_nodes(case: &Case, limit: f64) -> Result<f64, AnalysisError> {
-    let domain = implicit_domain(&case.geometry).map_err(AnalysisError::Mesh)?;
+pub fn estimated_nodes(case: &Case, limit: f64) -> Result<f64, StudyError> {
+    let domain = implicit_domain(&case.geometry)?;
     Ok(SizeField::new(&domain, &case.mesh).estimate_nodes(limit).nodes)
 }
 
 /// Meshes `case` with a clock and a memory reading per stage.
-pub fn bench_mesh(case: &Case) -> Result<MeshBench, AnalysisError> {
+pub fn bench_mesh(case: &Case) -> Result<MeshBench, StudyError> {
     let estimated = estimated_nodes(case, f64::INFINITY)?;
     let mut marks: Vec<(String, f64, Option<u64>)> = Vec::new();
     let start = Instant::now();
     reset_peak_memory();
     let mut current = String::new();
-    let (mesh, quality) = resolve::mesh_case(case, &mut |progress| {
+    let (mesh, quality) = crate::study::mesh_case(case, &mut |progress| {
         let stage = progress.stage;
         if stage != current && MESH_STAGES.contains(&stage) {
             if !current.is_empty() {
@@ -157,10 +157,10 @@ const FAMILY_H_INTERFACE_NM: f64 = 250.0;
 /// The family at about `nodes` nodes each, on one box: sized so that the 1000-sphere member at h_interface 250 nm
 /// has that many nodes; members with fewer spheres refine the interface (a smaller h_interface) to the same count,
 /// so every member is mostly refined mesh and the comparison isolates the number of surfaces.
-pub fn family(nodes: f64) -> Result<Vec<Case>, AnalysisError> {
+pub fn family(nodes: f64) -> Result<Vec<Case>, StudyError> {
     let largest = *FAMILY_SPHERES.iter().max().expect("the family has members");
     // Bisections on a log scale to 0.1 %; counting stops once a candidate is known to be too large.
-    let bisect = |mut small: f64, mut large: f64, too_large: &dyn Fn(f64) -> Result<bool, AnalysisError>| {
+    let bisect = |mut small: f64, mut large: f64, too_large: &dyn Fn(f64) -> Result<bool, StudyError>| {
         while large / small > 1.001 {
             let mid = (small * large).sqrt();
             if too_large(mid)? {
@@ -169,7 +169,7 @@ pub fn family(nodes: f64) -> Result<Vec<Case>, AnalysisError> {
                 small = mid;
             }
         }
-        Ok::<f64, AnalysisError>(large)
+        Ok::<f64, StudyError>(large)
     };
     // A box too small to place the spheres counts as too small.
     let side = bisect(2.0, 400.0, &|side| match sphere_case(largest, side, FAMILY_H_INTERFACE_NM) {
@@ -184,17 +184,17 @@ pub fn family(nodes: f64) -> Result<Vec<Case>, AnalysisError> {
             } else {
                 // Fewer nodes as h_interface grows: "too large" means a count below the target.
                 bisect(4.0, FAMILY_H_INTERFACE_NM, &|h| {
-                    let case = sphere_case(spheres, side, h).map_err(AnalysisError::Case)?;
+                    let case = sphere_case(spheres, side, h)?;
                     Ok(estimated_nodes(&case, nodes)? < nodes)
                 })?
             };
-            sphere_case(spheres, side, h_interface).map_err(AnalysisError::Case)
+            Ok(sphere_case(spheres, side, h_interface)?)
         })
         .collect()
 }
 
 /// Meshes the family at about `nodes` nodes each.
-pub fn run_family(nodes: f64) -> Result<MeshBenchReport, AnalysisError> {
+pub fn run_family(nodes: f64) -> Result<MeshBenchReport, StudyError> {
     let cases = family(nodes)?.iter().map(bench_mesh).collect::<Result<_, _>>()?;
     Ok(MeshBenchReport { threads: rayon::current_num_threads(), cases })
 }

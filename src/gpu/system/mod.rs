@@ -1,6 +1,8 @@
 //! A CSR system resident on the GPU: the matrix in row chunks and the PCG vectors in entry chunks that
 //! each respect the storage-binding limit, the scalars, the bind groups, and the GPU-resident Jacobi-PCG
 //! loop.
+//! One file for one resident system (over 500 lines): the PCG loop records its passes on the buffers and bind
+//! groups the upload made, and both change together.
 
 mod amg;
 #[cfg(feature = "testing")]

@@ -5,6 +5,8 @@
 //! (binary) where the file goes wrong, which `mshio`'s nom errors do not give, and we need only this subset.
 //! No count read from the file reserves memory beyond what the rest of the file could hold, so a corrupt
 //! header cannot exhaust memory (the reader runs under `cargo fuzz`: `tests/fuzz`).
+//! One file for one parser (over 500 lines): its sections share the cursor, the byte-position errors and the
+//! memory bounds, which a split by section would have to pass around.
 
 use rustc_hash::FxHashMap;
 use std::fmt;

@@ -7,6 +7,8 @@
 //! cycle varies from one application to the next, so the outer solver is flexible CG. Levels below
 //! `kcycle_levels` are visited `coarse_visits` times instead (a V- or W-cycle there: a fixed linear
 //! preconditioner, the GPU's cycle and its CPU twin).
+//! The hierarchy's options, levels, setup and cycle are one type (its code just over 500 lines; the
+//! aggregation, the Galerkin products, the smoothers and the coarse solve have files of their own).
 
 pub mod aggregates;
 pub mod aggregation;

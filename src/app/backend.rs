@@ -1,4 +1,5 @@
-//! Which solver runs a case: `solver.backend` (`--backend`), `solver.precision` and `solver.adapter`.
+//! The solver factory: which solver runs a case, from `solver.backend` (`--backend`), `solver.precision` and
+//! `solver.adapter`. The run's `study::SolverContext` holds what it builds.
 //!
 //! - `cpu`: the f64 reference.
 //! - `gpu`: the GPU solver on the chosen adapter (software adapters such as Mesa's llvmpipe included);
@@ -6,6 +7,7 @@
 //! - `auto`: the best hardware adapter (discrete first). With none, or when it fails during a solve (out
 //!   of memory, device lost), one line says so and the CPU solves. Software adapters are skipped:
 //!   on the same cores the CPU reference is faster than a Vulkan emulation.
+//! - `petsc`: PETSc's KSP on each MPI rank's rows (cargo feature `petsc`; ARCHITECTURE.md, "PETSc and MPI").
 
 use crate::gpu::{gpu_amg_options, GpuContext, GpuError, GpuRequest, GpuSolver};
 use crate::solver::cpu::{AmgSolver, CpuSolver};
@@ -50,7 +52,7 @@ impl SymmetricSolver for GpuWithCpuFallback {
         if let Some(gpu) = &mut self.gpu {
             let start = x.to_vec();
             match gpu.solve(a, b, x, options) {
-                Err(SolveError::Backend(reason)) => {
+                Err(SolveError::Backend(reason)) if reason.is::<GpuError>() => {
                     (self.notice)(&format!("the GPU solve failed ({reason}); solving on the CPU"));
                     self.gpu = None;
                     x.copy_from_slice(&start);
@@ -85,8 +87,7 @@ pub fn select(
     match settings.backend {
         Backend::Cpu => Ok(cpu_solver(settings)),
         Backend::Gpu => Ok(Box::new(open_gpu(settings, true)?)),
-        // PETSc is no GPU backend: the application layer opens it (`app::pipeline::select_solver`).
-        Backend::Petsc => Err(BackendError::Petsc("not selected here; use app::pipeline::select_solver".into())),
+        Backend::Petsc => petsc_solver(settings),
         Backend::Auto => match open_gpu(settings, false) {
             Ok(gpu) => Ok(Box::new(GpuWithCpuFallback { gpu: Some(gpu), cpu: cpu_solver(settings), notice })),
             Err(reason) => {
@@ -95,4 +96,19 @@ pub fn select(
             }
         },
     }
+}
+
+/// The PETSc solver (ARCHITECTURE.md, "PETSc and MPI"), PETSc and MPI started on first use.
+#[cfg(feature = "petsc")]
+fn petsc_solver(settings: &SolverSettings) -> Result<Box<dyn SymmetricSolver>, BackendError> {
+    let solver =
+        crate::petsc::PetscSolver::new(&settings.petsc_options).map_err(|e| BackendError::Petsc(e.to_string()))?;
+    Ok(Box::new(solver))
+}
+
+#[cfg(not(feature = "petsc"))]
+fn petsc_solver(_settings: &SolverSettings) -> Result<Box<dyn SymmetricSolver>, BackendError> {
+    let reason = "this ionflux was built without PETSc; build it with `cargo build --release --features petsc` (needs \
+                  Debian's petsc-dev, found by pkg-config as PETSc)";
+    Err(BackendError::Petsc(reason.into()))
 }

@@ -6,7 +6,7 @@
 //! the residual is tried twice, four times, ... as long as the residual keeps falling. The linear tolerance follows
 //! the residual (inexact Newton, Eisenstat-Walker): loose far from the solution, tight near it.
 
-use super::AnalysisError;
+use super::StudyError;
 use crate::fem::{Assembly, KineticResidual};
 use crate::solver::settings::SolverSettings;
 use crate::solver::{CgOptions, CgReport, PreconditionerReport, SolveError, SymmetricSolver};
@@ -75,7 +75,7 @@ pub fn solve(
     assembly: &mut Assembly,
     solver: &mut dyn SymmetricSolver,
     settings: &SolverSettings,
-) -> Result<(Vec<f64>, CgReport, NewtonReport), AnalysisError> {
+) -> Result<(Vec<f64>, CgReport, NewtonReport), StudyError> {
     let clock = Instant::now();
     let target = settings.rtol.max(1e-13);
     let mut x = vec![0.0; assembly.matrix.nrows];
@@ -206,5 +206,24 @@ fn relative_residual(residual: &KineticResidual) -> f64 {
         residual.norm / residual.scale
     } else {
         0.0
+    }
+}
+
+/// Newton's method as a driver (the one `super::driver_for` picks for a system with kinetic faces).
+pub struct Newton;
+
+impl super::Driver for Newton {
+    fn name(&self) -> &'static str {
+        "newton"
+    }
+
+    fn run(
+        &mut self,
+        assembly: &mut Assembly,
+        context: &mut super::SolverContext,
+    ) -> Result<super::Outcome, StudyError> {
+        let (solver, settings) = context.parts();
+        let (x, report, newton) = solve(assembly, solver, settings)?;
+        Ok(super::Outcome { x, report, newton: Some(newton) })
     }
 }

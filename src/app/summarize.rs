@@ -1,0 +1,193 @@
+//! The summary of a solved case (`summary.json`, the terminal's numbers): every current with its estimate and
+//! resolution, the solver's report, the analyses, and the warnings a reader must see.
+
+use super::solved::Solution;
+use crate::case::Case;
+use crate::fem::{BoundaryCondition, KineticSurface};
+use crate::io::summary::{
+    CaseInfo, Conservation, Current, InterfaceSummary, KineticSummary, SolverSummary, Summary, SurfaceCurrent,
+};
+use crate::solver::amg::LevelInfo;
+
+fn condition_name(c: &BoundaryCondition) -> &'static str {
+    match c {
+        BoundaryCondition::Dirichlet { .. } => "dirichlet",
+        BoundaryCondition::Neumann { .. } => "neumann",
+        BoundaryCondition::Insulating => "insulating",
+        BoundaryCondition::Robin { .. } => "robin",
+        BoundaryCondition::ButlerVolmer(_) => "butler_volmer",
+    }
+}
+
+/// The summary entry of a Butler-Volmer boundary (None for other conditions, or one without faces).
+fn kinetic_summary(condition: &BoundaryCondition, surfaces: &[KineticSurface], tag: usize) -> Option<KineticSummary> {
+    let BoundaryCondition::ButlerVolmer(k) = condition else { return None };
+    let surface = surfaces.iter().find(|s| s.tag as usize == tag)?;
+    Some(KineticSummary {
+        exchange_current_density: k.exchange_current_density,
+        alpha_anodic: k.alpha_anodic,
+        alpha_cathodic: k.alpha_cathodic,
+        equilibrium_potential_v: k.equilibrium_potential,
+        electrode_potential_v: k.electrode_potential,
+        film_resistance_ohm_m2: k.film_resistance,
+        thermal_voltage_v: k.thermal_voltage,
+        charge_transfer_resistance_ohm_m2: k.charge_transfer_resistance(),
+        area_m2: surface.area_m2,
+        mean_overpotential_v: surface.mean_overpotential_v,
+        min_overpotential_v: surface.min_overpotential_v,
+        max_overpotential_v: surface.max_overpotential_v,
+        mean_current_density: surface.mean_current_density(),
+        max_current_density: surface.max_current_density,
+        non_uniformity: surface.non_uniformity(),
+    })
+}
+
+/// The summary of a solved case; hot-spot surfaces are listed apart from the box faces.
+pub fn summarize(case: &Case, solution: &Solution) -> Summary {
+    let is_hotspot = |name: &str| case.geometry.hotspots.iter().any(|h| h.name == name);
+    let (mut boundaries, mut hotspots) = (Vec::new(), Vec::new());
+    for (tag, name) in solution.mesh.boundary_names.iter().enumerate() {
+        let (current_a, bound_a) = (solution.boundary_currents[tag], solution.boundary_current_bounds[tag]);
+        let estimate = solution.estimates.boundary.get(tag).copied().flatten();
+        let entry = Current {
+            error_estimate_a: estimate,
+            relative_error_estimate: estimate.filter(|_| current_a != 0.0).map(|e| (e / current_a).abs()),
+            geometry_error_estimate_a: estimate.map(|_| solution.estimates.geometry[tag]),
+            name: name.clone(),
+            condition: condition_name(&solution.conditions[tag]).to_string(),
+            current_a,
+            resolved: current_a.abs() > bound_a || bound_a == 0.0,
+            resolution_bound_a: bound_a,
+            mean_potential_v: solution.boundary_potentials[tag],
+            kinetics: kinetic_summary(&solution.conditions[tag], &solution.kinetic_surfaces, tag),
+        };
+        if is_hotspot(name) {
+            hotspots.push(entry);
+        } else {
+            boundaries.push(entry);
+        }
+    }
+    let r = &solution.report;
+    Summary {
+        ionflux_version: env!("CARGO_PKG_VERSION"),
+        case: CaseInfo { name: case.name.clone(), source: case.source.clone(), overrides: case.overrides.clone() },
+        mesh: solution.quality,
+        solver: SolverSummary {
+            backend: r.backend.clone(),
+            precision: r.precision.clone(),
+            device: r.device.clone(),
+            unknowns: solution.unknowns,
+            nonzeros: solution.nonzeros,
+            iterations: r.iterations,
+            converged: r.converged,
+            relative_residual: r.relative_residual,
+            rtol: case.solver.rtol,
+            seconds: r.seconds,
+            preconditioner: r.preconditioner.kind.clone(),
+            levels: if r.preconditioner.levels.is_empty() {
+                vec![LevelInfo { unknowns: solution.unknowns, nonzeros: solution.nonzeros }]
+            } else {
+                r.preconditioner.levels.clone()
+            },
+            operator_complexity: r.preconditioner.operator_complexity,
+            setup_seconds: r.preconditioner.setup_seconds,
+        },
+        boundaries,
+        hotspots,
+        interfaces: solution
+            .mesh
+            .interface_names
+            .iter()
+            .zip(&solution.interface_resistance)
+            .zip(&solution.interface_currents)
+            .enumerate()
+            .map(|(tag, ((name, &resistance_ohm_m2), flux))| {
+                let estimate = solution.estimates.interfaces.get(tag).copied();
+                InterfaceSummary {
+                    name: name.clone(),
+                    resistance_ohm_m2,
+                    current_a: flux.current_a,
+                    potential_jump_v: flux.mean_jump_v,
+                    error_estimate_a: estimate,
+                    relative_error_estimate: estimate
+                        .filter(|_| flux.current_a != 0.0)
+                        .map(|e| (e / flux.current_a).abs()),
+                }
+            })
+            .collect(),
+        surfaces: solution
+            .mesh
+            .surfaces
+            .iter()
+            .zip(&solution.surface_currents)
+            .map(|(surface, &current_a)| SurfaceCurrent {
+                name: surface.name.clone(),
+                orientation: surface.orientation.clone(),
+                current_a,
+            })
+            .collect(),
+        conservation: Conservation::of(&solution.boundary_currents),
+        cylinders: solution.analysis.cylinders.iter().map(|c| c.summary()).collect(),
+        lithiation: solution.analysis.lithiation.clone(),
+        paper_mode: solution.analysis.paper_mode.clone(),
+        voids: solution.analysis.voids.clone(),
+        adapt: solution.adapt.clone(),
+        newton: solution.newton.clone(),
+        warnings: warnings(case, solution),
+        timings_s: solution.timings,
+    }
+}
+
+/// What a reader of the numbers must know: a residual above the tolerance asked for (f32 stops at its floor),
+/// currents that are all zero although potentials differ.
+fn warnings(case: &Case, solution: &Solution) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(adapt) = solution.adapt.as_ref().filter(|a| !a.met) {
+        let last = adapt.cycles.last().map_or(f64::NAN, |c| c.worst_relative_estimate);
+        warnings.push(format!(
+            "ACCURACY NOT REACHED: the adaptive loop stopped at {} with an estimated error of {:.3} % against the \
+             {:.3} % asked for; the currents carry that estimate",
+            adapt.stopped_by.as_deref().unwrap_or("a limit"),
+            100.0 * last,
+            100.0 * adapt.target
+        ));
+    }
+    let r = &solution.report;
+    if !r.converged {
+        warnings.push(format!(
+            "NOT CONVERGED: the solve stopped at a true relative residual of {:.2e}, above solver.rtol = {:.1e} \
+             after {} iterations; every number of this run is unconverged (kept by solver.accept_unconverged)",
+            r.relative_residual, case.solver.rtol, r.iterations
+        ));
+    } else if r.relative_residual > case.solver.rtol {
+        warnings.push(format!(
+            "the solve reached a relative residual of {:.2e}, above solver.rtol = {:.1e} ({} precision on {}): \
+             the last digits of the currents are not converged; use --precision mixed or f64",
+            r.relative_residual, case.solver.rtol, r.precision, r.backend
+        ));
+    }
+    let potentials: Vec<f64> = solution
+        .conditions
+        .iter()
+        .filter_map(|c| match c {
+            BoundaryCondition::Dirichlet { potential } => Some(*potential),
+            _ => None,
+        })
+        .collect();
+    let differ = potentials.iter().any(|&p| p != potentials[0]);
+    if differ && solution.boundary_currents.iter().all(|&c| c == 0.0) {
+        warnings.push("every current is exactly zero although the fixed potentials differ".into());
+    }
+    for ((name, &current), &bound) in
+        solution.mesh.boundary_names.iter().zip(&solution.boundary_currents).zip(&solution.boundary_current_bounds)
+    {
+        if bound > 0.0 && current.abs() <= bound {
+            warnings.push(format!(
+                "the current through `{name}` is not resolved: its computed value {current:.2e} A is below the \
+                 {bound:.2e} A its terms can cancel to (round-off and the solve's residual); it is only known to \
+                 be smaller than that"
+            ));
+        }
+    }
+    warnings
+}
