@@ -1,10 +1,11 @@
 //! With the `petsc` feature: link the system's PETSc, found by pkg-config as `PETSc` (Debian's petsc-dev), and tell
 //! src/petsc whether it has hypre. Its integers must be 32-bit (the hand-written bindings' PetscInt). Without the
-//! feature nothing happens.
+//! feature nothing happens. Always: the git commit of the checkout, for `summary.json` (`IONFLUX_GIT_REVISION`).
 
 use std::process::Command;
 
 fn main() {
+    git_revision();
     println!("cargo::rustc-check-cfg=cfg(petsc_has_hypre)");
     println!("cargo::rerun-if-env-changed=CARGO_FEATURE_PETSC");
     println!("cargo::rerun-if-env-changed=PKG_CONFIG_PATH");
@@ -45,4 +46,23 @@ fn main() {
         println!("cargo::rustc-cfg=petsc_has_hypre");
     }
     println!("cargo::rerun-if-changed={}", include.display());
+}
+
+/// `IONFLUX_GIT_REVISION`: the checkout's commit, "unknown" without git or outside a checkout; rebuilt when HEAD
+/// moves.
+fn git_revision() {
+    let revision = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map_or("unknown".to_string(), |out| String::from_utf8_lossy(&out.stdout).trim().to_string());
+    println!("cargo::rustc-env=IONFLUX_GIT_REVISION={revision}");
+    if let Ok(dir) = Command::new("git").args(["rev-parse", "--git-dir"]).output() {
+        let dir = String::from_utf8_lossy(&dir.stdout).trim().to_string();
+        if !dir.is_empty() {
+            println!("cargo::rerun-if-changed={dir}/HEAD");
+            println!("cargo::rerun-if-changed={dir}/refs/heads");
+        }
+    }
 }

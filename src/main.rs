@@ -298,9 +298,7 @@ fn main() -> ExitCode {
     let quiet_rank = ionflux::petsc::rank_and_size().0 > 0;
     #[cfg(not(feature = "petsc"))]
     let quiet_rank = false;
-    #[cfg(feature = "petsc")]
-    ionflux::petsc::finalize();
-    match result {
+    let code = match result {
         Ok(()) if STDOUT_FAILED.load(Ordering::SeqCst) => {
             tell!("error: could not write to standard output (closed or full); the run's files are written");
             ExitCode::FAILURE
@@ -313,7 +311,12 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
-    }
+    };
+    // After rank 0's message: finalizing is collective, so no rank exits (and mpiexec tears the job down) before
+    // rank 0 has said why.
+    #[cfg(feature = "petsc")]
+    ionflux::petsc::finalize();
+    code
 }
 
 /// `bench --mesh --nodes`: the family's spheres need room, and a week-long run helps nobody: 1e5 ..= 5e7.
@@ -608,8 +611,8 @@ fn mesh_line(q: &ionflux::mesh::quality::MeshQuality) -> String {
         "mesh:       {} nodes, {} tets; edges {} .. {}; dihedral angles {:.1} .. {:.1} deg",
         q.nodes,
         q.tets,
-        length(q.h_min_m),
-        length(q.h_max_m),
+        length(q.shortest_edge_m),
+        length(q.longest_edge_m),
         q.min_dihedral_deg,
         q.max_dihedral_deg
     )
@@ -617,7 +620,7 @@ fn mesh_line(q: &ionflux::mesh::quality::MeshQuality) -> String {
 
 fn print_summary(s: &Summary, written: &[PathBuf]) {
     say!("case:       {} ({})", s.case.name, s.case.source);
-    say!("{}", mesh_line(&s.mesh));
+    say!("{}", mesh_line(&s.mesh.quality));
     say!(
         "solver:     {} {} on {}: {} unknowns, {} iterations, relative residual {:.2e} ({:.2} s)",
         s.solver.backend,
@@ -656,10 +659,13 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         s.solver.setup_seconds
     );
     say!("currents leaving the electrolyte (A), and each surface's mean potential (V):");
+    let reference = s.reference_electrode.as_ref().map_or(String::new(), |r| r.name.clone());
     for c in s.boundaries.iter().chain(&s.hotspots) {
+        let voltage = c.voltage_v.map_or(String::new(), |v| format!("; {v:+.6} V against {reference}"));
+        let asr = c.area_specific_resistance.map_or(String::new(), |r| format!(", {r:.5e} Ohm m^2 area-specific"));
         if c.resolved {
             say!(
-                "  {:<16} {:>12.5e}{}  ({}, {:.6} V)",
+                "  {:<16} {:>12.5e}{}  ({}, {:.6} V{voltage}{asr})",
                 c.name,
                 c.current_a,
                 error_bar(c.relative_error_estimate),
@@ -691,10 +697,10 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         say!("  {:<16} {:>12.5e}  (sum over the {} hot spots)", "all hot spots", total, s.hotspots.len());
     }
     say!("conservation: |sum| / max = {:.2e}", s.conservation.relative_imbalance);
-    if s.mesh.ungrouped_boundary_faces > 0 {
+    if s.mesh.quality.ungrouped_boundary_faces > 0 {
         say!(
             "  ({} exterior faces of the mesh file are in no physical group: the `{}` boundary above)",
-            s.mesh.ungrouped_boundary_faces,
+            s.mesh.quality.ungrouped_boundary_faces,
             ionflux::mesh::gmsh::UNGROUPED
         );
     }

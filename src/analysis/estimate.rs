@@ -48,8 +48,7 @@ pub struct LocatedIndicators {
 
 /// The Dirichlet hot spots of the case on this mesh: tag and shape.
 fn dirichlet_spots(case: &Case, mesh: &Mesh, conditions: &[BoundaryCondition]) -> Vec<(u16, HotSpotShape)> {
-    case.geometry
-        .hotspots
+    case.hotspots()
         .iter()
         .filter_map(|h| {
             let tag = mesh.boundary_tag(&h.name)?;

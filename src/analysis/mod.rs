@@ -133,7 +133,7 @@ struct Placement {
 fn cylinder_placements(case: &Case, mesh: &Mesh, spec: &CylinderSpec) -> Result<Vec<Placement>, AnalysisError> {
     let (Some(axis), Some(plane)) = (spec.axis, &spec.plane) else {
         let on_hot_spot = |spot: &HotSpot| Placement { name: spot.name.clone(), axis: spot.shape.axis(), plane_z: 0.0 };
-        return Ok(case.geometry.hotspots.iter().map(on_hot_spot).collect());
+        return Ok(case.hotspots().iter().map(on_hot_spot).collect());
     };
     let at = spec.plane_at.as_deref().map_or(String::new(), |at| format!("{at}: "));
     let invalid = |reason: String| CylinderError::Invalid {
@@ -179,11 +179,11 @@ pub fn analyse(case: &Case, field: SolvedField, context: &mut SolverContext) -> 
     }
     if let Some(width_m) = case.analysis.paper_width {
         let settings = PaperSettings { width_m, ..PaperSettings::default() };
-        if !case.geometry.hotspots.iter().any(|s| matches!(s.shape, HotSpotShape::Sphere { .. })) {
+        if !case.hotspots().iter().any(|s| matches!(s.shape, HotSpotShape::Sphere { .. })) {
             let reason = "analysis.paper_mode needs a sphere hot spot (the Gaussian charge replaces it)".into();
             return Err(PaperError::Unsupported { reason }.into());
         }
-        for spot in &case.geometry.hotspots {
+        for spot in case.hotspots() {
             let HotSpotShape::Sphere { radius, .. } = spot.shape else { continue };
             // The paper calibrates the Gaussian at the depleted region's radius (10 nm).
             let settings = PaperSettings { calibration_distance_m: radius, ..settings };
@@ -210,8 +210,8 @@ fn depleted_regions(case: &Case, mesh: &Mesh) -> Vec<(HotSpot, f64)> {
         BoundaryCondition::Dirichlet { potential } => Some(potential),
         _ => None,
     };
-    if case.mesh_file.is_none() {
-        let spheres = case.geometry.hotspots.iter().filter(|s| matches!(s.shape, HotSpotShape::Sphere { .. }));
+    if case.mesh_file().is_none() {
+        let spheres = case.hotspots().iter().filter(|s| matches!(s.shape, HotSpotShape::Sphere { .. }));
         return spheres.filter_map(|s| dirichlet(&s.name).map(|u| (s.clone(), u))).collect();
     }
     (0..mesh.boundary_names.len() as u16)
@@ -237,7 +237,7 @@ fn analyse_voids(
     field: SolvedField,
     context: &mut SolverContext,
 ) -> Result<Vec<VoidResult>, AnalysisError> {
-    let voids: Vec<&HotSpot> = case.geometry.hotspots.iter().filter(|s| is_void(case, s)).collect();
+    let voids: Vec<&HotSpot> = case.hotspots().iter().filter(|s| is_void(case, s)).collect();
     if voids.is_empty() {
         return Ok(Vec::new());
     }
@@ -258,7 +258,7 @@ fn analyse_voids(
     let reference_current = interface_plane_current(&reference, mesh, &solved.recovery.boundary_currents(&solved.phi));
     let reference_resistance = top_to_interface_resistance(&reference, mesh, &solved.phi, reference_current)?;
 
-    let size = case.geometry.size;
+    let size = case.geometry().ok_or(VoidError::NoBox { missing: "generated box" })?.size;
     let applied = current / (size.x * size.y);
     let tag = field.mesh.boundary_tag("interface").ok_or(VoidError::NoBox { missing: "interface boundary" })?;
     let interface_faces = InterfaceFaces::new(field.mesh, field.face_outflows, tag);
@@ -290,7 +290,7 @@ fn analyse_voids(
 
 /// The current leaving through the interface plane z = 0: the `interface` boundary and every disk patch.
 fn interface_plane_current(case: &Case, mesh: &Mesh, boundary_currents: &[f64]) -> f64 {
-    let disks = case.geometry.hotspots.iter().filter(|s| matches!(s.shape, HotSpotShape::Disk { .. }));
+    let disks = case.hotspots().iter().filter(|s| matches!(s.shape, HotSpotShape::Disk { .. }));
     std::iter::once("interface")
         .chain(disks.map(|s| s.name.as_str()))
         .filter_map(|name| mesh.boundary_tag(name))
@@ -363,7 +363,7 @@ fn shrunk_case(
 ) -> Case {
     let mut variant = case.clone();
     variant.analysis = Default::default();
-    for other in &mut variant.geometry.hotspots {
+    for other in variant.geometry_mut().into_iter().flat_map(|g| &mut g.hotspots) {
         if other.name == spot.name {
             if let HotSpotShape::Sphere { radius: r, .. } = &mut other.shape {
                 *r = new_radius;

@@ -27,7 +27,7 @@ use crate::analysis::locate::PointLocator;
 use crate::case::Case;
 use crate::fem::{self, barycentric_gradients, post, BoundaryCondition, FemError, Problem};
 use crate::mesh::bisection::{refine_box, NodeBudget};
-use crate::mesh::geometry::HotSpotShape;
+use crate::mesh::geometry::{Geometry, HotSpotShape};
 use crate::mesh::structured::{box_boundary_faces, BOX_BOUNDARIES};
 use crate::mesh::{signed_volume, Mesh, MeshError};
 use crate::study::SolverContext;
@@ -151,10 +151,13 @@ pub fn run_paper_mode(
 ) -> Result<PaperModeResult, PaperError> {
     let center = hotspot_sphere(case, hotspot)?;
     check_settings(settings)?;
-    if let Some(reason) = crate::case::paper_mode_unsupported(&case.geometry) {
+    let geometry = case.geometry().ok_or_else(|| PaperError::Unsupported {
+        reason: "paper mode needs a generated geometry (its box and hot spot), not a mesh file".into(),
+    })?;
+    if let Some(reason) = crate::case::paper_mode_unsupported(geometry) {
         return Err(PaperError::Unsupported { reason });
     }
-    let region = case.geometry.bulk_region.clone();
+    let region = geometry.bulk_region.clone();
     let material = case.materials.get(&region).ok_or(PaperError::MissingMaterial { region })?;
     let sigma = material.conductivity;
     let eps = VACUUM_PERMITTIVITY * material.relative_permittivity;
@@ -167,7 +170,7 @@ pub fn run_paper_mode(
     };
 
     let h_center = settings.h_center_m.unwrap_or(0.5 * settings.width_m);
-    let mesh = centred_box_mesh(case, center, h_center)?;
+    let mesh = centred_box_mesh(case, geometry, center, h_center)?;
     let sample_points = sphere_points(center, settings.calibration_distance_m, settings.sphere_points);
     let locator = PointLocator::new(&mesh);
     let locations = sample_points
@@ -243,9 +246,9 @@ pub fn run_paper_mode(
 }
 
 fn hotspot_sphere(case: &Case, name: &str) -> Result<DVec3, PaperError> {
-    let spot = case.geometry.hotspots.iter().find(|h| h.name == name).ok_or_else(|| PaperError::UnknownHotSpot {
+    let spot = case.hotspots().iter().find(|h| h.name == name).ok_or_else(|| PaperError::UnknownHotSpot {
         name: name.to_string(),
-        known: case.geometry.hotspots.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
+        known: case.hotspots().iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
     })?;
     match spot.shape {
         HotSpotShape::Sphere { center, .. } => Ok(center),
@@ -307,11 +310,11 @@ pub fn sphere_points(center: DVec3, radius: f64, count: usize) -> Vec<DVec3> {
 /// The case's box (no hot spots) as a graded bisection mesh: size `h_center` at `center`, the case's
 /// `h_interface` at z = 0, growing by (grading - 1) per unit distance up to `h_max`; the box faces tagged
 /// as [`BOX_BOUNDARIES`], one region (the bulk electrolyte).
-fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, PaperError> {
+fn centred_box_mesh(case: &Case, geometry: &Geometry, center: DVec3, h_center: f64) -> Result<Mesh, PaperError> {
     let c = &case.mesh;
     let slope = c.grading - 1.0;
     let size = |x: DVec3| c.h_max.min(c.h_interface + slope * x.z).min(h_center + slope * (x - center).length());
-    let hi = case.geometry.size;
+    let hi = geometry.size;
     let hierarchy = refine_box(
         DVec3::ZERO,
         hi,
@@ -338,7 +341,7 @@ fn centred_box_mesh(case: &Case, center: DVec3, h_center: f64) -> Result<Mesh, P
         tet_region: vec![0; tets.len()],
         nodes: hierarchy.nodes,
         tets,
-        region_names: vec![case.geometry.bulk_region.clone()],
+        region_names: vec![geometry.bulk_region.clone()],
         boundary_names: BOX_BOUNDARIES.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
     };

@@ -16,6 +16,7 @@ use crate::analysis::AnalysisError;
 use crate::case::{AdaptSettings, Case};
 use crate::fem::BoundaryCondition;
 use crate::io::summary::{AdaptCycle, AdaptSummary, Timings};
+use crate::mesh::geometry::Geometry;
 use crate::mesh::hotspot::implicit_domain;
 use crate::mesh::implicit::{SizeField, SizeScales, SizeTerm};
 use crate::mesh::Mesh;
@@ -28,18 +29,19 @@ const AIM: f64 = 0.7;
 /// The most a term is refined in one cycle (its scale falls by at most this factor).
 const MOST_REFINEMENT: f64 = 0.3;
 
-/// Runs the loop; returns the last cycle (the one meeting the target, or the last one a limit allowed) solved
+/// Runs the loop on the case's generated `geometry` (a mesh file is not re-meshed: `[adapt]` is refused there); returns the last cycle (the one meeting the target, or the last one a limit allowed) solved
 /// and estimated, for the post step as it is, and the cycles. `report` receives each cycle as it ends;
 /// `options.progress` shows the mesher's and the solver's stages.
 pub fn adapt(
     case: &Case,
+    geometry: &Geometry,
     settings: &AdaptSettings,
     context: &mut SolverContext,
     options: &RunOptions,
     report: &mut dyn FnMut(&AdaptCycle),
 ) -> Result<(SolvedMesh, AdaptSummary), RunError> {
     let loop_clock = Instant::now();
-    let domain = implicit_domain(&case.geometry).map_err(|e| AnalysisError::from(StudyError::Mesh(e)))?;
+    let domain = implicit_domain(geometry).map_err(|e| AnalysisError::from(StudyError::Mesh(e)))?;
     let mut controls = case.mesh;
     controls.max_nodes = controls.max_nodes.min(settings.max_nodes);
     let mut scales = SizeScales { surfaces: vec![1.0; domain.surfaces.len()], ..SizeScales::default() };
@@ -52,7 +54,7 @@ pub fn adapt(
     let mut cycles = Vec::new();
     loop {
         let clock = Instant::now();
-        let source = MeshSource::Generated { geometry: &case.geometry, controls, scales: scales.clone() };
+        let source = MeshSource::Generated { geometry, controls, scales: scales.clone() };
         let mut stages = NodeStages::new(options.progress);
         let meshed = source.mesh(&mut |p| stages.update(p.stage, p.fraction, p.nodes));
         stages.finish();

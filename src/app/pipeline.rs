@@ -68,7 +68,7 @@ pub fn solve_case_with(
     options: &RunOptions,
 ) -> Result<Solution, RunError> {
     let mut context = run_context(case, solver, options);
-    let Some(settings) = &case.adapt else {
+    let (Some(settings), Some(geometry)) = (&case.adapt, case.geometry()) else {
         // 2. Mesh.
         let clock = Instant::now();
         let (mesh, quality) = mesh_case(case, options)?;
@@ -92,7 +92,7 @@ pub fn solve_case_with(
             );
         }
     };
-    let (mut last, summary) = super::adapt::adapt(case, settings, &mut context, options, &mut report)?;
+    let (mut last, summary) = super::adapt::adapt(case, geometry, settings, &mut context, options, &mut report)?;
     last.estimates.located = None;
     let mut solution = post_and_analyse(case, last, &mut context)?;
     solution.adapt = Some(summary);
@@ -136,7 +136,7 @@ fn post_and_analyse(case: &Case, solved: SolvedMesh, context: &mut SolverContext
     let node_current = post::nodal_current_density(&solved.mesh, &cell_current);
     let boundary_current_bounds = solved.recovery.boundary_current_bounds(&solved.phi, solved.report.relative_residual);
     drop(solved.recovery);
-    let boundary_potentials = post::boundary_mean_potentials(&solved.mesh, &solved.phi);
+    let boundary_means = post::boundary_means(&solved.mesh, &solved.phi);
     let surface_currents = post::surface_currents(&solved.mesh, &cell_current, &solved.face_outflows);
     let interface_currents = post::interface_currents(&solved.mesh, &solved.problem.interface_resistance, &solved.phi);
     let kinetic_surfaces = kinetic_surfaces(&solved.mesh, &solved.problem.boundary_conditions, &solved.phi);
@@ -153,7 +153,7 @@ fn post_and_analyse(case: &Case, solved: SolvedMesh, context: &mut SolverContext
         boundary_current_bounds,
         face_outflows: solved.face_outflows,
         estimates: solved.estimates,
-        boundary_potentials,
+        boundary_means,
         interface_resistance: solved.problem.interface_resistance,
         interface_currents,
         surface_currents,
@@ -296,7 +296,7 @@ pub fn write_plots(out_dir: &Path, case: &Case, solution: &Solution) -> Result<V
     // The mesh's bounding box: the case's box, or an imported mesh's extent.
     let (lo, hi) = solution.mesh.bounds();
     let extent = hi - lo;
-    let first = case.geometry.hotspots.first();
+    let first = case.hotspots().first();
     let axis = case.analysis.cylinder.as_ref().and_then(|c| c.axis);
     let (x, y) = first.map(|spot| spot.shape.axis()).or(axis).unwrap_or((0.5 * (lo.x + hi.x), 0.5 * (lo.y + hi.y)));
     // Two windows from the interface (the mesh's bottom) up: the hot spot's near field (20 radii wide,

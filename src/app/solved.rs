@@ -134,8 +134,8 @@ pub struct Solution {
     pub face_outflows: Vec<[f64; 3]>,
     /// The error estimate of each of those currents (`analysis::estimate`; empty when not asked for).
     pub estimates: CurrentEstimates,
-    /// Area-mean potential of each boundary tag (V).
-    pub boundary_potentials: Vec<f64>,
+    /// Area and area-mean potential of each boundary tag.
+    pub boundary_means: Vec<post::BoundaryMean>,
     /// Resistance (Ohm m^2), current and potential jump of each internal resistive interface.
     pub interface_resistance: Vec<f64>,
     pub interface_currents: Vec<post::InterfaceCurrent>,

@@ -5,7 +5,8 @@ use super::solved::Solution;
 use crate::case::Case;
 use crate::fem::{BoundaryCondition, KineticSurface};
 use crate::io::summary::{
-    CaseInfo, Conservation, Current, InterfaceSummary, KineticSummary, SolverSummary, Summary, SurfaceCurrent,
+    CaseInfo, Conservation, Current, InterfaceSummary, KineticSummary, MeshSettings, MeshSummary, ReferenceElectrode,
+    SolverSummary, Summary, SurfaceCurrent,
 };
 use crate::solver::amg::LevelInfo;
 
@@ -42,13 +43,51 @@ fn kinetic_summary(condition: &BoundaryCondition, surfaces: &[KineticSurface], t
     })
 }
 
+/// The potential of a boundary's electrode (V): fixed (dirichlet), the electrode behind a contact (robin,
+/// butler_volmer), or the surface's own mean (neumann: the electrode sits on it); None for insulating.
+fn electrode_potential(condition: &BoundaryCondition, mean_potential: f64) -> Option<f64> {
+    match condition {
+        BoundaryCondition::Dirichlet { potential } => Some(*potential),
+        BoundaryCondition::Robin { electrode_potential, .. } => Some(*electrode_potential),
+        BoundaryCondition::ButlerVolmer(k) => Some(k.electrode_potential),
+        BoundaryCondition::Neumann { .. } => Some(mean_potential),
+        BoundaryCondition::Insulating => None,
+    }
+}
+
+/// The reference electrode's tag: `interface` when it holds an electrode potential, else the first boundary that
+/// does (a neumann surface's potential is a result, not a reference).
+fn reference_tag(solution: &Solution) -> Option<usize> {
+    let holds = |tag: usize| {
+        !matches!(solution.conditions[tag], BoundaryCondition::Neumann { .. } | BoundaryCondition::Insulating)
+    };
+    let names = &solution.mesh.boundary_names;
+    names.iter().position(|n| n == "interface").filter(|&t| holds(t)).or_else(|| (0..names.len()).find(|&t| holds(t)))
+}
+
 /// The summary of a solved case; hot-spot surfaces are listed apart from the box faces.
 pub fn summarize(case: &Case, solution: &Solution) -> Summary {
-    let is_hotspot = |name: &str| case.geometry.hotspots.iter().any(|h| h.name == name);
+    let is_hotspot = |name: &str| case.hotspots().iter().any(|h| h.name == name);
+    let reference = reference_tag(solution).map(|tag| {
+        let potential = electrode_potential(&solution.conditions[tag], solution.boundary_means[tag].potential_v);
+        (tag, potential.expect("the reference holds an electrode potential"))
+    });
     let (mut boundaries, mut hotspots) = (Vec::new(), Vec::new());
     for (tag, name) in solution.mesh.boundary_names.iter().enumerate() {
         let (current_a, bound_a) = (solution.boundary_currents[tag], solution.boundary_current_bounds[tag]);
         let estimate = solution.estimates.boundary.get(tag).copied().flatten();
+        let mean = solution.boundary_means[tag];
+        let resolved = current_a.abs() > bound_a || bound_a == 0.0;
+        let voltage_v = match reference {
+            Some((reference, potential)) if reference != tag => {
+                electrode_potential(&solution.conditions[tag], mean.potential_v).map(|e| e - potential)
+            }
+            _ => None,
+        };
+        // The current density entering through the surface drives the voltage across the cell.
+        let entering = -current_a / mean.area_m2;
+        let area_specific_resistance =
+            voltage_v.filter(|_| !is_hotspot(name) && resolved && entering != 0.0).map(|v| v / entering);
         let entry = Current {
             error_estimate_a: estimate,
             relative_error_estimate: estimate.filter(|_| current_a != 0.0).map(|e| (e / current_a).abs()),
@@ -56,9 +95,12 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             name: name.clone(),
             condition: condition_name(&solution.conditions[tag]).to_string(),
             current_a,
-            resolved: current_a.abs() > bound_a || bound_a == 0.0,
+            resolved,
             resolution_bound_a: bound_a,
-            mean_potential_v: solution.boundary_potentials[tag],
+            mean_potential_v: mean.potential_v,
+            area_m2: mean.area_m2,
+            voltage_v,
+            area_specific_resistance,
             kinetics: kinetic_summary(&solution.conditions[tag], &solution.kinetic_surfaces, tag),
         };
         if is_hotspot(name) {
@@ -70,8 +112,23 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
     let r = &solution.report;
     Summary {
         ionflux_version: env!("CARGO_PKG_VERSION"),
-        case: CaseInfo { name: case.name.clone(), source: case.source.clone(), overrides: case.overrides.clone() },
-        mesh: solution.quality,
+        git_revision: option_env!("IONFLUX_GIT_REVISION").unwrap_or("unknown"),
+        threads: rayon::current_num_threads(),
+        case: CaseInfo {
+            name: case.name.clone(),
+            source: case.source.clone(),
+            overrides: case.overrides.clone(),
+            resolved_toml: case.resolved_toml.clone(),
+            command_line: std::env::args().collect(),
+            mesh_settings: case.geometry().map(|_| MeshSettings {
+                h_max_m: case.mesh.h_max,
+                h_interface_m: case.mesh.h_interface,
+                h_min_m: case.mesh.h_min,
+                grading: case.mesh.grading,
+                max_nodes: case.mesh.max_nodes,
+            }),
+        },
+        mesh: MeshSummary::new(solution.quality),
         solver: SolverSummary {
             backend: r.backend.clone(),
             precision: r.precision.clone(),
@@ -92,6 +149,10 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             operator_complexity: r.preconditioner.operator_complexity,
             setup_seconds: r.preconditioner.setup_seconds,
         },
+        reference_electrode: reference.map(|(tag, potential_v)| ReferenceElectrode {
+            name: solution.mesh.boundary_names[tag].clone(),
+            potential_v,
+        }),
         boundaries,
         hotspots,
         interfaces: solution

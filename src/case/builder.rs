@@ -8,7 +8,7 @@ use super::source::SourceText;
 use super::units::{parse_quantity, Dimension, UnitError};
 use super::{
     hotspots, join, show_number, unique_names, AdaptSettings, AnalysisSettings, Case, CaseBoundary, CaseError,
-    CylinderSpec, Location, Material, OutputSettings, DEFAULT_ADAPT_CYCLES, DEFAULT_PAPER_WIDTH_M,
+    CylinderSpec, Location, Material, Meshing, OutputSettings, DEFAULT_ADAPT_CYCLES, DEFAULT_PAPER_WIDTH_M,
 };
 use crate::fem::{BoundaryCondition, Kinetics, SINGULAR_REASON};
 use crate::mesh::geometry::{
@@ -222,15 +222,15 @@ impl Builder<'_> {
         self.check_layers_resolved(&raw, &geometry, mesh.h_min)?;
         hotspots::check_resolution(&geometry, &places, mesh.h_min)?;
         let solver = self.solver(&raw)?;
-        let analysis = self.analysis(&raw, &geometry, &boundaries, geometry.size.z)?;
+        let analysis = self.analysis(&raw, Some(&geometry), &boundaries, geometry.size.z)?;
         let adapt = self.adapt(&raw, mesh.max_nodes)?;
         Ok(Case {
             name: self.case_name(&raw),
             source: self.source.source.clone(),
             overrides: Vec::new(),
-            geometry,
+            resolved_toml: String::new(),
+            meshing: Meshing::Generated(geometry),
             mesh,
-            mesh_file: None,
             regions: BTreeMap::new(),
             materials,
             boundaries,
@@ -603,10 +603,11 @@ impl Builder<'_> {
     }
 
     /// `[analysis]`; `height` bounds the cylinder's depths (infinite on a mesh file: checked against the mesh).
+    /// `geometry`: the generated one (None on a mesh file, which has no hot spots).
     pub(super) fn analysis(
         &self,
         raw: &RawCase,
-        geometry: &Geometry,
+        geometry: Option<&Geometry>,
         boundaries: &BTreeMap<String, CaseBoundary>,
         height: f64,
     ) -> Result<AnalysisSettings, CaseError> {
@@ -617,7 +618,7 @@ impl Builder<'_> {
                 let field = "analysis.cylinder_radius";
                 let radius = self.positive(radius_text, field, Dimension::Length)?;
                 // The cylinder goes around every hot spot: it must enclose the spot and stay inside the box.
-                for spot in &geometry.hotspots {
+                for (spot, size) in geometry.into_iter().flat_map(|g| g.hotspots.iter().map(move |s| (s, g.size))) {
                     let (x, y) = spot.shape.axis();
                     let spot_radius = hotspots::radius(&spot.shape);
                     let reason = if radius <= spot_radius {
@@ -628,11 +629,7 @@ impl Builder<'_> {
                             spot.name,
                             show_length(spot_radius)
                         )
-                    } else if x - radius < 0.0
-                        || y - radius < 0.0
-                        || x + radius > geometry.size.x
-                        || y + radius > geometry.size.y
-                    {
+                    } else if x - radius < 0.0 || y - radius < 0.0 || x + radius > size.x || y + radius > size.y {
                         format!(
                             "{} around hot spot `{}` at ({}, {}) leaves the box",
                             show_length(radius),
@@ -684,13 +681,13 @@ impl Builder<'_> {
         };
         let paper_width = analysis.paper_mode.as_ref().is_some_and(|p| *p.get_ref()).then_some(paper_width);
         let narrowest = geometry
-            .hotspots
-            .iter()
+            .into_iter()
+            .flat_map(|g| &g.hotspots)
             .filter(|h| matches!(h.shape, HotSpotShape::Sphere { .. }))
             .min_by(|a, b| hotspots::radius(&a.shape).total_cmp(&hotspots::radius(&b.shape)));
         // Paper mode models one sphere in one material: refused here, before the solve, rather than after it.
         if let (Some(switch), Some(_)) = (analysis.paper_mode.as_ref().filter(|_| paper_width.is_some()), narrowest) {
-            if let Some(reason) = paper_mode_unsupported(geometry) {
+            if let Some(reason) = geometry.and_then(paper_mode_unsupported) {
                 return Err(self.invalid(switch.span(), "analysis.paper_mode", format!("paper mode: {reason}")));
             }
             if let Some((name, _)) =

@@ -5,9 +5,8 @@
 use super::builder::Builder;
 use super::schema::{Name, RawCase};
 use super::units::{parse_quantity, Dimension};
-use super::{Case, CaseError, MeshFile, RegionEntry, DEFAULT_SOURCE};
-use crate::mesh::geometry::{Geometry, MeshControls};
-use glam::DVec3;
+use super::{Case, CaseError, MeshFile, Meshing, RegionEntry, DEFAULT_SOURCE};
+use crate::mesh::geometry::MeshControls;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -57,9 +56,7 @@ impl Builder<'_> {
         }
         // Boundary names are the file's groups: checked when the case meets its mesh.
         let boundaries = self.boundary_entries(raw, |_, _, _| Ok(()))?;
-        let geometry =
-            Geometry { size: DVec3::ZERO, layers: Vec::new(), bulk_region: String::new(), hotspots: Vec::new() };
-        let mut analysis = self.analysis(raw, &geometry, &boundaries, f64::INFINITY)?;
+        let mut analysis = self.analysis(raw, None, &boundaries, f64::INFINITY)?;
         if let Some(cylinder) = &mut analysis.cylinder {
             let needs = |key: &str| {
                 let reason = format!(
@@ -86,10 +83,10 @@ impl Builder<'_> {
             name: self.case_name(raw),
             source: self.source.source.clone(),
             overrides: Vec::new(),
-            geometry,
+            resolved_toml: String::new(),
+            meshing: Meshing::File(mesh_file),
             // Unused: the mesh comes from the file.
             mesh: MeshControls { h_max: 0.0, h_min: 0.0, h_interface: 0.0, grading: 0.0, max_nodes: 0 },
-            mesh_file: Some(mesh_file),
             regions,
             materials,
             boundaries,

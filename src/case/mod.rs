@@ -131,6 +131,16 @@ pub struct OutputSettings {
     pub summary_json: bool,
 }
 
+/// Where a case's mesh comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Meshing {
+    /// The hot-spot mesher on this geometry (its hot spots include the members of arrays and random placements),
+    /// to the case's `[mesh]` controls.
+    Generated(Geometry),
+    /// `[mesh] file`: read from a Gmsh file, the materials of its volume groups in `Case::regions`.
+    File(MeshFile),
+}
+
 /// A validated case in SI units.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
@@ -140,13 +150,13 @@ pub struct Case {
     /// The `--set key=value` overrides applied to the file, in order (what a summary must record to be
     /// reproducible).
     pub overrides: Vec<String>,
-    /// Hot spots include the members of arrays and random placements. Empty (no box, no hot spots) when the mesh
-    /// comes from a file.
-    pub geometry: Geometry,
+    /// The case text serde read: the file with every override applied. Fed back as a case file, it gives this
+    /// case (a mesh file's path as written, relative to the case file).
+    pub resolved_toml: String,
+    /// Where the mesh comes from: the mesher on a geometry, or a file.
+    pub meshing: Meshing,
     /// The generator's controls (unused when the mesh comes from a file).
     pub mesh: MeshControls,
-    /// `[mesh] file`: the mesh is read from this file instead of generated.
-    pub mesh_file: Option<MeshFile>,
     /// `[regions.<group>]`: materials of the mesh file's volume groups (empty without a file).
     pub regions: BTreeMap<String, RegionEntry>,
     pub materials: BTreeMap<String, Material>,
@@ -199,6 +209,7 @@ impl Case {
             })?;
         let mut case = Builder { source: &source_text }.build(raw)?;
         case.overrides = overrides.to_vec();
+        case.resolved_toml = source_text.text;
         Ok(case)
     }
 
@@ -207,9 +218,38 @@ impl Case {
         Case::from_toml_str(DEFAULT_CASE_TOML, DEFAULT_SOURCE, &[]).expect("meshes/default.toml is a valid case")
     }
 
+    /// The geometry the mesher meshes (None on a mesh file).
+    pub fn geometry(&self) -> Option<&Geometry> {
+        match &self.meshing {
+            Meshing::Generated(geometry) => Some(geometry),
+            Meshing::File(_) => None,
+        }
+    }
+
+    /// [`Case::geometry`], to change a variant of the case.
+    pub fn geometry_mut(&mut self) -> Option<&mut Geometry> {
+        match &mut self.meshing {
+            Meshing::Generated(geometry) => Some(geometry),
+            Meshing::File(_) => None,
+        }
+    }
+
+    /// The hot spots of a generated geometry (a mesh file has none: its surfaces are named boundaries).
+    pub fn hotspots(&self) -> &[HotSpot] {
+        self.geometry().map_or(&[], |g| &g.hotspots)
+    }
+
+    /// The mesh file of a case on one.
+    pub fn mesh_file(&self) -> Option<&MeshFile> {
+        match &self.meshing {
+            Meshing::File(file) => Some(file),
+            Meshing::Generated(_) => None,
+        }
+    }
+
     /// The condition of a mesh boundary: its own entry, else its hot-spot group's, else insulating.
     pub fn condition_for(&self, boundary: &str) -> BoundaryCondition {
-        let group = self.geometry.hotspots.iter().find(|h| h.name == boundary).map(|h| h.group.as_str());
+        let group = self.hotspots().iter().find(|h| h.name == boundary).map(|h| h.group.as_str());
         self.condition_with_group(boundary, group)
     }
 

@@ -3,6 +3,7 @@
 
 use super::{join, unique_names, Case, CaseError, Location};
 use crate::fem::{self, BoundaryCondition, Problem};
+use crate::mesh::geometry::Geometry;
 use crate::mesh::Mesh;
 use std::collections::HashMap;
 
@@ -26,7 +27,7 @@ impl Case {
             })
             .collect::<Result<Vec<f64>, CaseError>>()?;
         let group_of: HashMap<&str, &str> =
-            self.geometry.hotspots.iter().map(|h| (h.name.as_str(), h.group.as_str())).collect();
+            self.hotspots().iter().map(|h| (h.name.as_str(), h.group.as_str())).collect();
         // Names a [boundaries.X] entry may take on this mesh: its boundaries and their hot-spot groups.
         let (known, seen) = unique_names(
             mesh.boundary_names
@@ -63,7 +64,7 @@ impl Case {
         fem::check_potential_fixed(mesh, &boundary_conditions)
             .map_err(|_| CaseError::Singular { at: whole.clone().into(), reason: fem::SINGULAR_REASON.into() })?;
         // The mesher cuts the resistive planes open in this order and under these names.
-        let planes = self.geometry.resistive_planes();
+        let planes = self.geometry().map(Geometry::resistive_planes).unwrap_or_default();
         if !mesh.interface_names.iter().eq(planes.iter().map(|p| &p.name)) {
             return Err(CaseError::Invalid {
                 at: whole.into(),
@@ -81,7 +82,7 @@ impl Case {
 
     /// On a mesh file: every volume group has a `[regions.<group>]` entry and every entry names a volume group.
     fn check_regions(&self, mesh: &Mesh) -> Result<(), CaseError> {
-        let Some(file) = &self.mesh_file else { return Ok(()) };
+        let Some(file) = self.mesh_file() else { return Ok(()) };
         if let Some(group) = mesh.region_names.iter().find(|g| !self.regions.contains_key(*g)) {
             return Err(CaseError::Invalid {
                 at: file.at.clone().into(),

@@ -151,19 +151,30 @@ pub struct InterfaceCurrent {
     pub area_m2: f64,
 }
 
-/// The area-mean potential of each boundary tag (V): the integral of phi over its faces (exact for P1: each
-/// triangle's area times the mean of its three nodal values) over their area. On a Neumann electrode it is the
-/// electrode's potential, the cell voltage against a grounded counter electrode; NaN for a tag with no faces.
-pub fn boundary_mean_potentials(mesh: &Mesh, phi: &[f64]) -> Vec<f64> {
-    let mut integral = vec![0.0; mesh.boundary_names.len()];
-    let mut area = vec![0.0; mesh.boundary_names.len()];
+/// A boundary tag's area and area-mean potential.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundaryMean {
+    /// The integral of phi over the tag's faces (exact for P1: each triangle's area times the mean of its three
+    /// nodal values) over their area (V). On a Neumann electrode it is the electrode's potential; NaN for a tag
+    /// with no faces.
+    pub potential_v: f64,
+    pub area_m2: f64,
+}
+
+/// [`BoundaryMean`] of each boundary tag.
+pub fn boundary_means(mesh: &Mesh, phi: &[f64]) -> Vec<BoundaryMean> {
+    let mut means = vec![BoundaryMean { potential_v: 0.0, area_m2: 0.0 }; mesh.boundary_names.len()];
     for face in &mesh.boundary_faces {
         let a = mesh.face_area(face);
         let mean = face.nodes.iter().map(|&n| phi[n as usize]).sum::<f64>() / 3.0;
-        integral[face.tag as usize] += a * mean;
-        area[face.tag as usize] += a;
+        let entry = &mut means[face.tag as usize];
+        entry.potential_v += a * mean;
+        entry.area_m2 += a;
     }
-    integral.iter().zip(&area).map(|(i, a)| if *a > 0.0 { i / a } else { f64::NAN }).collect()
+    for entry in &mut means {
+        entry.potential_v = if entry.area_m2 > 0.0 { entry.potential_v / entry.area_m2 } else { f64::NAN };
+    }
+    means
 }
 
 /// [`InterfaceCurrent`] per interface tag, for resistances (Ohm m^2) in `Mesh::interface_names` order.

@@ -7,9 +7,16 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub ionflux_version: &'static str,
+    /// The git commit ionflux was built from ("unknown" outside a git checkout).
+    pub git_revision: &'static str,
+    /// The CPU threads the run used (the GPU's adapter is `solver.device`).
+    pub threads: usize,
     pub case: CaseInfo,
-    pub mesh: MeshQuality,
+    pub mesh: MeshSummary,
     pub solver: SolverSummary,
+    /// The electrode the voltages are measured against: the `interface` boundary when it holds an electrode
+    /// potential (dirichlet, robin or butler_volmer), else the first boundary that does. Null when none does.
+    pub reference_electrode: Option<ReferenceElectrode>,
     /// The outer boundaries (box faces), current leaving the domain through each.
     pub boundaries: Vec<Current>,
     /// Hot-spot surfaces (spheres) and patches (disks), current leaving the domain through each.
@@ -48,6 +55,39 @@ pub struct CaseInfo {
     /// The `--set` overrides applied to the source, in order (the CLI's --backend, --precision, ...
     /// included): source and overrides together reproduce the run's case.
     pub overrides: Vec<String>,
+    /// The case text after every override: saved as a `.toml` file, it reproduces the run's case.
+    pub resolved_toml: String,
+    /// The process's command line.
+    pub command_line: Vec<String>,
+    /// The `[mesh]` sizes the mesher was given (SI; null on a mesh file). `mesh` below reports the mesh made.
+    pub mesh_settings: Option<MeshSettings>,
+}
+
+/// The mesh made: its statistics, and the edge lengths under their first names.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeshSummary {
+    #[serde(flatten)]
+    pub quality: MeshQuality,
+    /// `shortest_edge_m` and `longest_edge_m` under the names of the first releases (keys are never renamed):
+    /// edges of the mesh, not the `[mesh]` settings, which `case.mesh_settings` holds.
+    pub h_min_m: f64,
+    pub h_max_m: f64,
+}
+
+impl MeshSummary {
+    pub fn new(quality: MeshQuality) -> MeshSummary {
+        MeshSummary { quality, h_min_m: quality.shortest_edge_m, h_max_m: quality.longest_edge_m }
+    }
+}
+
+/// The mesher's sizes as the case resolved them.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeshSettings {
+    pub h_max_m: f64,
+    pub h_interface_m: f64,
+    pub h_min_m: f64,
+    pub grading: f64,
+    pub max_nodes: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,6 +157,18 @@ pub struct Current {
     /// The area-mean potential over the surface (V): a Neumann electrode's potential, the cell voltage.
     #[serde(rename = "mean_potential_V")]
     pub mean_potential_v: f64,
+    /// The surface's area (m^2).
+    #[serde(rename = "area_m2")]
+    pub area_m2: f64,
+    /// Its electrode's potential against the reference electrode (`reference_electrode`, V): the fixed potential
+    /// of a dirichlet surface, the electrode potential of a robin or butler_volmer one, the mean potential of a
+    /// neumann one (the cell voltage). Null for insulating surfaces and the reference itself.
+    #[serde(rename = "voltage_V")]
+    pub voltage_v: Option<f64>,
+    /// voltage_V over the current density entering through the surface (Ohm m^2): the area-specific resistance
+    /// between this electrode and the reference. Box faces and imported surfaces with a resolved, nonzero current.
+    #[serde(rename = "area_specific_resistance_Ohm_m2")]
+    pub area_specific_resistance: Option<f64>,
     /// The estimate of (exact - computed) current (A): the dual-weighted residual, geometry term included; null
     /// where none is made. The exact current is about current_A + error_estimate_A.
     #[serde(rename = "error_estimate_A")]
@@ -129,6 +181,14 @@ pub struct Current {
     /// A Butler-Volmer boundary's kinetics and their state at the solution.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kinetics: Option<KineticSummary>,
+}
+
+/// The electrode the voltages are measured against.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceElectrode {
+    pub name: String,
+    #[serde(rename = "potential_V")]
+    pub potential_v: f64,
 }
 
 /// A Butler-Volmer boundary: its parameters (SI) and, at the solution, the overpotential eta = phi_s - phi - E_eq

@@ -16,8 +16,8 @@ pub struct MeshQuality {
     pub tets: usize,
     pub boundary_faces: usize,
     /// Shortest and longest edge length (m).
-    pub h_min_m: f64,
-    pub h_max_m: f64,
+    pub shortest_edge_m: f64,
+    pub longest_edge_m: f64,
     pub min_dihedral_deg: f64,
     pub max_dihedral_deg: f64,
     /// Smallest signed tet volume (m^3); positive for a valid mesh.
@@ -133,8 +133,8 @@ impl MeshQuality {
             nodes: mesh.nodes.len(),
             tets: mesh.tets.len(),
             boundary_faces: mesh.boundary_faces.len(),
-            h_min_m: acc.squared_edge.0.sqrt(),
-            h_max_m: acc.squared_edge.1.sqrt(),
+            shortest_edge_m: acc.squared_edge.0.sqrt(),
+            longest_edge_m: acc.squared_edge.1.sqrt(),
             min_dihedral_deg: dihedral.0,
             max_dihedral_deg: dihedral.1,
             min_volume_m3: acc.min_volume,
@@ -213,8 +213,8 @@ mod tests {
         let mut m = tensor_box(&l, &l, &l);
         let q = MeshQuality::of(&m);
         assert_eq!(q.nodes, 27);
-        assert!((q.h_min_m - 0.5).abs() < 1e-12);
-        assert!((q.h_max_m - 0.5 * 3f64.sqrt()).abs() < 1e-12);
+        assert!((q.shortest_edge_m - 0.5).abs() < 1e-12);
+        assert!((q.longest_edge_m - 0.5 * 3f64.sqrt()).abs() < 1e-12);
         // Kuhn tets are orthoschemes: smallest angle 45, largest 90 degrees.
         assert!((q.min_dihedral_deg - 45.0).abs() < 1e-9 && (q.max_dihedral_deg - 90.0).abs() < 1e-9);
         assert!((q.volume_m3 - 1.0).abs() < 1e-12);

@@ -2,9 +2,9 @@
 //! where a driver asks (the adaptive loop), or a Gmsh MSH file.
 
 use super::StudyError;
-use crate::case::{Case, MeshFile};
+use crate::case::{Case, MeshFile, Meshing};
 use crate::mesh::geometry::{Geometry, MeshControls};
-use crate::mesh::implicit::SizeScales;
+use crate::mesh::implicit::{SizeField, SizeScales};
 use crate::mesh::quality::MeshQuality;
 use crate::mesh::{self, Mesh, MeshProgress};
 
@@ -20,10 +20,21 @@ pub enum MeshSource<'a> {
 impl<'a> MeshSource<'a> {
     /// The source the case names: its `[mesh] file`, else the mesher on its geometry and `[mesh]` sizes.
     pub fn of(case: &'a Case) -> MeshSource<'a> {
-        match &case.mesh_file {
-            Some(file) => MeshSource::File(file),
-            None => {
-                MeshSource::Generated { geometry: &case.geometry, controls: case.mesh, scales: SizeScales::default() }
+        match &case.meshing {
+            Meshing::File(file) => MeshSource::File(file),
+            Meshing::Generated(geometry) => {
+                MeshSource::Generated { geometry, controls: case.mesh, scales: SizeScales::default() }
+            }
+        }
+    }
+
+    /// The node count the size field implies, before meshing (counting stops past `limit`); None for a file.
+    pub fn estimated_nodes(&self, limit: f64) -> Result<Option<f64>, StudyError> {
+        match self {
+            MeshSource::File(_) => Ok(None),
+            MeshSource::Generated { geometry, controls, scales } => {
+                let domain = mesh::hotspot::implicit_domain(geometry)?;
+                Ok(Some(SizeField::scaled(&domain, controls, scales).estimate_nodes(limit).nodes))
             }
         }
     }

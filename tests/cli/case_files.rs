@@ -100,10 +100,11 @@ fn every_shipped_case_file_loads() {
         ]
     );
     let sphere_in_box = &loaded.iter().find(|(n, _)| n == "sphere_in_box").unwrap().1;
-    let file = sphere_in_box.mesh_file.as_ref().expect("a mesh file");
+    let file = sphere_in_box.mesh_file().expect("a mesh file");
     assert!(file.path.ends_with("meshes/sphere_in_box.msh") && file.unit_m == 1e-9, "{file:?}");
     assert_eq!(sphere_in_box.regions["electrolyte"].material, "llzo");
-    let hot_spot_count = |name: &str| loaded.iter().find(|(n, _)| n == name).unwrap().1.geometry.hotspots.len();
+    let hot_spot_count =
+        |name: &str| loaded.iter().find(|(n, _)| n == name).unwrap().1.geometry().unwrap().hotspots.len();
     assert_eq!(hot_spot_count("array_5x5"), 25);
     assert_eq!(hot_spot_count("random"), 10);
     assert_eq!(hot_spot_count("random_200"), 200);
@@ -111,7 +112,7 @@ fn every_shipped_case_file_loads() {
     assert_eq!(hot_spot_count("slab"), 0);
     assert_eq!(hot_spot_count("interlayer_hotspot"), 1);
     let interlayer = &loaded.iter().find(|(n, _)| n == "interlayer_hotspot").unwrap().1;
-    let resistance = interlayer.geometry.layers[0].top_resistance.expect("a resistive top plane");
+    let resistance = interlayer.geometry().unwrap().layers[0].top_resistance.expect("a resistive top plane");
     assert!((resistance - 0.13e-4).abs() < 1e-12 * 0.13e-4, "0.13 Ohm cm^2 is {resistance} Ohm m^2");
 }
 
@@ -119,13 +120,13 @@ fn every_shipped_case_file_loads() {
 fn default_case_is_the_papers_hot_spot_in_si() {
     let case = Case::default_case();
     assert_eq!(case.source, "built-in default");
-    assert_eq!(case.geometry.size, DVec3::new(8e-6, 8e-6, 8e-6));
-    assert!(case.geometry.layers.is_empty());
-    assert_eq!(case.geometry.bulk_region, "llzo");
+    assert_eq!(case.geometry().unwrap().size, DVec3::new(8e-6, 8e-6, 8e-6));
+    assert!(case.geometry().unwrap().layers.is_empty());
+    assert_eq!(case.geometry().unwrap().bulk_region, "llzo");
     let llzo = case.materials["llzo"];
     assert_eq!((llzo.conductivity, llzo.relative_permittivity), (0.216, 72.87));
-    assert_eq!(case.geometry.hotspots.len(), 1);
-    let spot = &case.geometry.hotspots[0];
+    assert_eq!(case.geometry().unwrap().hotspots.len(), 1);
+    let spot = &case.geometry().unwrap().hotspots[0];
     assert_eq!((spot.name.as_str(), spot.group.as_str()), ("hotspot", "hotspot"));
     assert_eq!(sphere(spot), (DVec3::new(4e-6, 4e-6, 25e-9), 1e-8));
     assert_eq!(case.condition_for("interface"), BoundaryCondition::Dirichlet { potential: 0.0 });
@@ -144,15 +145,18 @@ fn default_case_is_the_papers_hot_spot_in_si() {
     assert!(case.output.vtu && case.output.summary_json);
     // The default and meshes/default.toml are one text.
     let file = Case::load(&meshes_dir().join("default.toml"), &[]).unwrap();
-    assert_eq!((file.geometry, file.materials, file.mesh), (case.geometry, case.materials, case.mesh));
+    assert_eq!((file.meshing, file.materials, file.mesh), (case.meshing, case.materials, case.mesh));
 }
 
 #[test]
 fn shipped_cases_carry_their_stated_values() {
     let load_file = |name: &str| Case::load(&meshes_dir().join(name), &[]).unwrap();
     let robin = load_file("interlayer_robin.toml");
-    assert_eq!(robin.geometry.layers.len(), 1);
-    assert_eq!((robin.geometry.layers[0].region.as_str(), robin.geometry.layers[0].thickness), ("li3sb", 20e-9));
+    assert_eq!(robin.geometry().unwrap().layers.len(), 1);
+    assert_eq!(
+        (robin.geometry().unwrap().layers[0].region.as_str(), robin.geometry().unwrap().layers[0].thickness),
+        ("li3sb", 20e-9)
+    );
     assert_eq!(robin.materials["li3sb"].conductivity, 0.02);
     assert_eq!(
         robin.condition_for("interface"),
@@ -160,17 +164,17 @@ fn shipped_cases_carry_their_stated_values() {
     );
     assert_eq!(robin.condition_for("top"), BoundaryCondition::Dirichlet { potential: 0.01 });
     let slab = load_file("slab.toml");
-    assert_eq!(slab.geometry.size, DVec3::new(1e-6, 1e-6, 1e-5));
+    assert_eq!(slab.geometry().unwrap().size, DVec3::new(1e-6, 1e-6, 1e-5));
     assert_eq!(slab.condition_for("top"), BoundaryCondition::Dirichlet { potential: 0.1 });
     assert_eq!(
         load_file("hotspot_085.toml").condition_for("hotspot"),
         BoundaryCondition::Dirichlet { potential: 0.85 }
     );
     let patch = load_file("disk_patch.toml");
-    assert_eq!(disk(&patch.geometry.hotspots[0]), (4e-6, 4e-6, 1e-8));
+    assert_eq!(disk(&patch.geometry().unwrap().hotspots[0]), (4e-6, 4e-6, 1e-8));
     assert_eq!(patch.condition_for("patch"), BoundaryCondition::Dirichlet { potential: 0.9 });
     let void = load_file("void.toml");
-    assert_eq!(disk(&void.geometry.hotspots[0]), (4e-6, 4e-6, 1e-6));
+    assert_eq!(disk(&void.geometry().unwrap().hotspots[0]), (4e-6, 4e-6, 1e-6));
     assert_eq!(void.condition_for("void"), BoundaryCondition::Insulating);
 }
 
@@ -226,7 +230,7 @@ fn layers_thicker_than_the_box_are_an_error() {
         &["line 18", "`layers[1].thickness`", "2 um thick in all, not less than the box height 2 um"],
     );
     let fits = text.replace("0.5 um", "0.4 um");
-    let layers = load(&fits, &[]).unwrap().geometry.layers;
+    let layers = load(&fits, &[]).unwrap().geometry().unwrap().layers.clone();
     assert_eq!(layers.iter().map(|l| l.thickness).collect::<Vec<_>>(), [1.5e-6, 0.4e-6]);
 }
 
@@ -389,7 +393,7 @@ fn overlapping_hot_spots_name_both() {
     assert!(load(&format!("{BASE}{SPHERE}{}", second.replace("1.015 um", "1.023 um")), &[]).is_ok());
     // A sphere above a disk at the same x, y does not overlap it.
     let disk = "[[hotspots]]\nname = \"d\"\nshape = \"disk\"\ncenter = [\"1 um\", \"1 um\"]\nradius = \"10 nm\"\n";
-    assert_eq!(load(&format!("{BASE}{SPHERE}{disk}"), &[]).unwrap().geometry.hotspots.len(), 2);
+    assert_eq!(load(&format!("{BASE}{SPHERE}{disk}"), &[]).unwrap().geometry().unwrap().hotspots.len(), 2);
     // Names are unique and not box boundaries.
     let message =
         error(&format!("{BASE}{SPHERE}{}", SPHERE.replace("\"1 um\", \"1 um\"", "\"0.5 um\", \"0.5 um\"")), &[]);
@@ -408,7 +412,7 @@ fn overrides_change_values_and_keep_line_numbers() {
     assert_eq!(load(BASE, &["solver.rtol=1e-8"]).unwrap().solver.rtol, 1e-8);
     assert_eq!(load(BASE, &["solver.backend=cpu"]).unwrap().solver.backend, Backend::Cpu);
     let case = load(BASE, &[r#"domain.size=["4 um","4 um","3 um"]"#, "domain.size.2=5 um"]).unwrap();
-    assert_eq!(case.geometry.size, DVec3::new(4e-6, 4e-6, 5e-6));
+    assert_eq!(case.geometry().unwrap().size, DVec3::new(4e-6, 4e-6, 5e-6));
     assert_eq!(load(BASE, &["materials.llzo.conductivity=1 mS/cm"]).unwrap().materials["llzo"].conductivity, 0.1);
     // A key inserted before line 12 must not move the line an error there reports.
     let text = base_with("\"50 mA/cm^2\"", "\"50 mA\"");
@@ -416,8 +420,14 @@ fn overrides_change_values_and_keep_line_numbers() {
     assert_mentions(&message, &["test.toml, line 12", "boundaries.top.current_density"]);
     // Hot spots are picked by name or index.
     let radius = |set: &str| {
-        sphere(&Case::from_toml_str(ionflux::case::DEFAULT_CASE_TOML, "d", &[set.into()]).unwrap().geometry.hotspots[0])
-            .1
+        sphere(
+            &Case::from_toml_str(ionflux::case::DEFAULT_CASE_TOML, "d", &[set.into()])
+                .unwrap()
+                .geometry()
+                .unwrap()
+                .hotspots[0],
+        )
+        .1
     };
     assert_eq!(radius("hotspots.hotspot.radius=20 nm"), 2e-8);
     assert_eq!(radius("hotspots.0.radius=15 nm"), 1.5e-8);
@@ -457,7 +467,7 @@ type = "insulating"
 #[test]
 fn arrays_expand_into_named_members_of_one_group() {
     let case = load(&format!("{BASE}{ARRAY}"), &[]).unwrap();
-    let spots = &case.geometry.hotspots;
+    let spots = &case.geometry().unwrap().hotspots;
     assert_eq!(spots.len(), 6);
     let mut expected = Vec::new();
     for (i, x) in [0.5e-6, 1e-6, 1.5e-6].into_iter().enumerate() {
@@ -495,7 +505,7 @@ fn random_case(density_or_count: &str, seed: u64) -> String {
 
 #[test]
 fn random_placement_is_seeded_inside_the_box_and_free_of_overlaps() {
-    let spots = |seed| load(&random_case("count = 40", seed), &[]).unwrap().geometry.hotspots;
+    let spots = |seed| load(&random_case("count = 40", seed), &[]).unwrap().geometry().unwrap().hotspots.clone();
     let first = spots(7);
     assert_eq!(first, spots(7));
     assert_ne!(first, spots(8));
@@ -512,7 +522,10 @@ fn random_placement_is_seeded_inside_the_box_and_free_of_overlaps() {
         }
     }
     // 2.5 um^-2 on 2 um x 2 um is 10 hot spots.
-    assert_eq!(load(&random_case("areal_density = \"2.5 um^-2\"", 1), &[]).unwrap().geometry.hotspots.len(), 10);
+    assert_eq!(
+        load(&random_case("areal_density = \"2.5 um^-2\"", 1), &[]).unwrap().geometry().unwrap().hotspots.len(),
+        10
+    );
 }
 
 #[test]

@@ -256,6 +256,82 @@ fn a_neumann_electrodes_potential_is_reported() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{exact:.6} V")));
 }
 
+/// Voltages against the reference electrode and area-specific resistances, against the exact 1D answers (phi is
+/// piecewise linear in z, so P1 on a mesh that conforms to the layer is exact to the solver's tolerance):
+/// `slab_neumann.toml`: 500 A/m^2 into 10 um of 0.216 S/m over a 0 V interface puts the top at 23.148 mV, an ASR
+/// of H / sigma; `interlayer_robin.toml`: 10 mV over the series R_int + t / sigma_IL + (H - t) / sigma.
+#[test]
+fn voltages_and_area_specific_resistances_match_the_exact_slabs() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = |case: &str| {
+        let path = format!("{}/meshes/{case}", env!("CARGO_MANIFEST_DIR"));
+        let out = ionflux(&["solve", &path, "--out", case, "--no-vtu", "--backend", "cpu"], dir.path());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let summary = read_summary(&dir.path().join(case).join("summary.json"));
+        assert_eq!(summary["reference_electrode"]["name"], "interface");
+        assert_eq!(summary["reference_electrode"]["potential_V"], 0.0);
+        let entry = summary["boundaries"].as_array().unwrap().iter().find(|b| b["name"] == "top").unwrap().clone();
+        let number = |key: &str| entry[key].as_f64().unwrap_or_else(|| panic!("{case}: {key} in {entry}"));
+        (
+            number("voltage_V"),
+            number("area_specific_resistance_Ohm_m2"),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (voltage, asr, stdout) = top("slab_neumann.toml");
+    let exact = 500.0 * 10e-6 / 0.216;
+    assert!((voltage - exact).abs() < 1e-8 * exact, "{voltage} V vs {exact} V");
+    assert!((asr - 10e-6 / 0.216).abs() < 1e-8 * asr, "{asr} Ohm m^2");
+    assert!(stdout.contains("+0.023148 V against interface"), "{stdout}");
+    let (voltage, asr, _) = top("interlayer_robin.toml");
+    let series = 0.13e-4 + 20e-9 / 0.02 + 1.98e-6 / 0.216;
+    assert_eq!(voltage, 0.01);
+    assert!((asr - series).abs() < 1e-8 * series, "{asr} vs the series {series} Ohm m^2");
+}
+
+/// A summary records its run: the case after every `--set`, fed back as a case file, gives the same currents (to
+/// 1e-12; the run is deterministic), and the command line, version, git revision, threads and mesh sizes are there.
+#[test]
+fn a_summarys_recorded_case_reproduces_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = [
+        "--set",
+        "mesh.h_max=\"1 um\"",
+        "--set",
+        "boundaries.hotspot.potential=\"0.85 V\"",
+        "--set",
+        "mesh.grading=1.4",
+    ];
+    let mut args = vec!["solve", "--out", "first", "--no-vtu", "--backend", "cpu"];
+    args.extend(sets);
+    let out = ionflux(&args, dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = read_summary(&dir.path().join("first/summary.json"));
+    let recorded = first["case"]["resolved_toml"].as_str().unwrap();
+    assert!(recorded.contains("0.85 V") && recorded.contains("1.4"), "{recorded}");
+    let command_line: Vec<&str> =
+        first["case"]["command_line"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(command_line.contains(&"boundaries.hotspot.potential=\"0.85 V\""), "{command_line:?}");
+    assert_eq!(first["case"]["mesh_settings"]["grading"], 1.4);
+    assert_eq!(first["case"]["mesh_settings"]["h_max_m"], 1e-6);
+    assert!(first["git_revision"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(first["threads"].as_u64().is_some_and(|t| t >= 1));
+
+    std::fs::write(dir.path().join("recorded.toml"), recorded).unwrap();
+    let out = ionflux(&["solve", "recorded.toml", "--out", "again", "--no-vtu", "--backend", "cpu"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = read_summary(&dir.path().join("again/summary.json"));
+    assert_eq!(again["mesh"]["nodes"], first["mesh"]["nodes"]);
+    for list in ["boundaries", "hotspots"] {
+        let (a, b) = (first[list].as_array().unwrap(), again[list].as_array().unwrap());
+        assert_eq!(a.len(), b.len());
+        for (a, b) in a.iter().zip(b) {
+            let (x, y) = (a["current_A"].as_f64().unwrap(), b["current_A"].as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-12 * x.abs().max(1e-30), "{}: {x} vs {y}", a["name"]);
+        }
+    }
+}
+
 /// A batch job's log (stderr not a terminal) gets a plain line for each stage longer than a second; `--quiet`
 /// none. The default case at the t = 0.5 sizes (about 1 M nodes, a few seconds) has such stages.
 #[test]

@@ -116,7 +116,7 @@ fn log_spaced_mesh_sizes_and_a_product_of_two_keys() {
     // point's h_max (longest edge / mean edge = sqrt 3 / 1.26 < 1.5), and the finest mesh has the most nodes.
     for (k, row) in rows.iter().enumerate() {
         let h_max: f64 = column(&header, row, "mesh.h_max").parse().unwrap();
-        let longest: f64 = column(&header, row, "mesh.h_max_m").parse().unwrap();
+        let longest: f64 = column(&header, row, "mesh.longest_edge_m").parse().unwrap();
         assert!(longest <= 1.5 * h_max, "row {k}: longest edge {longest} for h_max {h_max}");
     }
     let nodes: Vec<f64> = rows.iter().map(|r| column(&header, r, "mesh.nodes").parse().unwrap()).collect();

@@ -128,7 +128,7 @@ fn adaptive_loop_on_gpu_makes_the_cpu_meshes() {
 fn gmsh_mesh_on_gpu_matches_cpu() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/sphere_in_box.toml");
     let case = Case::load(std::path::Path::new(path), &["solver.rtol=1e-12".into()]).unwrap();
-    assert!(case.mesh_file.is_some());
+    assert!(case.mesh_file().is_some());
     gpu_matches_cpu(&case);
 }
 

@@ -31,7 +31,7 @@ fn solve_default(radius_um: f64) -> (Case, Solution, Vec<[f64; 3]>, Cylinder) {
     let assembly = fem::assemble(&solution.mesh, &problem).unwrap();
     let outflows = fem::FluxRecovery::new(&solution.mesh, &problem, &assembly).face_outflows(&solution.phi);
     let spec = case.analysis.cylinder.clone().expect("the cylinder was asked for");
-    let (center_x, center_y) = case.geometry.hotspots[0].shape.axis();
+    let (center_x, center_y) = case.geometry().unwrap().hotspots[0].shape.axis();
     let cylinder = Cylinder { center_x, center_y, radius: spec.radius, z_min: spec.z_min, z_max: spec.z_max };
     (case, solution, outflows, cylinder)
 }
@@ -56,7 +56,7 @@ fn consistent_outflow_beyond_a_radius_splits_the_boundary_currents_exactly() {
     let BoundaryCondition::Neumann { inward_current_density } = case.condition_for("top") else {
         panic!("the default top is Neumann")
     };
-    let size = case.geometry.size;
+    let size = case.geometry().unwrap().size;
     let top_exact = -inward_current_density * (size.x * size.y - PI * cylinder.radius * cylinder.radius);
     let top = outflow_beyond(&solution, &outflows, "top", &cylinder);
     assert!((top - top_exact).abs() <= 1e-12 * top_exact.abs(), "top beyond R: {top:e} vs {top_exact:e} A");
@@ -74,7 +74,11 @@ fn cylinder_current_equals_the_interface_and_top_outflow_beyond_its_radius() {
         let mesh = &solution.mesh;
         let [result] = solution.analysis.cylinders.as_slice() else { panic!("one hot spot, one cylinder") };
         let lateral = result.lateral.lateral_current_A;
-        assert_eq!((cylinder.z_min, cylinder.z_max), (0.0, case.geometry.size.z), "the cylinder spans the whole depth");
+        assert_eq!(
+            (cylinder.z_min, cylinder.z_max),
+            (0.0, case.geometry().unwrap().size.z),
+            "the cylinder spans the whole depth"
+        );
 
         // The box sides are insulating, so only the interface and the top bound the outer region.
         for (tag, name) in mesh.boundary_names.iter().enumerate() {
@@ -107,7 +111,8 @@ fn cylinder_current_equals_the_interface_and_top_outflow_beyond_its_radius() {
 fn the_lateral_profile_peaks_like_the_far_field_of_the_hot_spot_dipole() {
     let (case, solution, _, cylinder) = solve_default(1.5);
     let [result] = solution.analysis.cylinders.as_slice() else { panic!("one hot spot, one cylinder") };
-    let ionflux::mesh::geometry::HotSpotShape::Sphere { center, .. } = case.geometry.hotspots[0].shape else {
+    let ionflux::mesh::geometry::HotSpotShape::Sphere { center, .. } = case.geometry().unwrap().hotspots[0].shape
+    else {
         panic!("the default hot spot is a sphere")
     };
     let emitted = solution.boundary_currents[solution.mesh.boundary_tag("hotspot").unwrap() as usize].abs();

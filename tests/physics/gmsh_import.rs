@@ -73,7 +73,7 @@ fn gmsh_mesh_of_the_hot_spot_gives_the_sphere_over_plane_current() {
     assert_eq!(first.hotspot, "hotspot");
     assert!((first.volume_m3 - hole).abs() < 1e-9 * hole, "{} vs {hole}", first.volume_m3);
     assert!((first.current_A - injected).abs() < 1e-9 * injected);
-    assert_eq!(case.mesh_file.as_ref().unwrap().unit_m, 1e-9);
+    assert_eq!(case.mesh_file().unwrap().unit_m, 1e-9);
 }
 
 /// scikit-fem assembles and solves the same P1 problem on the same Gmsh mesh (read by meshio): every Dirichlet

@@ -244,7 +244,7 @@ fn default_resolution_sphere_is_small_graded_and_within_the_dihedral_bound() {
     assert!(excess >= -1e-9 * expected && excess <= bound + 1e-9 * expected, "{excess:e} {bound:e}");
     // The hole's own volume (box volume subtracted) is resolved to the chord bound as well.
     let q = MeshQuality::of(&mesh);
-    assert!(q.h_max_m <= 2.0 * UM && q.h_min_m < radius / 5.0, "{q:?}");
+    assert!(q.longest_edge_m <= 2.0 * UM && q.shortest_edge_m < radius / 5.0, "{q:?}");
 }
 
 #[test]
@@ -606,10 +606,9 @@ fn shipped_cases_mesh_well_and_near_their_node_estimate() {
             ionflux::study::mesh_case(&case, &mut no_progress()).unwrap_or_else(|e| panic!("{name}: {e}"));
         println!("{name}: {:.2} .. {:.2} deg", quality.min_dihedral_deg, quality.max_dihedral_deg);
         assert!(quality.min_dihedral_deg >= 10.0 && quality.max_dihedral_deg <= 170.0, "{name}: {quality:?}");
-        if case.mesh_file.is_none() {
-            let estimate = ionflux::app::bench::mesh::estimated_nodes(&case, f64::INFINITY).unwrap();
+        if let Some(estimate) = ionflux::study::MeshSource::of(&case).estimated_nodes(f64::INFINITY).unwrap() {
             let ratio = estimate / quality.nodes as f64;
-            let low = if case.geometry.layers.is_empty() { 0.75 } else { 0.45 };
+            let low = if case.geometry().unwrap().layers.is_empty() { 0.75 } else { 0.45 };
             println!("{name}: estimate {estimate:.0} for {} nodes, ratio {ratio:.2}", quality.nodes);
             assert!((low..=1.35).contains(&ratio), "{name}: estimate {estimate:.0}, {} nodes", quality.nodes);
         }

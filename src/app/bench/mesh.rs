@@ -4,9 +4,8 @@
 //! which is what says whether the cost grows with the number of hot spots.
 
 use crate::case::Case;
-use crate::mesh::hotspot::implicit_domain;
-use crate::mesh::implicit::SizeField;
-use crate::study::StudyError;
+
+use crate::study::{MeshSource, StudyError};
 use serde::Serialize;
 use std::fmt;
 use std::time::Instant;
@@ -32,7 +31,8 @@ pub struct StageCost {
 pub struct MeshBench {
     pub case: String,
     pub spheres: usize,
-    pub estimated_nodes: f64,
+    /// None for a mesh file.
+    pub estimated_nodes: Option<f64>,
     pub nodes: usize,
     pub tets: usize,
     pub min_dihedral_deg: f64,
@@ -62,15 +62,14 @@ fn peak_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The node count the case's size field implies (before meshing); counting stops past `limit`.
-pub fn estimated_nodes(case: &Case, limit: f64) -> Result<f64, StudyError> {
-    let domain = implicit_domain(&case.geometry)?;
-    Ok(SizeField::new(&domain, &case.mesh).estimate_nodes(limit).nodes)
+/// The node count a generated case's size field implies (before meshing); counting stops past `limit`.
+fn estimated_nodes(case: &Case, limit: f64) -> Result<f64, StudyError> {
+    Ok(MeshSource::of(case).estimated_nodes(limit)?.unwrap_or(f64::INFINITY))
 }
 
 /// Meshes `case` with a clock and a memory reading per stage.
 pub fn bench_mesh(case: &Case) -> Result<MeshBench, StudyError> {
-    let estimated = estimated_nodes(case, f64::INFINITY)?;
+    let estimated = MeshSource::of(case).estimated_nodes(f64::INFINITY)?;
     let mut marks: Vec<(String, f64, Option<u64>)> = Vec::new();
     let start = Instant::now();
     reset_peak_memory();
@@ -102,7 +101,7 @@ pub fn bench_mesh(case: &Case) -> Result<MeshBench, StudyError> {
     }
     Ok(MeshBench {
         case: case.name.clone(),
-        spheres: case.geometry.hotspots.len(),
+        spheres: case.hotspots().len(),
         estimated_nodes: estimated,
         nodes,
         tets: quality.tets,
@@ -225,7 +224,7 @@ impl fmt::Display for MeshBenchReport {
                     (
                         case.case.as_str(),
                         case.nodes.to_string(),
-                        format!("{:.3e}", case.estimated_nodes),
+                        case.estimated_nodes.map_or("-".into(), |n| format!("{n:.3e}")),
                         format!("{:.1}", case.min_dihedral_deg),
                     )
                 } else {

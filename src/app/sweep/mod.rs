@@ -18,12 +18,12 @@ pub use spec::{Vary, VaryValue};
 use super::pipeline::{self, RunOptions};
 use super::progress::Stage;
 use super::CaseInput;
-use crate::case::{Case, MeshFile};
+use crate::case::{Case, Meshing};
 use crate::io::plot::PlotError;
 use crate::io::summary::Timings;
 use crate::io::transaction::OutputTransaction;
 use crate::io::{self, OutputError};
-use crate::mesh::geometry::{Geometry, MeshControls};
+use crate::mesh::geometry::MeshControls;
 use crate::mesh::quality::MeshQuality;
 use crate::mesh::Mesh;
 use crate::solver::settings::SolverSettings;
@@ -207,7 +207,7 @@ fn grid_points(varies: &[Vary]) -> Result<Vec<Vec<usize>>, SweepError> {
 /// A point's mesh with what it was made from (the case's geometry, mesh controls and mesh file) and the seconds
 /// it took (0 when it is the previous point's).
 struct LastMesh {
-    key: (Geometry, MeshControls, Option<MeshFile>),
+    key: (Meshing, MeshControls),
     mesh: Mesh,
     quality: MeshQuality,
     seconds: f64,
@@ -216,9 +216,9 @@ struct LastMesh {
 impl LastMesh {
     /// What the mesh is made from. The node limit is left out: it bounds a mesh without shaping it, and its
     /// default follows the memory available when each point's case was loaded, which differs between points.
-    fn key(case: &Case) -> (Geometry, MeshControls, Option<MeshFile>) {
+    fn key(case: &Case) -> (Meshing, MeshControls) {
         let controls = MeshControls { max_nodes: 0, ..case.mesh };
-        (case.geometry.clone(), controls, case.mesh_file.clone())
+        (case.meshing.clone(), controls)
     }
 }
 
