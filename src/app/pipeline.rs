@@ -185,6 +185,7 @@ pub fn write_outputs(
     summary: &Summary,
 ) -> Result<Vec<PathBuf>, RunError> {
     let mut written = Vec::new();
+    let compression = if files.compress_vtu { vtu::Compression::Zlib } else { vtu::Compression::None };
     if files.vtu {
         let m = &solution.mesh;
         let j_magnitude = |i: usize| solution.node_current[i].length();
@@ -198,11 +199,18 @@ pub fn write_outputs(
         let cell_current = |c: usize| if c < tets { solution.cell_current[c] } else { DVec3::ZERO };
         let eta = |c: usize| if c < tets { f64::NAN } else { kinetic_faces[c - tets].1 };
         let j_out = |c: usize| if c < tets { f64::NAN } else { kinetic_faces[c - tets].2 };
-        let mut cell_data = vec![
-            vtu::Field { name: "region", unit: "", values: vtu::Values::IntsFn(cells, &region) },
-            vtu::Field { name: "sigma", unit: "S/m", values: vtu::Values::ScalarsFn(cells, &sigma) },
-            vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::VectorsFn(cells, &cell_current) },
-        ];
+        let chosen = files.fields;
+        let mut cell_data: Vec<vtu::Field> = [
+            (chosen.region, vtu::Field { name: "region", unit: "", values: vtu::Values::IntsFn(cells, &region) }),
+            (chosen.sigma, vtu::Field { name: "sigma", unit: "S/m", values: vtu::Values::ScalarsFn(cells, &sigma) }),
+            (
+                chosen.cell_j,
+                vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::VectorsFn(cells, &cell_current) },
+            ),
+        ]
+        .into_iter()
+        .filter_map(chosen_field)
+        .collect();
         if !triangles.is_empty() {
             cell_data.push(vtu::Field { name: "eta", unit: "V", values: vtu::Values::ScalarsFn(cells, &eta) });
             cell_data.push(vtu::Field { name: "j_out", unit: "A/m^2", values: vtu::Values::ScalarsFn(cells, &j_out) });
@@ -211,20 +219,29 @@ pub fn write_outputs(
             points: &m.nodes,
             tets: &m.tets,
             triangles: &triangles,
-            point_data: vec![
-                vtu::Field { name: "phi", unit: "V", values: vtu::Values::Scalars(&solution.phi) },
-                vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.node_current) },
-                vtu::Field {
-                    name: "J_magnitude",
-                    unit: "A/m^2",
-                    values: vtu::Values::ScalarsFn(m.nodes.len(), &j_magnitude),
-                },
-            ],
+            point_data: [
+                (chosen.phi, vtu::Field { name: "phi", unit: "V", values: vtu::Values::Scalars(&solution.phi) }),
+                (
+                    chosen.j,
+                    vtu::Field { name: "J", unit: "A/m^2", values: vtu::Values::Vectors(&solution.node_current) },
+                ),
+                (
+                    chosen.j_magnitude,
+                    vtu::Field {
+                        name: "J_magnitude",
+                        unit: "A/m^2",
+                        values: vtu::Values::ScalarsFn(m.nodes.len(), &j_magnitude),
+                    },
+                ),
+            ]
+            .into_iter()
+            .filter_map(chosen_field)
+            .collect(),
             cell_data,
             field_strings: vec![("region_names", &m.region_names)],
         };
         let path = out_dir.join("solution.vtu");
-        vtu::write(&path, &grid)?;
+        vtu::write(&path, &grid, compression)?;
         written.push(path);
         let labels = io::file_labels(solution.analysis.paper_mode.iter().map(|p| p.hotspot.as_str()));
         for (paper, label) in solution.analysis.paper_mode.iter().zip(labels) {
@@ -242,7 +259,7 @@ pub fn write_outputs(
                 field_strings: vec![],
             };
             let path = out_dir.join(format!("paper_mode_{label}.vtu"));
-            vtu::write(&path, &grid)?;
+            vtu::write(&path, &grid, compression)?;
             written.push(path);
         }
     }
@@ -260,6 +277,11 @@ pub fn write_outputs(
 }
 
 /// The file label of each cylinder's hot spot (`profile_<label>.csv|png`): names are data, never paths.
+/// A field of solution.vtu if `[output] fields` keeps it.
+fn chosen_field((keep, field): (bool, vtu::Field)) -> Option<vtu::Field> {
+    keep.then_some(field)
+}
+
 fn cylinder_labels(solution: &Solution) -> Vec<String> {
     io::file_labels(solution.analysis.cylinders.iter().map(|c| c.hotspot.as_str()))
 }

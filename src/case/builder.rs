@@ -8,7 +8,7 @@ use super::source::SourceText;
 use super::units::{parse_quantity, Dimension, UnitError};
 use super::{
     hotspots, join, show_number, unique_names, AdaptSettings, AnalysisSettings, Case, CaseBoundary, CaseError,
-    CylinderSpec, Location, Material, Meshing, OutputSettings, DEFAULT_ADAPT_CYCLES, DEFAULT_PAPER_WIDTH_M,
+    CylinderSpec, Location, Material, Meshing, OutputSettings, VtuFields, DEFAULT_ADAPT_CYCLES, DEFAULT_PAPER_WIDTH_M,
 };
 use crate::fem::{BoundaryCondition, Kinetics, SINGULAR_REASON};
 use crate::mesh::geometry::{
@@ -237,7 +237,7 @@ impl Builder<'_> {
             solver,
             analysis,
             adapt,
-            output: Self::output(&raw),
+            output: self.output(&raw)?,
         })
     }
 
@@ -271,8 +271,35 @@ impl Builder<'_> {
         Ok(Some(AdaptSettings { target, max_cycles: max_cycles as usize, max_nodes: max_nodes as usize }))
     }
 
-    pub(super) fn output(raw: &RawCase) -> OutputSettings {
-        OutputSettings { vtu: raw.output.vtu.unwrap_or(true), summary_json: raw.output.summary_json.unwrap_or(true) }
+    pub(super) fn output(&self, raw: &RawCase) -> Result<OutputSettings, CaseError> {
+        let compress_vtu = match &raw.output.vtu_compression {
+            None => true,
+            Some(text) => match text.get_ref().as_str() {
+                "zlib" => true,
+                "none" => false,
+                other => {
+                    let reason = format!("`{other}` is not a VTU compression; use \"zlib\" (the default) or \"none\"");
+                    return Err(self.invalid(text.span(), "output.vtu_compression", reason));
+                }
+            },
+        };
+        let fields = match &raw.output.fields {
+            None => VtuFields::DEFAULT,
+            Some(names) => VtuFields::named(names.get_ref().iter().map(String::as_str)).map_err(|unknown| {
+                let known = VtuFields::NAMES.join(", ");
+                self.invalid(
+                    names.span(),
+                    "output.fields",
+                    format!("`{unknown}` is not a field of solution.vtu ({known})"),
+                )
+            })?,
+        };
+        Ok(OutputSettings {
+            vtu: raw.output.vtu.unwrap_or(true),
+            summary_json: raw.output.summary_json.unwrap_or(true),
+            compress_vtu,
+            fields,
+        })
     }
 
     /// `name`, else the case file's stem.

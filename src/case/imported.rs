@@ -93,7 +93,7 @@ impl Builder<'_> {
             solver: self.solver(raw)?,
             analysis,
             adapt: None,
-            output: Self::output(raw),
+            output: self.output(raw)?,
         })
     }
 

@@ -129,6 +129,53 @@ pub struct OutputSettings {
     pub vtu: bool,
     /// Write summary.json.
     pub summary_json: bool,
+    /// `[output] vtu_compression = "zlib" | "none"`: zlib blocks (the default) or raw arrays in the VTU files.
+    pub compress_vtu: bool,
+    /// `[output] fields`: the arrays solution.vtu holds.
+    pub fields: VtuFields,
+}
+
+/// The arrays of solution.vtu (`[output] fields`, by these names). Butler-Volmer faces always carry `eta` and
+/// `j_out`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VtuFields {
+    /// Point data: the potential, the recovered current density and its magnitude.
+    pub phi: bool,
+    pub j: bool,
+    pub j_magnitude: bool,
+    /// Cell data: the region index (names in the field data), the conductivity, and the exact per-tet current
+    /// density (`cell_J`, written as the cell array `J`; the largest array: off by default).
+    pub region: bool,
+    pub sigma: bool,
+    pub cell_j: bool,
+}
+
+impl VtuFields {
+    /// The names `[output] fields` takes, in this order.
+    pub const NAMES: [&'static str; 6] = ["phi", "J", "J_magnitude", "region", "sigma", "cell_J"];
+
+    /// Everything but the per-tet J.
+    pub const DEFAULT: VtuFields =
+        VtuFields { phi: true, j: true, j_magnitude: true, region: true, sigma: true, cell_j: false };
+
+    /// The fields named (each one of [`VtuFields::NAMES`]); None for an unknown name.
+    pub fn named<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<VtuFields, &'a str> {
+        let mut fields =
+            VtuFields { phi: false, j: false, j_magnitude: false, region: false, sigma: false, cell_j: false };
+        for name in names {
+            let slot = match name {
+                "phi" => &mut fields.phi,
+                "J" => &mut fields.j,
+                "J_magnitude" => &mut fields.j_magnitude,
+                "region" => &mut fields.region,
+                "sigma" => &mut fields.sigma,
+                "cell_J" => &mut fields.cell_j,
+                unknown => return Err(unknown),
+            };
+            *slot = true;
+        }
+        Ok(fields)
+    }
 }
 
 /// Where a case's mesh comes from.

@@ -187,6 +187,8 @@ pub struct RawSolver {
 pub struct RawOutput {
     pub vtu: Option<bool>,
     pub summary_json: Option<bool>,
+    pub vtu_compression: Option<Spanned<String>>,
+    pub fields: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

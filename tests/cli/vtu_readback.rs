@@ -2,7 +2,7 @@
 //! tests/python/read_vtu.py) and its arrays carry the right names, sizes and exact values.
 
 use ionflux::app::pipeline::{self, RunOptions};
-use ionflux::case::{Case, OutputSettings};
+use ionflux::case::{Case, OutputSettings, VtuFields};
 use ionflux::solver::cpu::CpuSolver;
 use serde_json::Value;
 
@@ -26,67 +26,84 @@ fn vtk_reads_solution_with_exact_slab_fields() {
     let case = Case::from_toml_str(SLAB, "readback.toml", &[]).unwrap();
     let solution = pipeline::solve_case_with(&case, &mut CpuSolver, &RunOptions::default()).unwrap();
     let summary = pipeline::summarize(&case, &solution);
-    let dir = tempfile::tempdir().unwrap();
-    let written =
-        pipeline::write_outputs(dir.path(), &OutputSettings { vtu: true, summary_json: true }, &solution, &summary)
-            .unwrap();
-    assert_eq!(written.len(), 2);
+    // Both encodings of the appended arrays: zlib blocks (the default) and raw.
+    for compress_vtu in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let written = pipeline::write_outputs(
+            dir.path(),
+            &OutputSettings {
+                vtu: true,
+                summary_json: true,
+                compress_vtu,
+                fields: VtuFields { cell_j: true, ..VtuFields::DEFAULT },
+            },
+            &solution,
+            &summary,
+        )
+        .unwrap();
+        assert_eq!(written.len(), 2);
 
-    let Some(vtk) = read_with_vtk(&dir.path().join("solution.vtu")) else { return };
-    let (nodes, tets) = (solution.mesh.nodes.len(), solution.mesh.tets.len());
-    let points: Vec<f64> = vtk["points"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
-    assert_eq!(points.len(), 3 * nodes);
-    assert!(vtk["cell_types"].as_array().unwrap().iter().all(|t| t.as_u64() == Some(10)));
-    assert_eq!(vtk["cell_types"].as_array().unwrap().len(), tets);
+        let Some(vtk) = read_with_vtk(&dir.path().join("solution.vtu")) else { return };
+        let compressed =
+            std::fs::read(dir.path().join("solution.vtu")).unwrap().windows(21).any(|w| w == b"vtkZLibDataCompressor");
+        assert_eq!(compressed, compress_vtu);
+        let (nodes, tets) = (solution.mesh.nodes.len(), solution.mesh.tets.len());
+        let points: Vec<f64> = vtk["points"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(points.len(), 3 * nodes);
+        assert!(vtk["cell_types"].as_array().unwrap().iter().all(|t| t.as_u64() == Some(10)));
+        assert_eq!(vtk["cell_types"].as_array().unwrap().len(), tets);
 
-    let pd = &vtk["point_data"];
-    let mut names: Vec<&String> = pd.as_object().unwrap().keys().collect();
-    names.sort();
-    assert_eq!(names, ["J", "J_magnitude", "phi"]);
-    let cd = &vtk["cell_data"];
-    let mut names: Vec<&String> = cd.as_object().unwrap().keys().collect();
-    names.sort();
-    assert_eq!(names, ["J", "region", "sigma"]);
+        let pd = &vtk["point_data"];
+        let mut names: Vec<&String> = pd.as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["J", "J_magnitude", "phi"]);
+        let cd = &vtk["cell_data"];
+        let mut names: Vec<&String> = cd.as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["J", "region", "sigma"]);
 
-    // phi is exactly linear in z at the points VTK read back: phi = V z / H.
-    let phi = floats(&pd["phi"]);
-    assert_eq!(phi.len(), nodes);
-    for (k, value) in phi.iter().enumerate() {
-        let z = points[3 * k + 2];
-        assert!((value - VOLTS * z / HEIGHT).abs() < 1e-10 * VOLTS, "phi at z = {z}: {value}");
-    }
-    // J = -sigma grad phi = (0, 0, -sigma V / H) in every cell and at every node.
-    let jz = -SIGMA * VOLTS / HEIGHT;
-    for (array, count) in [(&pd["J"], nodes), (&cd["J"], tets)] {
-        assert_eq!(array["components"], 3);
-        assert_eq!(array["tuples"].as_u64().unwrap() as usize, count);
-        for j in floats(array).chunks(3) {
-            assert!(j[0].abs() < 1e-8 * jz.abs() && j[1].abs() < 1e-8 * jz.abs());
-            assert!((j[2] - jz).abs() < 1e-8 * jz.abs(), "J_z = {}", j[2]);
+        // phi is exactly linear in z at the points VTK read back: phi = V z / H.
+        let phi = floats(&pd["phi"]);
+        assert_eq!(phi.len(), nodes);
+        for (k, value) in phi.iter().enumerate() {
+            let z = points[3 * k + 2];
+            assert!((value - VOLTS * z / HEIGHT).abs() < 1e-10 * VOLTS, "phi at z = {z}: {value}");
         }
-    }
-    assert!(floats(&cd["sigma"]).iter().all(|s| (s - SIGMA).abs() < 1e-12 * SIGMA));
-    assert!(floats(&cd["region"]).iter().all(|&r| r == 0.0));
-    // The region index's meaning travels with the file (field data), as VTK reads it.
-    let names: Vec<String> = solution.mesh.region_names.clone();
-    assert_eq!(vtk["field_strings"]["region_names"], serde_json::json!(names), "{}", vtk["field_strings"]);
-    assert!(!names.is_empty());
+        // J = -sigma grad phi = (0, 0, -sigma V / H) in every cell and at every node.
+        let jz = -SIGMA * VOLTS / HEIGHT;
+        for (array, count) in [(&pd["J"], nodes), (&cd["J"], tets)] {
+            assert_eq!(array["components"], 3);
+            assert_eq!(array["tuples"].as_u64().unwrap() as usize, count);
+            for j in floats(array).chunks(3) {
+                assert!(j[0].abs() < 1e-8 * jz.abs() && j[1].abs() < 1e-8 * jz.abs());
+                assert!((j[2] - jz).abs() < 1e-8 * jz.abs(), "J_z = {}", j[2]);
+            }
+        }
+        assert!(floats(&cd["sigma"]).iter().all(|s| (s - SIGMA).abs() < 1e-12 * SIGMA));
+        assert!(floats(&cd["region"]).iter().all(|&r| r == 0.0));
+        // The region index's meaning travels with the file (field data), as VTK reads it.
+        let names: Vec<String> = solution.mesh.region_names.clone();
+        assert_eq!(vtk["field_strings"]["region_names"], serde_json::json!(names), "{}", vtk["field_strings"]);
+        assert!(!names.is_empty());
 
-    // summary.json carries the documented keys with the run's numbers.
-    let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
-    let s: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(s["mesh"]["nodes"].as_u64().unwrap() as usize, nodes);
-    assert_eq!(s["mesh"]["tets"].as_u64().unwrap() as usize, tets);
-    assert_eq!(s["solver"]["backend"], "cpu");
-    assert_eq!(s["solver"]["precision"], "f64");
-    assert!(s["solver"]["relative_residual"].as_f64().unwrap() <= case.solver.rtol);
-    let area = 1e-12;
-    let expected = SIGMA * VOLTS * area / HEIGHT;
-    let current = |name: &str| {
-        s["boundaries"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap()["current_A"].as_f64().unwrap()
-    };
-    assert!((current("interface") - expected).abs() < 1e-8 * expected);
-    assert!((current("top") + expected).abs() < 1e-8 * expected);
+        // summary.json carries the documented keys with the run's numbers.
+        let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
+        let s: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(s["mesh"]["nodes"].as_u64().unwrap() as usize, nodes);
+        assert_eq!(s["mesh"]["tets"].as_u64().unwrap() as usize, tets);
+        assert_eq!(s["solver"]["backend"], "cpu");
+        assert_eq!(s["solver"]["precision"], "f64");
+        assert!(s["solver"]["relative_residual"].as_f64().unwrap() <= case.solver.rtol);
+        let area = 1e-12;
+        let expected = SIGMA * VOLTS * area / HEIGHT;
+        let current = |name: &str| {
+            s["boundaries"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap()["current_A"]
+                .as_f64()
+                .unwrap()
+        };
+        assert!((current("interface") - expected).abs() < 1e-8 * expected);
+        assert!((current("top") + expected).abs() < 1e-8 * expected);
+    }
 }
 
 #[test]
@@ -163,8 +180,13 @@ fn vtk_reads_the_kinetic_faces_with_their_overpotential_and_current_density() {
     let solution = pipeline::solve_case_with(&case, &mut CpuSolver, &RunOptions::default()).unwrap();
     let summary = pipeline::summarize(&case, &solution);
     let dir = tempfile::tempdir().unwrap();
-    pipeline::write_outputs(dir.path(), &OutputSettings { vtu: true, summary_json: false }, &solution, &summary)
-        .unwrap();
+    pipeline::write_outputs(
+        dir.path(),
+        &OutputSettings { vtu: true, summary_json: false, compress_vtu: true, fields: VtuFields::DEFAULT },
+        &solution,
+        &summary,
+    )
+    .unwrap();
     let Some(vtk) = read_with_vtk(&dir.path().join("solution.vtu")) else { return };
     let tets = solution.mesh.tets.len();
     let types: Vec<u64> = vtk["cell_types"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
@@ -184,4 +206,37 @@ fn vtk_reads_the_kinetic_faces_with_their_overpotential_and_current_density() {
     }
     let region: Vec<i64> = cd["region"]["values"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
     assert!(region[..tets].iter().all(|&r| r == 0) && region[tets..].iter().all(|&r| r == -1));
+}
+
+/// The default case's solution.vtu: zlib blocks and the default fields keep it under 15 MB (51 MB raw with the
+/// per-tet J); VTK reads it, with the region names; `[output] fields` chooses the arrays, and an unknown one is an
+/// error naming the key.
+#[test]
+fn the_default_cases_vtu_is_small_and_fields_are_chosen() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::common::ionflux(&["solve", "--out", "default", "--backend", "cpu", "-q"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = dir.path().join("default/solution.vtu");
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    assert!(bytes < 15_000_000, "{bytes} bytes");
+    let set = "output.fields=[\"phi\", \"cell_J\"]";
+    let out = crate::common::ionflux(&["solve", "--out", "chosen", "--backend", "cpu", "-q", "--set", set], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad = "output.fields=[\"phi\", \"current\"]";
+    let out = crate::common::ionflux(&["solve", "--out", "bad", "-q", "--set", bad], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("output.fields") && stderr.contains("`current`"), "{stderr}");
+    assert!(stderr.contains("cell_J"), "the known names are listed: {stderr}");
+    let Some(vtk) = read_with_vtk(&path) else { return };
+    let keys = |data: &Value| -> Vec<String> {
+        let mut names: Vec<String> = data.as_object().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    };
+    assert_eq!(keys(&vtk["point_data"]), ["J", "J_magnitude", "phi"]);
+    assert_eq!(keys(&vtk["cell_data"]), ["region", "sigma"]);
+    assert_eq!(vtk["field_strings"]["region_names"], serde_json::json!(["llzo"]));
+    let Some(chosen) = read_with_vtk(&dir.path().join("chosen/solution.vtu")) else { return };
+    assert_eq!(keys(&chosen["point_data"]), ["phi"]);
+    assert_eq!(keys(&chosen["cell_data"]), ["J"]);
 }
