@@ -404,7 +404,7 @@ mod tests {
         let l = uniform_line(0.0, 1.0, 20);
         let mesh = tensor_box(&l, &l, &l);
         let phi: Vec<f64> = mesh.nodes.iter().map(|p| p.z + 0.1 * p.x).collect();
-        assert!(8 * phi.len() > 2 * BLOCK_BYTES && (8 * phi.len()) % BLOCK_BYTES != 0);
+        assert!(8 * phi.len() > 2 * BLOCK_BYTES && !(8 * phi.len()).is_multiple_of(BLOCK_BYTES));
         let grid = Grid {
             points: &mesh.nodes,
             tets: &mesh.tets,
