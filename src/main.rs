@@ -117,6 +117,10 @@ enum Command {
     Bench {
         #[command(flatten)]
         case: CaseArgs,
+        /// Backends to time, as for solve (overrides solver.backend): auto times the CPU and a hardware GPU if
+        /// there is one; gpu also a software adapter (Mesa's llvmpipe); cpu the CPU alone.
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
         /// Timed repetitions per kernel in each of the interleaved rounds (the fastest round is reported).
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         iterations: u32,
@@ -289,7 +293,10 @@ fn main() -> ExitCode {
         Command::Bench { case, json, mesh: true, nodes, .. } => {
             bench_mesh(case.case.as_deref(), &case.set, nodes, json.as_deref())
         }
-        Command::Bench { case, iterations, json, mesh: false, .. } => {
+        Command::Bench { mut case, iterations, json, mesh: false, backend, .. } => {
+            if let Some(b) = backend {
+                case.set.push(format!("solver.backend={}", b.to_possible_value().unwrap().get_name()));
+            }
             bench(case.case.as_deref(), &case.set, iterations as usize, json.as_deref())
         }
     };
@@ -534,15 +541,19 @@ fn devices(json: bool) -> anyhow::Result<()> {
 }
 
 /// Bench the case's own matrix: mesh and assemble it, then time SpMV and PCG iterations on the CPU and on
-/// the GPU the case asks for (any adapter, software included, so lavapipe can be measured too); CPU only when the
-/// case says `solver.backend = "cpu"`.
+/// the GPU the case asks for (a hardware adapter with `auto`; any, software included, with `gpu`, so lavapipe can
+/// be measured too); CPU only with `cpu`.
 fn bench(path: Option<&Path>, set: &[String], iterations: usize, json: Option<&Path>) -> anyhow::Result<()> {
     let case = load_case(path, set)?;
     let (mesh, _) = pipeline::mesh_case(&case, &RunOptions { progress: true, ..Default::default() })?;
     let assembly = ionflux::fem::assemble(&mesh, &case.problem(&mesh)?)?;
+    // As `solve` does: a software adapter only when asked for (`--backend gpu`); on the same cores the CPU
+    // rows already say what it would.
+    use ionflux::solver::settings::Backend;
+    let allow_software = case.solver.backend == Backend::Gpu;
     let request =
-        ionflux::gpu::GpuRequest { adapter: case.solver.adapter.clone(), allow_software: true, ..Default::default() };
-    let context = if case.solver.backend == ionflux::solver::settings::Backend::Cpu {
+        ionflux::gpu::GpuRequest { adapter: case.solver.adapter.clone(), allow_software, ..Default::default() };
+    let context = if matches!(case.solver.backend, Backend::Cpu | Backend::Petsc) {
         None
     } else {
         match ionflux::gpu::GpuContext::new(&request) {

@@ -125,7 +125,6 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
                 h_interface_m: case.mesh.h_interface,
                 h_min_m: case.mesh.h_min,
                 grading: case.mesh.grading,
-                max_nodes: case.mesh.max_nodes,
             }),
         },
         mesh: MeshSummary::new(solution.quality),

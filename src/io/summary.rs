@@ -80,14 +80,14 @@ impl MeshSummary {
     }
 }
 
-/// The mesher's sizes as the case resolved them.
+/// The mesher's sizes as the case resolved them (the node limit is left out: it bounds a mesh without shaping it,
+/// and its default follows the memory free when the case was loaded).
 #[derive(Debug, Clone, Serialize)]
 pub struct MeshSettings {
     pub h_max_m: f64,
     pub h_interface_m: f64,
     pub h_min_m: f64,
     pub grading: f64,
-    pub max_nodes: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -115,12 +115,18 @@ fn devices_json_lists_adapters_with_their_limits() {
 }
 
 /// `ionflux bench` on a shipped case: the JSON report's rates follow from its times by the stated byte model,
-/// and the GPU/CPU ratio from the two rows.
+/// and the GPU/CPU ratio from the two rows (`--backend gpu`: a software adapter counts); `--backend cpu` times the
+/// CPU alone.
 #[test]
 fn bench_reports_rates_consistent_with_its_byte_model() {
     let dir = tempfile::tempdir().unwrap();
     let case = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/slab.toml");
-    let out = ionflux(&["bench", case, "--iterations", "3", "--json", "bench.json"], dir.path());
+    let out = ionflux(&["bench", case, "--iterations", "3", "--backend", "cpu", "--json", "cpu.json"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cpu_only: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cpu.json")).unwrap()).unwrap();
+    assert_eq!(cpu_only["backends"].as_array().unwrap().len(), 1, "{cpu_only}");
+    let out = ionflux(&["bench", case, "--iterations", "3", "--backend", "gpu", "--json", "bench.json"], dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Byte model"));
     let report: serde_json::Value =
