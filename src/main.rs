@@ -703,7 +703,18 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
             k.non_uniformity
         );
     }
-    if s.hotspots.len() > 1 {
+    for g in &s.hotspot_groups {
+        say!(
+            "  {:<16} {:>12.5e}  (sum over its {} hot spots; mean {:.5e}, from {:.5e} to {:.5e})",
+            g.name,
+            g.current_sum_a,
+            g.members,
+            g.current_mean_a,
+            g.current_min_a,
+            g.current_max_a
+        );
+    }
+    if s.hotspots.len() > 1 && s.hotspot_groups.iter().all(|g| g.members < s.hotspots.len()) {
         let total: f64 = s.hotspots.iter().map(|h| h.current_a).sum();
         say!("  {:<16} {:>12.5e}  (sum over the {} hot spots)", "all hot spots", total, s.hotspots.len());
     }

@@ -5,8 +5,8 @@ use super::solved::Solution;
 use crate::case::Case;
 use crate::fem::{BoundaryCondition, KineticSurface};
 use crate::io::summary::{
-    CaseInfo, Conservation, Current, InterfaceSummary, KineticSummary, MeshSettings, MeshSummary, ReferenceElectrode,
-    SolverSummary, Summary, SurfaceCurrent,
+    CaseInfo, Conservation, Current, HotSpotGroup, InterfaceSummary, KineticSummary, MeshSettings, MeshSummary,
+    ReferenceElectrode, SolverSummary, Summary, SurfaceCurrent,
 };
 use crate::solver::amg::LevelInfo;
 
@@ -63,6 +63,33 @@ fn reference_tag(solution: &Solution) -> Option<usize> {
     };
     let names = &solution.mesh.boundary_names;
     names.iter().position(|n| n == "interface").filter(|&t| holds(t)).or_else(|| (0..names.len()).find(|&t| holds(t)))
+}
+
+/// The groups of several hot spots, in the order their first member comes, with their members' currents.
+fn hotspot_groups(case: &Case, hotspots: &[Current]) -> Vec<HotSpotGroup> {
+    let mut groups: Vec<(&str, Vec<f64>)> = Vec::new();
+    for spot in case.hotspots() {
+        let Some(entry) = hotspots.iter().find(|c| c.name == spot.name) else { continue };
+        match groups.iter_mut().find(|(name, _)| *name == spot.group) {
+            Some((_, currents)) => currents.push(entry.current_a),
+            None => groups.push((&spot.group, vec![entry.current_a])),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, currents)| currents.len() > 1)
+        .map(|(name, currents)| {
+            let sum: f64 = currents.iter().sum();
+            HotSpotGroup {
+                name: name.to_string(),
+                members: currents.len(),
+                current_sum_a: sum,
+                current_mean_a: sum / currents.len() as f64,
+                current_min_a: currents.iter().copied().fold(f64::INFINITY, f64::min),
+                current_max_a: currents.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            }
+        })
+        .collect()
 }
 
 /// The summary of a solved case; hot-spot surfaces are listed apart from the box faces.
@@ -153,6 +180,7 @@ pub fn summarize(case: &Case, solution: &Solution) -> Summary {
             potential_v,
         }),
         boundaries,
+        hotspot_groups: hotspot_groups(case, &hotspots),
         hotspots,
         interfaces: solution
             .mesh

@@ -21,6 +21,9 @@ pub struct Summary {
     pub boundaries: Vec<Current>,
     /// Hot-spot surfaces (spheres) and patches (disks), current leaving the domain through each.
     pub hotspots: Vec<Current>,
+    /// Each group of several hot spots (an array, a random placement, or spots sharing a boundary entry): its
+    /// members' currents summed and their mean, smallest and largest.
+    pub hotspot_groups: Vec<HotSpotGroup>,
     /// Internal resistive interfaces (`[[layers]] top_resistance`): current crossing each upward.
     pub interfaces: Vec<InterfaceSummary>,
     /// Measurement surfaces of a mesh file (surface groups inside the volume): the current through each along
@@ -181,6 +184,21 @@ pub struct Current {
     /// A Butler-Volmer boundary's kinetics and their state at the solution.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kinetics: Option<KineticSummary>,
+}
+
+/// The currents of a group of hot spots (A, leaving the electrolyte).
+#[derive(Debug, Clone, Serialize)]
+pub struct HotSpotGroup {
+    pub name: String,
+    pub members: usize,
+    #[serde(rename = "current_sum_A")]
+    pub current_sum_a: f64,
+    #[serde(rename = "current_mean_A")]
+    pub current_mean_a: f64,
+    #[serde(rename = "current_min_A")]
+    pub current_min_a: f64,
+    #[serde(rename = "current_max_A")]
+    pub current_max_a: f64,
 }
 
 /// The electrode the voltages are measured against.

@@ -338,6 +338,34 @@ fn a_summarys_recorded_case_reproduces_the_run() {
     }
 }
 
+/// A group of hot spots (the 5 x 5 array) gets its members' total, mean, smallest and largest current, each equal to
+/// what the members' own entries give; the terminal prints the total.
+#[test]
+fn a_hot_spot_array_reports_its_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = concat!(env!("CARGO_MANIFEST_DIR"), "/meshes/array_5x5.toml");
+    let out = ionflux(&["solve", case, "--out", "array", "--no-vtu", "--backend", "cpu"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = read_summary(&dir.path().join("array/summary.json"));
+    let members: Vec<f64> = summary["hotspots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["name"].as_str().unwrap().starts_with("spots_"))
+        .map(|h| h["current_A"].as_f64().unwrap())
+        .collect();
+    assert_eq!(members.len(), 25);
+    let group = &summary["hotspot_groups"][0];
+    assert_eq!((group["name"].as_str(), group["members"].as_u64()), (Some("spots"), Some(25)));
+    let sum: f64 = members.iter().sum();
+    let number = |key: &str| group[key].as_f64().unwrap();
+    assert!((number("current_sum_A") - sum).abs() <= 1e-12 * sum.abs(), "{group}");
+    assert!((number("current_mean_A") - sum / 25.0).abs() <= 1e-12 * sum.abs(), "{group}");
+    assert_eq!(number("current_min_A"), members.iter().copied().fold(f64::INFINITY, f64::min));
+    assert_eq!(number("current_max_A"), members.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(sum over its 25 hot spots"));
+}
+
 /// A batch job's log (stderr not a terminal) gets a plain line for each stage longer than a second; `--quiet`
 /// none. The default case at the t = 0.5 sizes (about 1 M nodes, a few seconds) has such stages.
 #[test]
