@@ -157,8 +157,13 @@ enum Command {
         /// currents, else the interface current).
         #[arg(long = "plot", value_name = "COLUMN")]
         plot: Vec<String>,
-        /// Skip each point's solution.vtu (and so sweep.pvd): sweep.csv and sweep.png only.
+        /// Also write each point's solution.vtu and sweep.pvd (ParaView's time series of them); without it a sweep
+        /// writes sweep.csv, sweep.png and each point's summary.json (a VTU per point adds ~10 MB each at the
+        /// default size).
         #[arg(long)]
+        vtu: bool,
+        /// The default (no VTU per point); kept so that older scripts still run.
+        #[arg(long, hide = true, conflicts_with = "vtu")]
         no_vtu: bool,
         /// No progress bar and no report on the terminal.
         #[arg(long, short)]
@@ -282,8 +287,8 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Sweep { mut case, vary, shard, merge, out, plot, no_vtu, quiet } => {
-            if no_vtu {
+        Command::Sweep { mut case, vary, shard, merge, out, plot, vtu, quiet, .. } => {
+            if !vtu {
                 case.set.push("output.vtu=false".into());
             }
             sweep(case, &vary, SweepParts { shard, merge }, out, plot, quiet)

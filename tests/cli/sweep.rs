@@ -219,8 +219,16 @@ fn cli_sweep_writes_files_and_bad_specs_fail_with_a_message() {
     std::fs::write(dir.path().join("slab.toml"), slab_text()).unwrap();
     let ionflux = |args: &[&str]| ionflux(args, dir.path());
 
-    let out =
-        ionflux(&["sweep", "slab.toml", "--vary", "boundaries.top.potential=0.1 V..0.3 V:3", "--out", "res", "-q"]);
+    let out = ionflux(&[
+        "sweep",
+        "slab.toml",
+        "--vary",
+        "boundaries.top.potential=0.1 V..0.3 V:3",
+        "--out",
+        "res",
+        "-q",
+        "--vtu",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for file in ["sweep.csv", "sweep.pvd", "sweep.png", "point_2/solution.vtu", "point_2/summary.json"] {
         assert!(dir.path().join("res").join(file).exists(), "{file} missing");
@@ -294,9 +302,10 @@ fn shards_of_a_sweep_merge_into_the_whole_sweep() {
     };
     std::fs::write(dir.path().join("slab.toml"), slab_text()).unwrap();
     let vary = "boundaries.top.potential=0.1 V..0.6 V:6";
-    run(&["sweep", "slab.toml", "--vary", vary, "--out", "whole", "-q"]);
+    run(&["sweep", "slab.toml", "--vary", vary, "--out", "whole", "-q", "--vtu"]);
     for k in 1..=3 {
-        run(&["sweep", "slab.toml", "--vary", vary, "--shard", &format!("{k}/3"), "--out", &format!("s{k}"), "-q"]);
+        let (shard, out) = (format!("{k}/3"), format!("s{k}"));
+        run(&["sweep", "slab.toml", "--vary", vary, "--shard", &shard, "--out", &out, "-q", "--vtu"]);
     }
     // 6 points in 3 blocks: 0, 1 | 2, 3 | 4, 5, with the whole sweep's point folders.
     let points = |folder: &str| {
