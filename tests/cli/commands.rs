@@ -366,6 +366,28 @@ fn a_hot_spot_array_reports_its_totals() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("(sum over its 25 hot spots"));
 }
 
+/// The schema check that every test's summary passes (`read_summary`) fails on a summary that lacks a key or has a
+/// condition no case can have: it is a check, not a formality.
+#[test]
+fn the_summary_schema_refuses_a_summary_that_breaks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ionflux(&["solve", "--out", "out", "--no-vtu", "--backend", "cpu", "-q"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let good = dir.path().join("out/summary.json");
+    let mut summary = read_summary(&good);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/validate_summary.py");
+    let Some(_) = crate::common::python_check("validate_summary.py", &[good.as_os_str()], &["jsonschema"]) else {
+        return;
+    };
+    summary["boundaries"][0]["condition"] = "wet".into();
+    summary.as_object_mut().unwrap().remove("threads");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, summary.to_string()).unwrap();
+    let out = std::process::Command::new("python3").arg(script).arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && (stderr.contains("threads") || stderr.contains("wet")), "{stderr}");
+}
+
 /// A batch job's log (stderr not a terminal) gets a plain line for each stage longer than a second; `--quiet`
 /// none. The default case at the t = 0.5 sizes (about 1 M nodes, a few seconds) has such stages.
 #[test]

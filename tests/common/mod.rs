@@ -64,7 +64,12 @@ pub fn names(dir: &Path) -> Vec<String> {
 }
 
 /// A `summary.json` written by a run, parsed.
+/// A summary.json, checked against `tests/python/summary.schema.json` by the `jsonschema` package (skipped with a
+/// printed reason without it, unless IONFLUX_REQUIRE_PYTHON is set).
 pub fn read_summary(path: &Path) -> serde_json::Value {
+    if let Some(check) = python_check("validate_summary.py", &[path.as_os_str()], &["jsonschema"]) {
+        assert_eq!(check["valid"], true, "{}", path.display());
+    }
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
