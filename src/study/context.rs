@@ -33,10 +33,6 @@ impl<'s> SolverContext<'s> {
         SolverContext { solver: wrap(self.solver), settings: self.settings }
     }
 
-    pub fn settings(&self) -> &SolverSettings {
-        &self.settings
-    }
-
     /// The solver and the settings, for a driver that chooses its own tolerances (Newton's inexact steps).
     pub fn parts(&mut self) -> (&mut dyn SymmetricSolver, &SolverSettings) {
         (self.solver.as_mut(), &self.settings)

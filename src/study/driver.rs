@@ -22,9 +22,6 @@ pub struct Outcome {
 /// A way to solve an assembled system with the context's solver. It may refill the system's values on its
 /// pattern (Newton does) but leaves them as the solution's linearization (the error estimates' duals use them).
 pub trait Driver {
-    /// The name reports and errors give.
-    fn name(&self) -> &'static str;
-
     fn run(&mut self, assembly: &mut Assembly, context: &mut SolverContext) -> Result<Outcome, StudyError>;
 }
 
@@ -32,10 +29,6 @@ pub trait Driver {
 pub struct Linear;
 
 impl Driver for Linear {
-    fn name(&self) -> &'static str {
-        "linear"
-    }
-
     fn run(&mut self, assembly: &mut Assembly, context: &mut SolverContext) -> Result<Outcome, StudyError> {
         let (x, report) = context.solve_system(&assembly.matrix, &assembly.rhs)?;
         Ok(Outcome { x, report, newton: None })

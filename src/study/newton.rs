@@ -213,10 +213,6 @@ fn relative_residual(residual: &KineticResidual) -> f64 {
 pub struct Newton;
 
 impl super::Driver for Newton {
-    fn name(&self) -> &'static str {
-        "newton"
-    }
-
     fn run(
         &mut self,
         assembly: &mut Assembly,

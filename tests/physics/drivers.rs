@@ -16,10 +16,6 @@ struct DefectCorrection {
 }
 
 impl Driver for DefectCorrection {
-    fn name(&self) -> &'static str {
-        "defect correction"
-    }
-
     fn run(&mut self, assembly: &mut Assembly, context: &mut SolverContext) -> Result<Outcome, StudyError> {
         let (solver, settings) = context.parts();
         let (a, b) = (&assembly.matrix, &assembly.rhs);
@@ -52,7 +48,7 @@ fn a_defect_correction_driver_gives_the_linear_drivers_currents() {
     let mut currents = |driver: &mut dyn Driver| {
         let (problem, mut assembly) = study::assemble(&case, &mesh).unwrap();
         let (phi, report, _) = study::solve_with(driver, &mut assembly, &mut context).unwrap();
-        assert!(report.relative_residual <= case.solver.rtol, "{}: {:e}", driver.name(), report.relative_residual);
+        assert!(report.relative_residual <= case.solver.rtol, "{:e}", report.relative_residual);
         FluxRecovery::new(&mesh, &problem, &assembly).boundary_currents(&phi)
     };
     let linear = currents(&mut Linear);
