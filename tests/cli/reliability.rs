@@ -152,12 +152,15 @@ fn an_empty_case_file_names_no_override() {
     assert!(!stderr.contains("--set"), "{stderr}");
 }
 
-/// The VTU size and node count of a complete run into `out` of `dir`.
-fn complete_run(dir: &Path, case: &str, out: &str) -> (u64, u64) {
+/// The VTU size and node count of a complete run into `out` of `dir`, and how long the run took (the summary's
+/// checks after it not counted).
+fn complete_run(dir: &Path, case: &str, out: &str) -> ((u64, u64), Duration) {
+    let start = Instant::now();
     let run = ionflux(&["solve", case, "--out", out, "-q"], dir);
+    let duration = start.elapsed();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let nodes = read_summary(&dir.join(out).join("summary.json"))["mesh"]["nodes"].as_u64().unwrap();
-    (std::fs::metadata(dir.join(out).join("solution.vtu")).unwrap().len(), nodes)
+    ((std::fs::metadata(dir.join(out).join("solution.vtu")).unwrap().len(), nodes), duration)
 }
 
 #[test]
@@ -165,10 +168,8 @@ fn an_interrupted_run_leaves_the_previous_set_or_the_new_one_never_a_mix() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("new.toml"), SPHERE_CASE).unwrap();
     std::fs::write(dir.path().join("old.toml"), SPHERE_CASE.replace("h_min = \"5 nm\"", "h_min = \"4 nm\"")).unwrap();
-    let old = complete_run(dir.path(), "old.toml", "old");
-    let start = Instant::now();
-    let new = complete_run(dir.path(), "new.toml", "new");
-    let duration = start.elapsed();
+    let (old, _) = complete_run(dir.path(), "old.toml", "old");
+    let (new, duration) = complete_run(dir.path(), "new.toml", "new");
     assert_ne!(old.1, new.1, "the two runs must be told apart by their node counts");
     let (mut interrupted, mut finished) = (0, 0);
     for k in 1..=12 {
