@@ -257,35 +257,27 @@ fn main() -> ExitCode {
             quiet,
         } => {
             let mut set = case.set.clone();
-            if let Some(b) = backend {
-                set.push(format!("solver.backend={}", b.to_possible_value().unwrap().get_name()));
-            }
-            if let Some(p) = precision {
-                set.push(format!("solver.precision={}", p.to_possible_value().unwrap().get_name()));
-            }
-            if let Some(p) = preconditioner {
-                set.push(format!("solver.preconditioner={}", p.to_possible_value().unwrap().get_name()));
-            }
+            set.extend(backend.map(|b| choice_override("solver.backend", b)));
+            set.extend(precision.map(|p| choice_override("solver.precision", p)));
+            set.extend(preconditioner.map(|p| choice_override("solver.preconditioner", p)));
             if let Some(a) = adapter {
                 set.push(format!("solver.adapter={}", toml_string(&a)));
             }
             if let Some(a) = accuracy {
                 set.push(format!("adapt.target={}", toml_string(&a)));
             }
-            let width = if petsc_64bit_indices { IndexWidth::Bits64 } else { IndexWidth::Bits32 };
-            match format {
-                ExportFormat::Mtx if petsc_64bit_indices => {
+            let export_format = match (format, petsc_64bit_indices) {
+                (ExportFormat::Mtx, false) => Ok(SystemFormat::MatrixMarket),
+                (ExportFormat::Mtx, true) => {
                     Err(anyhow::anyhow!("--petsc-64bit-indices applies to --format petsc only"))
                 }
-                ExportFormat::Mtx | ExportFormat::Petsc => {
-                    let export_format = match format {
-                        ExportFormat::Mtx => SystemFormat::MatrixMarket,
-                        ExportFormat::Petsc => SystemFormat::Petsc(width),
-                    };
-                    let outputs = SolveOutputs { vtu: !no_vtu, plots, export_system, export_format };
-                    solve(case.case.as_deref(), &set, out, outputs, quiet)
-                }
-            }
+                (ExportFormat::Petsc, false) => Ok(SystemFormat::Petsc(IndexWidth::Bits32)),
+                (ExportFormat::Petsc, true) => Ok(SystemFormat::Petsc(IndexWidth::Bits64)),
+            };
+            export_format.and_then(|export_format| {
+                let outputs = SolveOutputs { vtu: !no_vtu, plots, export_system, export_format };
+                solve(case.case.as_deref(), &set, out, outputs, quiet)
+            })
         }
         Command::Sweep { mut case, vary, shard, merge, out, plot, vtu, quiet, .. } => {
             if !vtu {
@@ -299,9 +291,7 @@ fn main() -> ExitCode {
             bench_mesh(case.case.as_deref(), &case.set, nodes, json.as_deref())
         }
         Command::Bench { mut case, iterations, json, mesh: false, backend, .. } => {
-            if let Some(b) = backend {
-                case.set.push(format!("solver.backend={}", b.to_possible_value().unwrap().get_name()));
-            }
+            case.set.extend(backend.map(|b| choice_override("solver.backend", b)));
             bench(case.case.as_deref(), &case.set, iterations as usize, json.as_deref())
         }
     };
@@ -338,6 +328,11 @@ fn parse_family_nodes(text: &str) -> Result<f64, String> {
         return Err(format!("{nodes} is outside 1e5 ..= 5e7 nodes per family member"));
     }
     Ok(nodes)
+}
+
+/// The `--set` a choice flag (`--backend gpu`, `--precision f64`, ...) stands for.
+fn choice_override(key: &str, choice: impl ValueEnum) -> String {
+    format!("{key}={}", choice.to_possible_value().expect("no choice is skipped").get_name())
 }
 
 /// A string as a TOML literal, so `--set` values with spaces or quotes survive.
@@ -709,10 +704,12 @@ fn print_summary(s: &Summary, written: &[PathBuf]) {
         );
     }
     for g in &s.hotspot_groups {
+        let relative = g.error_estimate_a.filter(|_| g.current_sum_a != 0.0).map(|e| (e / g.current_sum_a).abs());
         say!(
-            "  {:<16} {:>12.5e}  (sum over its {} hot spots; mean {:.5e}, from {:.5e} to {:.5e})",
+            "  {:<16} {:>12.5e}{}  (sum over its {} hot spots; mean {:.5e}, from {:.5e} to {:.5e})",
             g.name,
             g.current_sum_a,
+            error_bar(relative),
             g.members,
             g.current_mean_a,
             g.current_min_a,

@@ -8,14 +8,13 @@
 //! minimise sum N_t s_t^-3 subject to sum E_t s_t^2 = r sum E_t: s_t = (mu N_t / E_t)^(1/5) (Lagrange), with mu
 //! from the constraint. Each cycle refines a term by at most a factor 1/0.3 and never coarsens one.
 
-use super::progress::NodeStages;
-use super::solved::{solve_mesh, SolvedMesh};
+use super::solved::{mesh_from, solve_mesh, SolvedMesh};
 use super::{RunError, RunOptions};
 use crate::analysis::estimate::CurrentEstimates;
 use crate::analysis::AnalysisError;
 use crate::case::{AdaptSettings, Case};
 use crate::fem::BoundaryCondition;
-use crate::io::summary::{AdaptCycle, AdaptSummary, Timings};
+use crate::io::summary::{AdaptCycle, AdaptSummary};
 use crate::mesh::geometry::Geometry;
 use crate::mesh::hotspot::implicit_domain;
 use crate::mesh::implicit::{SizeField, SizeScales, SizeTerm};
@@ -55,11 +54,7 @@ pub fn adapt(
     loop {
         let clock = Instant::now();
         let source = MeshSource::Generated { geometry, controls, scales: scales.clone() };
-        let mut stages = NodeStages::new(options.progress);
-        let meshed = source.mesh(&mut |p| stages.update(p.stage, p.fraction, p.nodes));
-        stages.finish();
-        let (mesh, quality) = meshed.map_err(AnalysisError::from)?;
-        let timings = Timings { mesh: clock.elapsed().as_secs_f64(), ..Timings::default() };
+        let (mesh, quality, timings) = mesh_from(&source, options.progress)?;
         let solved = solve_mesh(case, mesh, quality, timings, context, options, true)?;
         let worst = worst_current(
             &solved.mesh,

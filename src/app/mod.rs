@@ -45,7 +45,7 @@ pub struct RunOptions {
 /// mid-sized blocks that glibc keeps in its heaps: without this the solve starts with about 80 B per node
 /// that nothing uses (measured on `meshes/random_200.toml`, BENCHMARKS.md), and the run's peak is that much
 /// higher. A few milliseconds; nothing to do on other allocators.
-pub fn return_free_memory() {
+pub(crate) fn return_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free pages of the allocator's own heaps; it touches no live allocation.
     unsafe {

@@ -5,11 +5,10 @@
 //! mesh are `app::solved`. The CLI and the tests call the functions here.
 
 use super::export::ExportingSolver;
-use super::progress::NodeStages;
 pub use super::solved::Solution;
-use super::solved::{solve_mesh, SolvedMesh};
+use super::solved::{mesh_from, solve_mesh, SolvedMesh};
 pub use super::summarize::summarize;
-pub use super::{return_free_memory, RunError, RunOptions};
+pub use super::{RunError, RunOptions};
 use crate::analysis::{self, Analysis};
 use crate::case::{Case, OutputSettings};
 use crate::fem::{kinetic_surfaces, post};
@@ -17,17 +16,15 @@ use crate::io::summary::{Summary, Timings};
 use crate::io::{self, vtu};
 use crate::mesh::{quality::MeshQuality, Mesh};
 use crate::solver::SymmetricSolver;
-use crate::study::{self, SolverContext};
+use crate::study::{MeshSource, SolverContext};
 use glam::DVec3;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Step 2 with a progress bar per mesher stage, and the mesh's statistics.
 pub fn mesh_case(case: &Case, options: &RunOptions) -> Result<(Mesh, MeshQuality), RunError> {
-    let mut stages = NodeStages::new(options.progress);
-    let meshed = study::mesh_case(case, &mut |p| stages.update(p.stage, p.fraction, p.nodes));
-    stages.finish();
-    Ok(meshed.map_err(analysis::AnalysisError::from)?)
+    let (mesh, quality, _) = mesh_from(&MeshSource::of(case), options.progress)?;
+    Ok((mesh, quality))
 }
 
 /// Steps 2-6 for one case on the solver the case asks for.
@@ -70,10 +67,7 @@ pub fn solve_case_with(
     let mut context = run_context(case, solver, options);
     let (Some(settings), Some(geometry)) = (&case.adapt, case.geometry()) else {
         // 2. Mesh.
-        let clock = Instant::now();
-        let (mesh, quality) = mesh_case(case, options)?;
-        return_free_memory();
-        let timings = Timings { mesh: clock.elapsed().as_secs_f64(), ..Timings::default() };
+        let (mesh, quality, timings) = mesh_from(&MeshSource::of(case), options.progress)?;
         return solve_on_mesh(case, mesh, quality, timings, &mut context, options);
     };
     // 2-4b. Adaptively: each cycle reported on stderr unless quiet.

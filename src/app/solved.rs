@@ -3,7 +3,7 @@
 //! currents' errors): the state the post step reads. The pipeline runs it on the case's mesh; the adaptive loop
 //! (`app::adapt`) on each cycle's, and hands its last cycle's state to the post step as it is.
 
-use super::progress::Stage;
+use super::progress::{NodeStages, Stage};
 use super::{return_free_memory, RunError, RunOptions};
 use crate::analysis::estimate::{self, CurrentEstimates, SolvedSystem};
 use crate::analysis::AnalysisError;
@@ -16,9 +16,21 @@ use crate::mesh::quality::MeshQuality;
 use crate::mesh::Mesh;
 use crate::solver::CgReport;
 use crate::study::newton::NewtonReport;
-use crate::study::{self, SolverContext};
+use crate::study::{self, MeshSource, SolverContext};
 use glam::DVec3;
 use std::time::Instant;
+
+/// Step 2 from `source`, with a progress bar per mesher stage: the mesh, its statistics, and the run's timings
+/// so far (the meshing seconds).
+pub fn mesh_from(source: &MeshSource, progress: bool) -> Result<(Mesh, MeshQuality, Timings), RunError> {
+    let clock = Instant::now();
+    let mut stages = NodeStages::new(progress);
+    let meshed = source.mesh(&mut |p| stages.update(p.stage, p.fraction, p.nodes));
+    stages.finish();
+    let (mesh, quality) = meshed.map_err(AnalysisError::from)?;
+    return_free_memory();
+    Ok((mesh, quality, Timings { mesh: clock.elapsed().as_secs_f64(), ..Timings::default() }))
+}
 
 /// A case's problem solved on a mesh, its fluxes recovered and its currents estimated.
 pub struct SolvedMesh {

@@ -9,6 +9,7 @@ use crate::io::summary::{
     ReferenceElectrode, SolverSummary, Summary, SurfaceCurrent,
 };
 use crate::solver::amg::LevelInfo;
+use std::collections::HashMap;
 
 fn condition_name(c: &BoundaryCondition) -> &'static str {
     match c {
@@ -55,38 +56,44 @@ fn electrode_potential(condition: &BoundaryCondition, mean_potential: f64) -> Op
     }
 }
 
-/// The reference electrode's tag: `interface` when it holds an electrode potential, else the first boundary that
-/// does (a neumann surface's potential is a result, not a reference).
-fn reference_tag(solution: &Solution) -> Option<usize> {
-    let holds = |tag: usize| {
-        !matches!(solution.conditions[tag], BoundaryCondition::Neumann { .. } | BoundaryCondition::Insulating)
+/// The reference electrode's tag and potential: `interface` when it holds an electrode potential, else the first
+/// boundary that does (a neumann surface's potential is a result, not a reference).
+fn reference_electrode(solution: &Solution) -> Option<(usize, f64)> {
+    let held = |tag: usize| match solution.conditions[tag] {
+        BoundaryCondition::Neumann { .. } => None,
+        ref condition => electrode_potential(condition, f64::NAN).map(|potential| (tag, potential)),
     };
     let names = &solution.mesh.boundary_names;
-    names.iter().position(|n| n == "interface").filter(|&t| holds(t)).or_else(|| (0..names.len()).find(|&t| holds(t)))
+    names.iter().position(|n| n == "interface").and_then(held).or_else(|| (0..names.len()).find_map(held))
 }
 
 /// The groups of several hot spots, in the order their first member comes, with their members' currents.
+/// A current is a linear functional of the solution, so the estimate of a group's total is the sum of its members'
+/// estimates (None if a member has none).
 fn hotspot_groups(case: &Case, hotspots: &[Current]) -> Vec<HotSpotGroup> {
-    let mut groups: Vec<(&str, Vec<f64>)> = Vec::new();
+    let by_name: HashMap<&str, &Current> = hotspots.iter().map(|c| (c.name.as_str(), c)).collect();
+    let mut groups: Vec<(&str, Vec<&Current>)> = Vec::new();
     for spot in case.hotspots() {
-        let Some(entry) = hotspots.iter().find(|c| c.name == spot.name) else { continue };
+        let Some(&entry) = by_name.get(spot.name.as_str()) else { continue };
         match groups.iter_mut().find(|(name, _)| *name == spot.group) {
-            Some((_, currents)) => currents.push(entry.current_a),
-            None => groups.push((&spot.group, vec![entry.current_a])),
+            Some((_, members)) => members.push(entry),
+            None => groups.push((&spot.group, vec![entry])),
         }
     }
     groups
         .into_iter()
-        .filter(|(_, currents)| currents.len() > 1)
-        .map(|(name, currents)| {
-            let sum: f64 = currents.iter().sum();
+        .filter(|(_, members)| members.len() > 1)
+        .map(|(name, members)| {
+            let currents = || members.iter().map(|c| c.current_a);
+            let sum: f64 = currents().sum();
             HotSpotGroup {
                 name: name.to_string(),
-                members: currents.len(),
+                members: members.len(),
                 current_sum_a: sum,
-                current_mean_a: sum / currents.len() as f64,
-                current_min_a: currents.iter().copied().fold(f64::INFINITY, f64::min),
-                current_max_a: currents.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                current_mean_a: sum / members.len() as f64,
+                current_min_a: currents().fold(f64::INFINITY, f64::min),
+                current_max_a: currents().fold(f64::NEG_INFINITY, f64::max),
+                error_estimate_a: members.iter().map(|c| c.error_estimate_a).sum(),
             }
         })
         .collect()
@@ -95,10 +102,7 @@ fn hotspot_groups(case: &Case, hotspots: &[Current]) -> Vec<HotSpotGroup> {
 /// The summary of a solved case; hot-spot surfaces are listed apart from the box faces.
 pub fn summarize(case: &Case, solution: &Solution) -> Summary {
     let is_hotspot = |name: &str| case.hotspots().iter().any(|h| h.name == name);
-    let reference = reference_tag(solution).map(|tag| {
-        let potential = electrode_potential(&solution.conditions[tag], solution.boundary_means[tag].potential_v);
-        (tag, potential.expect("the reference holds an electrode potential"))
-    });
+    let reference = reference_electrode(solution);
     let (mut boundaries, mut hotspots) = (Vec::new(), Vec::new());
     for (tag, name) in solution.mesh.boundary_names.iter().enumerate() {
         let (current_a, bound_a) = (solution.boundary_currents[tag], solution.boundary_current_bounds[tag]);

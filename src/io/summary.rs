@@ -199,6 +199,10 @@ pub struct HotSpotGroup {
     pub current_min_a: f64,
     #[serde(rename = "current_max_A")]
     pub current_max_a: f64,
+    /// The estimate of (exact - computed) current_sum_A: the members' estimates summed (currents are linear in the
+    /// solution); null where a member has none.
+    #[serde(rename = "error_estimate_A")]
+    pub error_estimate_a: Option<f64>,
 }
 
 /// The electrode the voltages are measured against.

@@ -143,8 +143,9 @@ fn reason_name(reason: c_int) -> &'static str {
 
 /// The PETSc solver: each solve builds KSP on this rank's rows of the matrix, solves, and gathers x to every rank.
 pub struct PetscSolver {
-    /// `[solver] petsc_options`, inserted into PETSc's options before each KSP reads them.
-    options: String,
+    /// Made only by [`PetscSolver::new`], which starts PETSc and inserts `[solver] petsc_options` into its options
+    /// (once: each KSP reads them in `KSPSetFromOptions`).
+    _started: (),
 }
 
 impl PetscSolver {
@@ -152,7 +153,16 @@ impl PetscSolver {
     /// values, which PETSc read at start and which win).
     pub fn new(options: &str) -> Result<PetscSolver, SolveError> {
         initialize()?;
-        Ok(PetscSolver { options: options.to_string() })
+        if !options.trim().is_empty() {
+            let text = CString::new(options)
+                .map_err(|_| SolveError::Backend("solver.petsc_options holds a NUL character".into()))?;
+            // SAFETY: PETSc is up; the string is NUL-terminated and PETSc copies it into its options database.
+            check(
+                unsafe { PetscOptionsInsertString(std::ptr::null_mut(), text.as_ptr()) },
+                "PetscOptionsInsertString",
+            )?;
+        }
+        Ok(PetscSolver { _started: () })
     }
 }
 
@@ -240,11 +250,6 @@ impl SymmetricSolver for PetscSolver {
                 KSPSetTolerances(ksp.0, options.rtol, options.atol, PETSC_DEFAULT, max_iterations),
                 "KSPSetTolerances",
             )?;
-            if !self.options.trim().is_empty() {
-                let text = CString::new(self.options.as_str())
-                    .map_err(|_| SolveError::Backend("solver.petsc_options holds a NUL character".into()))?;
-                check(PetscOptionsInsertString(std::ptr::null_mut(), text.as_ptr()), "PetscOptionsInsertString")?;
-            }
             check(KSPSetFromOptions(ksp.0), "KSPSetFromOptions")?;
             // A nonzero start (Newton passes none, the refinement of a dual none either): KSP starts from x.
             check(KSPSolve(ksp.0, rhs.0, solution.0), "KSPSolve")?;

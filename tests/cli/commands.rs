@@ -363,6 +363,14 @@ fn a_hot_spot_array_reports_its_totals() {
     assert!((number("current_mean_A") - sum / 25.0).abs() <= 1e-12 * sum.abs(), "{group}");
     assert_eq!(number("current_min_A"), members.iter().copied().fold(f64::INFINITY, f64::min));
     assert_eq!(number("current_max_A"), members.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    let estimates: f64 = summary["hotspots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["name"].as_str().unwrap().starts_with("spots_"))
+        .map(|h| h["error_estimate_A"].as_f64().unwrap())
+        .sum();
+    assert!((number("error_estimate_A") - estimates).abs() <= 1e-12 * estimates.abs(), "{group}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("(sum over its 25 hot spots"));
 }
 

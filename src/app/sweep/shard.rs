@@ -64,9 +64,7 @@ impl ShardRecord {
         (self.shards, self.points, &self.vary, &self.set, &self.case_hash)
             == (other.shards, other.points, &other.vary, &other.set, &other.case_hash)
     }
-}
 
-impl ShardRecord {
     /// The record of `shard` of a sweep of `points` points over `varies` with `set`, of the case `input`.
     pub fn new(shard: Shard, points: usize, varies: &[Vary], set: &[String], input: &CaseInput) -> ShardRecord {
         use std::hash::{Hash, Hasher};
@@ -96,6 +94,8 @@ pub fn merge_shards(dirs: &[PathBuf], options: &SweepOptions) -> Result<SweepRep
     let bad = |reason: String| SweepError::BadMerge { reason };
     let mut records: Vec<ShardRecord> = Vec::new();
     let mut points: Vec<PointRecord> = Vec::new();
+    // The first shard's --vary specs, which every later shard must share (`same_sweep`).
+    let mut varies: Vec<Vary> = Vec::new();
     for dir in dirs {
         let record_path = dir.join(SHARD_FILE);
         let text = std::fs::read_to_string(&record_path)
@@ -112,7 +112,9 @@ pub fn merge_shards(dirs: &[PathBuf], options: &SweepOptions) -> Result<SweepRep
         if records.iter().any(|r| r.shard == record.shard) {
             return Err(bad(format!("shard {}/{} is given twice ({})", record.shard, record.shards, dir.display())));
         }
-        let varies = parse_varies(&record.vary)?;
+        if records.is_empty() {
+            varies = record.vary.iter().map(|spec| Vary::parse(spec)).collect::<Result<_, _>>()?;
+        }
         points.extend(read_rows(dir, &varies)?);
         records.push(record);
     }
@@ -132,7 +134,6 @@ pub fn merge_shards(dirs: &[PathBuf], options: &SweepOptions) -> Result<SweepRep
         let first_error = points.iter().find_map(|p| p.outcome.as_ref().err().cloned()).unwrap_or_default();
         return Err(SweepError::AllFailed { points: points.len(), first_error });
     }
-    let varies = parse_varies(&first.vary)?;
     let staging = OutputTransaction::begin(&options.out_dir, &["sweep.csv"])?;
     let columns = summary_columns(&points);
     io::write_atomic(&staging.dir().join("sweep.csv"), csv_text(&varies, &columns, &points).as_bytes())?;
@@ -143,10 +144,6 @@ pub fn merge_shards(dirs: &[PathBuf], options: &SweepOptions) -> Result<SweepRep
     plot_points(&staging.dir().join("sweep.png"), &varies, &columns, &points, &options.plot_columns)?;
     let written = staging.commit()?.into_iter().filter(|p| p.is_file()).collect();
     Ok(SweepReport { points, written })
-}
-
-fn parse_varies(specs: &[String]) -> Result<Vec<Vary>, SweepError> {
-    specs.iter().map(|spec| Vary::parse(spec)).collect()
 }
 
 /// The rows of a shard's `sweep.csv` as point records (its point folders' VTU files by absolute path).
